@@ -1,0 +1,7 @@
+"""`python -m corral` runs the command line."""
+
+from __future__ import annotations
+
+from corral.cli.main import main
+
+main()

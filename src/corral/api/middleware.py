@@ -1,0 +1,122 @@
+"""ASGI middleware: request ids, the body size limit, and request metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from corral.ids import new_id
+from corral.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from corral.types.errors import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestMiddleware:
+    """Tags each request with an id, refuses oversized bodies, and records metrics."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or new_id("req")
+        scope["corral.request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            await self._error(
+                send,
+                request_id,
+                413,
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                f"the request body exceeds {self.max_body_bytes} bytes",
+            )
+            self._observe(scope, 413, started)
+            return
+        received = 0
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tagged_send(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": headers}
+                self._observe(scope, status, started)
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tagged_send)
+        except _TooLarge:
+            if not response_started:
+                await self._error(
+                    send,
+                    request_id,
+                    413,
+                    ErrorCode.PAYLOAD_TOO_LARGE,
+                    f"the request body exceeds {self.max_body_bytes} bytes",
+                )
+                self._observe(scope, 413, started)
+        except Exception:
+            logger.exception(
+                "unexpected error", extra={"action": "http.error", "request_id": request_id}
+            )
+            if not response_started:
+                await self._error(
+                    send, request_id, 500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred."
+                )
+                self._observe(scope, 500, started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"]
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+
+    async def _error(
+        self, send: Send, request_id: str, status: int, code: str, message: str
+    ) -> None:
+        body = orjson.dumps({"error": code, "message": message, "request_id": request_id})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> Any:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None

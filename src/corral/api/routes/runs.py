@@ -1,0 +1,166 @@
+"""`/v1/runs`: submit, read, list, wait, cancel, delete, events and client tool results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from starlette.responses import Response, StreamingResponse
+
+from corral.api import sse
+from corral.api.deps import scope, service_context
+from corral.api.responses import JSONBody, respond
+from corral.domain.event_log import resume_after
+from corral.errors import InvalidRequest
+from corral.services import events as event_service
+from corral.services import runs as run_service
+from corral.services import sessions as session_service
+from corral.services import tool_results
+from corral.services.context import Principal, ServiceContext
+from corral.types.common import EventPage, Page
+from corral.types.events import Event
+from corral.types.runs import IdempotencyKey, Run, RunCreateParams, RunStatus
+from corral.types.tools import ToolResultAccepted, ToolResultParams
+
+router = APIRouter(prefix="/v1/runs", tags=["runs"])
+
+Ctx = Annotated[ServiceContext, Depends(service_context)]
+Reader = Annotated[Principal, Depends(scope("runs:read"))]
+Writer = Annotated[Principal, Depends(scope("runs:write"))]
+
+
+def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
+    """`key:value` filters; each must contain a colon."""
+    filters = []
+    for value in values:
+        key, sep, wanted = value.partition(":")
+        if not sep or not key:
+            raise InvalidRequest(f"metadata filter {value!r} is not 'key:value'", field="metadata")
+        filters.append((key, wanted))
+    return filters
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Run,
+    responses={200: {"model": Run, "description": "An idempotent replay: the existing run."}},
+)
+async def create_run(
+    params: RunCreateParams,
+    ctx: Ctx,
+    principal: Writer,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> JSONBody:
+    """Submit a run (202), or get the run an idempotency key already created (200)."""
+    if params.session is not None:
+        run, created = await session_service.send(
+            ctx,
+            principal,
+            params.session,
+            run_input=params.input,
+            tools=params.tools,
+            metadata=params.metadata,
+            idempotency_key=params.idempotency_key or idempotency_key,
+        )
+    else:
+        run, created = await run_service.create(
+            ctx, principal, params, idempotency_key=idempotency_key
+        )
+    return respond(run, 202 if created else 200)
+
+
+@router.get("", response_model=Page[Run])
+async def list_runs(
+    ctx: Ctx,
+    principal: Reader,
+    status: RunStatus | None = None,
+    agent: str | None = None,
+    session: str | None = None,
+    metadata: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> JSONBody:
+    """Runs newest first; `metadata=key:value` filters repeat and all must match."""
+    page = await run_service.list_runs(
+        ctx,
+        principal,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        agent=agent,
+        session=session,
+        metadata=parse_metadata_filters(metadata),
+    )
+    return respond(page)
+
+
+@router.get("/{run_id}", response_model=Run)
+async def get_run(run_id: str, ctx: Ctx, principal: Reader) -> JSONBody:
+    """A run as it stands."""
+    return respond(await run_service.get(ctx, principal, run_id))
+
+
+@router.get("/{run_id}/wait", response_model=Run)
+async def wait_run(
+    run_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    timeout_s: Annotated[float, Query(ge=0, le=300)] = 30.0,
+) -> JSONBody:
+    """The run once it has ended, or as it stands after `timeout_s`."""
+    return respond(await run_service.wait(ctx, principal, run_id, timeout_s))
+
+
+@router.post("/{run_id}/cancel", response_model=Run)
+async def cancel_run(run_id: str, ctx: Ctx, principal: Writer) -> JSONBody:
+    """Cancel a run (idempotent: an ended run keeps its status)."""
+    return respond(await run_service.cancel(ctx, principal, run_id))
+
+
+@router.delete("/{run_id}", status_code=204)
+async def delete_run(run_id: str, ctx: Ctx, principal: Writer) -> Response:
+    """Delete an ended run and its events."""
+    await run_service.delete(ctx, principal, run_id)
+    return Response(status_code=204)
+
+
+@router.get("/{run_id}/events", response_model=EventPage[Event])
+async def list_events(
+    run_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Response:
+    """Events with `seq > after`, in order."""
+    events, has_more = await event_service.page(ctx, principal, run_id, after=after, limit=limit)
+    body = b'{"data":[' + b",".join(e.data.encode() for e in events) + b"],"
+    body += b'"has_more":' + (b"true" if has_more else b"false") + b"}"
+    return Response(body, media_type="application/json")
+
+
+@router.get(
+    "/{run_id}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events."}},
+)
+async def stream_events(
+    run_id: str,
+    ctx: Ctx,
+    principal: Reader,
+    after: Annotated[int | None, Query(ge=0)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Server-sent events: replays the log after the cursor, then follows live events; closes
+    after the terminal event."""
+    cursor = resume_after(last_event_id=last_event_id, after=after)
+    return sse.run_stream(await event_service.follow_run(ctx, principal, run_id, after=cursor))
+
+
+@router.post("/{run_id}/tool-results", response_model=ToolResultAccepted)
+async def submit_tool_result(
+    run_id: str, params: ToolResultParams, ctx: Ctx, principal: Writer
+) -> JSONBody:
+    """Answer a `client_tool.call`; the run resumes."""
+    return respond(await tool_results.submit(ctx, principal, run_id, params))

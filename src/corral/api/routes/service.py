@@ -1,0 +1,79 @@
+"""Service endpoints: health, readiness, metrics, models and the caller's identity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from corral.api.deps import authenticated, service_context
+from corral.api.responses import JSONBody, respond
+from corral.services import health
+from corral.services.context import Principal, ServiceContext
+from corral.types.models import ModelInfo, ModelList, Pricing
+from corral.types.workspaces import EffectiveLimits, KeyRef, WhoAmI, WorkspaceRef
+
+router = APIRouter(tags=["service"])
+
+Ctx = Annotated[ServiceContext, Depends(service_context)]
+Caller = Annotated[Principal, Depends(authenticated)]
+
+
+@router.get("/healthz")
+async def healthz() -> JSONBody:
+    """The process is alive."""
+    return respond({"status": "ok"})
+
+
+@router.get("/readyz")
+async def readyz(ctx: Ctx) -> JSONBody:
+    """The database is reachable and its schema is current."""
+    report = await health.readiness(ctx)
+    return respond(report, 200 if report["status"] == "ready" else 503)
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/v1/models", response_model=ModelList)
+async def list_models(ctx: Ctx, _principal: Caller) -> JSONBody:
+    """Models this server can run, with prices."""
+    models = [
+        ModelInfo(
+            id=entry.id,
+            provider=entry.provider,
+            context_window=entry.context_window,
+            pricing=(
+                Pricing(input_per_mtok=entry.input_per_mtok, output_per_mtok=entry.output_per_mtok)
+                if entry.input_per_mtok is not None and entry.output_per_mtok is not None
+                else None
+            ),
+        )
+        for entry in ctx.models.entries()
+    ]
+    return respond(ModelList(models=models, default=ctx.models.default))
+
+
+@router.get("/v1/whoami", response_model=WhoAmI)
+async def whoami(ctx: Ctx, principal: Caller) -> JSONBody:
+    """The workspace and key making the request, and the limits that apply."""
+    settings = ctx.settings
+    return respond(
+        WhoAmI(
+            workspace=WorkspaceRef(id=principal.workspace_id, name=principal.workspace_name),
+            key=KeyRef(id=principal.key_id, name=principal.key_name, scopes=principal.scopes),
+            limits=EffectiveLimits(
+                max_turns=settings.max_turns,
+                max_tool_calls_per_turn=settings.max_tool_calls_per_turn,
+                run_timeout_s=settings.run_timeout_s,
+                client_tool_timeout_s=settings.client_tool_timeout_s,
+                metadata_max_entries=16,
+                max_body_bytes=settings.max_body_bytes,
+            ),
+        )
+    )

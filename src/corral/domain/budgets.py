@@ -1,0 +1,90 @@
+"""A run's budget and the verdicts that end it when exceeded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from corral.errors import BudgetExceeded
+from corral.types.errors import ErrorCode
+
+
+@dataclass(frozen=True, kw_only=True)
+class Budget:
+    """Limits of one run, with defaults already applied."""
+
+    max_turns: int
+    max_tool_calls_per_turn: int
+    max_output_tokens: int | None
+    timeout_s: float
+
+    @classmethod
+    def from_spec(cls, limits: dict[str, Any]) -> Budget:
+        """Read the resolved limits stored with a run."""
+        return cls(
+            max_turns=limits["max_turns"],
+            max_tool_calls_per_turn=limits["max_tool_calls_per_turn"],
+            max_output_tokens=limits.get("max_output_tokens"),
+            timeout_s=limits["timeout_s"],
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Defaults:
+    """Server-wide defaults for limits an agent leaves unset."""
+
+    max_turns: int
+    max_tool_calls_per_turn: int
+    timeout_s: float
+
+
+def resolve_limits(limits: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
+    """The limits a run will obey, frozen when it is created."""
+    return {
+        "max_turns": limits.get("max_turns") or defaults.max_turns,
+        "max_tool_calls_per_turn": limits.get("max_tool_calls_per_turn")
+        or defaults.max_tool_calls_per_turn,
+        "max_output_tokens": limits.get("max_output_tokens"),
+        "timeout_s": limits.get("timeout_s") or defaults.timeout_s,
+    }
+
+
+def check_turn_allowed(turns_done: int, budget: Budget) -> None:
+    """Refuse another model call once `max_turns` calls were made."""
+    if turns_done >= budget.max_turns:
+        raise BudgetExceeded(
+            f"the run reached its limit of {budget.max_turns} model turns",
+            code=ErrorCode.MAX_TURNS_EXCEEDED,
+        )
+
+
+def check_tool_calls(count: int, budget: Budget) -> None:
+    """Refuse a turn that asks for more tool calls than allowed."""
+    if count > budget.max_tool_calls_per_turn:
+        raise BudgetExceeded(
+            f"the model made {count} tool calls in one turn; the limit is "
+            f"{budget.max_tool_calls_per_turn}",
+            code=ErrorCode.MAX_TOOL_CALLS_EXCEEDED,
+        )
+
+
+def check_output_tokens(total: int, budget: Budget) -> None:
+    """Refuse to go on once the run generated more tokens than its budget."""
+    if budget.max_output_tokens is not None and total > budget.max_output_tokens:
+        raise BudgetExceeded(
+            f"the run generated {total} output tokens; the limit is {budget.max_output_tokens}",
+            code=ErrorCode.MAX_OUTPUT_TOKENS_EXCEEDED,
+        )
+
+
+def remaining_output_tokens(total: int, budget: Budget) -> int | None:
+    """How many tokens the next model call may generate (None: no budget)."""
+    if budget.max_output_tokens is None:
+        return None
+    return max(budget.max_output_tokens - total, 1)
+
+
+def deadline(started_at: datetime, budget: Budget) -> datetime:
+    """When the run times out."""
+    return started_at + timedelta(seconds=budget.timeout_s)

@@ -1,0 +1,30 @@
+"""Rules of the event log: time format, resume cursors and page sizes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from corral.errors import InvalidRequest
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 100
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a `Z`, the one time format on the wire."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def resume_after(*, last_event_id: str | None, after: int | None, field: str = "after") -> int:
+    """The cursor to replay from: `Last-Event-ID` wins over the `after` parameter."""
+    if last_event_id is not None and last_event_id.strip():
+        try:
+            value = int(last_event_id.strip())
+        except ValueError:
+            raise InvalidRequest(
+                "Last-Event-ID must be an event seq (an integer)", field="Last-Event-ID"
+            ) from None
+        if value < 0:
+            raise InvalidRequest("Last-Event-ID must not be negative", field="Last-Event-ID")
+        return value
+    return after or 0

@@ -1,0 +1,60 @@
+"""The run state machine and the rules for what a new run is made of."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from corral.errors import InvalidRequest
+from corral.types.runs import TERMINAL_STATUSES, RunStatus
+
+_ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
+    RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.TIMED_OUT}),
+    RunStatus.RUNNING: frozenset(
+        {RunStatus.WAITING, *TERMINAL_STATUSES},
+    ),
+    RunStatus.WAITING: frozenset({RunStatus.RUNNING, *TERMINAL_STATUSES}),
+}
+
+TERMINAL_EVENT = {
+    RunStatus.COMPLETED: "run.completed",
+    RunStatus.FAILED: "run.failed",
+    RunStatus.CANCELLED: "run.cancelled",
+    RunStatus.TIMED_OUT: "run.timed_out",
+}
+
+
+def can_transition(current: RunStatus | str, target: RunStatus | str) -> bool:
+    """Whether a run in `current` may move to `target`."""
+    return RunStatus(target) in _ALLOWED.get(RunStatus(current), frozenset())
+
+
+def merge_metadata(*layers: dict[str, str]) -> dict[str, str]:
+    """Later layers win: agent, then session, then the run or message itself."""
+    merged: dict[str, str] = {}
+    for layer in layers:
+        merged.update(layer)
+    return merged
+
+
+def merge_tools(
+    agent_tools: list[dict[str, Any]], run_tools: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The agent's tools followed by the run's; a name may appear only once."""
+    seen: set[str] = {tool["name"] for tool in agent_tools}
+    if len(seen) != len(agent_tools):
+        raise InvalidRequest("the agent lists a tool name twice", field="/tools")
+    for index, tool in enumerate(run_tools):
+        if tool["name"] in seen:
+            raise InvalidRequest(
+                f"tool name {tool['name']!r} is used twice", field=f"/tools/{index}/name"
+            )
+        seen.add(tool["name"])
+    return [*agent_tools, *run_tools]
+
+
+def fingerprint(request: dict[str, Any]) -> str:
+    """A stable hash of a request body, to recognise an idempotent retry."""
+    return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()

@@ -1,0 +1,196 @@
+"""The one error vocabulary of Corral, raised by domain, storage and services alike.
+
+Every error has a machine `code` and an `http_status` as class attributes, and its docstring is
+the default message. The API renders any of them as `{"error": code, "message", "field", ...}`.
+
+    CorralError                      500 internal_error
+    ├── InvalidRequest               400 invalid_request   (field: JSON pointer to the bad input)
+    │   └── InvalidModel             400 invalid_model
+    ├── Unauthorized                 401 unauthorized
+    ├── Forbidden                    403 forbidden
+    │   └── InsufficientScope        403 insufficient_scope (required_scope)
+    ├── NotFound                     404 not_found
+    │   └── UnknownToolCall          404 unknown_tool_call
+    ├── Conflict                     409 conflict
+    │   ├── IdempotencyConflict      409 idempotency_conflict
+    │   ├── RunTerminal              409 run_terminal
+    │   ├── RunActive                409 run_active
+    │   └── SessionEnded             409 session_ended
+    ├── PayloadTooLarge              413 payload_too_large
+    ├── RateLimited                  429 rate_limited      (retry_after_s)
+    ├── Unavailable                  503 unavailable
+    └── RunFailure                   ends a run; its code is the run's `error.code`
+        ├── BudgetExceeded           max_turns_exceeded | max_tool_calls_exceeded | ...
+        ├── ClientToolTimeout        client_tool_timeout
+        └── ProviderError            provider_error (and the provider_* codes)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from corral.types.errors import ErrorCode
+
+
+class CorralError(Exception):
+    """An unexpected error occurred."""
+
+    code: ClassVar[str] = ErrorCode.INTERNAL_ERROR
+    http_status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        **details: Any,
+    ) -> None:
+        self.message = message or (self.__doc__ or "").strip()
+        self.field = field
+        if code is not None:
+            self.code = code
+        self.details = details
+        super().__init__(self.message)
+
+    def to_body(self) -> dict[str, Any]:
+        """The flat JSON body of PROTOCOL.md; extra fields describe the error further."""
+        body: dict[str, Any] = {"error": str(self.code), "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        body.update(self.details)
+        return body
+
+
+class InvalidRequest(CorralError):
+    """The request is not valid."""
+
+    code = ErrorCode.INVALID_REQUEST
+    http_status = 400
+
+
+class InvalidModel(InvalidRequest):
+    """The model id cannot be resolved."""
+
+    code = ErrorCode.INVALID_MODEL
+
+
+class Unauthorized(CorralError):
+    """A valid API key is required: send `Authorization: Bearer <key>`."""
+
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401
+
+
+class Forbidden(CorralError):
+    """This key may not do that."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 403
+
+
+class InsufficientScope(Forbidden):
+    """The API key lacks the scope this operation requires."""
+
+    code = ErrorCode.INSUFFICIENT_SCOPE
+
+
+class NotFound(CorralError):
+    """No such object in this workspace."""
+
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
+class UnknownToolCall(NotFound):
+    """No pending tool call has this id: it is unknown or already answered."""
+
+    code = ErrorCode.UNKNOWN_TOOL_CALL
+
+
+class Conflict(CorralError):
+    """The request conflicts with the current state."""
+
+    code = ErrorCode.CONFLICT
+    http_status = 409
+
+
+class IdempotencyConflict(Conflict):
+    """This idempotency key was already used with a different request body."""
+
+    code = ErrorCode.IDEMPOTENCY_CONFLICT
+
+
+class RunTerminal(Conflict):
+    """The run has already ended."""
+
+    code = ErrorCode.RUN_TERMINAL
+
+
+class RunActive(Conflict):
+    """The run has not ended yet; cancel it first."""
+
+    code = ErrorCode.RUN_ACTIVE
+
+
+class SessionEnded(Conflict):
+    """The session has ended and takes no more messages."""
+
+    code = ErrorCode.SESSION_ENDED
+
+
+class PayloadTooLarge(CorralError):
+    """The request body is too large."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    http_status = 413
+
+
+class RateLimited(CorralError):
+    """Too many requests; retry later."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+
+class Unavailable(CorralError):
+    """The service is not ready; retry shortly."""
+
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503
+
+
+class RunFailure(CorralError):
+    """The run failed."""
+
+    code = ErrorCode.RUN_FAILED
+    http_status = 500
+
+
+class BudgetExceeded(RunFailure):
+    """The run exceeded one of its limits."""
+
+
+class ClientToolTimeout(RunFailure):
+    """No result arrived for a client tool call within its timeout."""
+
+    code = ErrorCode.CLIENT_TOOL_TIMEOUT
+
+
+class ProviderError(RunFailure):
+    """The model provider returned an error."""
+
+    code = ErrorCode.PROVIDER_ERROR
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        retryable: bool = False,
+        status: int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, code=code, **details)
+        self.retryable = retryable
+        self.status = status

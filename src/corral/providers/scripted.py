@@ -1,0 +1,237 @@
+"""The deterministic test model `test`: no key, no network, zero latency unless scripted.
+
+Without directives it echoes the latest user message, or, when tools are offered, calls the first
+tool once (arguments made from its JSON Schema) and then answers with the tool's result. Prompt
+directives `[[name args]]`, in the user message or the agent's instructions, script the rest;
+README.md lists them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from corral.domain.conversation import last_user_text
+from corral.errors import ProviderError
+from corral.providers.base import (
+    ModelRequest,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    ToolSchema,
+    UsageUpdate,
+)
+
+_DIRECTIVE = re.compile(r"\[\[\s*([a-z_]+)(?:\s+(.*?))?\s*\]\]", re.DOTALL)
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
+
+
+@dataclass
+class Script:
+    """What the directives of a prompt ask the test model to do."""
+
+    delay_s: float = 0.0
+    stream_delay_s: float = 0.0
+    deltas: int | None = None
+    fail: tuple[str, str] | None = None
+    tokens: tuple[int, int] | None = None
+    calls: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    loop: bool = False
+    think: str | None = None
+    reply: str | None = None
+
+
+def _duration(text: str) -> float:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ProviderError(f"test model: bad duration {text!r} (use 250ms or 2s)")
+    value = float(match.group(1))
+    return value / 1000 if match.group(2) == "ms" else value
+
+
+def _call(args: str) -> tuple[str, dict[str, Any] | None]:
+    name, _, raw = args.strip().partition(" ")
+    if not raw.strip():
+        return name, None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ProviderError(f"test model: arguments of [[call {name}]] are not JSON") from None
+    if not isinstance(value, dict):
+        raise ProviderError(f"test model: arguments of [[call {name}]] must be an object")
+    return name, value
+
+
+def _apply(script: Script, name: str, args: str) -> None:
+    if name == "delay":
+        script.delay_s = _duration(args)
+    elif name == "stream_delay":
+        script.stream_delay_s = _duration(args)
+    elif name == "deltas":
+        script.deltas = max(int(args), 1)
+    elif name == "fail":
+        code, _, message = args.strip().partition(" ")
+        script.fail = (code or "provider_error", message or "scripted failure")
+    elif name == "tokens":
+        first, second = args.split()
+        script.tokens = (int(first), int(second))
+    elif name == "call":
+        script.calls.append(_call(args))
+    elif name == "loop":
+        script.loop = True
+    elif name == "think":
+        script.think = args
+    elif name == "reply":
+        script.reply = args
+    else:
+        raise ProviderError(f"test model: unknown directive [[{name}]]")
+
+
+def parse_script(*texts: str) -> tuple[Script, str]:
+    """The script of the given texts (later ones win) and the last text without directives."""
+    script = Script()
+    clean = ""
+    for text in texts:
+        for match in _DIRECTIVE.finditer(text):
+            try:
+                _apply(script, match.group(1), match.group(2) or "")
+            except ValueError:
+                raise ProviderError(f"test model: bad directive {match.group(0)!r}") from None
+        clean = _DIRECTIVE.sub("", text).strip()
+    return script, clean
+
+
+def example_arguments(schema: dict[str, Any]) -> Any:
+    """A value that satisfies a simple JSON Schema: its default, first enum value, or a
+    placeholder of the right type."""
+    if "default" in schema:
+        return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "string")
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {name: example_arguments(sub) for name, sub in properties.items()}
+    placeholders: dict[str, Any] = {
+        "string": "example",
+        "integer": 1,
+        "number": 1.0,
+        "boolean": True,
+        "array": [],
+        "null": None,
+    }
+    return placeholders.get(kind, "example")
+
+
+def _tool_round(messages: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    """How many tool rounds followed the last user message, and the latest results."""
+    rounds = 0
+    latest: list[dict[str, Any]] = []
+    for message in reversed(messages):
+        if message["role"] == "user":
+            break
+        if message["role"] == "tool":
+            rounds += 1
+            if not latest:
+                latest = list(message["content"])
+    return rounds, latest
+
+
+def _chunks(text: str, count: int | None) -> list[str]:
+    if count is not None:
+        if len(text) < count:
+            return [f"w{i} " for i in range(count)]
+        size = math.ceil(len(text) / count)
+        return [text[i : i + size] for i in range(0, len(text), size)]
+    return re.findall(r"\S+\s*|\s+", text) or [text]
+
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+class ScriptedModel:
+    """The provider behind model id `test`."""
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Play the script of the request's prompt."""
+        user_text = last_user_text(request.messages)
+        script, clean = parse_script(request.instructions, user_text)
+        if script.delay_s:
+            await asyncio.sleep(script.delay_s)
+        if script.fail:
+            code, message = script.fail
+            raise ProviderError(message, code=code)
+        prompt_size = len(request.instructions) + len(orjson.dumps(request.messages))
+        rounds, results = _tool_round(request.messages)
+        calls = self._calls(script, request.tools, rounds)
+        if calls:
+            output_size = 0
+            for index, (name, arguments) in enumerate(calls):
+                encoded = orjson.dumps(arguments).decode()
+                output_size += len(encoded)
+                yield ToolCallStart(index, name)
+                half = len(encoded) // 2
+                for piece in (encoded[:half], encoded[half:]):
+                    if piece:
+                        yield ToolCallDelta(index, piece)
+            stop = "tool_use"
+            output_tokens = _tokens("x" * output_size)
+        else:
+            text = script.reply if script.reply is not None else self._answer(clean, results)
+            if script.think:
+                yield ThinkingDelta(script.think)
+                yield ThinkingDelta("", signature="test-signature")
+            for piece in _chunks(text, script.deltas):
+                if script.stream_delay_s:
+                    await asyncio.sleep(script.stream_delay_s)
+                yield TextDelta(piece)
+            stop = "end_turn"
+            output_tokens = _tokens(text)
+        if script.tokens:
+            yield UsageUpdate(*script.tokens)
+        else:
+            yield UsageUpdate(_tokens("x" * prompt_size), output_tokens)
+        yield Stop(stop)
+
+    @staticmethod
+    def _calls(
+        script: Script, tools: list[ToolSchema], rounds: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if rounds > 0 and not script.loop:
+            return []
+        by_name = {tool.name: tool for tool in tools}
+        if script.calls:
+            return [
+                (name, args if args is not None else example_arguments(_schema(by_name, name)))
+                for name, args in script.calls
+            ]
+        if tools:
+            return [(tools[0].name, example_arguments(tools[0].parameters))]
+        return []
+
+    @staticmethod
+    def _answer(clean: str, results: list[dict[str, Any]]) -> str:
+        if not results:
+            return clean
+        lines = []
+        for result in results:
+            verb = "failed" if result.get("is_error") else "returned"
+            lines.append(f"{result['name']} {verb}: {result['output']}")
+        return "\n".join(lines)
+
+
+def _schema(tools: dict[str, ToolSchema], name: str) -> dict[str, Any]:
+    tool = tools.get(name)
+    return tool.parameters if tool else {"type": "object", "properties": {}}

@@ -1,0 +1,243 @@
+"""The agent loop: model turn → tool calls → checkpoint → next turn, until an answer.
+
+`execute` drives one run from its last checkpoint to its end and always leaves it either ended
+(exactly one terminal event) or untouched for another worker to resume.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from corral.domain import budgets
+from corral.domain.conversation import tool_results_message
+from corral.domain.event_log import format_time
+from corral.errors import ClientToolTimeout, RunFailure, Unavailable
+from corral.ids import new_id
+from corral.providers.base import ModelRequest
+from corral.runtime.accumulator import TurnAccumulator, TurnResult
+from corral.runtime.context import LeaseLost, RunContext
+from corral.storage import tool_calls as tool_call_store
+from corral.tools.base import ToolContext, bound_output
+from corral.tools.registry import CLIENT
+from corral.types.errors import ErrorCode
+from corral.types.runs import RunStatus
+
+logger = logging.getLogger(__name__)
+
+
+async def execute(ctx: RunContext) -> None:
+    """Run to the end, or until the run is no longer ours."""
+    run_id = ctx.run.id
+    started_at = ctx.run.started_at or ctx.clock()
+    remaining_s = (budgets.deadline(started_at, ctx.budget) - ctx.clock()).total_seconds()
+    try:
+        try:
+            async with asyncio.timeout(max(remaining_s, 0)):
+                await _drive(ctx)
+        except TimeoutError:
+            await ctx.finish(
+                RunStatus.TIMED_OUT,
+                error={
+                    "code": ErrorCode.RUN_TIMEOUT,
+                    "message": f"the run exceeded its timeout of {ctx.budget.timeout_s:g} s",
+                },
+            )
+        except RunFailure as failure:
+            await ctx.finish(
+                RunStatus.FAILED, error={"code": str(failure.code), "message": failure.message}
+            )
+    except LeaseLost:
+        logger.info("run no longer owned", extra={"action": "run.lost", "run_id": run_id})
+    except asyncio.CancelledError:
+        if not ctx.cancel_requested:
+            raise
+        logger.info("run cancelled", extra={"action": "run.cancelled", "run_id": run_id})
+    except Unavailable:
+        logger.warning(
+            "database unavailable; leaving the run for another attempt",
+            extra={"action": "run.abandoned", "run_id": run_id},
+        )
+    except Exception:
+        logger.exception("run crashed", extra={"action": "run.crashed", "run_id": run_id})
+        await ctx.finish(
+            RunStatus.FAILED,
+            error={"code": ErrorCode.INTERNAL_ERROR, "message": "internal error in the runtime"},
+        )
+    finally:
+        await ctx.close()
+
+
+async def _drive(ctx: RunContext) -> None:
+    state = ctx.state
+    if state.seq == 0 and not ctx.journal.has_started:
+        ctx.emit("run.started", model=ctx.entry.id)
+    while True:
+        if state.pending:
+            await _finish_tool_calls(ctx)
+        budgets.check_turn_allowed(state.turns, ctx.budget)
+        turn = await _model_turn(ctx)
+        state.turns += 1
+        cost = ctx.entry.cost_usd(turn.input_tokens, turn.output_tokens)
+        state.input_tokens += turn.input_tokens
+        state.output_tokens += turn.output_tokens
+        state.cost_usd += cost
+        state.messages.append(turn.assistant_message())
+        ctx.emit(
+            "message.completed",
+            text=turn.text,
+            tool_calls=[
+                {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
+                for c in turn.tool_calls
+            ],
+        )
+        ctx.emit(
+            "usage",
+            input_tokens=turn.input_tokens,
+            output_tokens=turn.output_tokens,
+            cost_usd=cost,
+        )
+        budgets.check_output_tokens(state.output_tokens, ctx.budget)
+        if not turn.tool_calls:
+            await ctx.finish(RunStatus.COMPLETED, output=turn.text)
+            return
+        budgets.check_tool_calls(len(turn.tool_calls), ctx.budget)
+        state.pending = [_classify(ctx, call) for call in turn.tool_calls]
+        state.results = []
+        state.issued = False
+        await ctx.save()
+
+
+async def _model_turn(ctx: RunContext) -> TurnResult:
+    state = ctx.state
+    request = ModelRequest(
+        model=ctx.entry.id,
+        instructions=ctx.run.spec.get("instructions", ""),
+        messages=state.messages,
+        tools=ctx.tools.schemas(),
+        max_output_tokens=budgets.remaining_output_tokens(state.output_tokens, ctx.budget),
+    )
+    accumulator = TurnAccumulator(lambda: new_id("call"))
+    async for event in ctx.provider.stream(request):
+        delta = accumulator.feed(event)
+        if delta is not None:
+            ctx.emit_delta(*delta)
+    return accumulator.result()
+
+
+def _classify(ctx: RunContext, call: dict[str, Any]) -> dict[str, Any]:
+    """Decide who executes a call; a call that cannot run carries its error already."""
+    pending = dict(call)
+    pending["kind"] = ctx.tools.kind(call["name"])
+    if pending["kind"] != CLIENT and "error" not in pending:
+        if ctx.tools.server_tool(call["name"]) is None:
+            pending["error"] = f"unknown tool {call['name']!r}"
+    if pending["kind"] == CLIENT and "error" in pending:
+        pending["kind"] = "server"  # answered with its error at once, never sent to the caller
+    return pending
+
+
+async def _finish_tool_calls(ctx: RunContext) -> None:
+    """Get a result for every pending call, then give them all to the model."""
+    state = ctx.state
+    done = {result["call_id"] for result in state.results}
+    for call in state.pending:
+        if call["kind"] != CLIENT and call["call_id"] not in done:
+            await _run_server_tool(ctx, call)
+    waiting = [c for c in state.pending if c["kind"] == CLIENT and c["call_id"] not in done]
+    if waiting:
+        await _await_client_results(ctx, waiting)
+    by_id = {result["call_id"]: result for result in state.results}
+    state.messages.append(tool_results_message([by_id[c["call_id"]] for c in state.pending]))
+    state.pending, state.results, state.issued = [], [], False
+
+
+async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
+    if call["call_id"] not in ctx.journal.started_tools:
+        ctx.emit("tool.started", call_id=call["call_id"], name=call["name"], input=call["input"])
+    output: str | None = None
+    error: str | None = call.get("error")
+    if error is None:
+        tool = ctx.tools.server_tool(call["name"])
+        assert tool is not None
+        outcome = await tool.run(
+            call["input"], ToolContext(run_id=ctx.run.id, workspace_id=ctx.run.workspace_id)
+        )
+        output = bound_output(outcome.output or "") if outcome.ok else None
+        error = bound_output(outcome.error) if outcome.error is not None else None
+    ctx.emit(
+        "tool.completed",
+        call_id=call["call_id"],
+        name=call["name"],
+        ok=error is None,
+        output=output,
+        error=error,
+    )
+    ctx.state.results.append(_result_block(call, output, error))
+    await ctx.save()
+
+
+async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) -> None:
+    state = ctx.state
+    if not state.issued:
+        now = ctx.clock()
+        for call in waiting:
+            timeout_s = ctx.tools.client_timeout_s(call["name"], ctx.client_tool_timeout_s)
+            call["deadline_at"] = format_time(now + timedelta(seconds=timeout_s))
+            call["timeout_s"] = timeout_s
+            ctx.emit(
+                "client_tool.call", call_id=call["call_id"], name=call["name"], input=call["input"]
+            )
+        state.issued = True
+        rows = [
+            {**call, "deadline_at": now + timedelta(seconds=call["timeout_s"])} for call in waiting
+        ]
+        await ctx.save(status=RunStatus.WAITING, new_tool_calls=rows)
+    outstanding = {call["call_id"]: call for call in waiting}
+    while outstanding:
+        ctx.tool_results_ready.clear()
+        answered = await ctx.database.read(tool_call_store.answered, ctx.run.id, list(outstanding))
+        if answered:
+            for row in sorted(answered, key=lambda r: list(outstanding).index(r["call_id"])):
+                call = outstanding.pop(row["call_id"])
+                payload = (
+                    {"output": row["output"]} if row["error"] is None else {"error": row["error"]}
+                )
+                ctx.emit("client_tool.result", call_id=call["call_id"], **payload)
+                output = bound_output(row["output"]) if row["output"] is not None else None
+                error = bound_output(row["error"]) if row["error"] is not None else None
+                state.results.append(_result_block(call, output, error))
+            await ctx.save(status=RunStatus.WAITING if outstanding else RunStatus.RUNNING)
+            continue
+        await _wait_for_results(ctx, outstanding)
+
+
+async def _wait_for_results(ctx: RunContext, outstanding: dict[str, dict[str, Any]]) -> None:
+    now = ctx.clock()
+    first_due = min(outstanding.values(), key=lambda c: c["deadline_at"])
+    left_s = (_parse_time(first_due["deadline_at"]) - now).total_seconds()
+    if left_s <= 0:
+        raise ClientToolTimeout(
+            f"no result for client tool {first_due['name']!r} (call {first_due['call_id']}) "
+            f"within {first_due['timeout_s']:g} s"
+        )
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(min(left_s, ctx.resync_s)):
+            await ctx.tool_results_ready.wait()
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _result_block(call: dict[str, Any], output: str | None, error: str | None) -> dict[str, Any]:
+    return {
+        "type": "tool_result",
+        "call_id": call["call_id"],
+        "name": call["name"],
+        "output": error if error is not None else (output or ""),
+        "is_error": error is not None,
+    }

@@ -1,0 +1,132 @@
+"""Agents: create, read, list, change (a new immutable version each time) and delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.errors import Conflict, NotFound
+from corral.ids import new_id
+from corral.services.context import Principal, ServiceContext
+from corral.storage import agents as agent_store
+from corral.storage.agents import AgentRecord
+from corral.storage.database import Connection
+from corral.tools.registry import validate_refs
+from corral.types.agents import (
+    Agent,
+    AgentCreateParams,
+    AgentSpec,
+    AgentUpdateParams,
+    AgentVersion,
+)
+from corral.types.common import Page
+
+
+def validate_spec(ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "") -> dict[str, Any]:
+    """Check what the wire types cannot (model exists, tools exist); the spec as stored."""
+    ctx.models.resolve(spec.model, field=f"{prefix}/model")
+    stored = spec.model_dump(mode="json")
+    validate_refs(stored["tools"], field=f"{prefix}/tools")
+    return stored
+
+
+def to_wire(record: AgentRecord) -> Agent:
+    """The agent as the API shows it."""
+    return Agent(
+        id=record.id,
+        name=record.name,
+        version=record.version,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        **record.spec,
+    )
+
+
+async def create(ctx: ServiceContext, principal: Principal, params: AgentCreateParams) -> Agent:
+    """Create an agent at version 1."""
+    spec = validate_spec(ctx, AgentSpec(**params.model_dump(exclude={"name"})))
+    agent_id = new_id("agt")
+    now = ctx.clock()
+    created = await ctx.database.write(
+        agent_store.insert,
+        agent_id=agent_id,
+        workspace_id=principal.workspace_id,
+        name=params.name,
+        spec=spec,
+        now=now,
+    )
+    if not created:
+        raise Conflict(f"an agent named {params.name!r} already exists", field="/name")
+    return await get(ctx, principal, agent_id)
+
+
+async def find(
+    ctx: ServiceContext,
+    principal: Principal,
+    id_or_name: str,
+    *,
+    version: int | None = None,
+    field: str | None = None,
+) -> AgentRecord:
+    """The agent by id or name (at `version`), or `NotFound`."""
+    record = await ctx.database.read(
+        agent_store.find, principal.workspace_id, id_or_name, version=version
+    )
+    if record is None:
+        if version is not None and await ctx.database.read(
+            agent_store.exists, principal.workspace_id, id_or_name
+        ):
+            raise NotFound(f"agent {id_or_name!r} has no version {version}", field=field)
+        raise NotFound(f"no agent {id_or_name!r}", field=field)
+    return record
+
+
+async def get(ctx: ServiceContext, principal: Principal, id_or_name: str) -> Agent:
+    """The agent at its latest version."""
+    return to_wire(await find(ctx, principal, id_or_name))
+
+
+async def list_agents(
+    ctx: ServiceContext, principal: Principal, *, limit: int, cursor: str | None
+) -> Page[Agent]:
+    """Agents newest first."""
+    records = await ctx.database.read(
+        agent_store.list_page, principal.workspace_id, limit=limit + 1, before_id=cursor
+    )
+    page = [to_wire(r) for r in records[:limit]]
+    return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)
+
+
+async def update(
+    ctx: ServiceContext, principal: Principal, id_or_name: str, params: AgentUpdateParams
+) -> Agent:
+    """Apply the given fields as a new version (no change, no new version)."""
+    current = await find(ctx, principal, id_or_name)
+    changes = params.model_dump(exclude_unset=True)
+    merged = AgentSpec(**{**current.spec, **changes})
+    spec = validate_spec(ctx, merged)
+    if spec != current.spec:
+        await ctx.database.write(agent_store.add_version, current.id, spec=spec, now=ctx.clock())
+    return await get(ctx, principal, current.id)
+
+
+async def versions(
+    ctx: ServiceContext, principal: Principal, id_or_name: str
+) -> list[AgentVersion]:
+    """Every version of the agent, newest first."""
+    record = await find(ctx, principal, id_or_name)
+    rows = await ctx.database.read(agent_store.versions, record.id)
+    return [
+        AgentVersion(agent_id=record.id, version=version, created_at=created_at, **spec)
+        for version, spec, created_at in rows
+    ]
+
+
+async def delete(ctx: ServiceContext, principal: Principal, id_or_name: str) -> None:
+    """Delete the agent; its past runs keep the spec they ran with."""
+    record = await find(ctx, principal, id_or_name)
+
+    def tx(conn: Connection) -> bool:
+        return agent_store.delete(conn, principal.workspace_id, record.id)
+
+    if not await ctx.database.write(tx):
+        raise NotFound(f"no agent {id_or_name!r}")

@@ -1,0 +1,156 @@
+"""API key verification, workspace creation and the first-start bootstrap."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+from corral.errors import Conflict, InsufficientScope, Unauthorized
+from corral.ids import new_id
+from corral.security import keys as key_rules
+from corral.services.context import Principal, ServiceContext
+from corral.storage import keys as key_store
+from corral.storage.database import Connection
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORKSPACE = "default"
+ADMIN_KEY_FILE = "admin.key"
+
+
+class KeyCache:
+    """Verified keys remembered for `key_cache_s`, so most requests skip the database."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self._ttl_s = ttl_s
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, key_hash: str) -> Principal | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self._ttl_s > 0:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[key_hash] = (time.monotonic() + self._ttl_s, principal)
+
+
+async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) -> Principal:
+    """The principal behind a presented key, or `Unauthorized`."""
+    if not token:
+        raise Unauthorized()
+    key_hash = key_rules.hash_key(token)
+    principal = cache.get(key_hash)
+    if principal is not None:
+        return principal
+    row = await ctx.database.read(key_store.find_by_hash, key_hash)
+    if row is None:
+        raise Unauthorized("the API key is not valid")
+    principal = Principal(
+        workspace_id=row["workspace_id"],
+        workspace_name=row["workspace_name"],
+        key_id=row["id"],
+        key_name=row["name"],
+        scopes=list(row["scopes"]),
+    )
+    cache.put(key_hash, principal)
+    return principal
+
+
+def require_scope(principal: Principal, scope: str) -> None:
+    """Refuse with `insufficient_scope` unless the key allows `scope`."""
+    if not key_rules.allows(principal.scopes, scope):
+        raise InsufficientScope(f"this key lacks the {scope!r} scope", required_scope=scope)
+
+
+async def create_workspace(
+    ctx: ServiceContext, name: str, *, scopes: list[str] | None = None, key: str | None = None
+) -> tuple[str, str]:
+    """Create a workspace with one key; returns (workspace id, the key in clear, shown once)."""
+    workspace_id = new_id("ws")
+    secret = key or key_rules.generate_key()
+    now = ctx.clock()
+
+    def tx(conn: Connection) -> None:
+        key_store.insert_workspace(conn, workspace_id=workspace_id, name=name, now=now)
+        key_store.insert_key(
+            conn,
+            key_id=new_id("key"),
+            workspace_id=workspace_id,
+            name="admin",
+            key_hash=key_rules.hash_key(secret),
+            prefix=key_rules.display_prefix(secret),
+            scopes=scopes or [key_rules.ADMIN_SCOPE],
+            now=now,
+        )
+
+    await ctx.database.write(tx)
+    return workspace_id, secret
+
+
+async def bootstrap(ctx: ServiceContext) -> str | None:
+    """On first start, create the default workspace and an admin key.
+
+    The key is `CORRAL_BOOTSTRAP_KEY` when set (added to an existing default workspace if it is
+    not known yet), otherwise a random one written to `<data_dir>/admin.key` with mode 0600.
+    Returns the key when one was created.
+    """
+    configured = (
+        ctx.settings.bootstrap_key.get_secret_value() if ctx.settings.bootstrap_key else None
+    )
+    now = ctx.clock()
+
+    def tx(conn: Connection) -> str | None:
+        if configured is not None:
+            if key_store.find_by_hash(conn, key_rules.hash_key(configured)) is not None:
+                return None
+        elif key_store.count_keys(conn) > 0:
+            return None
+        workspace = key_store.workspace_by_name(conn, DEFAULT_WORKSPACE)
+        if workspace is None:
+            workspace_id = new_id("ws")
+            key_store.insert_workspace(
+                conn, workspace_id=workspace_id, name=DEFAULT_WORKSPACE, now=now
+            )
+        else:
+            workspace_id = workspace["id"]
+        secret = configured or key_rules.generate_key()
+        key_store.insert_key(
+            conn,
+            key_id=new_id("key"),
+            workspace_id=workspace_id,
+            name="admin",
+            key_hash=key_rules.hash_key(secret),
+            prefix=key_rules.display_prefix(secret),
+            scopes=[key_rules.ADMIN_SCOPE],
+            now=now,
+        )
+        return secret
+
+    try:
+        secret = await ctx.database.write(tx)
+    except Conflict:
+        return None  # another node bootstrapped at the same moment
+    if secret is not None and configured is None:
+        _write_key_file(ctx.settings.data_dir / ADMIN_KEY_FILE, secret)
+        logger.info(
+            "created the admin key",
+            extra={
+                "action": "auth.bootstrapped",
+                "path": str(ctx.settings.data_dir / ADMIN_KEY_FILE),
+            },
+        )
+    return secret
+
+
+def _write_key_file(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret + "\n")
+    os.chmod(path, 0o600)

@@ -1,0 +1,45 @@
+"""What every use case needs: the database, the broker, the model catalog, settings, a clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from corral.clock import utcnow
+from corral.domain.budgets import Defaults
+from corral.providers.registry import ModelRegistry
+from corral.pubsub.base import Broker
+from corral.settings import Settings
+from corral.storage.database import Database
+
+
+@dataclass(frozen=True, kw_only=True)
+class Principal:
+    """Who is calling: an API key of a workspace."""
+
+    workspace_id: str
+    workspace_name: str
+    key_id: str
+    key_name: str
+    scopes: list[str]
+
+
+@dataclass(kw_only=True)
+class ServiceContext:
+    """Shared handles, built once per process."""
+
+    settings: Settings
+    database: Database
+    broker: Broker
+    models: ModelRegistry
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    @property
+    def defaults(self) -> Defaults:
+        """Limits applied when an agent leaves them unset."""
+        return Defaults(
+            max_turns=self.settings.max_turns,
+            max_tool_calls_per_turn=self.settings.max_tool_calls_per_turn,
+            timeout_s=self.settings.run_timeout_s,
+        )

@@ -1,0 +1,117 @@
+"""Reading and following event logs: replay from a cursor, then tail live events.
+
+A reconnect is the same code path as a first connect: read everything after the cursor from the
+log, then wait for a wake-up and read again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from corral.domain.event_log import MAX_PAGE
+from corral.errors import NotFound
+from corral.pubsub.base import run_channel, session_channel
+from corral.services.context import Principal, ServiceContext
+from corral.storage import events as event_log
+from corral.storage import runs as run_store
+from corral.storage import sessions as session_store
+from corral.storage.database import Connection
+from corral.storage.events import SessionEvent, StoredEvent
+from corral.types.events import TERMINAL_EVENT_TYPES
+
+HEARTBEAT = None
+"""Yielded by the followers when nothing happened for `sse_heartbeat_s`."""
+
+
+async def page(
+    ctx: ServiceContext, principal: Principal, run_id: str, *, after: int, limit: int
+) -> tuple[list[StoredEvent], bool]:
+    """Events after `after`, and whether more follow."""
+    if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
+        raise NotFound(f"no run {run_id!r}")
+    events = await ctx.database.read(event_log.read, run_id, after=after, limit=limit + 1)
+    return events[:limit], len(events) > limit
+
+
+async def follow_run(
+    ctx: ServiceContext, principal: Principal, run_id: str, *, after: int
+) -> AsyncIterator[StoredEvent | None]:
+    """Every event after `after`, live, until the terminal one; None marks a heartbeat."""
+    if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
+        raise NotFound(f"no run {run_id!r}")
+    return _follow_run(ctx, run_id, after)
+
+
+async def _follow_run(
+    ctx: ServiceContext, run_id: str, after: int
+) -> AsyncIterator[StoredEvent | None]:
+    loop = asyncio.get_running_loop()
+    heartbeat_s = ctx.settings.sse_heartbeat_s
+    with ctx.broker.subscribe(run_channel(run_id)) as subscription:
+        quiet_since = loop.time()
+        while True:
+            batch = await ctx.database.read(event_log.read, run_id, after=after, limit=MAX_PAGE)
+            for event in batch:
+                yield event
+                after = event.seq
+                if event.type in TERMINAL_EVENT_TYPES:
+                    return
+            if len(batch) == MAX_PAGE:
+                continue
+            if batch:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= heartbeat_s:
+                if await ctx.database.read(run_store.get_status, run_id) is None:
+                    return  # the run was deleted
+                yield HEARTBEAT
+                quiet_since = loop.time()
+            wait_s = min(ctx.settings.resync_s, heartbeat_s - (loop.time() - quiet_since))
+            await subscription.wait(max(wait_s, 0.0))
+
+
+async def follow_session(
+    ctx: ServiceContext, principal: Principal, session_id: str, *, after: int
+) -> AsyncIterator[SessionEvent | None]:
+    """Every event of every run of the session after the session cursor `after`, live.
+
+    Ends once the session has ended and its last run's events were sent.
+    """
+    if await ctx.database.read(session_store.get, principal.workspace_id, session_id) is None:
+        raise NotFound(f"no session {session_id!r}")
+    return _follow_session(ctx, principal.workspace_id, session_id, after)
+
+
+def _session_over(conn: Connection, workspace_id: str, session_id: str) -> bool:
+    row = session_store.get(conn, workspace_id, session_id)
+    if row is None:
+        return True
+    return row["ended_at"] is not None and not session_store.is_busy(conn, session_id)
+
+
+async def _follow_session(
+    ctx: ServiceContext, workspace_id: str, session_id: str, after: int
+) -> AsyncIterator[SessionEvent | None]:
+    loop = asyncio.get_running_loop()
+    heartbeat_s = ctx.settings.sse_heartbeat_s
+    with ctx.broker.subscribe(session_channel(session_id)) as subscription:
+        quiet_since = loop.time()
+        while True:
+            over = await ctx.database.read(_session_over, workspace_id, session_id)
+            batch = await ctx.database.read(
+                event_log.read_session, session_id, after=after, limit=MAX_PAGE
+            )
+            for event in batch:
+                yield event
+                after = event.session_seq
+            if len(batch) == MAX_PAGE:
+                continue
+            if over:
+                return
+            if batch:
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= heartbeat_s:
+                yield HEARTBEAT
+                quiet_since = loop.time()
+            wait_s = min(ctx.settings.resync_s, heartbeat_s - (loop.time() - quiet_since))
+            await subscription.wait(max(wait_s, 0.0))

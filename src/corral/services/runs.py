@@ -1,0 +1,360 @@
+"""Runs: submit, read, list, wait for, cancel and delete."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from corral.domain import runs as run_rules
+from corral.domain.budgets import resolve_limits
+from corral.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidRequest,
+    NotFound,
+    RunActive,
+)
+from corral.ids import new_id
+from corral.pubsub.base import QUEUE_CHANNEL, control_channel, run_channel, session_channel
+from corral.services import agents as agent_service
+from corral.services.context import Principal, ServiceContext
+from corral.storage import agents as agent_store
+from corral.storage import events as event_log
+from corral.storage import runs as run_store
+from corral.storage.database import Connection
+from corral.storage.runs import RunRecord
+from corral.tools.registry import validate_refs
+from corral.types.common import METADATA_MAX_ENTRIES, Page
+from corral.types.runs import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    Run,
+    RunCreateParams,
+    RunStatus,
+)
+
+CANCEL_REASON = "cancelled by request"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewRun:
+    """Everything a run is made of, before it is stored."""
+
+    agent_id: str | None
+    agent_version: int | None
+    spec: dict[str, Any]
+    agent_metadata: dict[str, str]
+
+
+def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None = None) -> Run:
+    """The run as the API shows it."""
+    return Run.model_validate(
+        {
+            "id": record.id,
+            "status": record.status,
+            "agent": record.agent_id,
+            "agent_version": record.agent_version,
+            "session": record.session_id,
+            "model": record.model,
+            "input": record.input,
+            "output": record.output,
+            "error": record.error,
+            "usage": {
+                "input_tokens": record.input_tokens,
+                "output_tokens": record.output_tokens,
+                "cost_usd": record.cost_usd,
+            },
+            "metadata": record.metadata,
+            "pending_tool_calls": pending_tool_calls or [],
+            "created_at": record.created_at,
+            "started_at": record.started_at,
+            "ended_at": record.ended_at,
+        }
+    )
+
+
+def build_spec(
+    ctx: ServiceContext, agent_spec: dict[str, Any], run_tools: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The frozen spec a run executes: model, instructions, merged tools, resolved limits."""
+    validate_refs(run_tools)
+    entry = ctx.models.resolve(agent_spec["model"])
+    return {
+        "model": entry.id,
+        "instructions": agent_spec.get("instructions", ""),
+        "tools": run_rules.merge_tools(agent_spec.get("tools", []), run_tools),
+        "limits": resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
+    }
+
+
+def merged_metadata(*layers: dict[str, str]) -> dict[str, str]:
+    """Layered metadata, still within the per-run limit."""
+    merged = run_rules.merge_metadata(*layers)
+    if len(merged) > METADATA_MAX_ENTRIES:
+        raise InvalidRequest(
+            f"the agent's and the run's metadata together have {len(merged)} entries; "
+            f"at most {METADATA_MAX_ENTRIES} are allowed",
+            field="/metadata",
+        )
+    return merged
+
+
+def new_run_values(
+    ctx: ServiceContext,
+    principal: Principal,
+    source: NewRun,
+    *,
+    run_input: Any,
+    metadata: dict[str, str],
+    idempotency_key: str | None,
+    request_hash: str | None,
+    session_id: str | None = None,
+) -> dict[str, Any]:
+    """The row of a new queued run."""
+    return {
+        "id": new_id("run"),
+        "workspace_id": principal.workspace_id,
+        "agent_id": source.agent_id,
+        "agent_version": source.agent_version,
+        "session_id": session_id,
+        "status": RunStatus.QUEUED.value,
+        "model": source.spec["model"],
+        "spec": source.spec,
+        "input": run_input,
+        "metadata": merged_metadata(source.agent_metadata, metadata),
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "created_at": ctx.clock(),
+    }
+
+
+async def resolve_source(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    agent: str | None,
+    agent_version: int | None,
+    agent_spec: Any,
+    run_tools: list[dict[str, Any]],
+) -> NewRun:
+    """The agent a new run or session uses, stored or inline."""
+    if agent is not None:
+        record = await agent_service.find(
+            ctx, principal, agent, version=agent_version, field="/agent"
+        )
+        spec = record.spec
+        agent_id, version = record.id, record.version
+    else:
+        spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec")
+        agent_id, version = None, None
+    return NewRun(
+        agent_id=agent_id,
+        agent_version=version,
+        spec=build_spec(ctx, spec, run_tools),
+        agent_metadata=spec.get("metadata") or {},
+    )
+
+
+async def create(
+    ctx: ServiceContext,
+    principal: Principal,
+    params: RunCreateParams,
+    *,
+    idempotency_key: str | None = None,
+) -> tuple[Run, bool]:
+    """Submit a run; returns it and whether it was created (False: an idempotent replay).
+
+    Runs in a session go through `sessions.send` instead.
+    """
+    key = params.idempotency_key or idempotency_key
+    request = params.model_dump(mode="json", exclude={"idempotency_key"})
+    request_hash = run_rules.fingerprint(request) if key else None
+    if key:
+        replay = await _replay(ctx, principal, key, request_hash)
+        if replay is not None:
+            return replay, False
+    tools = [tool.model_dump(mode="json") for tool in params.tools]
+    source = await resolve_source(
+        ctx,
+        principal,
+        agent=params.agent,
+        agent_version=params.agent_version,
+        agent_spec=params.agent_spec,
+        run_tools=tools,
+    )
+    values = new_run_values(
+        ctx,
+        principal,
+        source,
+        run_input=request["input"],
+        metadata=params.metadata,
+        idempotency_key=key,
+        request_hash=request_hash,
+    )
+    try:
+        await ctx.database.write(run_store.insert, values)
+    except Conflict:
+        if key:
+            replay = await _replay(ctx, principal, key, request_hash)
+            if replay is not None:
+                return replay, False
+        raise
+    await ctx.broker.publish(QUEUE_CHANNEL)
+    record = RunRecord(**{**_DEFAULTS, **values})
+    return to_wire(record), True
+
+
+_DEFAULTS: dict[str, Any] = {
+    "session_position": None,
+    "output": None,
+    "error": None,
+    "input_tokens": 0,
+    "output_tokens": 0,
+    "cost_usd": 0.0,
+    "last_seq": 0,
+    "lease_owner": None,
+    "lease_expires_at": None,
+    "attempts": 0,
+    "checkpoint": None,
+    "started_at": None,
+    "ended_at": None,
+}
+
+
+async def _replay(
+    ctx: ServiceContext, principal: Principal, key: str, request_hash: str | None
+) -> Run | None:
+    existing = await ctx.database.read(
+        run_store.get_by_idempotency_key, principal.workspace_id, key
+    )
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash:
+        raise IdempotencyConflict(
+            "this idempotency key was used with a different request", field="/idempotency_key"
+        )
+    return await get(ctx, principal, existing.id)
+
+
+async def find(ctx: ServiceContext, principal: Principal, run_id: str) -> RunRecord:
+    """The run, or `NotFound` (also for another workspace's run)."""
+    record = await ctx.database.read(run_store.get, principal.workspace_id, run_id)
+    if record is None:
+        raise NotFound(f"no run {run_id!r}")
+    return record
+
+
+async def get(ctx: ServiceContext, principal: Principal, run_id: str) -> Run:
+    """The run as it stands."""
+    return await _with_pending(ctx, await find(ctx, principal, run_id))
+
+
+async def _with_pending(ctx: ServiceContext, record: RunRecord) -> Run:
+    pending = None
+    if record.status == RunStatus.WAITING:
+        pending = await ctx.database.read(run_store.pending_tool_calls, record.id)
+    return to_wire(record, pending)
+
+
+async def list_runs(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    status: RunStatus | None,
+    agent: str | None,
+    session: str | None,
+    metadata: list[tuple[str, str]],
+) -> Page[Run]:
+    """Runs newest first, filtered."""
+    agent_id = agent
+    if agent is not None and not agent.startswith("agt_"):
+        record = await ctx.database.read(agent_store.find, principal.workspace_id, agent)
+        if record is None:
+            return Page(data=[], next_cursor=None)
+        agent_id = record.id
+    records = await ctx.database.read(
+        run_store.list_page,
+        principal.workspace_id,
+        limit=limit + 1,
+        before_id=cursor,
+        status=status.value if status else None,
+        agent_id=agent_id,
+        session_id=session,
+        metadata=metadata,
+    )
+    page = [to_wire(r) for r in records[:limit]]
+    return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)
+
+
+async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s: float) -> Run:
+    """The run once it has ended, or as it stands after `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    with ctx.broker.subscribe(run_channel(run_id)) as subscription:
+        while True:
+            record = await find(ctx, principal, run_id)
+            left = deadline - loop.time()
+            if record.is_terminal or left <= 0:
+                return await _with_pending(ctx, record)
+            await subscription.wait(min(left, ctx.settings.resync_s))
+
+
+def _cancel_tx(
+    conn: Connection, workspace_id: str, run_id: str, reason: str, now: Any
+) -> tuple[RunRecord | None, event_log.Committed | None]:
+    record = run_store.get(conn, workspace_id, run_id)
+    if record is None or record.is_terminal:
+        return record, None
+    committed = event_log.commit(
+        conn,
+        run_id=run_id,
+        events=[("run.cancelled", {"reason": reason})],
+        now=now,
+        values={
+            "status": RunStatus.CANCELLED.value,
+            "ended_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "checkpoint": None,
+        },
+    )
+    return record, committed
+
+
+async def cancel(
+    ctx: ServiceContext, principal: Principal, run_id: str, *, reason: str = CANCEL_REASON
+) -> Run:
+    """End the run `cancelled` now (idempotent; an ended run keeps its status)."""
+    record, committed = await ctx.database.write(
+        _cancel_tx, principal.workspace_id, run_id, reason, ctx.clock()
+    )
+    if record is None:
+        raise NotFound(f"no run {run_id!r}")
+    if committed is not None:
+        await publish_cancelled(ctx, run_id, committed)
+    return await get(ctx, principal, run_id)
+
+
+async def publish_cancelled(
+    ctx: ServiceContext, run_id: str, committed: event_log.Committed
+) -> None:
+    """Wake the run's subscribers and stop its worker."""
+    await ctx.broker.publish(control_channel(run_id), "cancel")
+    await ctx.broker.publish(run_channel(run_id), str(committed.last_seq))
+    if committed.session_id is not None:
+        await ctx.broker.publish(
+            session_channel(committed.session_id), str(committed.session_last_seq)
+        )
+        await ctx.broker.publish(QUEUE_CHANNEL)
+
+
+async def delete(ctx: ServiceContext, principal: Principal, run_id: str) -> None:
+    """Delete an ended run and its events."""
+    record = await find(ctx, principal, run_id)
+    if record.status in ACTIVE_STATUSES:
+        raise RunActive(f"run {run_id} is {record.status}; cancel it before deleting it")
+    if not await ctx.database.write(run_store.delete_ended, principal.workspace_id, run_id):
+        raise NotFound(f"no run {run_id!r}")

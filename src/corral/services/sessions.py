@@ -1,0 +1,227 @@
+"""Sessions: a conversation with one agent whose messages run one at a time, in order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.domain import runs as run_rules
+from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
+from corral.ids import new_id
+from corral.pubsub.base import QUEUE_CHANNEL
+from corral.services import runs as run_service
+from corral.services.context import Principal, ServiceContext
+from corral.storage import events as event_log
+from corral.storage import runs as run_store
+from corral.storage import sessions as session_store
+from corral.storage.database import Connection
+from corral.storage.runs import RunRecord
+from corral.tools.registry import validate_refs
+from corral.types.common import Page
+from corral.types.runs import Run, RunStatus
+from corral.types.sessions import (
+    Session,
+    SessionCreateParams,
+    SessionStatus,
+    SessionSummary,
+)
+from corral.types.tools import ToolRef
+
+
+def _status(row: Any, busy: bool) -> SessionStatus:
+    if row["ended_at"] is not None:
+        return SessionStatus.ENDED
+    return SessionStatus.RUNNING if busy else SessionStatus.IDLE
+
+
+def _summary_fields(row: Any, busy: bool) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "status": _status(row, busy),
+        "agent": row["agent_id"],
+        "agent_version": row["agent_version"],
+        "model": row["spec"]["model"],
+        "metadata": row["metadata"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def create(ctx: ServiceContext, principal: Principal, params: SessionCreateParams) -> Session:
+    """Open an idle session."""
+    source = await run_service.resolve_source(
+        ctx,
+        principal,
+        agent=params.agent,
+        agent_version=params.agent_version,
+        agent_spec=params.agent_spec,
+        run_tools=[],
+    )
+    now = ctx.clock()
+    session_id = new_id("ses")
+    await ctx.database.write(
+        session_store.insert,
+        {
+            "id": session_id,
+            "workspace_id": principal.workspace_id,
+            "agent_id": source.agent_id,
+            "agent_version": source.agent_version,
+            "spec": {**source.spec, "agent_metadata": source.agent_metadata},
+            "metadata": params.metadata,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return await get(ctx, principal, session_id)
+
+
+async def _find(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
+    row = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id!r}")
+    return row
+
+
+async def get(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
+    """The session and its conversation."""
+    row = await _find(ctx, principal, session_id)
+
+    def read(conn: Connection) -> tuple[bool, list[dict[str, Any]]]:
+        return session_store.is_busy(conn, session_id), session_store.messages(conn, session_id)
+
+    busy, messages = await ctx.database.read(read)
+    return Session.model_validate({**_summary_fields(row, busy), "messages": messages})
+
+
+async def list_sessions(
+    ctx: ServiceContext, principal: Principal, *, limit: int, cursor: str | None
+) -> Page[SessionSummary]:
+    """Sessions newest first."""
+
+    def read(conn: Connection) -> tuple[list[Any], set[str]]:
+        rows = session_store.list_page(
+            conn, principal.workspace_id, limit=limit + 1, before_id=cursor
+        )
+        return rows, session_store.busy_among(conn, [r["id"] for r in rows])
+
+    rows, busy = await ctx.database.read(read)
+    page = [
+        SessionSummary.model_validate(_summary_fields(row, row["id"] in busy))
+        for row in rows[:limit]
+    ]
+    return Page(data=page, next_cursor=page[-1].id if len(rows) > limit else None)
+
+
+async def send(
+    ctx: ServiceContext,
+    principal: Principal,
+    session_id: str,
+    *,
+    run_input: Any,
+    tools: list[ToolRef],
+    metadata: dict[str, str],
+    idempotency_key: str | None,
+) -> tuple[Run, bool]:
+    """Queue the next message of the session as a run; it starts when the ones before end."""
+    row = await _find(ctx, principal, session_id)
+    if row["ended_at"] is not None:
+        raise SessionEnded(f"session {session_id} has ended")
+    extra_tools = [tool.model_dump(mode="json") for tool in tools]
+    validate_refs(extra_tools)
+    spec = dict(row["spec"])
+    agent_metadata = spec.pop("agent_metadata", {})
+    spec["tools"] = run_rules.merge_tools(spec["tools"], extra_tools)
+    request = {
+        "session": session_id,
+        "input": run_input if isinstance(run_input, str) else [m.model_dump() for m in run_input],
+        "tools": extra_tools,
+        "metadata": metadata,
+    }
+    request_hash = run_rules.fingerprint(request) if idempotency_key else None
+    source = run_service.NewRun(
+        agent_id=row["agent_id"],
+        agent_version=row["agent_version"],
+        spec=spec,
+        agent_metadata=agent_metadata,
+    )
+    values = run_service.new_run_values(
+        ctx,
+        principal,
+        source,
+        run_input=request["input"],
+        metadata=run_rules.merge_metadata(row["metadata"], metadata),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        session_id=session_id,
+    )
+
+    def tx(conn: Connection) -> RunRecord | None:
+        if idempotency_key:
+            existing = run_store.get_by_idempotency_key(
+                conn, principal.workspace_id, idempotency_key
+            )
+            if existing is not None:
+                if existing.request_hash != request_hash:
+                    raise IdempotencyConflict(
+                        "this idempotency key was used with a different request",
+                        field="/idempotency_key",
+                    )
+                return existing
+        current = session_store.get(conn, principal.workspace_id, session_id)
+        if current is None or current["ended_at"] is not None:
+            raise SessionEnded(f"session {session_id} has ended")
+        values["session_position"] = session_store.next_position(
+            conn, session_id, values["created_at"]
+        )
+        run_store.insert(conn, values)
+        return None
+
+    try:
+        existing = await ctx.database.write(tx)
+    except Conflict as conflict:
+        if not idempotency_key or isinstance(conflict, (IdempotencyConflict, SessionEnded)):
+            raise
+        existing = await ctx.database.read(
+            run_store.get_by_idempotency_key, principal.workspace_id, idempotency_key
+        )
+        if existing is None:
+            raise
+    if existing is not None:
+        return await run_service.get(ctx, principal, existing.id), False
+    await ctx.broker.publish(QUEUE_CHANNEL)
+    return await run_service.get(ctx, principal, values["id"]), True
+
+
+def _end_tx(
+    conn: Connection, workspace_id: str, session_id: str, now: Any
+) -> list[tuple[str, event_log.Committed]] | None:
+    if session_store.get(conn, workspace_id, session_id) is None:
+        return None
+    session_store.end(conn, session_id, now)
+    cancelled = []
+    for run_id in run_store.active_in_session(conn, session_id):
+        committed = event_log.commit(
+            conn,
+            run_id=run_id,
+            events=[("run.cancelled", {"reason": "session ended"})],
+            now=now,
+            values={
+                "status": RunStatus.CANCELLED.value,
+                "ended_at": now,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "checkpoint": None,
+            },
+        )
+        if committed is not None:
+            cancelled.append((run_id, committed))
+    return cancelled
+
+
+async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
+    """End the session and cancel its queued and active runs."""
+    cancelled = await ctx.database.write(_end_tx, principal.workspace_id, session_id, ctx.clock())
+    if cancelled is None:
+        raise NotFound(f"no session {session_id!r}")
+    for run_id, committed in cancelled:
+        await run_service.publish_cancelled(ctx, run_id, committed)
+    return await get(ctx, principal, session_id)

@@ -1,0 +1,130 @@
+"""Server configuration: one typed object, read once from `CORRAL_*` variables and passed down.
+
+This is the only module that reads the environment. Everything below the CLI and `create_app`
+receives the values it needs as arguments, so tests build `Settings(...)` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BrokerKind = Literal["auto", "memory", "postgres", "redis"]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set; every default works with no setup."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CORRAL_",
+        extra="ignore",
+        use_attribute_docstrings=True,
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("corral-data")
+    """Directory for the SQLite database and the bootstrap admin key (created if missing)."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the database; empty means `sqlite:///<data_dir>/corral.db`.
+    PostgreSQL: `postgresql://user@host:5432/db` (the asyncpg driver is chosen for you)."""
+
+    database_schema: str | None = None
+    """PostgreSQL schema to keep Corral's tables in (default: the connection's search path)."""
+
+    redis_url: str | None = None
+    """Redis URL (`redis://host:6379/0`) used to wake subscribers across processes."""
+
+    broker: BrokerKind = "auto"
+    """How processes wake each other: `memory` (one process), `postgres` (LISTEN/NOTIFY),
+    `redis`, or `auto`: redis if `redis_url` is set, postgres on PostgreSQL, memory on SQLite."""
+
+    host: str = "127.0.0.1"
+    """Address `corral serve` listens on."""
+
+    port: int = Field(default=7070, ge=1, le=65535)
+    """Port `corral serve` listens on."""
+
+    bootstrap_key: SecretStr | None = None
+    """Admin API key to create on first start instead of a random one (for scripts and CI)."""
+
+    auto_migrate: bool = True
+    """Apply database migrations when the server or a worker starts."""
+
+    embedded_worker: bool = True
+    """Run a worker inside `corral serve`; turn off when separate `corral worker` processes run."""
+
+    worker_concurrency: int = Field(default=256, ge=1, le=100_000)
+    """How many runs one worker executes at once (they are asyncio tasks, not threads)."""
+
+    lease_s: float = Field(default=15.0, gt=0)
+    """How long a worker's claim on a run lasts without a heartbeat; a run whose worker died is
+    taken over by another worker this long after the last heartbeat."""
+
+    heartbeat_s: float | None = Field(default=None, gt=0)
+    """How often a worker renews its leases (default: a third of `lease_s`)."""
+
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    """How often an idle worker looks for work it was not woken for (expired leases, missed
+    wake-ups)."""
+
+    resync_s: float = Field(default=5.0, gt=0)
+    """How often a waiting subscriber re-reads the log in case a wake-up was lost."""
+
+    sse_heartbeat_s: float = Field(default=15.0, gt=0)
+    """Interval between keep-alive comments on an idle event stream."""
+
+    default_model: str = "test"
+    """Model used by `GET /v1/models` as the default."""
+
+    run_timeout_s: float = Field(default=3600.0, gt=0)
+    """Run timeout when the agent does not set `limits.timeout_s`."""
+
+    client_tool_timeout_s: float = Field(default=600.0, gt=0)
+    """How long a run waits for a client tool result when the tool does not set `timeout_s`."""
+
+    max_turns: int = Field(default=32, ge=1)
+    """Model turns a run may take when the agent does not set `limits.max_turns`."""
+
+    max_tool_calls_per_turn: int = Field(default=16, ge=1)
+    """Tool calls one model turn may make when the agent does not set the limit."""
+
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    """Largest request body the API accepts."""
+
+    key_cache_s: float = Field(default=10.0, ge=0)
+    """How long a verified API key is remembered in memory (a revoked key stops working
+    after at most this long)."""
+
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    """On shutdown, how long a worker waits for runs to reach a checkpoint before handing them
+    back to the queue."""
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    """Log level of the server and workers."""
+
+    @property
+    def effective_heartbeat_s(self) -> float:
+        """Heartbeat interval actually used."""
+        return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s / 3
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'corral.db').resolve()}"
+
+    @property
+    def effective_broker(self) -> BrokerKind:
+        """The broker actually used once `auto` is resolved."""
+        if self.broker != "auto":
+            return self.broker
+        if self.redis_url:
+            return "redis"
+        if self.effective_database_url.startswith("postgres"):
+            return "postgres"
+        return "memory"

@@ -1,0 +1,153 @@
+"""EventLog: appends a run's events with their `seq` in the same transaction as its state.
+
+`commit` is the single way a run's log and status change. Its first statement bumps
+`runs.last_seq` under a guard (the run has not ended, and the caller still holds the lease), which
+row-locks the run on PostgreSQL, so `seq` has no gaps or duplicates under concurrent writers and
+a worker that lost its lease, or a run that was cancelled meanwhile, writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from corral.domain.event_log import format_time
+from corral.storage.tables import run_events, runs, sessions
+from corral.types.runs import TERMINAL_STATUSES
+
+NewEvent = tuple[str, dict[str, Any]]
+"""An event to append: its type and its payload (without seq, run_id and created_at)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored: its `data` is the complete JSON document sent to clients."""
+
+    seq: int
+    type: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvent:
+    """An event of a session's run, with its session-wide cursor."""
+
+    session_seq: int
+    type: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """What `commit` wrote."""
+
+    last_seq: int
+    session_id: str | None
+    session_last_seq: int | None
+
+
+_NOT_ENDED = sa.text(
+    "runs.status NOT IN (" + ", ".join(f"'{s.value}'" for s in sorted(TERMINAL_STATUSES)) + ")"
+)
+_BUMP = (
+    runs.update()
+    .where(runs.c.id == sa.bindparam("b_run_id"), _NOT_ENDED)
+    .values(last_seq=runs.c.last_seq + sa.bindparam("b_count", type_=sa.Integer))
+    .returning(runs.c.last_seq, runs.c.session_id)
+)
+_BUMP_OWNED = _BUMP.where(runs.c.lease_owner == sa.bindparam("b_owner"))
+_BUMP_SESSION = (
+    sessions.update()
+    .where(sessions.c.id == sa.bindparam("b_session_id"))
+    .values(last_seq=sessions.c.last_seq + sa.bindparam("b_count", type_=sa.Integer))
+    .returning(sessions.c.last_seq)
+)
+_INSERT = run_events.insert()
+_READ = (
+    sa.select(run_events.c.seq, run_events.c.type, run_events.c.data)
+    .where(
+        run_events.c.run_id == sa.bindparam("b_run_id"), run_events.c.seq > sa.bindparam("b_after")
+    )
+    .order_by(run_events.c.seq)
+    .limit(sa.bindparam("b_limit"))
+)
+_READ_SESSION = (
+    sa.select(run_events.c.session_seq, run_events.c.type, run_events.c.data)
+    .where(
+        run_events.c.session_id == sa.bindparam("b_session_id"),
+        run_events.c.session_seq > sa.bindparam("b_after"),
+    )
+    .order_by(run_events.c.session_seq)
+    .limit(sa.bindparam("b_limit"))
+)
+
+
+def commit(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    events: Sequence[NewEvent],
+    now: datetime,
+    owner: str | None = None,
+    values: dict[str, Any] | None = None,
+) -> Committed | None:
+    """Append `events` and apply `values` (column → value) to the run, atomically.
+
+    Returns None, writing nothing, when the run has ended or (with `owner`) its lease is held by
+    someone else.
+    """
+    params: dict[str, Any] = {"b_run_id": run_id, "b_count": len(events), **(values or {})}
+    if owner is not None:
+        params["b_owner"] = owner
+    row = conn.execute(_BUMP if owner is None else _BUMP_OWNED, params).first()
+    if row is None:
+        return None
+    last_seq, session_id = row
+    session_last_seq = None
+    if session_id is not None and events:
+        session_last_seq = conn.execute(
+            _BUMP_SESSION, {"b_session_id": session_id, "b_count": len(events)}
+        ).scalar_one()
+    if events:
+        first = last_seq - len(events) + 1
+        first_session = session_last_seq - len(events) + 1 if session_last_seq else None
+        created_at = format_time(now)
+        rows = []
+        for offset, (event_type, payload) in enumerate(events):
+            seq = first + offset
+            document = {"seq": seq, "type": event_type, "run_id": run_id, "created_at": created_at}
+            document.update(payload)
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "seq": seq,
+                    "type": event_type,
+                    "data": orjson.dumps(document).decode(),
+                    "session_id": session_id,
+                    "session_seq": first_session + offset if first_session else None,
+                    "created_at": now,
+                }
+            )
+        conn.execute(_INSERT, rows)
+    return Committed(last_seq, session_id, session_last_seq)
+
+
+def read(conn: sa.Connection, run_id: str, *, after: int, limit: int) -> list[StoredEvent]:
+    """Events with `seq > after`, in order, at most `limit`."""
+    rows = conn.execute(_READ, {"b_run_id": run_id, "b_after": after, "b_limit": limit})
+    return [StoredEvent(seq, type_, data) for seq, type_, data in rows]
+
+
+def read_session(
+    conn: sa.Connection, session_id: str, *, after: int, limit: int
+) -> list[SessionEvent]:
+    """Events of every run of a session with `session_seq > after`, in order."""
+    rows = conn.execute(
+        _READ_SESSION, {"b_session_id": session_id, "b_after": after, "b_limit": limit}
+    )
+    return [SessionEvent(seq, type_, data) for seq, type_, data in rows]

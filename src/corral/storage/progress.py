@@ -1,0 +1,39 @@
+"""A run's progress in one transaction: its events, its state, the client tool calls it now
+waits for, and, when it completes in a session, the turns the session remembers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from corral.storage import events as event_log
+from corral.storage import sessions as session_store
+from corral.storage import tool_calls as tool_call_store
+from corral.storage.events import Committed, NewEvent
+
+
+def save(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    session_id: str | None,
+    events: Sequence[NewEvent],
+    now: datetime,
+    owner: str,
+    values: dict[str, Any],
+    new_tool_calls: Sequence[dict[str, Any]] = (),
+    session_messages: Sequence[dict[str, Any]] = (),
+) -> Committed | None:
+    """Commit everything or nothing; None when the worker no longer owns the run."""
+    committed = event_log.commit(
+        conn, run_id=run_id, events=events, now=now, owner=owner, values=values
+    )
+    if committed is None:
+        return None
+    tool_call_store.insert_pending(conn, run_id, new_tool_calls, now)
+    if session_messages and session_id is not None:
+        session_store.append_messages(conn, session_id, run_id, session_messages, now)
+    return committed

@@ -1,0 +1,153 @@
+"""RunStore: create, read, list and delete runs. Status changes go through `storage.events`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from corral.storage.tables import runs, tool_calls
+from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """A row of `runs` as the rest of Corral sees it."""
+
+    id: str
+    workspace_id: str
+    agent_id: str | None
+    agent_version: int | None
+    session_id: str | None
+    session_position: int | None
+    status: str
+    model: str
+    spec: dict[str, Any]
+    input: Any
+    output: str | None
+    error: dict[str, Any] | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    metadata: dict[str, str]
+    idempotency_key: str | None
+    request_hash: str | None
+    last_seq: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
+    checkpoint: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: sa.Row[Any]) -> RunRecord:
+        """Build from a full row of `runs` (the fields follow the table's column order)."""
+        return cls(*row)
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run has ended."""
+        return self.status in TERMINAL_STATUSES
+
+
+# Hot statements are built once: constructing a statement costs more than executing it.
+_INSERT = runs.insert()
+_BY_ID = runs.c.id == sa.bindparam("b_run_id")
+_IN_WORKSPACE = runs.c.workspace_id == sa.bindparam("b_workspace_id")
+_GET = sa.select(runs).where(_BY_ID, _IN_WORKSPACE)
+_STATUS = sa.select(runs.c.status).where(_BY_ID)
+_STATUS_IN = sa.select(runs.c.status).where(_BY_ID, _IN_WORKSPACE)
+
+
+def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
+    """Store a new run."""
+    conn.execute(_INSERT, values)
+
+
+def get(conn: sa.Connection, workspace_id: str, run_id: str) -> RunRecord | None:
+    """The run, or None if it does not exist in the workspace."""
+    row = conn.execute(_GET, {"b_run_id": run_id, "b_workspace_id": workspace_id}).first()
+    return RunRecord.from_row(row) if row else None
+
+
+def get_status(conn: sa.Connection, run_id: str) -> str | None:
+    """Only the status of a run (None when it does not exist)."""
+    return conn.execute(_STATUS, {"b_run_id": run_id}).scalar()
+
+
+def get_status_in(conn: sa.Connection, workspace_id: str, run_id: str) -> str | None:
+    """The status of a run of the workspace, or None when there is no such run."""
+    return conn.execute(_STATUS_IN, {"b_run_id": run_id, "b_workspace_id": workspace_id}).scalar()
+
+
+def get_by_idempotency_key(conn: sa.Connection, workspace_id: str, key: str) -> RunRecord | None:
+    """The run created with this idempotency key, if any."""
+    row = conn.execute(
+        sa.select(runs).where(runs.c.workspace_id == workspace_id, runs.c.idempotency_key == key)
+    ).first()
+    return RunRecord.from_row(row) if row else None
+
+
+def list_page(
+    conn: sa.Connection,
+    workspace_id: str,
+    *,
+    limit: int,
+    before_id: str | None = None,
+    status: str | None = None,
+    agent_id: str | None = None,
+    session_id: str | None = None,
+    metadata: Sequence[tuple[str, str]] = (),
+) -> list[RunRecord]:
+    """Runs newest first (ids sort by creation time), `limit` of them after the cursor."""
+    query = sa.select(runs).where(runs.c.workspace_id == workspace_id)
+    if before_id is not None:
+        query = query.where(runs.c.id < before_id)
+    if status is not None:
+        query = query.where(runs.c.status == status)
+    if agent_id is not None:
+        query = query.where(runs.c.agent_id == agent_id)
+    if session_id is not None:
+        query = query.where(runs.c.session_id == session_id)
+    for key, value in metadata:
+        query = query.where(runs.c.metadata[key].as_string() == value)
+    rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit))
+    return [RunRecord.from_row(row) for row in rows]
+
+
+def delete_ended(conn: sa.Connection, workspace_id: str, run_id: str) -> bool:
+    """Delete a run that has ended, with its events; False when it is missing or active."""
+    result = conn.execute(
+        runs.delete().where(
+            runs.c.id == run_id,
+            runs.c.workspace_id == workspace_id,
+            runs.c.status.in_(TERMINAL_STATUSES),
+        )
+    )
+    return result.rowcount == 1
+
+
+def active_in_session(conn: sa.Connection, session_id: str) -> list[str]:
+    """Ids of the session's runs that have not ended, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(runs.c.id)
+            .where(runs.c.session_id == session_id, runs.c.status.in_(ACTIVE_STATUSES))
+            .order_by(runs.c.session_position)
+        ).scalars()
+    )
+
+
+def pending_tool_calls(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
+    """Client tool calls of the run still awaiting a result."""
+    rows = conn.execute(
+        sa.select(tool_calls.c.call_id, tool_calls.c.name, tool_calls.c.input)
+        .where(tool_calls.c.run_id == run_id, tool_calls.c.status == "pending")
+        .order_by(tool_calls.c.created_at, tool_calls.c.call_id)
+    ).mappings()
+    return [dict(row) for row in rows]

@@ -1,0 +1,120 @@
+"""SessionStore: sessions, their remembered conversation and their run order."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from corral.storage.tables import runs, session_messages, sessions
+from corral.types.runs import ACTIVE_STATUSES
+
+
+def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
+    """Store a new session."""
+    conn.execute(sessions.insert(), values)
+
+
+def get(conn: sa.Connection, workspace_id: str, session_id: str) -> sa.RowMapping | None:
+    """The session row, or None when it is not in the workspace."""
+    return (
+        conn.execute(
+            sa.select(sessions).where(
+                sessions.c.id == session_id, sessions.c.workspace_id == workspace_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+
+
+def is_busy(conn: sa.Connection, session_id: str) -> bool:
+    """Whether a run of the session is queued, running or waiting."""
+    query = sa.select(runs.c.id).where(
+        runs.c.session_id == session_id, runs.c.status.in_(ACTIVE_STATUSES)
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+def busy_among(conn: sa.Connection, session_ids: Sequence[str]) -> set[str]:
+    """Which of the sessions have a run queued, running or waiting."""
+    if not session_ids:
+        return set()
+    query = sa.select(runs.c.session_id).where(
+        runs.c.session_id.in_(session_ids), runs.c.status.in_(ACTIVE_STATUSES)
+    )
+    return set(conn.execute(query.distinct()).scalars())
+
+
+def list_page(
+    conn: sa.Connection, workspace_id: str, *, limit: int, before_id: str | None = None
+) -> list[sa.RowMapping]:
+    """Sessions newest first."""
+    query = sa.select(sessions).where(sessions.c.workspace_id == workspace_id)
+    if before_id is not None:
+        query = query.where(sessions.c.id < before_id)
+    return list(conn.execute(query.order_by(sessions.c.id.desc()).limit(limit)).mappings())
+
+
+def next_position(conn: sa.Connection, session_id: str, now: datetime) -> int:
+    """Reserve the position of the session's next run (runs execute in this order)."""
+    return int(
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id)
+            .values(last_position=sessions.c.last_position + 1, updated_at=now)
+            .returning(sessions.c.last_position)
+        ).scalar_one()
+    )
+
+
+def end(conn: sa.Connection, session_id: str, now: datetime) -> None:
+    """Mark the session ended."""
+    conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
+        .values(ended_at=now, updated_at=now)
+    )
+
+
+def messages(conn: sa.Connection, session_id: str) -> list[dict[str, Any]]:
+    """The remembered conversation, in order."""
+    rows = conn.execute(
+        sa.select(session_messages.c.message)
+        .where(session_messages.c.session_id == session_id)
+        .order_by(session_messages.c.position)
+    ).scalars()
+    return list(rows)
+
+
+def append_messages(
+    conn: sa.Connection,
+    session_id: str,
+    run_id: str,
+    new_messages: Sequence[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Append a completed run's turns to the session's conversation."""
+    if not new_messages:
+        return
+    last = conn.execute(
+        sa.select(sa.func.max(session_messages.c.position)).where(
+            session_messages.c.session_id == session_id
+        )
+    ).scalar()
+    start = (last or 0) + 1
+    conn.execute(
+        session_messages.insert(),
+        [
+            {
+                "session_id": session_id,
+                "position": start + offset,
+                "message": message,
+                "run_id": run_id,
+                "created_at": now,
+            }
+            for offset, message in enumerate(new_messages)
+        ],
+    )

@@ -1,0 +1,238 @@
+"""Table definitions (SQLAlchemy Core), shared by the stores and the migrations.
+
+Times are stored as timezone-aware UTC. JSON documents use JSONB on PostgreSQL and JSON text on
+SQLite. An event's `data` is its complete JSON document as sent to clients, so streams pass it
+through without parsing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+from corral.types.events import TERMINAL_EVENT_TYPES
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        if value is not None and dialect.name == "sqlite":
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+workspaces = sa.Table(
+    "workspaces",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("scopes", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+agent_versions = sa.Table(
+    "agent_versions",
+    metadata,
+    sa.Column(
+        "agent_id",
+        sa.String(40),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("spec", JSONDoc, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("agent_id", sa.String(40), nullable=True),
+    sa.Column("agent_version", sa.Integer, nullable=True),
+    sa.Column("spec", JSONDoc, nullable=False),
+    sa.Column("metadata", JSONDoc, nullable=False),
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_position", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "workspace_id", "id"),
+)
+
+session_messages = sa.Table(
+    "session_messages",
+    metadata,
+    sa.Column(
+        "session_id",
+        sa.String(40),
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("message", JSONDoc, nullable=False),
+    sa.Column("run_id", sa.String(40), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("agent_id", sa.String(40), nullable=True),
+    sa.Column("agent_version", sa.Integer, nullable=True),
+    sa.Column(
+        "session_id",
+        sa.String(40),
+        sa.ForeignKey("sessions.id", ondelete="SET NULL"),
+        nullable=True,
+    ),
+    sa.Column("session_position", sa.Integer, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("spec", JSONDoc, nullable=False),
+    sa.Column("input", JSONDoc, nullable=False),
+    sa.Column("output", sa.Text, nullable=True),
+    sa.Column("error", JSONDoc, nullable=True),
+    sa.Column("input_tokens", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("output_tokens", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
+    sa.Column("metadata", JSONDoc, nullable=False),
+    sa.Column("idempotency_key", sa.String(255), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=True),
+    sa.Column("last_seq", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_owner", sa.String(40), nullable=True),
+    sa.Column("lease_expires_at", UTCDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("checkpoint", JSONDoc, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=True),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Index(None, "workspace_id", "id"),
+    sa.Index(None, "status", "lease_expires_at"),
+    sa.Index(None, "session_id", "session_position"),
+    sa.Index(None, "lease_owner"),
+    sa.Index(None, "workspace_id", "idempotency_key", unique=True),
+)
+
+_terminal = sa.text("type IN (" + ", ".join(f"'{t}'" for t in sorted(TERMINAL_EVENT_TYPES)) + ")")
+
+run_events = sa.Table(
+    "run_events",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(40),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("seq", sa.Integer, primary_key=True),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("data", sa.Text, nullable=False),
+    sa.Column("session_id", sa.String(40), nullable=True),
+    sa.Column("session_seq", sa.Integer, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "session_id", "session_seq", unique=True),
+    # The database itself refuses a second terminal event for a run.
+    sa.Index(
+        "uq_run_events_terminal",
+        "run_id",
+        unique=True,
+        sqlite_where=_terminal,
+        postgresql_where=_terminal,
+    ),
+)
+
+tool_calls = sa.Table(
+    "tool_calls",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(40),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("call_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("input", JSONDoc, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("output", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("deadline_at", UTCDateTime(), nullable=False),
+    sa.Column("answered_at", UTCDateTime(), nullable=True),
+)

@@ -1,0 +1,75 @@
+"""Wire shapes shared by several resources: metadata, usage, pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+T = TypeVar("T")
+
+METADATA_MAX_ENTRIES = 16
+METADATA_MAX_BYTES = 4096
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
+METADATA_VALUE_MAX_CHARS = 256
+
+
+def _check_metadata_size(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > METADATA_MAX_ENTRIES:
+        raise ValueError(f"at most {METADATA_MAX_ENTRIES} entries are allowed, got {len(value)}")
+    size = len(orjson.dumps(value))
+    if size > METADATA_MAX_BYTES:
+        raise ValueError(f"at most {METADATA_MAX_BYTES} bytes of JSON are allowed, got {size}")
+    return value
+
+
+MetadataKey = Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)]
+MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX_CHARS)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], AfterValidator(_check_metadata_size)]
+"""Flat string → string tags: at most 16 entries, keys `[A-Za-z0-9._-]{1,64}`, values at most
+256 characters, 4 KB of JSON in all."""
+
+
+class WireModel(BaseModel):
+    """Base of every response object: field docstrings become OpenAPI descriptions."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+class ParamsModel(BaseModel):
+    """Base of every request body: unknown fields are rejected and named."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class Usage(WireModel):
+    """Tokens used and what they cost."""
+
+    input_tokens: int = 0
+    """Prompt tokens summed over every model call of the run."""
+    output_tokens: int = 0
+    """Generated tokens summed over every model call of the run."""
+    cost_usd: float = 0.0
+    """Cost computed from the model catalog's prices (0 for models without prices)."""
+
+
+class Page(WireModel, Generic[T]):
+    """One page of a list, newest first."""
+
+    data: list[T]
+    """The items of this page."""
+    next_cursor: str | None = None
+    """Pass as `cursor` to get the next page; null on the last page."""
+
+
+class EventPage(WireModel, Generic[T]):
+    """A slice of a run's event log."""
+
+    data: list[T]
+    """Events with `seq` greater than `after`, in order."""
+    has_more: bool = False
+    """True when more events follow the last one returned."""
+
+
+Limit = Annotated[int, Field(ge=1, le=1000)]

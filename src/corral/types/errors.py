@@ -1,0 +1,54 @@
+"""Every machine-readable error code Corral returns, and the shape of an error body."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class ErrorCode(StrEnum):
+    """Codes of `error` in error bodies and of `error.code` on failed runs."""
+
+    # Request errors (HTTP status in the comment)
+    INVALID_REQUEST = "invalid_request"  #: 400 the body, a query parameter or a field is invalid
+    INVALID_MODEL = "invalid_model"  #: 400 the model id cannot be resolved
+    UNAUTHORIZED = "unauthorized"  #: 401 missing, unknown or revoked API key
+    FORBIDDEN = "forbidden"  #: 403 the key may not do this
+    INSUFFICIENT_SCOPE = "insufficient_scope"  #: 403 the key lacks `required_scope`
+    NOT_FOUND = "not_found"  #: 404 no such object in this workspace
+    UNKNOWN_TOOL_CALL = "unknown_tool_call"  #: 404 tool result for an unknown or answered call
+    METHOD_NOT_ALLOWED = "method_not_allowed"  #: 405 the path exists but not with this method
+    CONFLICT = "conflict"  #: 409 the request conflicts with current state (e.g. a taken name)
+    IDEMPOTENCY_CONFLICT = "idempotency_conflict"  #: 409 key reused with a different body
+    RUN_TERMINAL = "run_terminal"  #: 409 the run has already ended
+    RUN_ACTIVE = "run_active"  #: 409 the run has not ended yet
+    SESSION_ENDED = "session_ended"  #: 409 the session has ended
+    PAYLOAD_TOO_LARGE = "payload_too_large"  #: 413 the request body is too large
+    RATE_LIMITED = "rate_limited"  #: 429 too many requests
+    INTERNAL_ERROR = "internal_error"  #: 500 unexpected server fault
+    UNAVAILABLE = "unavailable"  #: 503 not ready (database unreachable or schema behind)
+
+    # Run failures (the `error.code` of a run that ended `failed` or `timed_out`)
+    RUN_FAILED = "run_failed"  #: the run failed for a reason with no more specific code
+    RUN_TIMEOUT = "run_timeout"  #: the run exceeded `limits.timeout_s`
+    MAX_TURNS_EXCEEDED = "max_turns_exceeded"  #: the model took more than `limits.max_turns`
+    MAX_TOOL_CALLS_EXCEEDED = "max_tool_calls_exceeded"  #: a turn made too many tool calls
+    MAX_OUTPUT_TOKENS_EXCEEDED = "max_output_tokens_exceeded"  #: output tokens over budget
+    CLIENT_TOOL_TIMEOUT = "client_tool_timeout"  #: no client tool result within its timeout
+    PROVIDER_ERROR = "provider_error"  #: the model provider failed
+
+
+class ErrorBody(BaseModel):
+    """The body of every non-2xx response."""
+
+    model_config = ConfigDict(extra="allow", use_attribute_docstrings=True)
+
+    error: str
+    """Machine-readable code, one of `ErrorCode`."""
+    message: str
+    """What went wrong, for humans."""
+    field: str | None = None
+    """JSON pointer (`/metadata/team`) or query parameter name of the offending input."""
+    request_id: str | None = None
+    """Id of the request, also in the `X-Request-Id` response header."""

@@ -1,0 +1,149 @@
+"""Run events: one class per type, discriminated on `type`.
+
+Every event carries `seq` (1, 2, 3… per run, no gaps), `type`, `run_id` and `created_at`.
+Clients must ignore event types they do not know: new ones may be added.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
+
+from corral.types.common import WireModel
+from corral.types.runs import RunError
+from corral.types.tools import ToolCall
+
+
+class BaseEvent(WireModel):
+    """Fields every event has."""
+
+    seq: int
+    """Position in the run's log, from 1, without gaps."""
+    run_id: str
+    created_at: datetime
+
+
+class RunStarted(BaseEvent):
+    """A worker began executing the run."""
+
+    type: Literal["run.started"] = "run.started"
+    model: str
+
+
+class MessageDelta(BaseEvent):
+    """A piece of the assistant's text as it is generated."""
+
+    type: Literal["message.delta"] = "message.delta"
+    text: str
+
+
+class ThinkingDelta(BaseEvent):
+    """A piece of the model's reasoning as it is generated."""
+
+    type: Literal["thinking.delta"] = "thinking.delta"
+    text: str
+
+
+class MessageCompleted(BaseEvent):
+    """A model turn ended: its whole text and the tool calls it made."""
+
+    type: Literal["message.completed"] = "message.completed"
+    text: str
+    tool_calls: list[ToolCall]
+
+
+class ToolStarted(BaseEvent):
+    """Corral began executing a tool call."""
+
+    type: Literal["tool.started"] = "tool.started"
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ToolCompleted(BaseEvent):
+    """A tool call Corral executed has a result."""
+
+    type: Literal["tool.completed"] = "tool.completed"
+    call_id: str
+    name: str
+    ok: bool
+    output: str | None
+    error: str | None
+
+
+class ClientToolCall(BaseEvent):
+    """The model called a client tool: post its result to `/v1/runs/{id}/tool-results`."""
+
+    type: Literal["client_tool.call"] = "client_tool.call"
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ClientToolResult(BaseEvent):
+    """The caller's result for a client tool call was received."""
+
+    type: Literal["client_tool.result"] = "client_tool.result"
+    call_id: str
+    output: str | None = None
+    error: str | None = None
+
+
+class UsageEvent(BaseEvent):
+    """Tokens and cost of one model call (their sum is the run's `usage`)."""
+
+    type: Literal["usage"] = "usage"
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class RunCompleted(BaseEvent):
+    """Terminal: the run produced its answer."""
+
+    type: Literal["run.completed"] = "run.completed"
+    output: str
+
+
+class RunFailed(BaseEvent):
+    """Terminal: the run failed."""
+
+    type: Literal["run.failed"] = "run.failed"
+    error: RunError
+
+
+class RunCancelled(BaseEvent):
+    """Terminal: the run was cancelled."""
+
+    type: Literal["run.cancelled"] = "run.cancelled"
+    reason: str
+
+
+class RunTimedOut(BaseEvent):
+    """Terminal: the run exceeded its timeout."""
+
+    type: Literal["run.timed_out"] = "run.timed_out"
+    error: RunError
+
+
+Event = Annotated[
+    RunStarted
+    | MessageDelta
+    | ThinkingDelta
+    | MessageCompleted
+    | ToolStarted
+    | ToolCompleted
+    | ClientToolCall
+    | ClientToolResult
+    | UsageEvent
+    | RunCompleted
+    | RunFailed
+    | RunCancelled
+    | RunTimedOut,
+    Field(discriminator="type"),
+]
+
+TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled", "run.timed_out"})

@@ -1,0 +1,96 @@
+"""Sessions: a conversation with one agent, run one message at a time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from corral.types.agents import AgentSpec
+from corral.types.common import Metadata, ParamsModel, WireModel
+from corral.types.messages import Message
+from corral.types.runs import IdempotencyKey, RunInput
+from corral.types.tools import ToolRef
+
+
+class SessionStatus(StrEnum):
+    """Whether the session is busy."""
+
+    IDLE = "idle"  #: no run of the session is queued or active
+    RUNNING = "running"  #: a run of the session is queued, running or waiting
+    ENDED = "ended"  #: deleted: takes no more messages
+
+
+class SessionCreateParams(ParamsModel):
+    """Body of `POST /v1/sessions`: give `agent` or `agent_spec`."""
+
+    agent: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """Id or name of a stored agent."""
+    agent_version: Annotated[int, Field(ge=1)] | None = None
+    """Version of `agent` (default: its latest, fixed for the session's life)."""
+    agent_spec: AgentSpec | None = None
+    """An inline agent."""
+    metadata: Metadata = Field(default_factory=dict)
+    """Tags inherited by every run of the session."""
+
+    @model_validator(mode="after")
+    def _one_agent_source(self) -> SessionCreateParams:
+        if (self.agent is None) == (self.agent_spec is None):
+            raise PydanticCustomError(
+                "agent_source", "give exactly one of 'agent' or 'agent_spec'", {"field": "agent"}
+            )
+        if self.agent_version is not None and self.agent is None:
+            raise PydanticCustomError(
+                "agent_source", "'agent_version' needs 'agent'", {"field": "agent_version"}
+            )
+        return self
+
+
+class SessionMessageParams(ParamsModel):
+    """Body of `POST /v1/sessions/{id}/messages`."""
+
+    input: RunInput
+    """The user's message, or a list of messages."""
+    tools: Annotated[list[ToolRef], Field(max_length=128)] = Field(default_factory=list)
+    """Extra tools for this message's run."""
+    metadata: Metadata = Field(default_factory=dict)
+    """Tags of this message's run, merged over the session's (these win)."""
+    idempotency_key: IdempotencyKey | None = None
+    """Same key and body return the same run."""
+
+    @model_validator(mode="after")
+    def _non_empty(self) -> SessionMessageParams:
+        if isinstance(self.input, str) and not self.input:
+            raise PydanticCustomError("empty", "input must not be empty", {"field": "input"})
+        return self
+
+
+class Session(WireModel):
+    """A session and its conversation so far."""
+
+    id: str
+    status: SessionStatus
+    agent: str | None
+    agent_version: int | None
+    model: str
+    metadata: dict[str, str]
+    messages: list[Message]
+    """The conversation: turns of completed runs, in order."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class SessionSummary(WireModel):
+    """A session in a list (without its messages)."""
+
+    id: str
+    status: SessionStatus
+    agent: str | None
+    agent_version: int | None
+    model: str
+    metadata: dict[str, str]
+    created_at: datetime
+    updated_at: datetime

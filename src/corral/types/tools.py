@@ -1,0 +1,75 @@
+"""Tool references an agent or run can use, and tool-call shapes of the protocol."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from corral.types.common import ParamsModel, WireModel
+
+ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class BuiltinToolRef(ParamsModel):
+    """A tool Corral runs in the run's workspace."""
+
+    type: Literal["builtin"]
+    name: ToolName
+    """Name of the builtin tool."""
+
+
+class ClientToolRef(ParamsModel):
+    """A tool executed by the caller: the run waits for its result."""
+
+    type: Literal["client"]
+    name: ToolName
+    """Name the model calls the tool by."""
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    """What the tool does, for the model."""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    """JSON Schema of the tool's arguments (an object schema)."""
+    timeout_s: Annotated[float, Field(gt=0, le=86_400)] | None = None
+    """How long the run waits for a result (default: the server's `client_tool_timeout_s`)."""
+
+    @model_validator(mode="after")
+    def _object_schema(self) -> ClientToolRef:
+        if self.parameters.get("type", "object") != "object":
+            raise ValueError("parameters must be a JSON Schema of type 'object'")
+        return self
+
+
+ToolRef = Annotated[BuiltinToolRef | ClientToolRef, Field(discriminator="type")]
+
+
+class ToolCall(WireModel):
+    """A call the model made that awaits a result from the caller."""
+
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+class ToolResultParams(ParamsModel):
+    """The caller's answer to a client tool call: exactly one of `output` or `error`."""
+
+    call_id: Annotated[str, Field(min_length=1, max_length=128)]
+    """The `call_id` of the `client_tool.call` event."""
+    output: Annotated[str, Field(max_length=1_000_000)] | None = None
+    """The tool's result, as a string (serialize structured results as JSON)."""
+    error: Annotated[str, Field(max_length=100_000)] | None = None
+    """Why the tool failed; the model sees it as a tool error."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ToolResultParams:
+        if (self.output is None) == (self.error is None):
+            raise ValueError("give exactly one of 'output' or 'error'")
+        return self
+
+
+class ToolResultAccepted(WireModel):
+    """Acknowledgement of a tool result."""
+
+    run_id: str
+    call_id: str
+    accepted: bool = True
