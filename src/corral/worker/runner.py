@@ -129,6 +129,15 @@ class Worker:
             await self._wake.wait(self._settings.poll_interval_s)
 
     def _spawn(self, run: RunRecord) -> None:
+        logger.info(
+            "run claimed",
+            extra={
+                "action": "run.claimed",
+                "run_id": run.id,
+                "worker_id": self.id,
+                "attempt": run.attempts,
+            },
+        )
         task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
         self._tasks[run.id] = task
         task.add_done_callback(lambda _: self._forget(run.id))
