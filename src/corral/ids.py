@@ -1,7 +1,8 @@
 """Prefixed, time-sortable identifiers such as `run_01JD5X3V6Q8Z0M9T2B4C7E1F3H`.
 
 The 26 characters after the prefix are a ULID: 48 bits of milliseconds then 80 random bits, in
-Crockford base32, so ids sort by creation time and can serve as pagination cursors.
+Crockford base32, so ids sort by creation time and can serve as pagination cursors. Within one
+process ids are strictly increasing: in the same millisecond the random part is incremented.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr"})
 
 
+_last = 0
+
+
 def new_id(kind: str, *, now_ms: int | None = None) -> str:
     """A fresh id of `kind` (one of `KINDS`)."""
+    global _last
     if kind not in KINDS:
         raise ValueError(f"unknown id kind {kind!r}")
     ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
     value = (ms << 80) | int.from_bytes(os.urandom(10), "big")
+    if now_ms is None:
+        if value <= _last:
+            value = _last + 1
+        _last = value
     chars = []
     for _ in range(26):
         chars.append(_ALPHABET[value & 31])

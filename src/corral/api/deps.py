@@ -1,13 +1,82 @@
-"""Request dependencies: the service context and the authenticated, authorised caller."""
+"""Request dependencies: input storage can hold, the service context, and the caller."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import Request
 
+from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
 from corral.services.context import Principal, ServiceContext
+
+MAX_JSON_DEPTH = 64
+"""Deepest nesting of a JSON body (the storage encoder stops at 255 levels, and a stored spec
+nests a tool's `parameters` a few levels further down)."""
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "must not contain NUL (\\u0000) characters"
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return "must be valid Unicode (it contains a lone surrogate)"
+    return None
+
+
+def _unstorable(value: Any, pointer: str, depth: int = 0) -> tuple[str, str] | None:
+    """Where a JSON value holds something storage cannot write, and what is wrong with it."""
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return (pointer or "/", problem) if problem else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return pointer or "/", "must be a finite number"
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return pointer or "/", "is beyond the 64-bit integer range"
+    if not isinstance(value, dict | list):
+        return None
+    if depth >= MAX_JSON_DEPTH:
+        return pointer or "/", f"nests deeper than {MAX_JSON_DEPTH} levels"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        child = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
+        problem = _text_problem(key) if isinstance(key, str) else None
+        if problem:
+            return child, f"the key {problem}"
+        found = _unstorable(item, child, depth + 1)
+        if found:
+            return found
+    return None
+
+
+async def _json_body(request: Request) -> Any:
+    if "json" not in request.headers.get("content-type", "") or not await request.body():
+        return None
+    try:
+        return await request.json()
+    except ValueError:
+        return None  # a route that reads the body reports it as not JSON
+
+
+async def storable_input(request: Request) -> None:
+    """Refuse input that only some databases could store, so every backend answers alike.
+
+    PostgreSQL rejects NUL characters; the JSON encoder of the storage layer rejects lone
+    surrogates, integers beyond 64 bits, NaN and infinities, and deep nesting.
+    """
+    for value in request.path_params.values():
+        if "\x00" in value:
+            raise NotFound(f"nothing has the id {value!r}")
+    for name, value in [*request.query_params.multi_items(), *request.headers.items()]:
+        if "\x00" in value:
+            raise InvalidRequest(f"{name} must not contain NUL (\\u0000) characters", field=name)
+    found = _unstorable(await _json_body(request), "")
+    if found is not None:
+        field, problem = found
+        raise InvalidRequest(f"{field}: {problem}", field=field)
 
 
 async def service_context(request: Request) -> ServiceContext:

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from corral.api.responses import JSONBody
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from corral.api.responses import JSONBody
 from corral.errors import CorralError, InvalidRequest
 from corral.types.errors import ErrorCode
 
@@ -27,19 +27,26 @@ def error_response(error: CorralError, request: Request) -> JSONBody:
     return JSONBody(body, status_code=error.http_status, headers=headers)
 
 
-def _pointer(location: tuple[Any, ...], body: Any) -> str:
-    """JSON pointer of a pydantic error location, skipping union tags the body does not have."""
+_UNION_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+_NOT_AN_OBJECT_ERRORS = frozenset({"model_attributes_type", "model_type", "dict_type"})
+
+
+def _pointer(location: tuple[Any, ...], body: Any, *, leaf_may_be_absent: bool) -> str:
+    """JSON pointer of a pydantic error location, skipping union tags the body does not have.
+
+    Only the last item may name a key the body lacks (a missing field, or one named by the
+    error); any other absent key is a union tag such as `client` or `list[InputMessage]`.
+    """
     parts: list[str] = []
     value = body
-    for item in location:
-        if isinstance(value, dict) and isinstance(item, str) and item in value:
+    last = len(location) - 1
+    for index, item in enumerate(location):
+        in_dict = isinstance(value, dict) and isinstance(item, str) and item in value
+        in_list = isinstance(value, list) and isinstance(item, int) and 0 <= item < len(value)
+        if in_dict or in_list:
             value = value[item]
-        elif isinstance(value, list) and isinstance(item, int) and 0 <= item < len(value):
-            value = value[item]
-        elif isinstance(value, dict) and isinstance(item, str) and item not in value:
-            parts.append(item)  # a missing field: point at where it should be
+        elif index == last and leaf_may_be_absent and isinstance(value, dict):
             value = None
-            continue
         else:
             continue
         parts.append(str(item).replace("~", "~0").replace("/", "~1"))
@@ -48,7 +55,10 @@ def _pointer(location: tuple[Any, ...], body: Any) -> str:
 
 def _field(error: dict[str, Any], body: Any) -> str:
     location = tuple(error.get("loc", ()))
-    extra = (error.get("ctx") or {}).get("field")
+    context = error.get("ctx") or {}
+    extra = context.get("field")
+    if error.get("type") in _UNION_TAG_ERRORS:
+        extra = str(context.get("discriminator", "type")).strip("'")
     if location and location[0] in ("query", "path", "header"):
         return str(location[1]) if len(location) > 1 else str(location[0])
     if location and location[0] == "body":
@@ -57,27 +67,36 @@ def _field(error: dict[str, Any], body: Any) -> str:
         location = (*location, extra)
     if error.get("type") == "json_invalid":
         return "/"
-    return _pointer(location, body)
+    return _pointer(
+        location, body, leaf_may_be_absent=bool(extra) or error.get("type") == "missing"
+    )
+
+
+def _message(error: dict[str, Any], field: str) -> str:
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "json_invalid":
+        return "the body is not valid JSON"
+    if kind == "missing" and tuple(error.get("loc", ())) == ("body",):
+        return "a JSON body is required"
+    if kind in _NOT_AN_OBJECT_ERRORS and field == "/":
+        return "the body must be a JSON object"
+    return str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def _is_type_mismatch(error: dict[str, Any]) -> bool:
+    """True for "not a string"-like errors, which a union raises for every other member."""
+    return str(error.get("type", "")).endswith("_type")
 
 
 def validation_error(errors: list[dict[str, Any]], body: Any) -> InvalidRequest:
     """One `invalid_request` naming the most specific offending field."""
+    ranked = sorted(errors, key=lambda e: (-_field(e, body).count("/"), _is_type_mismatch(e)))
     described = []
-    for error in errors:
+    for error in ranked:
         field = _field(error, body)
-        message = error.get("msg", "invalid value")
-        if error.get("type") == "extra_forbidden":
-            message = "unknown field"
-        elif error.get("type") == "json_invalid":
-            message = "the body is not valid JSON"
-        elif (
-            error.get("type") == "missing"
-            and error.get("loc", ("",))[0] == "body"
-            and len(error.get("loc", ())) == 1
-        ):
-            message = "a JSON body is required"
-        described.append({"field": field, "message": message})
-    described.sort(key=lambda item: -item["field"].count("/"))
+        described.append({"field": field, "message": _message(error, field)})
     first = described[0] if described else {"field": "/", "message": "invalid request"}
     return InvalidRequest(
         f"{first['field']}: {first['message']}", field=first["field"], errors=described
@@ -109,7 +128,7 @@ def install(app: FastAPI) -> None:
                 code=ErrorCode.METHOD_NOT_ALLOWED,
             )
         else:
-            error = CorralError(str(exc.detail), code=ErrorCode.INVALID_REQUEST)
+            error = InvalidRequest(str(exc.detail), field="/")
         response = error_response(error, request)
         response.status_code = exc.status_code
         return response

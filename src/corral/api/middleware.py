@@ -16,10 +16,6 @@ from corral.types.errors import ErrorCode
 logger = logging.getLogger(__name__)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class RequestMiddleware:
     """Tags each request with an id, refuses oversized bodies, and records metrics."""
 
@@ -36,7 +32,11 @@ class RequestMiddleware:
         started = time.perf_counter()
         status = 500
         length = _header(scope, b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+        declared_too_large = (
+            length is not None and length.isdigit() and int(length) > self.max_body_bytes
+        )
+        body = None if declared_too_large else await self._read_body(receive)
+        if body is None:
             await self._error(
                 send,
                 request_id,
@@ -46,17 +46,10 @@ class RequestMiddleware:
             )
             self._observe(scope, 413, started)
             return
-        received = 0
         response_started = False
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise _TooLarge
-            return message
+        async def replay_receive() -> Message:
+            return body.pop(0) if body else await receive()
 
         async def tagged_send(message: Message) -> None:
             nonlocal status, response_started
@@ -70,17 +63,7 @@ class RequestMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tagged_send)
-        except _TooLarge:
-            if not response_started:
-                await self._error(
-                    send,
-                    request_id,
-                    413,
-                    ErrorCode.PAYLOAD_TOO_LARGE,
-                    f"the request body exceeds {self.max_body_bytes} bytes",
-                )
-                self._observe(scope, 413, started)
+            await self.app(scope, replay_receive, tagged_send)
         except Exception:
             logger.exception(
                 "unexpected error", extra={"action": "http.error", "request_id": request_id}
@@ -90,6 +73,25 @@ class RequestMiddleware:
                     send, request_id, 500, ErrorCode.INTERNAL_ERROR, "An unexpected error occurred."
                 )
                 self._observe(scope, 500, started)
+
+    async def _read_body(self, receive: Receive) -> list[Message] | None:
+        """The body's messages, read up front; None once they exceed `max_body_bytes`.
+
+        Reading here rather than counting as the app reads keeps the 413 independent of how the
+        app handles errors raised while it reads (FastAPI turns them into a generic 400).
+        """
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                return messages
+            size += len(message.get("body", b""))
+            if size > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                return messages
 
     def _observe(self, scope: Scope, status: int, started: float) -> None:
         route = getattr(scope.get("route"), "path", "unmatched")

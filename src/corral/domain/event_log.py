@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from corral.errors import InvalidRequest
+from corral.types.common import INT32_MAX
 
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
@@ -24,7 +25,9 @@ def resume_after(*, last_event_id: str | None, after: int | None, field: str = "
             raise InvalidRequest(
                 "Last-Event-ID must be an event seq (an integer)", field="Last-Event-ID"
             ) from None
-        if value < 0:
-            raise InvalidRequest("Last-Event-ID must not be negative", field="Last-Event-ID")
+        if not 0 <= value <= INT32_MAX:
+            raise InvalidRequest(
+                f"Last-Event-ID must be between 0 and {INT32_MAX}", field="Last-Event-ID"
+            )
         return value
     return after or 0

@@ -11,14 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class ToolSchema:
-    """A tool as the model sees it."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any]
+from corral.domain.tools import ToolSchema
 
 
 @dataclass(frozen=True, kw_only=True)

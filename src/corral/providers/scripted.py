@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from corral.domain.conversation import last_user_text
+from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
     ModelRequest,
@@ -27,7 +28,6 @@ from corral.providers.base import (
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
-    ToolSchema,
     UsageUpdate,
 )
 
@@ -112,7 +112,8 @@ def parse_script(*texts: str) -> tuple[Script, str]:
 
 def example_arguments(schema: dict[str, Any]) -> Any:
     """A value that satisfies a simple JSON Schema: its default, first enum value, or a
-    placeholder of the right type."""
+    placeholder of the right type.
+    """
     if "default" in schema:
         return schema["default"]
     if schema.get("enum"):

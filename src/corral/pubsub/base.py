@@ -109,7 +109,8 @@ class Broker(ABC):
     ) -> Subscription:
         """Start receiving messages of `channels` (subscribe before reading the state you
         wait on, so nothing published in between is missed). With `on_message`, each message
-        is handed to it at once instead of being queued for `wait`."""
+        is handed to it at once instead of being queued for `wait`.
+        """
         subscription = Subscription(self, channels, on_message)
         for channel in channels:
             self._subscriptions.setdefault(channel, set()).add(subscription)

@@ -21,6 +21,7 @@ import orjson
 from corral.domain.budgets import Budget
 from corral.domain.runs import TERMINAL_EVENT
 from corral.errors import Unavailable
+from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.registry import CatalogEntry
 from corral.pubsub.base import QUEUE_CHANNEL, Broker, run_channel, session_channel
@@ -259,6 +260,7 @@ class RunContext:
             self._buffer.append((TERMINAL_EVENT[status], payload))
             await self._commit(values=values, session_messages=session_messages)
         self.ended = True
+        metrics.RUNS_ENDED.labels(status.value).inc()
         if self.run.session_id is not None:
             await self.broker.publish(QUEUE_CHANNEL)
 
@@ -289,6 +291,7 @@ class RunContext:
             raise LeaseLost(self.run.id)
         self.last_seq = committed.last_seq
         if events:
+            metrics.EVENTS_APPENDED.inc(len(events))
             await self.broker.publish(run_channel(self.run.id), str(committed.last_seq))
             if committed.session_id is not None:
                 await self.broker.publish(

@@ -16,6 +16,7 @@ from corral.errors import (
     RunActive,
 )
 from corral.ids import new_id
+from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL, control_channel, run_channel, session_channel
 from corral.services import agents as agent_service
 from corral.services.context import Principal, ServiceContext
@@ -28,7 +29,6 @@ from corral.tools.registry import validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES, Page
 from corral.types.runs import (
     ACTIVE_STATUSES,
-    TERMINAL_STATUSES,
     Run,
     RunCreateParams,
     RunStatus,
@@ -201,6 +201,7 @@ async def create(
                 return replay, False
         raise
     await ctx.broker.publish(QUEUE_CHANNEL)
+    metrics.RUNS_CREATED.inc()
     record = RunRecord(**{**_DEFAULTS, **values})
     return to_wire(record), True
 
@@ -334,6 +335,7 @@ async def cancel(
     if record is None:
         raise NotFound(f"no run {run_id!r}")
     if committed is not None:
+        metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
         await publish_cancelled(ctx, run_id, committed)
     return await get(ctx, principal, run_id)
 

@@ -7,6 +7,7 @@ from typing import Any
 from corral.domain import runs as run_rules
 from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
 from corral.ids import new_id
+from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.services import runs as run_service
 from corral.services.context import Principal, ServiceContext
@@ -188,6 +189,7 @@ async def send(
     if existing is not None:
         return await run_service.get(ctx, principal, existing.id), False
     await ctx.broker.publish(QUEUE_CHANNEL)
+    metrics.RUNS_CREATED.inc()
     return await run_service.get(ctx, principal, values["id"]), True
 
 
@@ -223,5 +225,6 @@ async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Ses
     if cancelled is None:
         raise NotFound(f"no session {session_id!r}")
     for run_id, committed in cancelled:
+        metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
         await run_service.publish_cancelled(ctx, run_id, committed)
     return await get(ctx, principal, session_id)

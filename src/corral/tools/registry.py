@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from corral.domain.tools import ToolSchema
 from corral.errors import InvalidRequest
-from corral.providers.base import ToolSchema
 from corral.tools.base import Tool
 from corral.tools.builtin import BUILTIN_TOOLS
 
@@ -15,8 +15,14 @@ SERVER = "server"
 
 
 def validate_refs(refs: Sequence[dict[str, Any]], *, field: str = "/tools") -> None:
-    """Reject references to tools this server does not have."""
+    """Reject references to tools this server does not have, and a name used twice."""
+    seen: set[str] = set()
     for index, ref in enumerate(refs):
+        if ref["name"] in seen:
+            raise InvalidRequest(
+                f"tool name {ref['name']!r} is used twice", field=f"{field}/{index}/name"
+            )
+        seen.add(ref["name"])
         if ref["type"] == "builtin" and ref["name"] not in BUILTIN_TOOLS:
             available = ", ".join(sorted(BUILTIN_TOOLS)) or "none"
             raise InvalidRequest(

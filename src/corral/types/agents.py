@@ -64,7 +64,8 @@ class AgentCreateParams(AgentSpec):
 
 class AgentUpdateParams(ParamsModel):
     """Body of `PATCH /v1/agents/{id}`: the fields given replace the current ones and make a
-    new version."""
+    new version.
+    """
 
     description: Description | None = None
     model: ModelId | None = None

@@ -13,6 +13,8 @@ METADATA_MAX_ENTRIES = 16
 METADATA_MAX_BYTES = 4096
 METADATA_KEY_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 METADATA_VALUE_MAX_CHARS = 256
+INT32_MAX = 2_147_483_647
+"""Largest agent version, event seq or session cursor: storage keeps them as 32-bit integers."""
 
 
 def _check_metadata_size(value: dict[str, str]) -> dict[str, str]:
@@ -73,3 +75,5 @@ class EventPage(WireModel, Generic[T]):
 
 
 Limit = Annotated[int, Field(ge=1, le=1000)]
+VersionNumber = Annotated[int, Field(ge=1, le=INT32_MAX)]
+"""An agent version: 1, 2, 3…"""

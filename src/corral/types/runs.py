@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from corral.types.agents import AgentSpec
-from corral.types.common import Metadata, ParamsModel, Usage, WireModel
+from corral.types.common import Metadata, ParamsModel, Usage, VersionNumber, WireModel
 from corral.types.messages import InputMessage
 from corral.types.tools import ToolCall, ToolRef
 
@@ -41,7 +41,7 @@ class RunCreateParams(ParamsModel):
 
     agent: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     """Id or name of a stored agent."""
-    agent_version: Annotated[int, Field(ge=1)] | None = None
+    agent_version: VersionNumber | None = None
     """Version of `agent` to run (default: its latest)."""
     agent_spec: AgentSpec | None = None
     """An inline agent, instead of a stored one."""

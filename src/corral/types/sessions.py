@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from corral.types.agents import AgentSpec
-from corral.types.common import Metadata, ParamsModel, WireModel
+from corral.types.common import Metadata, ParamsModel, VersionNumber, WireModel
 from corral.types.messages import Message
 from corral.types.runs import IdempotencyKey, RunInput
 from corral.types.tools import ToolRef
@@ -29,7 +29,7 @@ class SessionCreateParams(ParamsModel):
 
     agent: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     """Id or name of a stored agent."""
-    agent_version: Annotated[int, Field(ge=1)] | None = None
+    agent_version: VersionNumber | None = None
     """Version of `agent` (default: its latest, fixed for the session's life)."""
     agent_spec: AgentSpec | None = None
     """An inline agent."""

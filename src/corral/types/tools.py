@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from corral.types.common import ParamsModel, WireModel
 
@@ -35,7 +36,11 @@ class ClientToolRef(ParamsModel):
     @model_validator(mode="after")
     def _object_schema(self) -> ClientToolRef:
         if self.parameters.get("type", "object") != "object":
-            raise ValueError("parameters must be a JSON Schema of type 'object'")
+            raise PydanticCustomError(
+                "object_schema",
+                "parameters must be a JSON Schema of type 'object'",
+                {"field": "parameters"},
+            )
         return self
 
 
@@ -63,7 +68,11 @@ class ToolResultParams(ParamsModel):
     @model_validator(mode="after")
     def _exactly_one(self) -> ToolResultParams:
         if (self.output is None) == (self.error is None):
-            raise ValueError("give exactly one of 'output' or 'error'")
+            raise PydanticCustomError(
+                "one_result",
+                "give exactly one of 'output' or 'error'",
+                {"field": "error" if self.output is not None else "output"},
+            )
         return self
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from corral.clock import utcnow
 from corral.errors import CorralError, Unavailable
 from corral.ids import new_id
+from corral.observability import metrics
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import QUEUE_CHANNEL, Broker, Subscription, control_channel, run_channel
 from corral.runtime import loop
@@ -140,10 +141,12 @@ class Worker:
         )
         task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
         self._tasks[run.id] = task
+        metrics.ACTIVE_RUNS.inc()
         task.add_done_callback(lambda _: self._forget(run.id))
 
     def _forget(self, run_id: str) -> None:
         self._tasks.pop(run_id, None)
+        metrics.ACTIVE_RUNS.dec()
         self._contexts.pop(run_id, None)
         if self._wake is not None:
             self._wake.push("")

@@ -17,7 +17,7 @@ from corral.services import runs as run_service
 from corral.services import sessions as session_service
 from corral.services import tool_results
 from corral.services.context import Principal, ServiceContext
-from corral.types.common import EventPage, Page
+from corral.types.common import INT32_MAX, EventPage, Page
 from corral.types.events import Event
 from corral.types.runs import IdempotencyKey, Run, RunCreateParams, RunStatus
 from corral.types.tools import ToolResultAccepted, ToolResultParams
@@ -130,7 +130,7 @@ async def list_events(
     run_id: str,
     ctx: Ctx,
     principal: Reader,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Events with `seq > after`, in order."""
@@ -149,11 +149,12 @@ async def stream_events(
     run_id: str,
     ctx: Ctx,
     principal: Reader,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Server-sent events: replays the log after the cursor, then follows live events; closes
-    after the terminal event."""
+    after the terminal event.
+    """
     cursor = resume_after(last_event_id=last_event_id, after=after)
     return sse.run_stream(await event_service.follow_run(ctx, principal, run_id, after=cursor))
 

@@ -14,7 +14,7 @@ from corral.domain.event_log import resume_after
 from corral.services import events as event_service
 from corral.services import sessions as session_service
 from corral.services.context import Principal, ServiceContext
-from corral.types.common import Page
+from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import Session, SessionCreateParams, SessionMessageParams, SessionSummary
 
@@ -83,7 +83,7 @@ async def stream_session(
     session_id: str,
     ctx: Ctx,
     principal: Reader,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Every event of every run of the session, in order; frame ids are a session cursor."""

@@ -1,0 +1,1 @@
+"""Load benchmarks of a real `corral serve`; run them with `python -m benchmarks.run`."""

@@ -1,0 +1,95 @@
+"""`python -m benchmarks.run`: start a server, run the scenarios, print the figures.
+
+This process only orchestrates. The server is a `corral serve` subprocess and the load comes
+from a pool of load processes, so neither competes with the bookkeeping done here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from benchmarks.loadgen import LoadPool
+from benchmarks.report import check_goals, machine_facts, render
+from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
+from benchmarks.server import BenchServer
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of the benchmark."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Benchmark a real `corral serve` with the deterministic `test` model.",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short sizes for a smoke run (about a minute)"
+    )
+    parser.add_argument("--duration", type=float, help="throughput window in seconds (30)")
+    parser.add_argument("--concurrency", type=int, help="throughput clients (32)")
+    parser.add_argument("--runs", type=int, help="submit→terminal runs, one at a time (500)")
+    parser.add_argument(
+        "--load-processes", type=int, default=2, help="load generator processes (2)"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(SCENARIOS),
+        help="run only this scenario (repeatable); default: all",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="run the server on this PostgreSQL database, in a fresh schema dropped afterwards "
+        "(e.g. postgresql://postgres@127.0.0.1:5432/test); default: embedded SQLite",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write all figures here")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    """The scenario sizes the flags ask for."""
+    config = Config.quick() if args.quick else Config()
+    overrides: dict[str, Any] = {
+        "duration_s": args.duration,
+        "concurrency": args.concurrency,
+        "latency_runs": args.runs,
+    }
+    return dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit status 1 if a request failed or a check did not hold."""
+    args = build_parser().parse_args(argv)
+    config = config_from(args)
+    names = args.only or list(SCENARIOS)
+    results: list[ScenarioResult] = []
+    server = BenchServer(database_url=args.database_url)
+    print(f"starting corral serve ({server.database}) ...", file=sys.stderr)
+    with server, LoadPool(processes=args.load_processes) as pool:
+        for name in names:
+            print(f"running {name} ...", file=sys.stderr, flush=True)
+            result = run_scenario(name, server.target, config, pool, server_cpu_s=server.cpu_s)
+            print(f"  {result.summary}", file=sys.stderr, flush=True)
+            results.append(result)
+    scenarios = {result.name: result.as_dict() for result in results}
+    report = {
+        "machine": machine_facts(),
+        "server": {"database": server.database, "shutdown": server.shutdown},
+        "load_processes": args.load_processes,
+        "config": dataclasses.asdict(config),
+        "scenarios": scenarios,
+        "goals": check_goals(scenarios),
+    }
+    print(render(report))
+    if args.json is not None:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"\nfigures written to {args.json}")
+    return 0 if all(result.ok for result in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,588 @@
+"""The benchmark scenarios: what load each one sends, and the figures it reports.
+
+Every scenario has two halves. One is a load coroutine that runs in a load process and records
+raw samples. The other runs in the calling process: it places the load jobs, then turns their
+merged samples into figures. `run_scenario` runs one scenario against any server. The
+benchmark command and the smoke test both use it, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from benchmarks.loadgen import (
+    TERMINAL_EVENTS,
+    Frame,
+    JobReport,
+    LoadPool,
+    Recorder,
+    RequestFailed,
+    Target,
+    open_session,
+    post,
+    sleep_until,
+    sse_frames,
+    submit_and_wait,
+    submit_run,
+)
+from benchmarks.report import percentiles
+
+RUN_BODY = orjson.dumps({"agent_spec": {"model": "test"}, "input": "hello"})
+ECHO_TOOL = {
+    "type": "client",
+    "name": "echo",
+    "description": "echo",
+    "parameters": {"type": "object", "properties": {"text": {"type": "string"}}},
+}
+TOOL_RUN_BODY = orjson.dumps({"agent_spec": {"model": "test", "tools": [ECHO_TOOL]}, "input": "go"})
+START_MARGIN_S = 0.5
+"""Time given to every load process to open its session before a timed window starts."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Sizes of every scenario; the defaults are the published benchmark."""
+
+    latency_runs: int = 500
+    warmup_runs: int = 50
+    duration_s: float = 30.0
+    concurrency: int = 32
+    sse_runs: int = 200
+    tool_runs: int = 200
+    fanout_deltas: int = 10_000
+    fanout_subscribers: int = 10
+    fanout_delay_s: float = 1.0
+    """How long the fan-out run waits before streaming, so subscribers connect first."""
+
+    @classmethod
+    def quick(cls) -> Config:
+        """Short sizes for a smoke run of a minute or so."""
+        return cls(latency_runs=100, warmup_runs=20, duration_s=5.0, sse_runs=50, tool_runs=50)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bench:
+    """What a scenario runs against and with."""
+
+    target: Target
+    config: Config
+    pool: LoadPool
+    server_cpu_s: Callable[[], float] | None = None
+    """Reads the server's CPU seconds so far; None when the server is not ours to watch."""
+
+
+@dataclass(kw_only=True)
+class Measurement:
+    """What a scenario measured, before the CPU accounting common to all scenarios."""
+
+    summary: str
+    """One line for the table."""
+    count: int
+    """How many operations the figures are over."""
+    figures: dict[str, Any]
+    jobs: list[JobReport]
+    failures: list[str] = field(default_factory=list)
+    """Broken guarantees (lost or reordered events), as opposed to failed requests."""
+    window_s: float | None = None
+    """The timed window, when it is narrower than the whole scenario."""
+    window_server_cpu_s: float | None = None
+
+
+@dataclass(kw_only=True)
+class ScenarioResult:
+    """The figures of one scenario, with the CPU the server and the load generator spent."""
+
+    name: str
+    title: str
+    summary: str
+    count: int
+    figures: dict[str, Any]
+    errors: int
+    error_samples: list[str]
+    failures: list[str]
+    wall_s: float
+    server_cpu_s: float | None
+    loadgen_cpu_s: float
+    loadgen_processes: int
+
+    @property
+    def ok(self) -> bool:
+        """Whether every request succeeded and every check passed."""
+        return self.errors == 0 and not self.failures
+
+    @property
+    def server_cpu_pct(self) -> float | None:
+        """Server CPU in percent of one core over the scenario's wall time."""
+        if self.server_cpu_s is None or self.wall_s <= 0:
+            return None
+        return 100 * self.server_cpu_s / self.wall_s
+
+    @property
+    def loadgen_cpu_pct(self) -> float:
+        """Load generator CPU (all its processes) in percent of one core."""
+        return 100 * self.loadgen_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every figure, for the JSON report."""
+        return {
+            **asdict(self),
+            "ok": self.ok,
+            "server_cpu_pct": self.server_cpu_pct,
+            "loadgen_cpu_pct": self.loadgen_cpu_pct,
+        }
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` shared as evenly as possible over at most `parts` non-empty parts."""
+    parts = max(1, min(parts, total))
+    return [total // parts + (1 if index < total % parts else 0) for index in range(parts)]
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+# --- submit → terminal, one at a time -------------------------------------------------------
+
+
+async def sequential_runs(target: Target, runs: int, warmup_runs: int) -> Recorder:
+    """POST a run, wait for it, repeat; one connection, nothing else in flight."""
+    recorder = Recorder()
+    async with open_session(target, connections=1) as session:
+        for index in range(warmup_runs + runs):
+            started = time.perf_counter()
+            with recorder.catching():
+                await submit_and_wait(session, target, RUN_BODY)
+                if index >= warmup_runs:
+                    recorder.sample("latency", _ms(time.perf_counter() - started))
+    return recorder
+
+
+def submit_latency(bench: Bench) -> Measurement:
+    """Submit→terminal latency of one run at a time, after a warm-up."""
+    config = bench.config
+    job = bench.pool.run(
+        sequential_runs,
+        target=bench.target,
+        runs=config.latency_runs,
+        warmup_runs=config.warmup_runs,
+    )
+    latency = percentiles(job.recorder.samples_ms.get("latency", []))
+    return Measurement(
+        summary=_latency_line(latency, with_p90=True),
+        count=latency["count"],
+        figures={"latency_ms": latency, "warmup_runs": config.warmup_runs},
+        jobs=[job],
+    )
+
+
+def _latency_line(latency: dict[str, Any], *, with_p90: bool = False) -> str:
+    if not latency["count"]:
+        return "no successful run"
+    parts = [f"p50 {latency['p50']:.1f}"]
+    if with_p90:
+        parts.append(f"p90 {latency['p90']:.1f}")
+    parts += [f"p99 {latency['p99']:.1f}", f"max {latency['max']:.1f} ms"]
+    return "  ".join(parts)
+
+
+# --- throughput at N concurrent clients -----------------------------------------------------
+
+
+async def closed_loop_clients(
+    target: Target, clients: int, start_at: float, duration_s: float
+) -> Recorder:
+    """`clients` loops of POST + wait from `start_at` for `duration_s`.
+
+    Only runs that end inside the window count; those in flight at its end finish uncounted.
+    """
+    recorder = Recorder()
+    end_at = start_at + duration_s
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while time.monotonic() < end_at:
+            started = time.perf_counter()
+            succeeded = False
+            with recorder.catching():
+                await submit_and_wait(session, target, RUN_BODY)
+                succeeded = True
+            if not succeeded:
+                await asyncio.sleep(0.01)  # a failing server must not turn this into a busy loop
+            elif time.monotonic() <= end_at:
+                recorder.sample("latency", _ms(time.perf_counter() - started))
+            else:
+                recorder.count("ended_after_window")
+
+    async with open_session(target, connections=clients) as session:
+        await sleep_until(start_at)
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+    return recorder
+
+
+def throughput(bench: Bench) -> Measurement:
+    """Completed runs per second with `concurrency` clients looping POST + wait."""
+    config = bench.config
+    shares = split(config.concurrency, bench.pool.processes)
+    start_at = time.monotonic() + START_MARGIN_S
+    futures = [
+        bench.pool.submit(
+            closed_loop_clients,
+            target=bench.target,
+            clients=clients,
+            start_at=start_at,
+            duration_s=config.duration_s,
+        )
+        for clients in shares
+    ]
+    window_server_cpu_s = None
+    if bench.server_cpu_s is not None:
+        time.sleep(max(0.0, start_at - time.monotonic()))
+        cpu_at_start = bench.server_cpu_s()
+        time.sleep(max(0.0, start_at + config.duration_s - time.monotonic()))
+        window_server_cpu_s = bench.server_cpu_s() - cpu_at_start
+    jobs = [future.result() for future in futures]
+    recorder = Recorder.merge([job.recorder for job in jobs])
+    latency = percentiles(recorder.samples_ms.get("latency", []))
+    runs_per_s = latency["count"] / config.duration_s
+    return Measurement(
+        summary=f"{runs_per_s:.0f} runs/s  {_latency_line(latency)}",
+        count=latency["count"],
+        figures={
+            "runs_per_s": runs_per_s,
+            "runs_completed": latency["count"],
+            "latency_ms": latency,
+            "concurrency": config.concurrency,
+            "clients_per_process": shares,
+            "duration_s": config.duration_s,
+        },
+        jobs=jobs,
+        window_s=config.duration_s,
+        window_server_cpu_s=window_server_cpu_s,
+    )
+
+
+# --- first SSE event ------------------------------------------------------------------------
+
+
+async def first_event_latency(target: Target, runs: int) -> Recorder:
+    """POST a run, open its stream at once, time the first event frame; read to the end."""
+    recorder = Recorder()
+    async with open_session(target, connections=2) as session:
+        for _ in range(runs):
+            with recorder.catching():
+                await _first_event(session, target, recorder)
+    return recorder
+
+
+async def _first_event(session: aiohttp.ClientSession, target: Target, recorder: Recorder) -> None:
+    started = time.perf_counter()
+    run_id = await submit_run(session, target, RUN_BODY)
+    first_event_s: float | None = None
+    terminal = None
+    async with session.get(target.url(f"/v1/runs/{run_id}/stream")) as response:
+        async for frame in sse_frames(response):
+            if first_event_s is None:
+                first_event_s = time.perf_counter() - started
+            if frame.type in TERMINAL_EVENTS:
+                terminal = frame.type
+    if first_event_s is None or terminal != "run.completed":
+        raise RequestFailed(f"stream of {run_id} closed after terminal event {terminal}")
+    recorder.sample("first_event", _ms(first_event_s))
+    recorder.sample("stream_closed", _ms(time.perf_counter() - started))
+
+
+def first_sse_event(bench: Bench) -> Measurement:
+    """Time from the start of POST /v1/runs to the first event frame of the run's stream."""
+    job = bench.pool.run(first_event_latency, target=bench.target, runs=bench.config.sse_runs)
+    first = percentiles(job.recorder.samples_ms.get("first_event", []))
+    closed = percentiles(job.recorder.samples_ms.get("stream_closed", []))
+    summary = _latency_line(first)
+    if closed["count"]:
+        summary += f"  (stream closed: p50 {closed['p50']:.1f} ms)"
+    return Measurement(
+        summary=summary,
+        count=first["count"],
+        figures={"first_event_ms": first, "stream_closed_ms": closed},
+        jobs=[job],
+    )
+
+
+# --- client tool round trip -----------------------------------------------------------------
+
+
+async def tool_round_trips(target: Target, runs: int) -> Recorder:
+    """Runs that call a client tool, answered from the stream as soon as the call arrives."""
+    recorder = Recorder()
+    async with open_session(target, connections=2) as session:
+        for _ in range(runs):
+            with recorder.catching():
+                await _tool_round_trip(session, target, recorder)
+    return recorder
+
+
+async def _tool_round_trip(
+    session: aiohttp.ClientSession, target: Target, recorder: Recorder
+) -> None:
+    run_id = await submit_run(session, target, TOOL_RUN_BODY)
+    called_at: float | None = None
+    marks: dict[str, float] = {}
+    terminal = None
+    async with session.get(target.url(f"/v1/runs/{run_id}/stream")) as response:
+        async for frame in sse_frames(response):
+            now = time.perf_counter()
+            if frame.type == "client_tool.call":
+                called_at = now
+                answer = {"call_id": orjson.loads(frame.data)["call_id"], "output": "pong"}
+                await post(
+                    session, target.url(f"/v1/runs/{run_id}/tool-results"), orjson.dumps(answer)
+                )
+                marks["tool_result_post"] = time.perf_counter() - called_at
+            elif called_at is None:
+                continue
+            elif frame.type == "client_tool.result":
+                marks.setdefault("round_trip", now - called_at)
+            elif frame.type == "message.delta":
+                marks.setdefault("first_delta", now - called_at)
+            elif frame.type in TERMINAL_EVENTS:
+                terminal = frame.type
+                marks["run_completed"] = now - called_at
+    missing = {"round_trip", "first_delta", "run_completed"} - marks.keys()
+    if terminal != "run.completed" or missing:
+        raise RequestFailed(f"run {run_id} ended {terminal}; never saw {sorted(missing)}")
+    for name, seconds in marks.items():
+        recorder.sample(name, _ms(seconds))
+
+
+def client_tool_round_trip(bench: Bench) -> Measurement:
+    """From the `client_tool.call` frame to the `client_tool.result` frame of our answer."""
+    job = bench.pool.run(tool_round_trips, target=bench.target, runs=bench.config.tool_runs)
+    series = job.recorder.samples_ms
+    round_trip = percentiles(series.get("round_trip", []))
+    completed = percentiles(series.get("run_completed", []))
+    summary = _latency_line(round_trip)
+    if completed["count"]:
+        summary += f"  (to run.completed: p50 {completed['p50']:.1f} ms)"
+    return Measurement(
+        summary=summary,
+        count=round_trip["count"],
+        figures={
+            "round_trip_ms": round_trip,
+            "tool_result_post_ms": percentiles(series.get("tool_result_post", [])),
+            "to_first_delta_ms": percentiles(series.get("first_delta", [])),
+            "to_run_completed_ms": completed,
+        },
+        jobs=[job],
+    )
+
+
+# --- fan-out of one run to many subscribers -------------------------------------------------
+
+
+async def create_run(target: Target, body: bytes) -> Recorder:
+    """Submit one run; its id is the only record."""
+    recorder = Recorder()
+    async with open_session(target, connections=1) as session:
+        with recorder.catching():
+            recorder.records.append({"run_id": await submit_run(session, target, body)})
+    return recorder
+
+
+async def subscribers(target: Target, run_id: str, count: int) -> Recorder:
+    """`count` subscribers of one run's stream; one record each, saying what it received."""
+    recorder = Recorder()
+    async with open_session(target, connections=count) as session:
+        await asyncio.gather(*(_subscribe(session, target, run_id, recorder) for _ in range(count)))
+    return recorder
+
+
+@dataclass(kw_only=True)
+class Delivery:
+    """What one fan-out subscriber received, checked frame by frame as it arrives."""
+
+    deltas: int = 0
+    events: int = 0
+    gaps: int = 0
+    """Frames whose seq was not the previous one plus one (a gap or a reordering)."""
+    first_gap: str | None = None
+    terminal: str | None = None
+    first_delta_at: float | None = None
+    last_delta_at: float | None = None
+    done_at: float | None = None
+    """`time.monotonic()` instants, comparable across the load processes."""
+
+    next_seq: int = 1
+    """The seq the next frame must carry: seqs start at 1 and have no gaps."""
+
+    def observe(self, frame: Frame) -> None:
+        """Account for the next frame of the stream."""
+        self.events += 1
+        if frame.seq != self.next_seq:
+            self.gaps += 1
+            if self.first_gap is None:
+                self.first_gap = f"seq {frame.seq} where {self.next_seq} was due"
+        self.next_seq = frame.seq + 1
+        if frame.type == "message.delta":
+            self.deltas += 1
+            self.last_delta_at = time.monotonic()
+            if self.first_delta_at is None:
+                self.first_delta_at = self.last_delta_at
+        elif frame.type in TERMINAL_EVENTS:
+            self.terminal = frame.type
+            self.done_at = time.monotonic()
+
+
+async def _subscribe(
+    session: aiohttp.ClientSession, target: Target, run_id: str, recorder: Recorder
+) -> None:
+    delivery = Delivery()
+    with recorder.catching():
+        async with session.get(target.url(f"/v1/runs/{run_id}/stream")) as response:
+            async for frame in sse_frames(response):
+                delivery.observe(frame)
+    recorder.records.append(asdict(delivery))
+
+
+def fan_out(bench: Bench) -> Measurement:
+    """One run streaming many deltas to several subscribers at once."""
+    config = bench.config
+    prompt = f"[[delay {round(config.fanout_delay_s * 1000)}ms]] [[deltas {config.fanout_deltas}]]"
+    created = bench.pool.run(
+        create_run,
+        target=bench.target,
+        body=orjson.dumps({"agent_spec": {"model": "test"}, "input": prompt}),
+    )
+    if not created.recorder.records:
+        return Measurement(
+            summary="could not create the run",
+            count=0,
+            figures={},
+            jobs=[created],
+            failures=created.recorder.error_samples,
+        )
+    run_id = created.recorder.records[0]["run_id"]
+    futures = [
+        bench.pool.submit(subscribers, target=bench.target, run_id=run_id, count=count)
+        for count in split(config.fanout_subscribers, bench.pool.processes)
+    ]
+    jobs = [created, *(future.result() for future in futures)]
+    records = Recorder.merge([job.recorder for job in jobs[1:]]).records
+    figures = _fan_out_figures(records, config)
+    return Measurement(
+        summary=(
+            f"{figures['aggregate_events_per_s']:,.0f} deltas/s in all; per subscriber "
+            f"{figures['per_subscriber_events_per_s']['p50']:,.0f}/s (p50)"
+        ),
+        count=sum(record["deltas"] for record in records),
+        figures=figures,
+        jobs=jobs,
+        failures=_fan_out_failures(records, config),
+    )
+
+
+def _fan_out_figures(records: list[dict[str, Any]], config: Config) -> dict[str, Any]:
+    rates = [
+        record["deltas"] / (record["last_delta_at"] - record["first_delta_at"])
+        for record in records
+        if record["deltas"] > 1 and record["last_delta_at"] > record["first_delta_at"]
+    ]
+    firsts = [record["first_delta_at"] for record in records if record["first_delta_at"]]
+    dones = [record["done_at"] for record in records if record["done_at"]]
+    wall_s = max(dones) - min(firsts) if firsts and dones else 0.0
+    delivered = sum(record["deltas"] for record in records)
+    return {
+        "deltas": config.fanout_deltas,
+        "subscribers": config.fanout_subscribers,
+        "delivered": delivered,
+        "delivery_wall_s": wall_s,
+        "aggregate_events_per_s": delivered / wall_s if wall_s > 0 else 0.0,
+        "per_subscriber_events_per_s": percentiles(rates),
+    }
+
+
+def _fan_out_failures(records: list[dict[str, Any]], config: Config) -> list[str]:
+    failures = []
+    if len(records) != config.fanout_subscribers:
+        failures.append(f"{len(records)} of {config.fanout_subscribers} subscribers reported")
+    for index, record in enumerate(records):
+        problems = []
+        if record["deltas"] != config.fanout_deltas:
+            problems.append(f"got {record['deltas']} of {config.fanout_deltas} deltas")
+        if record["gaps"]:
+            problems.append(f"{record['gaps']} gaps or reorderings, first {record['first_gap']}")
+        if record["terminal"] != "run.completed":
+            problems.append(f"ended with {record['terminal']}")
+        if problems:
+            failures.append(f"subscriber {index + 1}: " + "; ".join(problems))
+    return failures
+
+
+# --- running a scenario ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """A named scenario and the function that measures it."""
+
+    name: str
+    title: str
+    measure: Callable[[Bench], Measurement]
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in [
+        Scenario(name="latency", title="submit→terminal, one at a time", measure=submit_latency),
+        Scenario(name="throughput", title="throughput, concurrent clients", measure=throughput),
+        Scenario(name="first_event", title="first SSE event", measure=first_sse_event),
+        Scenario(
+            name="client_tool", title="client tool round trip", measure=client_tool_round_trip
+        ),
+        Scenario(name="fan_out", title="fan-out to subscribers", measure=fan_out),
+    ]
+}
+
+
+def run_scenario(
+    name: str,
+    target: Target,
+    config: Config,
+    pool: LoadPool,
+    *,
+    server_cpu_s: Callable[[], float] | None = None,
+) -> ScenarioResult:
+    """Run scenario `name` against the server at `target` and account for the CPU it cost.
+
+    `server_cpu_s` reads the server's CPU seconds so far; without it, the result shows no
+    server CPU (for a server that is not a local process).
+    """
+    scenario = SCENARIOS[name]
+    bench = Bench(target=target, config=config, pool=pool, server_cpu_s=server_cpu_s)
+    cpu_before = server_cpu_s() if server_cpu_s else None
+    started = time.monotonic()
+    measured = scenario.measure(bench)
+    wall_s = time.monotonic() - started
+    server_cpu = server_cpu_s() - cpu_before if server_cpu_s and cpu_before is not None else None
+    if measured.window_s is not None:
+        wall_s, server_cpu = measured.window_s, measured.window_server_cpu_s
+    recorder = Recorder.merge([job.recorder for job in measured.jobs])
+    return ScenarioResult(
+        name=name,
+        title=scenario.title,
+        summary=measured.summary,
+        count=measured.count,
+        figures=measured.figures,
+        errors=recorder.errors,
+        error_samples=recorder.error_samples,
+        failures=measured.failures,
+        wall_s=wall_s,
+        server_cpu_s=server_cpu,
+        loadgen_cpu_s=sum(job.cpu_s for job in measured.jobs),
+        loadgen_processes=len({job.pid for job in measured.jobs}),
+    )

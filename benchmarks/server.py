@@ -1,0 +1,220 @@
+"""The server under test: a real `corral serve` subprocess on a fresh database, and its CPU time.
+
+The benchmark must measure what an operator runs, so the server is started exactly as the CLI
+starts it (embedded worker, default settings) and is never imported into the measuring process.
+Its CPU use is read from /proc, which makes this module Linux-only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from benchmarks.loadgen import Target
+
+_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def new_api_key() -> str:
+    """A fresh bootstrap admin key: `crl_bench_` and 40 url-safe random characters."""
+    return "crl_bench_" + secrets.token_urlsafe(30)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds used so far by process `pid` (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name in field 2 may contain spaces; every field after it is numeric.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / _CLOCK_TICKS_PER_S
+
+
+class PostgresSchema:
+    """A throwaway PostgreSQL schema, so a benchmark never touches existing tables."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.name = f"bench_{secrets.token_hex(6)}"
+
+    def create(self) -> None:
+        """Create the schema."""
+        asyncio.run(self._execute(f'CREATE SCHEMA "{self.name}"'))
+
+    def drop(self) -> None:
+        """Drop the schema and every table in it."""
+        asyncio.run(self._execute(f'DROP SCHEMA IF EXISTS "{self.name}" CASCADE'))
+
+    async def _execute(self, statement: str) -> None:
+        import asyncpg
+
+        scheme, sep, rest = self.database_url.partition("://")
+        # asyncpg takes a plain libpq URL; SQLAlchemy-style URLs name a driver after a "+".
+        connection = await asyncpg.connect(scheme.split("+")[0] + sep + rest)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+
+class BenchServer:
+    """`corral serve` in a subprocess on a fresh data directory (and schema, on PostgreSQL).
+
+    Use it as a context manager: entering starts the server and returns once `GET /readyz`
+    answers 200; leaving stops it (SIGTERM, then SIGKILL) and deletes what it created.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str | None = None,
+        startup_timeout_s: float = 60.0,
+        shutdown_timeout_s: float = 5.0,
+    ) -> None:
+        self.database_url = database_url
+        self.startup_timeout_s = startup_timeout_s
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.api_key = new_api_key()
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.schema = PostgresSchema(database_url) if database_url else None
+        self.shutdown: str | None = None
+        """How the server stopped, e.g. `SIGTERM after 0.4 s`; set when it has stopped."""
+        self._data_dir: Path | None = None
+        self._log: IO[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        """Process id of the server."""
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
+
+    @property
+    def target(self) -> Target:
+        """Where the load generator should send requests."""
+        return Target(base_url=self.base_url, api_key=self.api_key)
+
+    @property
+    def database(self) -> str:
+        """The database the server uses, for the report (no credentials)."""
+        if self.database_url is None:
+            return "sqlite (embedded default)"
+        assert self.schema is not None
+        return f"postgresql {self.database_url.rpartition('@')[2]} schema {self.schema.name}"
+
+    def cpu_s(self) -> float:
+        """CPU seconds the server process has used so far."""
+        return process_cpu_s(self.pid)
+
+    def __enter__(self) -> BenchServer:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the server and wait until it is ready."""
+        self._data_dir = Path(tempfile.mkdtemp(prefix="corral-bench-"))
+        env = {
+            **os.environ,
+            "CORRAL_DATA_DIR": str(self._data_dir),
+            "CORRAL_PORT": str(self.port),
+            "CORRAL_BOOTSTRAP_KEY": self.api_key,
+            "CORRAL_LOG_LEVEL": "warning",
+        }
+        if self.schema is not None:
+            self.schema.create()
+            env["CORRAL_DATABASE_URL"] = self.schema.database_url
+            env["CORRAL_DATABASE_SCHEMA"] = self.schema.name
+        self._log = (self._data_dir / "server.log").open("wb")
+        self._process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "corral"), "serve"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(
+                    f"corral serve exited with {self._process.returncode}:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(
+            f"corral serve not ready after {self.startup_timeout_s} s:\n{self.log_tail()}"
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines the server printed."""
+        if self._data_dir is None or not (self._data_dir / "server.log").exists():
+            return ""
+        text = (self._data_dir / "server.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL) and delete its data and schema."""
+        if self._process is not None:
+            self.shutdown = self._terminate(self._process)
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self.schema is not None:
+            self.schema.drop()
+        if self._data_dir is not None:
+            shutil.rmtree(self._data_dir, ignore_errors=True)
+            self._data_dir = None
+
+    def _terminate(self, process: subprocess.Popen[bytes]) -> str:
+        if process.poll() is not None:
+            return f"had already exited with {process.returncode}"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=self.shutdown_timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return f"SIGKILL: still running {self.shutdown_timeout_s:g} s after SIGTERM"
+        return f"SIGTERM, exited in {time.monotonic() - started:.2f} s"

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+
+from corral.domain import runs
+from corral.domain.event_log import format_time, resume_after
+from corral.errors import InvalidRequest
+from corral.types.runs import RunStatus
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "allowed"),
+    [
+        ("queued", "running", True),
+        ("queued", "cancelled", True),
+        ("running", "waiting", True),
+        ("waiting", "running", True),
+        ("running", "completed", True),
+        ("waiting", "timed_out", True),
+        ("completed", "running", False),
+        ("cancelled", "completed", False),
+        ("queued", "waiting", False),
+        ("failed", "cancelled", False),
+    ],
+    ids=lambda v: str(v),
+)
+def test_the_run_state_machine(current, target, allowed):
+    assert runs.can_transition(current, target) is allowed
+
+
+def test_every_terminal_status_has_exactly_one_terminal_event_type():
+    terminal = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
+    assert set(runs.TERMINAL_EVENT) == terminal
+    assert len(set(runs.TERMINAL_EVENT.values())) == 4
+
+
+def test_later_metadata_layers_win():
+    assert runs.merge_metadata({"a": "1", "b": "1"}, {"b": "2"}, {"c": "3"}) == {
+        "a": "1",
+        "b": "2",
+        "c": "3",
+    }
+
+
+def test_run_tools_follow_the_agent_tools_and_names_must_be_unique():
+    agent = [{"type": "client", "name": "a"}]
+    assert [t["name"] for t in runs.merge_tools(agent, [{"type": "client", "name": "b"}])] == [
+        "a",
+        "b",
+    ]
+    with pytest.raises(InvalidRequest) as raised:
+        runs.merge_tools(agent, [{"type": "client", "name": "x"}, {"type": "client", "name": "a"}])
+    assert raised.value.field == "/tools/1/name"
+
+
+def test_the_fingerprint_ignores_key_order_but_not_values():
+    assert runs.fingerprint({"a": 1, "b": [1, 2]}) == runs.fingerprint({"b": [1, 2], "a": 1})
+    assert runs.fingerprint({"a": 1}) != runs.fingerprint({"a": 2})
+
+
+@pytest.mark.parametrize(
+    ("header", "after", "expected"),
+    [(None, None, 0), (None, 5, 5), ("7", None, 7), ("7", 3, 7), (" 9 ", None, 9), ("", 4, 4)],
+    ids=str,
+)
+def test_the_last_event_id_header_wins_over_after(header, after, expected):
+    assert resume_after(last_event_id=header, after=after) == expected
+
+
+@pytest.mark.parametrize("header", ["abc", "-1", "1.5"])
+def test_a_malformed_last_event_id_is_an_invalid_request(header):
+    with pytest.raises(InvalidRequest) as raised:
+        resume_after(last_event_id=header, after=None)
+    assert raised.value.field == "Last-Event-ID"
+
+
+def test_times_are_rfc3339_utc_with_a_z():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    moment = datetime(2026, 11, 23, 17, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    assert format_time(moment) == "2026-11-23T15:00:00.123456Z"
+    assert format_time(datetime(2026, 1, 1, tzinfo=UTC)).endswith("00.000000Z")

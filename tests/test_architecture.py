@@ -1,0 +1,67 @@
+"""The structure itself: layering, documentation coverage, and the public surface."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import corral
+from corral.settings import Settings
+from corral.types.errors import ErrorCode
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_import_layers_and_forbidden_imports_hold():
+    lint = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_setting_is_documented():
+    documented = (ROOT / "docs" / "settings.md").read_text()
+    missing = [
+        f"CORRAL_{name.upper()}"
+        for name in Settings.model_fields
+        if f"`CORRAL_{name.upper()}`" not in documented
+    ]
+    assert missing == []
+
+
+def test_every_setting_explains_itself():
+    assert [n for n, f in Settings.model_fields.items() if not f.description] == []
+
+
+def test_every_error_code_is_documented():
+    documented = (ROOT / "docs" / "errors.md").read_text()
+    assert [code.value for code in ErrorCode if f"`{code.value}`" not in documented] == []
+
+
+def test_every_package_declares_its_public_names():
+    packages = [
+        name
+        for _, name, is_package in pkgutil.walk_packages(corral.__path__, "corral.")
+        if is_package and ".migrations" not in name
+    ]
+    undeclared = [name for name in packages if not hasattr(importlib.import_module(name), "__all__")]
+    assert undeclared == []
+
+
+def test_every_module_says_what_it_is_for():
+    silent = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "src" / "corral").rglob("*.py")
+        if "migrations" not in path.parts and not _docstring(path)
+    ]
+    assert silent == []
+
+
+def _docstring(path: Path) -> bool:
+    import ast
+
+    return ast.get_docstring(ast.parse(path.read_text())) is not None
