@@ -35,7 +35,7 @@ from corral.types.errors import ErrorCode
 class CorralError(Exception):
     """An unexpected error occurred."""
 
-    code: ClassVar[str] = ErrorCode.INTERNAL_ERROR
+    code: str = ErrorCode.INTERNAL_ERROR
     http_status: ClassVar[int] = 500
 
     def __init__(

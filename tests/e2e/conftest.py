@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from pathlib import Path
 from typing import IO, Any
 
@@ -62,14 +62,19 @@ class CorralProcess:
         self.stdout_path = log_dir / f"{name}.stdout.log"
         self._stdout: IO[bytes] = self.stdout_path.open("wb")
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "corral", *args],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=self._stderr,
-            start_new_session=True,
-        )
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-m", "corral", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=self._stdout,
+                stderr=self._stderr,
+                start_new_session=True,
+            )
+        except BaseException:
+            self._stdout.close()
+            self._stderr.close()
+            raise
 
     @property
     def pid(self) -> int:
@@ -191,8 +196,9 @@ class Cluster:
 
     @staticmethod
     def env(**settings: Any) -> dict[str, str]:
-        """`CORRAL_*` variables for the given settings (over the defaults), without anything
-        `CORRAL_*` inherited from the test's environment.
+        """`CORRAL_*` variables for `settings` over the defaults, and nothing inherited.
+
+        Any `CORRAL_*` variable of the test's own environment is left out.
         """
         values = {**DEFAULT_SETTINGS, **settings}
         env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
@@ -271,26 +277,45 @@ class Cluster:
 
     async def close(self) -> None:
         """Kill every process, then drop every schema."""
-        try:
-            for process in self.processes:
+        failures: list[Exception] = []
+        for process in self.processes:
+            try:
                 process.close()
-        finally:
-            if self._admin is not None:
-                for schema in self._schemas:
-                    await self._admin.run_sync_admin(
-                        lambda c, s=schema: c.execute(
-                            sa.text(f'DROP SCHEMA IF EXISTS "{s}" CASCADE')
-                        )
-                    )
+            except Exception as error:  # noqa: BLE001 - close the others first, then report
+                failures.append(error)
+        if self._admin is not None:
+            schemas = list(self._schemas)
+
+            def drop(conn: sa.Connection) -> None:
+                for schema in schemas:
+                    conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+            try:
+                await self._admin.run_sync_admin(drop)
+            finally:
                 await self._admin.close()
+        if failures:
+            raise failures[0]
 
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    """Start Corral processes; all of them are stopped when the test ends."""
+    """Start Corral processes; all of them are killed when the test ends."""
     started = Cluster(tmp_path)
     try:
         yield started
     finally:
         await started.close()
 
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """On failure, show the end of each process's stderr next to the traceback."""
+    report = yield
+    cluster = getattr(item, "funcargs", {}).get("cluster")
+    if report.failed and isinstance(cluster, Cluster):
+        for process in cluster.processes:
+            report.sections.append((f"{process.stderr_path}", process.describe()))
+    return report

@@ -83,8 +83,10 @@ async def wait_for_event(
 
 
 def assert_sound_log(log: list[dict[str, Any]], run_id: str) -> dict[str, Any]:
-    """The log is numbered 1..n without gaps or duplicates, starts with the only `run.started`
-    and ends with the only terminal event, which is returned.
+    """Check a run's whole log and return its terminal event.
+
+    The log is numbered 1..n without gaps or duplicates, starts with the only `run.started` and
+    ends with the only terminal event.
     """
     assert [e["seq"] for e in log] == list(range(1, len(log) + 1)), [e["seq"] for e in log]
     assert all(e["run_id"] == run_id for e in log)
@@ -105,9 +107,7 @@ def message_text(log: list[dict[str, Any]]) -> str:
 async def read_stream(
     client: httpx.AsyncClient, path: str, *, timeout_s: float = 15.0
 ) -> tuple[list[tuple[float, dict[str, Any]]], float]:
-    """Every SSE frame of `path` with the wall-clock time it arrived, and when the server closed
-    the stream.
-    """
+    """Every SSE frame of `path` with its arrival time, and the time the server closed it."""
     received: list[tuple[float, dict[str, Any]]] = []
     buffer = b""
     async with asyncio.timeout(timeout_s), client.stream("GET", path) as response:

@@ -14,7 +14,9 @@ from tests.helpers import events, submit, wait
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
 
-async def test_a_cancel_reaches_the_worker_executing_the_run_within_one_second(cluster: Cluster):
+async def test_a_cancel_reaches_the_worker_executing_the_run_within_one_second(
+    cluster: Cluster,
+) -> None:
     # A 30 s lease renewed every 10 s: losing the lease cannot be what stops the run in time.
     env = await cluster.postgres_env(lease_s=30)
     server, worker = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))

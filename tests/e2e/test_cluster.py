@@ -1,6 +1,4 @@
-"""Several API nodes and several workers on one PostgreSQL database, woken across processes by
-LISTEN/NOTIFY or by Redis.
-"""
+"""Several API nodes and workers on one PostgreSQL database, woken by LISTEN/NOTIFY or Redis."""
 
 from __future__ import annotations
 
@@ -29,7 +27,7 @@ def _time(text: str) -> float:
 @pytest.mark.parametrize(("broker", "run_count"), BROKERS)
 async def test_api_nodes_and_workers_on_one_database_share_the_runs_and_stream_across_nodes(
     cluster: Cluster, broker: str, run_count: int
-):
+) -> None:
     # A minute between resyncs: only the broker can wake waiters and streams in time. Each
     # worker holds at most half the runs at once, so both must take part.
     env = await cluster.postgres_env(broker=broker, resync_s=60, worker_concurrency=run_count // 2)

@@ -1,6 +1,4 @@
-"""A server killed with SIGKILL and started again on the same SQLite data directory picks up
-the run it left behind.
-"""
+"""A server killed and started again on the same SQLite data directory resumes its runs."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ pytestmark = pytest.mark.e2e
 
 async def test_a_run_left_running_by_a_killed_server_completes_after_a_restart_on_the_same_data(
     cluster: Cluster,
-):
+) -> None:
     env = cluster.sqlite_env(lease_s=2)
     first = await cluster.serve(env)
 

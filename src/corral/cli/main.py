@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from corral.settings import Settings
@@ -31,8 +32,14 @@ DatabaseUrl = Annotated[
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with command-line flags winning."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from the environment, with command-line flags winning; exits on bad values."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        for problem in error.errors():
+            name = "CORRAL_" + "_".join(str(part) for part in problem["loc"]).upper()
+            console.print(f"error: invalid setting {name}: {problem['msg']}")
+        raise typer.Exit(2) from None
 
 
 @app.command()

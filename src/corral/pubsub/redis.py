@@ -70,4 +70,4 @@ class RedisBroker(Broker):
                 await asyncio.sleep(self._reconnect_s)
             finally:
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

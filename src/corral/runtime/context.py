@@ -145,6 +145,7 @@ class RunContext:
         self.last_seq = run.last_seq
         self.cancel_requested = False
         self.ended = False
+        self.is_waiting = False
         self.tool_results_ready = asyncio.Event()
         self._buffer: list[NewEvent] = []
         self._lock = asyncio.Lock()
@@ -185,8 +186,14 @@ class RunContext:
                 type(error).__name__,
                 extra={"action": "run.flush_failed", "run_id": self.run.id},
             )
+            return
         finally:
             self._flush_task = None
+        if self._buffer and self._flush_timer is None:
+            # Events emitted while this flush was writing.
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                FLUSH_DELAY_S, self._start_flush
+            )
 
     def _cancel_timer(self) -> None:
         if self._flush_timer is not None:

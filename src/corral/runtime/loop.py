@@ -197,6 +197,15 @@ async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) 
         ]
         await ctx.save(status=RunStatus.WAITING, new_tool_calls=rows)
     outstanding = {call["call_id"]: call for call in waiting}
+    ctx.is_waiting = True
+    try:
+        await _collect_results(ctx, outstanding)
+    finally:
+        ctx.is_waiting = False
+
+
+async def _collect_results(ctx: RunContext, outstanding: dict[str, dict[str, Any]]) -> None:
+    state = ctx.state
     while outstanding:
         ctx.tool_results_ready.clear()
         answered = await ctx.database.read(tool_call_store.answered, ctx.run.id, list(outstanding))

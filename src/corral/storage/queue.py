@@ -124,3 +124,13 @@ def release(conn: sa.Connection, *, worker_id: str, run_ids: Collection[str], no
         .values(lease_expires_at=now)
     )
     return result.rowcount
+
+
+def expire_all(conn: sa.Connection, *, now: datetime) -> int:
+    """Make every leased run claimable now (SQLite mode: the previous process is gone)."""
+    result = conn.execute(
+        runs.update()
+        .where(runs.c.status.in_([s.value for s in _LEASED]), runs.c.lease_expires_at > now)
+        .values(lease_expires_at=now)
+    )
+    return result.rowcount

@@ -47,7 +47,7 @@ class RunRecord:
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RunRecord:
         """Build from a full row of `runs` (the fields follow the table's column order)."""
-        return cls(*row)
+        return cls(*row)  # type: ignore[call-arg]  # one positional value per column
 
     @property
     def is_terminal(self) -> bool:

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 CLAIM_BATCH = 32
 """Most runs claimed in one transaction."""
 
+WAITING_FACTOR = 10
+"""A worker holds at most this many times `worker_concurrency` runs, counting waiting ones."""
+
 
 class Worker:
     """Executes runs from the queue until stopped."""
@@ -65,6 +68,15 @@ class Worker:
 
     async def start(self) -> None:
         """Begin claiming and heartbeating."""
+        if self._database.dialect == "sqlite":
+            # SQLite mode is one process: leases still held belong to a predecessor that died,
+            # so its runs resume now rather than when the leases expire.
+            resumed = await self._database.write(queue.expire_all, now=self._clock())
+            if resumed:
+                logger.info(
+                    "resuming runs left by a previous process",
+                    extra={"action": "worker.recovered", "count": resumed},
+                )
         self._wake = self._broker.subscribe(QUEUE_CHANNEL)
         self._background = [
             asyncio.create_task(self._claim_loop(), name=f"{self.id}-claim"),
@@ -105,7 +117,7 @@ class Worker:
     async def _claim_loop(self) -> None:
         assert self._wake is not None
         while True:
-            free = self._settings.worker_concurrency - len(self._tasks)
+            free = self._settings.worker_concurrency - self._busy_count()
             batch = min(free, CLAIM_BATCH)
             if batch > 0:
                 try:
@@ -128,6 +140,13 @@ class Worker:
                     await asyncio.sleep(0)
                     continue
             await self._wake.wait(self._settings.poll_interval_s)
+
+    def _busy_count(self) -> int:
+        """Runs that use capacity: a run waiting for its caller costs nothing but a task, so it
+        does not count (up to `WAITING_FACTOR` times the concurrency, to bound memory)."""
+        waiting = sum(1 for ctx in self._contexts.values() if ctx.is_waiting)
+        waiting = min(waiting, self._settings.worker_concurrency * (WAITING_FACTOR - 1))
+        return len(self._tasks) - waiting
 
     def _spawn(self, run: RunRecord) -> None:
         logger.info(
