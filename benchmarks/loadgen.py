@@ -161,8 +161,12 @@ class LoadPool:
 
     def __enter__(self) -> LoadPool:
         # Start every process now (imports included) so no scenario pays for it.
-        for future in [self._executor.submit(_ready, 0.2) for _ in range(self.processes)]:
-            future.result()
+        try:
+            for future in [self._executor.submit(_ready, 0.2) for _ in range(self.processes)]:
+                future.result()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(

@@ -17,11 +17,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from benchmarks import cpu
+
 
 def percentiles(samples_ms: list[float]) -> dict[str, Any]:
-    """Count, mean, p50, p90, p99 and max (nearest-rank) of a series; None when it is empty."""
+    """Count, mean, min, p50, p90, p99 and max (nearest rank) of a series; None when empty."""
     if not samples_ms:
-        return {"count": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+        return dict.fromkeys(("mean", "min", "p50", "p90", "p99", "max"), None) | {"count": 0}
     ordered = sorted(samples_ms)
 
     def rank(percent: float) -> float:
@@ -30,6 +32,7 @@ def percentiles(samples_ms: list[float]) -> dict[str, Any]:
     return {
         "count": len(ordered),
         "mean": statistics.fmean(ordered),
+        "min": ordered[0],
         "p50": rank(50),
         "p90": rank(90),
         "p99": rank(99),
@@ -65,6 +68,7 @@ def machine_facts() -> dict[str, Any]:
         "corral": _version("corral"),
         "aiohttp": _version("aiohttp"),
         "uvloop": _version("uvloop"),
+        "load_average_at_start": cpu.load_average(),
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
@@ -155,28 +159,51 @@ def _header(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _title(result: dict[str, Any]) -> str:
+    """The scenario's title, with its sizes where they vary."""
+    figures = result["figures"]
+    if result["name"] == "throughput" and figures:
+        return f"throughput, {figures['concurrency']} clients, {figures['duration_s']:g} s"
+    if result["name"] == "fan_out" and figures:
+        return f"fan-out, {figures['deltas']:,} deltas to {figures['subscribers']}"
+    return str(result["title"])
+
+
 def _scenario_rows(scenarios: dict[str, dict[str, Any]]) -> list[list[str]]:
-    rows = [["scenario", "n", "result", "errors", "server CPU", "load gen CPU"]]
+    rows = [["scenario", "n", "result", "errors", "server CPU", "load gen CPU", "other CPU"]]
     for result in scenarios.values():
-        title = result["title"]
-        if result["name"] == "throughput" and result["figures"]:
-            figures = result["figures"]
-            title = f"throughput, {figures['concurrency']} clients, {figures['duration_s']:g} s"
-        elif result["name"] == "fan_out" and result["figures"]:
-            figures = result["figures"]
-            title = f"fan-out, {figures['deltas']:,} deltas to {figures['subscribers']}"
         rows.append(
             [
-                title,
+                _title(result),
                 str(result["count"]),
                 result["summary"] + ("" if result["ok"] else "  FAILED"),
                 str(result["errors"]),
                 _cpu(result["server_cpu_s"], result["server_cpu_pct"]),
                 _cpu(result["loadgen_cpu_s"], result["loadgen_cpu_pct"])
                 + f" in {result['loadgen_processes']}",
+                _cpu(result["other_cpu_s"], result["other_cpu_pct"]),
             ]
         )
     return rows
+
+
+OPERATION_NAMES = {"fan_out": "delta delivered", "client_tool": "round trip"}
+
+
+def _cpu_per_operation(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for result in scenarios.values():
+        per_op_ms = result["server_cpu_ms_per_op"]
+        if per_op_ms is None:
+            continue
+        line = f"  {_title(result):32} {per_op_ms:7.3f} ms per "
+        line += OPERATION_NAMES.get(result["name"], "run")
+        if result["name"] == "throughput":
+            line += f" (≈ {1000 / per_op_ms:.0f} runs/s if the server had a core to itself)"
+        lines.append(line)
+    if lines:
+        lines.insert(0, "server CPU per operation (a busy machine moves it less than rates):")
+    return lines
 
 
 def _problems(scenarios: dict[str, dict[str, Any]]) -> list[str]:
@@ -190,18 +217,42 @@ def _problems(scenarios: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
+QUIET_OTHER_CPU_PCT = 20.0
+"""Above this much CPU used by other processes, the machine was too busy for fair figures."""
+
+
+def _contention_warning(report: dict[str, Any]) -> list[str]:
+    others = [
+        result["other_cpu_pct"]
+        for result in report["scenarios"].values()
+        if result["other_cpu_pct"] is not None
+    ]
+    if not others or max(others) <= QUIET_OTHER_CPU_PCT:
+        return []
+    one, five, _ = report["machine"]["load_average_at_start"]
+    return [
+        f"WARNING: other processes used up to {max(others):.0f}% of a core during these "
+        f"scenarios (load average {one:.1f} / {five:.1f} at the start).",
+        "The server was competing for CPU, so the figures understate it. Rerun on a quiet machine.",
+    ]
+
+
 def render(report: dict[str, Any]) -> str:
     """The report as the plain text the command prints."""
     scenarios = report["scenarios"]
     lines = _header(report)
-    lines += _table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5})
+    lines += _table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5, 6})
+    cores = report["machine"]["cpus_usable"]
     lines += [
         "",
-        "CPU: percent of one core over the scenario's timed wall clock, with CPU seconds; the "
-        'load generator\'s is summed over its processes ("in N").',
-        f"This machine has {report['machine']['cpus_usable']} usable cores "
-        f"({100 * report['machine']['cpus_usable']}% in all).",
+        "CPU: percent of one core over the scenario's timed wall clock (CPU seconds). The load",
+        'generator\'s is summed over its processes ("in N"); "other" is every other process.',
+        f"This machine has {cores} usable cores ({100 * cores}% in all).",
+        *_contention_warning(report),
     ]
+    per_operation = _cpu_per_operation(scenarios)
+    if per_operation:
+        lines += ["", *per_operation]
     if report["goals"]:
         lines += ["", "goals:"]
         for goal in report["goals"]:

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark a real `corral serve` with the deterministic `test` model.",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="short sizes for a smoke run (about a minute)"
+        "--quick", action="store_true", help="short sizes for a smoke run (about 20 s)"
     )
     parser.add_argument("--duration", type=float, help="throughput window in seconds (30)")
     parser.add_argument("--concurrency", type=int, help="throughput clients (32)")

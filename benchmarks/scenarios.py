@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from benchmarks import cpu
 from benchmarks.loadgen import (
     TERMINAL_EVENTS,
     Frame,
@@ -63,7 +64,7 @@ class Config:
 
     @classmethod
     def quick(cls) -> Config:
-        """Short sizes for a smoke run of a minute or so."""
+        """Short sizes for a smoke run of about 20 seconds."""
         return cls(latency_runs=100, warmup_runs=20, duration_s=5.0, sse_runs=50, tool_runs=50)
 
 
@@ -77,6 +78,11 @@ class Bench:
     server_cpu_s: Callable[[], float] | None = None
     """Reads the server's CPU seconds so far; None when the server is not ours to watch."""
 
+    def read_cpu(self) -> cpu.CpuReading:
+        """The server's and the machine's CPU seconds so far."""
+        server_s = self.server_cpu_s() if self.server_cpu_s is not None else None
+        return cpu.CpuReading(server_s=server_s, machine_s=cpu.machine_busy_s())
+
 
 @dataclass(kw_only=True)
 class Measurement:
@@ -88,11 +94,15 @@ class Measurement:
     """How many operations the figures are over."""
     figures: dict[str, Any]
     jobs: list[JobReport]
+    operations: int | None = None
+    """Operations the server served while its CPU was measured, warm-up included (default:
+    `count`)."""
     failures: list[str] = field(default_factory=list)
     """Broken guarantees (lost or reordered events), as opposed to failed requests."""
     window_s: float | None = None
     """The timed window, when it is narrower than the whole scenario."""
-    window_server_cpu_s: float | None = None
+    window_cpu: cpu.CpuReading | None = None
+    """CPU spent during `window_s`."""
 
 
 @dataclass(kw_only=True)
@@ -103,6 +113,8 @@ class ScenarioResult:
     title: str
     summary: str
     count: int
+    operations: int
+    """Operations served in the CPU window, warm-up included; the divisor of CPU per op."""
     figures: dict[str, Any]
     errors: int
     error_samples: list[str]
@@ -111,6 +123,8 @@ class ScenarioResult:
     server_cpu_s: float | None
     loadgen_cpu_s: float
     loadgen_processes: int
+    machine_cpu_s: float
+    """CPU all cores spent busy during the scenario, whoever spent it."""
 
     @property
     def ok(self) -> bool:
@@ -129,6 +143,26 @@ class ScenarioResult:
         """Load generator CPU (all its processes) in percent of one core."""
         return 100 * self.loadgen_cpu_s / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def server_cpu_ms_per_op(self) -> float | None:
+        """Server CPU per measured operation: unlike rates, barely moved by a busy machine."""
+        if self.server_cpu_s is None or not self.operations:
+            return None
+        return 1000 * self.server_cpu_s / self.operations
+
+    @property
+    def other_cpu_s(self) -> float | None:
+        """CPU spent by everything but the server and the load generator (tests, builds...)."""
+        if self.server_cpu_s is None:
+            return None
+        return max(0.0, self.machine_cpu_s - self.server_cpu_s - self.loadgen_cpu_s)
+
+    @property
+    def other_cpu_pct(self) -> float | None:
+        """`other_cpu_s` in percent of one core."""
+        other = self.other_cpu_s
+        return None if other is None or self.wall_s <= 0 else 100 * other / self.wall_s
+
     def as_dict(self) -> dict[str, Any]:
         """Every figure, for the JSON report."""
         return {
@@ -136,6 +170,9 @@ class ScenarioResult:
             "ok": self.ok,
             "server_cpu_pct": self.server_cpu_pct,
             "loadgen_cpu_pct": self.loadgen_cpu_pct,
+            "server_cpu_ms_per_op": self.server_cpu_ms_per_op,
+            "other_cpu_s": self.other_cpu_s,
+            "other_cpu_pct": self.other_cpu_pct,
         }
 
 
@@ -180,6 +217,7 @@ def submit_latency(bench: Bench) -> Measurement:
         count=latency["count"],
         figures={"latency_ms": latency, "warmup_runs": config.warmup_runs},
         jobs=[job],
+        operations=latency["count"] + config.warmup_runs,
     )
 
 
@@ -241,12 +279,10 @@ def throughput(bench: Bench) -> Measurement:
         )
         for clients in shares
     ]
-    window_server_cpu_s = None
-    if bench.server_cpu_s is not None:
-        time.sleep(max(0.0, start_at - time.monotonic()))
-        cpu_at_start = bench.server_cpu_s()
-        time.sleep(max(0.0, start_at + config.duration_s - time.monotonic()))
-        window_server_cpu_s = bench.server_cpu_s() - cpu_at_start
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    cpu_at_start = bench.read_cpu()
+    time.sleep(max(0.0, start_at + config.duration_s - time.monotonic()))
+    window_cpu = bench.read_cpu().since(cpu_at_start)
     jobs = [future.result() for future in futures]
     recorder = Recorder.merge([job.recorder for job in jobs])
     latency = percentiles(recorder.samples_ms.get("latency", []))
@@ -264,7 +300,7 @@ def throughput(bench: Bench) -> Measurement:
         },
         jobs=jobs,
         window_s=config.duration_s,
-        window_server_cpu_s=window_server_cpu_s,
+        window_cpu=window_cpu,
     )
 
 
@@ -474,11 +510,15 @@ def fan_out(bench: Bench) -> Measurement:
     jobs = [created, *(future.result() for future in futures)]
     records = Recorder.merge([job.recorder for job in jobs[1:]]).records
     figures = _fan_out_figures(records, config)
-    return Measurement(
-        summary=(
+    per_subscriber = figures["per_subscriber_events_per_s"]
+    summary = "no subscriber received deltas"
+    if per_subscriber["count"]:
+        summary = (
             f"{figures['aggregate_events_per_s']:,.0f} deltas/s in all; per subscriber "
-            f"{figures['per_subscriber_events_per_s']['p50']:,.0f}/s (p50)"
-        ),
+            f"p50 {per_subscriber['p50']:,.0f}/s, min {per_subscriber['min']:,.0f}/s"
+        )
+    return Measurement(
+        summary=summary,
         count=sum(record["deltas"] for record in records),
         figures=figures,
         jobs=jobs,
@@ -564,25 +604,27 @@ def run_scenario(
     """
     scenario = SCENARIOS[name]
     bench = Bench(target=target, config=config, pool=pool, server_cpu_s=server_cpu_s)
-    cpu_before = server_cpu_s() if server_cpu_s else None
+    cpu_before = bench.read_cpu()
     started = time.monotonic()
     measured = scenario.measure(bench)
     wall_s = time.monotonic() - started
-    server_cpu = server_cpu_s() - cpu_before if server_cpu_s and cpu_before is not None else None
-    if measured.window_s is not None:
-        wall_s, server_cpu = measured.window_s, measured.window_server_cpu_s
+    spent = bench.read_cpu().since(cpu_before)
+    if measured.window_s is not None and measured.window_cpu is not None:
+        wall_s, spent = measured.window_s, measured.window_cpu
     recorder = Recorder.merge([job.recorder for job in measured.jobs])
     return ScenarioResult(
         name=name,
         title=scenario.title,
         summary=measured.summary,
         count=measured.count,
+        operations=measured.count if measured.operations is None else measured.operations,
         figures=measured.figures,
         errors=recorder.errors,
         error_samples=recorder.error_samples,
         failures=measured.failures,
         wall_s=wall_s,
-        server_cpu_s=server_cpu,
+        server_cpu_s=spent.server_s,
         loadgen_cpu_s=sum(job.cpu_s for job in measured.jobs),
         loadgen_processes=len({job.pid for job in measured.jobs}),
+        machine_cpu_s=spent.machine_s,
     )

@@ -2,7 +2,7 @@
 
 The benchmark must measure what an operator runs, so the server is started exactly as the CLI
 starts it (embedded worker, default settings) and is never imported into the measuring process.
-Its CPU use is read from /proc, which makes this module Linux-only.
+Its CPU use is read from /proc (see `benchmarks.cpu`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from benchmarks.cpu import process_cpu_s
 from benchmarks.loadgen import Target
-
-_CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
 def new_api_key() -> str:
@@ -38,15 +37,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def process_cpu_s(pid: int) -> float:
-    """User plus system CPU seconds used so far by process `pid` (all its threads)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    # The command name in field 2 may contain spaces; every field after it is numeric.
-    fields = stat[stat.rindex(")") + 2 :].split()
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / _CLOCK_TICKS_PER_S
 
 
 class PostgresSchema:
@@ -145,8 +135,9 @@ class BenchServer:
     def start(self) -> None:
         """Start the server and wait until it is ready."""
         self._data_dir = Path(tempfile.mkdtemp(prefix="corral-bench-"))
-        env = {
-            **os.environ,
+        # Embedded defaults: no CORRAL_* setting leaks in from the caller's environment.
+        env = {name: value for name, value in os.environ.items() if not name.startswith("CORRAL_")}
+        env |= {
             "CORRAL_DATA_DIR": str(self._data_dir),
             "CORRAL_PORT": str(self.port),
             "CORRAL_BOOTSTRAP_KEY": self.api_key,

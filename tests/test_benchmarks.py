@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 from benchmarks.loadgen import LoadPool, parse_frame
-from benchmarks.report import check_goals, percentiles, render
+from benchmarks.report import check_goals, machine_facts, percentiles, render
 from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
 from benchmarks.server import BenchServer
 
@@ -52,6 +52,7 @@ def assert_clean(result: ScenarioResult) -> None:
     assert result.server_cpu_s is not None and result.server_cpu_s >= 0
     assert result.loadgen_cpu_s > 0
     assert result.loadgen_processes >= 1
+    assert result.other_cpu_s is not None and result.other_cpu_s >= 0
 
 
 def assert_latencies(series: dict[str, Any], count: int) -> None:
@@ -64,6 +65,8 @@ def test_submit_latency_times_every_run_after_the_warm_up(results):
 
     assert_clean(result)
     assert result.count == TINY.latency_runs
+    assert result.operations == TINY.latency_runs + TINY.warmup_runs
+    assert result.server_cpu_ms_per_op is not None
     assert_latencies(result.figures["latency_ms"], TINY.latency_runs)
 
 
@@ -112,17 +115,7 @@ def test_fan_out_delivers_every_delta_to_every_subscriber_in_order(results):
 def test_the_report_renders_every_scenario_and_is_json(results):
     scenarios = {name: result.as_dict() for name, result in results.items()}
     report = {
-        "machine": {
-            "cpu_count": 2,
-            "cpus_usable": 2,
-            "cpu_model": None,
-            "python": "CPython 3.11",
-            "platform": "Linux",
-            "corral": "0",
-            "aiohttp": "0",
-            "uvloop": None,
-            "measured_at": "2026-01-01T00:00:00+00:00",
-        },
+        "machine": machine_facts(),
         "server": {"database": "sqlite", "shutdown": "SIGTERM"},
         "load_processes": 2,
         "scenarios": scenarios,

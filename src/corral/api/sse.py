@@ -1,4 +1,8 @@
-"""Server-sent events: frames built straight from stored event documents, with keep-alives."""
+"""Server-sent events: frames built straight from stored event documents, with keep-alives.
+
+Each batch the log yields goes out as one chunk, so a replay costs a few writes, not one per
+event.
+"""
 
 from __future__ import annotations
 
@@ -17,24 +21,32 @@ def frame(event_id: int, event_type: str, data: str) -> bytes:
     return f"id: {event_id}\nevent: {event_type}\ndata: {data}\n\n".encode()
 
 
-async def _run_frames(events: AsyncIterator[StoredEvent | None]) -> AsyncIterator[bytes]:
+async def _run_frames(batches: AsyncIterator[list[StoredEvent] | None]) -> AsyncIterator[bytes]:
     yield b": stream open\n\n"
-    async for event in events:
-        yield KEEPALIVE if event is None else frame(event.seq, event.type, event.data)
+    async for batch in batches:
+        if batch is None:
+            yield KEEPALIVE
+        else:
+            yield b"".join(frame(e.seq, e.type, e.data) for e in batch)
 
 
-async def _session_frames(events: AsyncIterator[SessionEvent | None]) -> AsyncIterator[bytes]:
+async def _session_frames(
+    batches: AsyncIterator[list[SessionEvent] | None],
+) -> AsyncIterator[bytes]:
     yield b": stream open\n\n"
-    async for event in events:
-        yield KEEPALIVE if event is None else frame(event.session_seq, event.type, event.data)
+    async for batch in batches:
+        if batch is None:
+            yield KEEPALIVE
+        else:
+            yield b"".join(frame(e.session_seq, e.type, e.data) for e in batch)
 
 
-def run_stream(events: AsyncIterator[StoredEvent | None]) -> StreamingResponse:
+def run_stream(events: AsyncIterator[list[StoredEvent] | None]) -> StreamingResponse:
     """The SSE response of a run's events (frame id: the event seq)."""
     return StreamingResponse(_run_frames(events), media_type="text/event-stream", headers=HEADERS)
 
 
-def session_stream(events: AsyncIterator[SessionEvent | None]) -> StreamingResponse:
+def session_stream(events: AsyncIterator[list[SessionEvent] | None]) -> StreamingResponse:
     """The SSE response of a session's events (frame id: the session cursor)."""
     return StreamingResponse(
         _session_frames(events), media_type="text/event-stream", headers=HEADERS

@@ -33,6 +33,7 @@ from corral.providers.base import (
 
 _DIRECTIVE = re.compile(r"\[\[\s*([a-z_]+)(?:\s+(.*?))?\s*\]\]", re.DOTALL)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
+_YIELD_EVERY = 100
 
 
 @dataclass
@@ -194,9 +195,11 @@ class ScriptedModel:
             if script.think:
                 yield ThinkingDelta(script.think)
                 yield ThinkingDelta("", signature="test-signature")
-            for piece in _chunks(text, script.deltas):
+            for index, piece in enumerate(_chunks(text, script.deltas)):
                 if script.stream_delay_s:
                     await asyncio.sleep(script.stream_delay_s)
+                elif index % _YIELD_EVERY == _YIELD_EVERY - 1:
+                    await asyncio.sleep(0)  # zero latency, but other tasks still get to run
                 yield TextDelta(piece)
             stop = "end_turn"
             output_tokens = _tokens(text)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from corral.domain.event_log import MAX_PAGE
 from corral.errors import NotFound
 from corral.pubsub.base import run_channel, session_channel
 from corral.services.context import Principal, ServiceContext
@@ -22,6 +21,9 @@ from corral.types.events import TERMINAL_EVENT_TYPES
 
 HEARTBEAT = None
 """Yielded by the followers when nothing happened for `sse_heartbeat_s`."""
+
+STREAM_PAGE = 500
+"""Events read and sent at once when a stream catches up."""
 
 
 async def page(
@@ -36,8 +38,9 @@ async def page(
 
 async def follow_run(
     ctx: ServiceContext, principal: Principal, run_id: str, *, after: int
-) -> AsyncIterator[StoredEvent | None]:
-    """Every event after `after`, live, until the terminal one; None marks a heartbeat."""
+) -> AsyncIterator[list[StoredEvent] | None]:
+    """Batches of every event after `after`, live, through the terminal one; None marks a
+    heartbeat."""
     if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
         raise NotFound(f"no run {run_id!r}")
     return _follow_run(ctx, run_id, after)
@@ -45,22 +48,26 @@ async def follow_run(
 
 async def _follow_run(
     ctx: ServiceContext, run_id: str, after: int
-) -> AsyncIterator[StoredEvent | None]:
+) -> AsyncIterator[list[StoredEvent] | None]:
     loop = asyncio.get_running_loop()
     heartbeat_s = ctx.settings.sse_heartbeat_s
     with ctx.broker.subscribe(run_channel(run_id)) as subscription:
         quiet_since = loop.time()
         while True:
-            batch = await ctx.database.read(event_log.read, run_id, after=after, limit=MAX_PAGE)
-            for event in batch:
-                yield event
-                after = event.seq
-                if event.type in TERMINAL_EVENT_TYPES:
-                    return
-            if len(batch) == MAX_PAGE:
-                continue
+            batch = await ctx.database.read(event_log.read, run_id, after=after, limit=STREAM_PAGE)
             if batch:
+                ended = next(
+                    (i for i, e in enumerate(batch) if e.type in TERMINAL_EVENT_TYPES), None
+                )
+                yield batch if ended is None else batch[: ended + 1]
+                if ended is not None:
+                    return
+                after = batch[-1].seq
                 quiet_since = loop.time()
+                # Let other requests run between pages of a long replay.
+                await asyncio.sleep(0)
+                if len(batch) == STREAM_PAGE:
+                    continue
             elif loop.time() - quiet_since >= heartbeat_s:
                 if await ctx.database.read(run_store.get_status, run_id) is None:
                     return  # the run was deleted
@@ -72,11 +79,10 @@ async def _follow_run(
 
 async def follow_session(
     ctx: ServiceContext, principal: Principal, session_id: str, *, after: int
-) -> AsyncIterator[SessionEvent | None]:
-    """Every event of every run of the session after the session cursor `after`, live.
-
-    Ends once the session has ended and its last run's events were sent.
-    """
+) -> AsyncIterator[list[SessionEvent] | None]:
+    """Batches of every event of every run of the session after the session cursor `after`,
+    live; None marks a heartbeat. Ends once the session has ended and its last run's events
+    were sent."""
     if await ctx.database.read(session_store.get, principal.workspace_id, session_id) is None:
         raise NotFound(f"no session {session_id!r}")
     return _follow_session(ctx, principal.workspace_id, session_id, after)
@@ -91,7 +97,7 @@ def _session_over(conn: Connection, workspace_id: str, session_id: str) -> bool:
 
 async def _follow_session(
     ctx: ServiceContext, workspace_id: str, session_id: str, after: int
-) -> AsyncIterator[SessionEvent | None]:
+) -> AsyncIterator[list[SessionEvent] | None]:
     loop = asyncio.get_running_loop()
     heartbeat_s = ctx.settings.sse_heartbeat_s
     with ctx.broker.subscribe(session_channel(session_id)) as subscription:
@@ -99,18 +105,18 @@ async def _follow_session(
         while True:
             over = await ctx.database.read(_session_over, workspace_id, session_id)
             batch = await ctx.database.read(
-                event_log.read_session, session_id, after=after, limit=MAX_PAGE
+                event_log.read_session, session_id, after=after, limit=STREAM_PAGE
             )
-            for event in batch:
-                yield event
-                after = event.session_seq
-            if len(batch) == MAX_PAGE:
-                continue
+            if batch:
+                yield batch
+                after = batch[-1].session_seq
+                quiet_since = loop.time()
+                await asyncio.sleep(0)
+                if len(batch) == STREAM_PAGE:
+                    continue
             if over:
                 return
-            if batch:
-                quiet_since = loop.time()
-            elif loop.time() - quiet_since >= heartbeat_s:
+            if not batch and loop.time() - quiet_since >= heartbeat_s:
                 yield HEARTBEAT
                 quiet_since = loop.time()
             wait_s = min(ctx.settings.resync_s, heartbeat_s - (loop.time() - quiet_since))

@@ -1,0 +1,55 @@
+"""CPU accounting from /proc (Linux only): one process's CPU time and the whole machine's.
+
+Every figure is shown next to the CPU spent by the server, by the load generator and by
+everything else on the machine. A reader can then tell a slow server from a starved one, and
+the figures are only comparable when that third share is small.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User plus system CPU seconds used so far by process `pid` (all its threads)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # The command name in field 2 may contain spaces; every field after it is numeric.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / CLOCK_TICKS_PER_S
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent busy since boot (anything but idle and I/O wait).
+
+    Time stolen by the hypervisor counts as busy: it is CPU this machine could not use.
+    """
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS_PER_S
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1, 5 and 15 minute load averages."""
+    one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
+    return float(one), float(five), float(fifteen)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CpuReading:
+    """CPU seconds of the server and of the whole machine, read at one instant."""
+
+    server_s: float | None
+    """None when the server is not a local process we can watch."""
+    machine_s: float
+
+    def since(self, earlier: CpuReading) -> CpuReading:
+        """The CPU seconds spent between `earlier` and this reading."""
+        server_s = None
+        if self.server_s is not None and earlier.server_s is not None:
+            server_s = self.server_s - earlier.server_s
+        return CpuReading(server_s=server_s, machine_s=self.machine_s - earlier.machine_s)
