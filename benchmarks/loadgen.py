@@ -238,10 +238,21 @@ async def wait_run(session: aiohttp.ClientSession, target: Target, run_id: str) 
     return status
 
 
-async def submit_and_wait(session: aiohttp.ClientSession, target: Target, body: bytes) -> str:
-    """Submit a run and wait for it to end; raises unless it completed."""
-    run_id = await submit_run(session, target, body)
-    status = await wait_run(session, target, run_id)
+async def submit_and_wait(
+    session: aiohttp.ClientSession, target: Target, body: bytes, *, one_request: bool = False
+) -> str:
+    """Submit a run and wait for it to end; raises unless it completed.
+
+    Two requests (`POST /v1/runs`, then `GET …/wait`), or with `one_request` a single
+    `POST /v1/runs?wait_s=…` that answers once the run has ended.
+    """
+    if one_request:
+        payload = await post(session, target.url(f"/v1/runs?wait_s={WAIT_TIMEOUT_S}"), body)
+        run = orjson.loads(payload)
+        run_id, status = str(run["id"]), str(run["status"])
+    else:
+        run_id = await submit_run(session, target, body)
+        status = await wait_run(session, target, run_id)
     if status != "completed":
         raise RequestFailed(f"run {run_id} ended {status}")
     return run_id

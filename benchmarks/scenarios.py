@@ -9,6 +9,7 @@ benchmark command and the smoke test both use it, so the two cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -189,20 +190,22 @@ def _ms(seconds: float) -> float:
 # --- submit → terminal, one at a time -------------------------------------------------------
 
 
-async def sequential_runs(target: Target, runs: int, warmup_runs: int) -> Recorder:
+async def sequential_runs(
+    target: Target, runs: int, warmup_runs: int, one_request: bool = False
+) -> Recorder:
     """POST a run, wait for it, repeat; one connection, nothing else in flight."""
     recorder = Recorder()
     async with open_session(target, connections=1) as session:
         for index in range(warmup_runs + runs):
             started = time.perf_counter()
             with recorder.catching():
-                await submit_and_wait(session, target, RUN_BODY)
+                await submit_and_wait(session, target, RUN_BODY, one_request=one_request)
                 if index >= warmup_runs:
                     recorder.sample("latency", _ms(time.perf_counter() - started))
     return recorder
 
 
-def submit_latency(bench: Bench) -> Measurement:
+def submit_latency(bench: Bench, *, one_request: bool = False) -> Measurement:
     """Submit→terminal latency of one run at a time, after a warm-up."""
     config = bench.config
     job = bench.pool.run(
@@ -210,6 +213,7 @@ def submit_latency(bench: Bench) -> Measurement:
         target=bench.target,
         runs=config.latency_runs,
         warmup_runs=config.warmup_runs,
+        one_request=one_request,
     )
     latency = percentiles(job.recorder.samples_ms.get("latency", []))
     return Measurement(
@@ -235,7 +239,7 @@ def _latency_line(latency: dict[str, Any], *, with_p90: bool = False) -> str:
 
 
 async def closed_loop_clients(
-    target: Target, clients: int, start_at: float, duration_s: float
+    target: Target, clients: int, start_at: float, duration_s: float, one_request: bool = False
 ) -> Recorder:
     """`clients` loops of POST + wait from `start_at` for `duration_s`.
 
@@ -249,7 +253,7 @@ async def closed_loop_clients(
             started = time.perf_counter()
             succeeded = False
             with recorder.catching():
-                await submit_and_wait(session, target, RUN_BODY)
+                await submit_and_wait(session, target, RUN_BODY, one_request=one_request)
                 succeeded = True
             if not succeeded:
                 await asyncio.sleep(0.01)  # a failing server must not turn this into a busy loop
@@ -264,7 +268,7 @@ async def closed_loop_clients(
     return recorder
 
 
-def throughput(bench: Bench) -> Measurement:
+def throughput(bench: Bench, *, one_request: bool = False) -> Measurement:
     """Completed runs per second with `concurrency` clients looping POST + wait."""
     config = bench.config
     shares = split(config.concurrency, bench.pool.processes)
@@ -276,6 +280,7 @@ def throughput(bench: Bench) -> Measurement:
             clients=clients,
             start_at=start_at,
             duration_s=config.duration_s,
+            one_request=one_request,
         )
         for clients in shares
     ]
@@ -580,6 +585,16 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in [
         Scenario(name="latency", title="submit→terminal, one at a time", measure=submit_latency),
         Scenario(name="throughput", title="throughput, concurrent clients", measure=throughput),
+        Scenario(
+            name="latency_one_request",
+            title="submit→terminal, POST ?wait_s",
+            measure=functools.partial(submit_latency, one_request=True),
+        ),
+        Scenario(
+            name="throughput_one_request",
+            title="throughput, POST ?wait_s",
+            measure=functools.partial(throughput, one_request=True),
+        ),
         Scenario(name="first_event", title="first SSE event", measure=first_sse_event),
         Scenario(
             name="client_tool", title="client tool round trip", measure=client_tool_round_trip

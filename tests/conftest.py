@@ -78,9 +78,7 @@ async def database(database_url: tuple[str, str | None]) -> AsyncIterator[Databa
 
 
 @pytest.fixture
-def make_settings(
-    database_url: tuple[str, str | None], tmp_path: Path
-) -> Callable[..., Settings]:
+def make_settings(database_url: tuple[str, str | None], tmp_path: Path) -> Callable[..., Settings]:
     """Settings for a test server on the test database; keyword arguments override."""
     url, schema = database_url
 
@@ -181,6 +179,3 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """A started server on a free port."""
     async with LiveServer(settings) as server:
         yield server
-
-
-

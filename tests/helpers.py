@@ -58,7 +58,9 @@ def parse_sse(raw: bytes) -> list[dict[str, Any]]:
     return frames
 
 
-def assert_error(response: httpx.Response, status: int, code: str, field: str | None = None) -> None:
+def assert_error(
+    response: httpx.Response, status: int, code: str, field: str | None = None
+) -> None:
     """The response is the protocol's error body with this status, code and field."""
     assert response.status_code == status, response.text
     body = response.json()

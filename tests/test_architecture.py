@@ -48,7 +48,9 @@ def test_every_package_declares_its_public_names():
         for _, name, is_package in pkgutil.walk_packages(corral.__path__, "corral.")
         if is_package and ".migrations" not in name
     ]
-    undeclared = [name for name in packages if not hasattr(importlib.import_module(name), "__all__")]
+    undeclared = [
+        name for name in packages if not hasattr(importlib.import_module(name), "__all__")
+    ]
     assert undeclared == []
 
 
@@ -65,3 +67,25 @@ def _docstring(path: Path) -> bool:
     import ast
 
     return ast.get_docstring(ast.parse(path.read_text())) is not None
+
+
+def _tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(Path(sys.executable).parent / name), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_code_passes_the_linter_and_the_formatter():
+    lint = _tool("ruff", "check", "src", "tests", "benchmarks")
+    formatted = _tool("ruff", "format", "--check", "src", "tests", "benchmarks")
+    assert lint.returncode == 0, lint.stdout
+    assert formatted.returncode == 0, formatted.stdout
+
+
+def test_the_source_type_checks_strictly():
+    result = _tool("mypy", "src")
+    assert result.returncode == 0, result.stdout

@@ -89,7 +89,7 @@ def test_the_quickstart_runs_a_first_agent_and_streams_its_events(served):
         for line in output.splitlines()
         if line.startswith("data: ")
     ]
-    assert [e["type"] for e in events][0] == "run.started"
+    assert events[0]["type"] == "run.started"
     assert events[-1] == {**events[-1], "type": "run.completed", "output": "Hello, Corral!"}
 
 

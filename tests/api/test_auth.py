@@ -69,7 +69,9 @@ async def test_a_key_without_the_scope_gets_insufficient_scope(app, settings):
         await ctx.database.close()
     async with api_client(app, key=reader) as client:
         listed = await client.get("/v1/runs")
-        refused = await client.post("/v1/runs", json={"agent_spec": {"model": "test"}, "input": "x"})
+        refused = await client.post(
+            "/v1/runs", json={"agent_spec": {"model": "test"}, "input": "x"}
+        )
 
     assert listed.status_code == 200
     assert_error(refused, 403, "insufficient_scope")

@@ -153,3 +153,18 @@ async def test_a_call_to_a_tool_the_agent_does_not_have_returns_an_error_to_the_
     assert ended["output"] == "launch_rockets failed: unknown tool 'launch_rockets'"
     completed = [e for e in await events(client, run["id"]) if e["type"] == "tool.completed"]
     assert completed[0]["ok"] is False
+
+
+async def test_runs_waiting_for_their_caller_do_not_take_a_workers_capacity(make_settings):
+    from tests.conftest import api_client, running_app
+
+    async with running_app(make_settings(worker_concurrency=1)) as app, api_client(app) as client:
+        parked = [await submit(client, "go", tools=[WEATHER]) for _ in range(3)]
+        for run in parked:
+            await wait_for_status(client, run["id"], "waiting")
+
+        other = await wait(client, (await submit(client, "still served"))["id"], timeout_s=5)
+
+        assert other["status"] == "completed"
+        for run in parked:
+            await client.post(f"/v1/runs/{run['id']}/cancel")

@@ -171,3 +171,18 @@ async def test_the_idempotency_key_header_works_like_the_body_field(client):
 
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.json()["id"] == again.json()["id"]
+
+
+async def test_a_submit_can_wait_for_the_end_of_a_short_run_in_one_request(client):
+    body = {"agent_spec": {"model": "test"}, "input": "quick"}
+
+    done = await client.post("/v1/runs", params={"wait_s": 5}, json=body)
+    slow = await client.post(
+        "/v1/runs", params={"wait_s": 0.1}, json={**body, "input": "[[delay 5s]] slow"}
+    )
+
+    assert done.status_code == 200
+    assert (done.json()["status"], done.json()["output"]) == ("completed", "quick")
+    assert slow.status_code == 202
+    assert slow.json()["status"] in ("queued", "running")
+    await client.post(f"/v1/runs/{slow.json()['id']}/cancel")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from tests.helpers import assert_error, events, parse_sse, wait
 
@@ -62,7 +63,7 @@ async def test_messages_sent_while_a_run_is_active_queue_and_run_in_order(client
     assert busy["status"] == "running"
     assert all(run["status"] == "completed" for run in ended)
     # Strictly one after the other: each started after the previous one ended.
-    for earlier, later in zip(ended, ended[1:], strict=False):
+    for earlier, later in itertools.pairwise(ended):
         assert later["started_at"] >= earlier["ended_at"]
     messages = (await client.get(f"/v1/sessions/{session['id']}")).json()["messages"]
     texts = [m["content"] for m in messages if m["role"] == "user"]
@@ -152,7 +153,9 @@ async def test_the_session_stream_carries_every_event_of_every_run_in_order(live
 
     assert [int(f["id"]) for f in frames] == list(range(1, len(frames) + 1))
     run_ids = [f["data"]["run_id"] for f in frames]
-    assert run_ids == [first["id"]] * len(first_log) + [second["id"]] * (len(frames) - len(first_log))
+    assert run_ids == [first["id"]] * len(first_log) + [second["id"]] * (
+        len(frames) - len(first_log)
+    )
     assert [f["data"] for f in frames[: len(first_log)]] == first_log
     assert sum(f["event"] == "run.completed" for f in frames) == 2
 

@@ -96,7 +96,5 @@ async def test_streaming_an_unknown_run_is_not_found(client):
 
 async def test_a_bad_last_event_id_is_rejected(client):
     run = await submit(client, "x")
-    response = await client.get(
-        f"/v1/runs/{run['id']}/stream", headers={"Last-Event-ID": "seven"}
-    )
+    response = await client.get(f"/v1/runs/{run['id']}/stream", headers={"Last-Event-ID": "seven"})
     assert_error(response, 400, "invalid_request", "Last-Event-ID")

@@ -41,9 +41,7 @@ def test_output_tokens_over_budget_end_the_run_and_none_means_unbounded():
     budgets.check_output_tokens(10**9, unbounded)
 
 
-@pytest.mark.parametrize(
-    ("used", "remaining"), [(0, 100), (60, 40), (100, 1), (250, 1)], ids=str
-)
+@pytest.mark.parametrize(("used", "remaining"), [(0, 100), (60, 40), (100, 1), (250, 1)], ids=str)
 def test_the_next_call_may_generate_what_is_left_of_the_budget(used, remaining):
     assert budgets.remaining_output_tokens(used, BUDGET) == remaining
 

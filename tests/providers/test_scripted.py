@@ -66,8 +66,22 @@ async def test_with_tools_it_calls_the_first_one_with_arguments_from_its_schema(
 async def test_after_a_tool_result_it_answers_with_the_result():
     messages = [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": [{"type": "tool_call", "call_id": "c1", "name": "weather", "input": {}}]},
-        {"role": "tool", "content": [{"type": "tool_result", "call_id": "c1", "name": "weather", "output": "sunny", "is_error": False}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_call", "call_id": "c1", "name": "weather", "input": {}}],
+        },
+        {
+            "role": "tool",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "call_id": "c1",
+                    "name": "weather",
+                    "output": "sunny",
+                    "is_error": False,
+                }
+            ],
+        },
     ]
 
     events = await play("", tools=[WEATHER], messages=messages)
@@ -79,7 +93,9 @@ async def test_call_directives_script_several_calls_with_given_arguments():
     events = await play('[[call weather {"city": "Oslo"}]] [[call other]]', tools=[WEATHER])
 
     starts = [e.name for e in events if isinstance(e, ToolCallStart)]
-    first_args = "".join(e.arguments for e in events if isinstance(e, ToolCallDelta) and e.index == 0)
+    first_args = "".join(
+        e.arguments for e in events if isinstance(e, ToolCallDelta) and e.index == 0
+    )
     assert starts == ["weather", "other"]
     assert first_args == '{"city":"Oslo"}'
 

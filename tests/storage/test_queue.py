@@ -68,9 +68,10 @@ async def test_heartbeats_keep_a_lease_and_report_runs_lost_to_another_worker(da
     )
 
     assert held == {kept, lost}
-    assert await database.write(
-        queue.heartbeat, worker_id="w1", run_ids=[kept], now=NOW, lease_s=5
-    ) == set()
+    assert (
+        await database.write(queue.heartbeat, worker_id="w1", run_ids=[kept], now=NOW, lease_s=5)
+        == set()
+    )
 
 
 async def test_released_runs_can_be_claimed_at_once(database, make_run):

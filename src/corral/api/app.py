@@ -6,10 +6,10 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from corral import __version__
-from corral.api import deps, errors
+from corral.api import errors
 from corral.api.middleware import RequestMiddleware
 from corral.api.routes import agents, runs, service, sessions
 from corral.providers.registry import ModelRegistry
@@ -94,12 +94,11 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         version=__version__,
         description="Durable, observable LLM agent runs behind one HTTP API.",
         lifespan=lifespan,
-        dependencies=[Depends(deps.storable_input)],
     )
     app.state.ctx = context
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
-    for module in (service, agents, runs, sessions):
+    for module in (runs, sessions, agents, service):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
     return app

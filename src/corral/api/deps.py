@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -52,8 +54,29 @@ def _unstorable(value: Any, pointer: str, depth: int = 0) -> tuple[str, str] | N
     return None
 
 
+_SUSPECT_DIGITS = re.compile(rb"\d{19}")
+
+
+def _may_be_unstorable(raw: bytes) -> bool:
+    """Whether a body needs the full walk: a cheap look at the raw bytes.
+
+    Only a body holding an escape sequence, a non-finite number, a huge integer or deep
+    nesting can be unstorable.
+    """
+    return (
+        b"\\u" in raw
+        or b"NaN" in raw
+        or b"Infinity" in raw
+        or raw.count(b"[") + raw.count(b"{") >= MAX_JSON_DEPTH
+        or _SUSPECT_DIGITS.search(raw) is not None
+    )
+
+
 async def _json_body(request: Request) -> Any:
-    if "json" not in request.headers.get("content-type", "") or not await request.body():
+    if "json" not in request.headers.get("content-type", ""):
+        return None
+    raw = await request.body()
+    if not raw or not _may_be_unstorable(raw):
         return None
     try:
         return await request.json()
@@ -79,10 +102,18 @@ async def storable_input(request: Request) -> None:
         raise InvalidRequest(f"{field}: {problem}", field=field)
 
 
-async def service_context(request: Request) -> ServiceContext:
+def service_context(request: Request) -> ServiceContext:
     """The process-wide service context."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """Who is calling and the services they call: what every route needs, resolved once."""
+
+    ctx: ServiceContext
+    principal: Principal
 
 
 def _token(request: Request) -> str | None:
@@ -94,22 +125,25 @@ def _token(request: Request) -> str | None:
     return request.headers.get("x-api-key")
 
 
-async def authenticated(request: Request) -> Principal:
-    """The caller behind the request's API key."""
-    principal = await auth.authenticate(
-        request.app.state.ctx, request.app.state.key_cache, _token(request)
-    )
+async def authenticated(request: Request) -> Call:
+    """The caller behind the request's API key, once its input is known to be storable."""
+    ctx = service_context(request)
+    principal = await auth.authenticate(ctx, request.app.state.key_cache, _token(request))
     request.state.principal = principal
-    return principal
+    await storable_input(request)
+    return Call(ctx, principal)
 
 
-def scope(required: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A dependency that authenticates and requires `required`."""
+def scope(required: str) -> Callable[[Request], Awaitable[Call]]:
+    """A dependency that authenticates and requires `required`.
 
-    async def dependency(request: Request) -> Principal:
-        principal = await authenticated(request)
-        auth.require_scope(principal, required)
-        return principal
+    Routes take this single dependency: each one FastAPI resolves costs time on every request.
+    """
+
+    async def dependency(request: Request) -> Call:
+        call = await authenticated(request)
+        auth.require_scope(call.principal, required)
+        return call
 
     dependency.__name__ = f"requires_{required.replace(':', '_')}"
     return dependency

@@ -24,6 +24,7 @@ class RequestMiddleware:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection scope."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -15,6 +15,7 @@ class JSONBody(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        """Encode the body."""
         if isinstance(content, BaseModel):
             return content.__pydantic_serializer__.to_json(content)
         return orjson.dumps(content)

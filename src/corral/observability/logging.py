@@ -15,6 +15,7 @@ class JsonFormatter(logging.Formatter):
     """Formats a record as JSON with its `extra` fields at the top level."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """One JSON line."""
         document: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
             "level": record.levelname.lower(),

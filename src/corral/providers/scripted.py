@@ -112,8 +112,9 @@ def parse_script(*texts: str) -> tuple[Script, str]:
 
 
 def example_arguments(schema: dict[str, Any]) -> Any:
-    """A value that satisfies a simple JSON Schema: its default, first enum value, or a
-    placeholder of the right type.
+    """A value that satisfies a simple JSON Schema.
+
+    Its default, its first enum value, or a placeholder of the right type.
     """
     if "default" in schema:
         return schema["default"]
@@ -159,6 +160,35 @@ def _chunks(text: str, count: int | None) -> list[str]:
     return re.findall(r"\S+\s*|\s+", text) or [text]
 
 
+def _call_events(calls: list[tuple[str, dict[str, Any]]]) -> tuple[list[ProviderEvent], str]:
+    """The events of the tool calls, and their arguments as one text.
+
+    Each call's arguments arrive in two pieces; their size counts as output.
+    """
+    events: list[ProviderEvent] = []
+    encoded_all = []
+    for index, (name, arguments) in enumerate(calls):
+        encoded = orjson.dumps(arguments).decode()
+        encoded_all.append(encoded)
+        events.append(ToolCallStart(index, name))
+        half = len(encoded) // 2
+        events.extend(ToolCallDelta(index, p) for p in (encoded[:half], encoded[half:]) if p)
+    return events, "".join(encoded_all)
+
+
+async def _text_events(script: Script, text: str) -> AsyncIterator[ProviderEvent]:
+    """Thinking (if scripted), then the text in deltas."""
+    if script.think:
+        yield ThinkingDelta(script.think)
+        yield ThinkingDelta("", signature="test-signature")
+    for index, piece in enumerate(_chunks(text, script.deltas)):
+        if script.stream_delay_s:
+            await asyncio.sleep(script.stream_delay_s)
+        elif index % _YIELD_EVERY == _YIELD_EVERY - 1:
+            await asyncio.sleep(0)  # zero latency, but other tasks still get to run
+        yield TextDelta(piece)
+
+
 def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
@@ -168,45 +198,29 @@ class ScriptedModel:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Play the script of the request's prompt."""
-        user_text = last_user_text(request.messages)
-        script, clean = parse_script(request.instructions, user_text)
+        script, clean = parse_script(request.instructions, last_user_text(request.messages))
         if script.delay_s:
             await asyncio.sleep(script.delay_s)
         if script.fail:
             code, message = script.fail
             raise ProviderError(message, code=code)
-        prompt_size = len(request.instructions) + len(orjson.dumps(request.messages))
         rounds, results = _tool_round(request.messages)
         calls = self._calls(script, request.tools, rounds)
         if calls:
-            output_size = 0
-            for index, (name, arguments) in enumerate(calls):
-                encoded = orjson.dumps(arguments).decode()
-                output_size += len(encoded)
-                yield ToolCallStart(index, name)
-                half = len(encoded) // 2
-                for piece in (encoded[:half], encoded[half:]):
-                    if piece:
-                        yield ToolCallDelta(index, piece)
+            events, output = _call_events(calls)
+            for event in events:
+                yield event
             stop = "tool_use"
-            output_tokens = _tokens("x" * output_size)
         else:
             text = script.reply if script.reply is not None else self._answer(clean, results)
-            if script.think:
-                yield ThinkingDelta(script.think)
-                yield ThinkingDelta("", signature="test-signature")
-            for index, piece in enumerate(_chunks(text, script.deltas)):
-                if script.stream_delay_s:
-                    await asyncio.sleep(script.stream_delay_s)
-                elif index % _YIELD_EVERY == _YIELD_EVERY - 1:
-                    await asyncio.sleep(0)  # zero latency, but other tasks still get to run
-                yield TextDelta(piece)
-            stop = "end_turn"
-            output_tokens = _tokens(text)
+            async for event in _text_events(script, text):
+                yield event
+            output, stop = text, "end_turn"
         if script.tokens:
             yield UsageUpdate(*script.tokens)
         else:
-            yield UsageUpdate(_tokens("x" * prompt_size), output_tokens)
+            prompt_size = len(request.instructions) + len(orjson.dumps(request.messages))
+            yield UsageUpdate(_tokens("x" * prompt_size), _tokens(output))
         yield Stop(stop)
 
     @staticmethod

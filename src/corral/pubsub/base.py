@@ -21,8 +21,12 @@ QUEUE_CHANNEL = "queue"
 _MAX_PENDING = 256
 
 
+ENDED = "end"
+"""Message on a run channel once the run has ended (after its terminal event is stored)."""
+
+
 def run_channel(run_id: str) -> str:
-    """New events of a run (message: the last seq)."""
+    """New events of a run (message: the last seq, or `ENDED` after the terminal event)."""
     return f"run.{run_id}"
 
 
@@ -107,9 +111,11 @@ class Broker(ABC):
     def subscribe(
         self, *channels: str, on_message: Callable[[str], None] | None = None
     ) -> Subscription:
-        """Start receiving messages of `channels` (subscribe before reading the state you
-        wait on, so nothing published in between is missed). With `on_message`, each message
-        is handed to it at once instead of being queued for `wait`.
+        """Start receiving messages of `channels`.
+
+        Subscribe before reading the state you wait on, so nothing published in between is
+        missed. With `on_message`, each message is handed to it at once instead of being queued
+        for `wait`.
         """
         subscription = Subscription(self, channels, on_message)
         for channel in channels:

@@ -24,12 +24,13 @@ from corral.errors import Unavailable
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.registry import CatalogEntry
-from corral.pubsub.base import QUEUE_CHANNEL, Broker, run_channel, session_channel
+from corral.pubsub.base import ENDED, QUEUE_CHANNEL, Broker, run_channel, session_channel
 from corral.storage import progress
 from corral.storage.database import Database
 from corral.storage.events import NewEvent, StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
+from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -245,11 +246,9 @@ class RunContext:
     async def _finish(
         self, status: RunStatus, output: str | None, error: dict[str, str] | None
     ) -> None:
-        payload: dict[str, Any]
-        if status is RunStatus.COMPLETED:
-            payload = {"output": output or ""}
-        else:
-            payload = {"error": error}
+        payload: dict[str, Any] = (
+            {"output": output or ""} if status is RunStatus.COMPLETED else {"error": error}
+        )
         values = {
             "status": status.value,
             "output": output,
@@ -299,7 +298,8 @@ class RunContext:
         self.last_seq = committed.last_seq
         if events:
             metrics.EVENTS_APPENDED.inc(len(events))
-            await self.broker.publish(run_channel(self.run.id), str(committed.last_seq))
+            message = ENDED if events[-1][0] in TERMINAL_EVENT_TYPES else str(committed.last_seq)
+            await self.broker.publish(run_channel(self.run.id), message)
             if committed.session_id is not None:
                 await self.broker.publish(
                     session_channel(committed.session_id), str(committed.session_last_seq)

@@ -132,9 +132,12 @@ def _classify(ctx: RunContext, call: dict[str, Any]) -> dict[str, Any]:
     """Decide who executes a call; a call that cannot run carries its error already."""
     pending = dict(call)
     pending["kind"] = ctx.tools.kind(call["name"])
-    if pending["kind"] != CLIENT and "error" not in pending:
-        if ctx.tools.server_tool(call["name"]) is None:
-            pending["error"] = f"unknown tool {call['name']!r}"
+    if (
+        pending["kind"] != CLIENT
+        and "error" not in pending
+        and ctx.tools.server_tool(call["name"]) is None
+    ):
+        pending["error"] = f"unknown tool {call['name']!r}"
     if pending["kind"] == CLIENT and "error" in pending:
         pending["kind"] = "server"  # answered with its error at once, never sent to the caller
     return pending

@@ -28,12 +28,14 @@ class KeyCache:
         self._entries: dict[str, tuple[float, Principal]] = {}
 
     def get(self, key_hash: str) -> Principal | None:
+        """The principal remembered for this key hash, if still fresh."""
         entry = self._entries.get(key_hash)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
     def put(self, key_hash: str, principal: Principal) -> None:
+        """Remember a verified key."""
         if self._ttl_s > 0:
             if len(self._entries) > 10_000:
                 self._entries.clear()

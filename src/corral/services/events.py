@@ -39,8 +39,10 @@ async def page(
 async def follow_run(
     ctx: ServiceContext, principal: Principal, run_id: str, *, after: int
 ) -> AsyncIterator[list[StoredEvent] | None]:
-    """Batches of every event after `after`, live, through the terminal one; None marks a
-    heartbeat."""
+    """Batches of every event after `after`, live, through the terminal one.
+
+    None marks a heartbeat.
+    """
     if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
         raise NotFound(f"no run {run_id!r}")
     return _follow_run(ctx, run_id, after)
@@ -80,9 +82,11 @@ async def _follow_run(
 async def follow_session(
     ctx: ServiceContext, principal: Principal, session_id: str, *, after: int
 ) -> AsyncIterator[list[SessionEvent] | None]:
-    """Batches of every event of every run of the session after the session cursor `after`,
-    live; None marks a heartbeat. Ends once the session has ended and its last run's events
-    were sent."""
+    """Batches of every event of every run of the session after the session cursor `after`.
+
+    Live; None marks a heartbeat. Ends once the session has ended and its last run's events
+    were sent.
+    """
     if await ctx.database.read(session_store.get, principal.workspace_id, session_id) is None:
         raise NotFound(f"no session {session_id!r}")
     return _follow_session(ctx, principal.workspace_id, session_id, after)

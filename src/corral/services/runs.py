@@ -17,7 +17,7 @@ from corral.errors import (
 )
 from corral.ids import new_id
 from corral.observability import metrics
-from corral.pubsub.base import QUEUE_CHANNEL, control_channel, run_channel, session_channel
+from corral.pubsub.base import ENDED, QUEUE_CHANNEL, control_channel, run_channel, session_channel
 from corral.services import agents as agent_service
 from corral.services.context import Principal, ServiceContext
 from corral.storage import agents as agent_store
@@ -29,6 +29,7 @@ from corral.tools.registry import validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES, Page
 from corral.types.runs import (
     ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
     Run,
     RunCreateParams,
     RunStatus,
@@ -223,19 +224,23 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-async def _replay(
-    ctx: ServiceContext, principal: Principal, key: str, request_hash: str | None
-) -> Run | None:
-    existing = await ctx.database.read(
-        run_store.get_by_idempotency_key, principal.workspace_id, key
-    )
-    if existing is None:
-        return None
-    if existing.request_hash != request_hash:
+def previous_run(
+    conn: Connection, workspace_id: str, key: str, request_hash: str | None
+) -> RunRecord | None:
+    """The run an idempotency key already created, if the request is the same one."""
+    existing = run_store.get_by_idempotency_key(conn, workspace_id, key)
+    if existing is not None and existing.request_hash != request_hash:
         raise IdempotencyConflict(
             "this idempotency key was used with a different request", field="/idempotency_key"
         )
-    return await get(ctx, principal, existing.id)
+    return existing
+
+
+async def _replay(
+    ctx: ServiceContext, principal: Principal, key: str, request_hash: str | None
+) -> Run | None:
+    existing = await ctx.database.read(previous_run, principal.workspace_id, key, request_hash)
+    return None if existing is None else await get(ctx, principal, existing.id)
 
 
 async def find(ctx: ServiceContext, principal: Principal, run_id: str) -> RunRecord:
@@ -296,11 +301,17 @@ async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s
     deadline = loop.time() + timeout_s
     with ctx.broker.subscribe(run_channel(run_id)) as subscription:
         while True:
-            record = await find(ctx, principal, run_id)
+            # The status alone is much cheaper to read than the whole run.
+            status = await ctx.database.read(
+                run_store.get_status_in, principal.workspace_id, run_id
+            )
+            if status is None:
+                raise NotFound(f"no run {run_id!r}")
             left = deadline - loop.time()
-            if record.is_terminal or left <= 0:
-                return await _with_pending(ctx, record)
-            await subscription.wait(min(left, ctx.settings.resync_s))
+            if status in TERMINAL_STATUSES or left <= 0:
+                return await get(ctx, principal, run_id)
+            if ENDED in await subscription.wait(min(left, ctx.settings.resync_s)):
+                return await get(ctx, principal, run_id)
 
 
 def _cancel_tx(
@@ -345,7 +356,7 @@ async def publish_cancelled(
 ) -> None:
     """Wake the run's subscribers and stop its worker."""
     await ctx.broker.publish(control_channel(run_id), "cancel")
-    await ctx.broker.publish(run_channel(run_id), str(committed.last_seq))
+    await ctx.broker.publish(run_channel(run_id), ENDED)
     if committed.session_id is not None:
         await ctx.broker.publish(
             session_channel(committed.session_id), str(committed.session_last_seq)

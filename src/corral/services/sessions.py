@@ -155,34 +155,15 @@ async def send(
         session_id=session_id,
     )
 
-    def tx(conn: Connection) -> RunRecord | None:
-        if idempotency_key:
-            existing = run_store.get_by_idempotency_key(
-                conn, principal.workspace_id, idempotency_key
-            )
-            if existing is not None:
-                if existing.request_hash != request_hash:
-                    raise IdempotencyConflict(
-                        "this idempotency key was used with a different request",
-                        field="/idempotency_key",
-                    )
-                return existing
-        current = session_store.get(conn, principal.workspace_id, session_id)
-        if current is None or current["ended_at"] is not None:
-            raise SessionEnded(f"session {session_id} has ended")
-        values["session_position"] = session_store.next_position(
-            conn, session_id, values["created_at"]
-        )
-        run_store.insert(conn, values)
-        return None
-
     try:
-        existing = await ctx.database.write(tx)
+        existing = await ctx.database.write(
+            _queue_message, principal.workspace_id, session_id, values
+        )
     except Conflict as conflict:
         if not idempotency_key or isinstance(conflict, (IdempotencyConflict, SessionEnded)):
             raise
         existing = await ctx.database.read(
-            run_store.get_by_idempotency_key, principal.workspace_id, idempotency_key
+            run_service.previous_run, principal.workspace_id, idempotency_key, request_hash
         )
         if existing is None:
             raise
@@ -191,6 +172,24 @@ async def send(
     await ctx.broker.publish(QUEUE_CHANNEL)
     metrics.RUNS_CREATED.inc()
     return await run_service.get(ctx, principal, values["id"]), True
+
+
+def _queue_message(
+    conn: Connection, workspace_id: str, session_id: str, values: dict[str, Any]
+) -> RunRecord | None:
+    """Insert the message's run at the session's next position (or find its idempotent twin)."""
+    if values["idempotency_key"]:
+        existing = run_service.previous_run(
+            conn, workspace_id, values["idempotency_key"], values["request_hash"]
+        )
+        if existing is not None:
+            return existing
+    current = session_store.get(conn, workspace_id, session_id)
+    if current is None or current["ended_at"] is not None:
+        raise SessionEnded(f"session {session_id} has ended")
+    values["session_position"] = session_store.next_position(conn, session_id, values["created_at"])
+    run_store.insert(conn, values)
+    return None
 
 
 def _end_tx(

@@ -1,5 +1,6 @@
-"""Persistence: the only package that speaks SQL. Stores are synchronous functions over a
-connection; `Database` runs them in transactions.
+"""Persistence: the only package that speaks SQL.
+
+Stores are synchronous functions over a connection; `Database` runs them in transactions.
 """
 
 from __future__ import annotations

@@ -139,13 +139,17 @@ class Database:
         try:
             if self.dialect == "sqlite":
                 conn = self._require_sqlite()
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                # Transaction control straight on the driver: the connection is in autocommit
+                # mode, so SQLAlchemy keeps no transaction state to get out of step with.
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                driver.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(conn, *args, **kwargs)
                 except BaseException:
-                    conn.exec_driver_sql("ROLLBACK")
+                    driver.execute("ROLLBACK")
                     raise
-                conn.exec_driver_sql("COMMIT")
+                driver.execute("COMMIT")
                 return result
             async with self._require_postgres().begin() as aconn:
                 return await aconn.run_sync(fn, *args, **kwargs)

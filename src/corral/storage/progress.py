@@ -1,5 +1,7 @@
-"""A run's progress in one transaction: its events, its state, the client tool calls it now
-waits for, and, when it completes in a session, the turns the session remembers.
+"""A run's progress, written in one transaction.
+
+Its events, its state, the client tool calls it now waits for, and, when it completes in a
+session, the turns the session remembers.
 """
 
 from __future__ import annotations

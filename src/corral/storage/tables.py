@@ -23,6 +23,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        """Refuse naive times; SQLite stores UTC without a zone."""
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to the database")
         if value is not None and dialect.name == "sqlite":
@@ -30,6 +31,7 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        """Give the zone back."""
         if value is None:
             return None
         if value.tzinfo is None:

@@ -63,8 +63,9 @@ class AgentCreateParams(AgentSpec):
 
 
 class AgentUpdateParams(ParamsModel):
-    """Body of `PATCH /v1/agents/{id}`: the fields given replace the current ones and make a
-    new version.
+    """Body of `PATCH /v1/agents/{id}`.
+
+    The fields given replace the current ones and make a new version.
     """
 
     description: Description | None = None

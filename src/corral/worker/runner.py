@@ -18,7 +18,14 @@ from corral.errors import CorralError, Unavailable
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.providers.registry import ModelRegistry
-from corral.pubsub.base import QUEUE_CHANNEL, Broker, Subscription, control_channel, run_channel
+from corral.pubsub.base import (
+    ENDED,
+    QUEUE_CHANNEL,
+    Broker,
+    Subscription,
+    control_channel,
+    run_channel,
+)
 from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
@@ -142,8 +149,11 @@ class Worker:
             await self._wake.wait(self._settings.poll_interval_s)
 
     def _busy_count(self) -> int:
-        """Runs that use capacity: a run waiting for its caller costs nothing but a task, so it
-        does not count (up to `WAITING_FACTOR` times the concurrency, to bound memory)."""
+        """Runs that use capacity.
+
+        A run waiting for its caller costs nothing but a task, so it does not count (up to
+        `WAITING_FACTOR` times the concurrency, to bound memory).
+        """
         waiting = sum(1 for ctx in self._contexts.values() if ctx.is_waiting)
         waiting = min(waiting, self._settings.worker_concurrency * (WAITING_FACTOR - 1))
         return len(self._tasks) - waiting
@@ -221,7 +231,7 @@ class Worker:
             },
         )
         if committed is not None:
-            await self._broker.publish(run_channel(run.id), str(committed.last_seq))
+            await self._broker.publish(run_channel(run.id), ENDED)
 
     # -- leases ----------------------------------------------------------------------------
 

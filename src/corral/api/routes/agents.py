@@ -7,60 +7,57 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from corral.api.deps import scope, service_context
+from corral.api.deps import Call, scope
 from corral.api.responses import JSONBody, respond
 from corral.services import agents as agent_service
-from corral.services.context import Principal, ServiceContext
 from corral.types.agents import Agent, AgentCreateParams, AgentUpdateParams, AgentVersion
 from corral.types.common import Page
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
-Ctx = Annotated[ServiceContext, Depends(service_context)]
-Reader = Annotated[Principal, Depends(scope("agents:read"))]
-Writer = Annotated[Principal, Depends(scope("agents:write"))]
+Reader = Annotated[Call, Depends(scope("agents:read"))]
+Writer = Annotated[Call, Depends(scope("agents:write"))]
 
 
 @router.post("", status_code=201, response_model=Agent)
-async def create_agent(params: AgentCreateParams, ctx: Ctx, principal: Writer) -> JSONBody:
+async def create_agent(params: AgentCreateParams, call: Writer) -> JSONBody:
     """Create an agent at version 1."""
-    return respond(await agent_service.create(ctx, principal, params), 201)
+    return respond(await agent_service.create(call.ctx, call.principal, params), 201)
 
 
 @router.get("", response_model=Page[Agent])
 async def list_agents(
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> JSONBody:
     """Agents at their latest version, newest first."""
-    return respond(await agent_service.list_agents(ctx, principal, limit=limit, cursor=cursor))
+    return respond(
+        await agent_service.list_agents(call.ctx, call.principal, limit=limit, cursor=cursor)
+    )
 
 
 @router.get("/{agent}", response_model=Agent)
-async def get_agent(agent: str, ctx: Ctx, principal: Reader) -> JSONBody:
+async def get_agent(agent: str, call: Reader) -> JSONBody:
     """An agent by id or name, at its latest version."""
-    return respond(await agent_service.get(ctx, principal, agent))
+    return respond(await agent_service.get(call.ctx, call.principal, agent))
 
 
 @router.patch("/{agent}", response_model=Agent)
-async def update_agent(
-    agent: str, params: AgentUpdateParams, ctx: Ctx, principal: Writer
-) -> JSONBody:
+async def update_agent(agent: str, params: AgentUpdateParams, call: Writer) -> JSONBody:
     """Change an agent; any change makes a new immutable version."""
-    return respond(await agent_service.update(ctx, principal, agent, params))
+    return respond(await agent_service.update(call.ctx, call.principal, agent, params))
 
 
 @router.delete("/{agent}", status_code=204)
-async def delete_agent(agent: str, ctx: Ctx, principal: Writer) -> Response:
+async def delete_agent(agent: str, call: Writer) -> Response:
     """Delete an agent and its versions."""
-    await agent_service.delete(ctx, principal, agent)
+    await agent_service.delete(call.ctx, call.principal, agent)
     return Response(status_code=204)
 
 
 @router.get("/{agent}/versions", response_model=Page[AgentVersion])
-async def list_versions(agent: str, ctx: Ctx, principal: Reader) -> JSONBody:
+async def list_versions(agent: str, call: Reader) -> JSONBody:
     """Every version of an agent, newest first."""
-    versions = await agent_service.versions(ctx, principal, agent)
+    versions = await agent_service.versions(call.ctx, call.principal, agent)
     return respond(Page[AgentVersion](data=versions, next_cursor=None))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import scope, service_context
+from corral.api.deps import Call, scope
 from corral.api.responses import JSONBody, respond
 from corral.domain.event_log import resume_after
 from corral.errors import InvalidRequest
@@ -16,17 +16,21 @@ from corral.services import events as event_service
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
 from corral.services import tool_results
-from corral.services.context import Principal, ServiceContext
 from corral.types.common import INT32_MAX, EventPage, Page
 from corral.types.events import Event
-from corral.types.runs import IdempotencyKey, Run, RunCreateParams, RunStatus
+from corral.types.runs import (
+    TERMINAL_STATUSES,
+    IdempotencyKey,
+    Run,
+    RunCreateParams,
+    RunStatus,
+)
 from corral.types.tools import ToolResultAccepted, ToolResultParams
 
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
 
-Ctx = Annotated[ServiceContext, Depends(service_context)]
-Reader = Annotated[Principal, Depends(scope("runs:read"))]
-Writer = Annotated[Principal, Depends(scope("runs:write"))]
+Reader = Annotated[Call, Depends(scope("runs:read"))]
+Writer = Annotated[Call, Depends(scope("runs:write"))]
 
 
 def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
@@ -44,19 +48,28 @@ def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
     "",
     status_code=202,
     response_model=Run,
-    responses={200: {"model": Run, "description": "An idempotent replay: the existing run."}},
+    responses={
+        200: {
+            "model": Run,
+            "description": "An idempotent replay, or, with `wait_s`, the run once it has ended.",
+        }
+    },
 )
 async def create_run(
     params: RunCreateParams,
-    ctx: Ctx,
-    principal: Writer,
+    call: Writer,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+    wait_s: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> JSONBody:
-    """Submit a run (202), or get the run an idempotency key already created (200)."""
+    """Submit a run (202), or get the run an idempotency key already created (200).
+
+    With `wait_s`, answer once the run has ended (200), or after that many seconds with the run
+    as it stands (202): one request for a short run instead of a submit and a wait.
+    """
     if params.session is not None:
         run, created = await session_service.send(
-            ctx,
-            principal,
+            call.ctx,
+            call.principal,
             params.session,
             run_input=params.input,
             tools=params.tools,
@@ -65,15 +78,17 @@ async def create_run(
         )
     else:
         run, created = await run_service.create(
-            ctx, principal, params, idempotency_key=idempotency_key
+            call.ctx, call.principal, params, idempotency_key=idempotency_key
         )
+    if wait_s is not None:
+        run = await run_service.wait(call.ctx, call.principal, run.id, wait_s)
+        return respond(run, 200 if run.status in TERMINAL_STATUSES else 202)
     return respond(run, 202 if created else 200)
 
 
 @router.get("", response_model=Page[Run])
 async def list_runs(
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     status: RunStatus | None = None,
     agent: str | None = None,
     session: str | None = None,
@@ -83,8 +98,8 @@ async def list_runs(
 ) -> JSONBody:
     """Runs newest first; `metadata=key:value` filters repeat and all must match."""
     page = await run_service.list_runs(
-        ctx,
-        principal,
+        call.ctx,
+        call.principal,
         limit=limit,
         cursor=cursor,
         status=status,
@@ -96,45 +111,45 @@ async def list_runs(
 
 
 @router.get("/{run_id}", response_model=Run)
-async def get_run(run_id: str, ctx: Ctx, principal: Reader) -> JSONBody:
+async def get_run(run_id: str, call: Reader) -> JSONBody:
     """A run as it stands."""
-    return respond(await run_service.get(ctx, principal, run_id))
+    return respond(await run_service.get(call.ctx, call.principal, run_id))
 
 
 @router.get("/{run_id}/wait", response_model=Run)
 async def wait_run(
     run_id: str,
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     timeout_s: Annotated[float, Query(ge=0, le=300)] = 30.0,
 ) -> JSONBody:
     """The run once it has ended, or as it stands after `timeout_s`."""
-    return respond(await run_service.wait(ctx, principal, run_id, timeout_s))
+    return respond(await run_service.wait(call.ctx, call.principal, run_id, timeout_s))
 
 
 @router.post("/{run_id}/cancel", response_model=Run)
-async def cancel_run(run_id: str, ctx: Ctx, principal: Writer) -> JSONBody:
+async def cancel_run(run_id: str, call: Writer) -> JSONBody:
     """Cancel a run (idempotent: an ended run keeps its status)."""
-    return respond(await run_service.cancel(ctx, principal, run_id))
+    return respond(await run_service.cancel(call.ctx, call.principal, run_id))
 
 
 @router.delete("/{run_id}", status_code=204)
-async def delete_run(run_id: str, ctx: Ctx, principal: Writer) -> Response:
+async def delete_run(run_id: str, call: Writer) -> Response:
     """Delete an ended run and its events."""
-    await run_service.delete(ctx, principal, run_id)
+    await run_service.delete(call.ctx, call.principal, run_id)
     return Response(status_code=204)
 
 
 @router.get("/{run_id}/events", response_model=EventPage[Event])
 async def list_events(
     run_id: str,
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Events with `seq > after`, in order."""
-    events, has_more = await event_service.page(ctx, principal, run_id, after=after, limit=limit)
+    events, has_more = await event_service.page(
+        call.ctx, call.principal, run_id, after=after, limit=limit
+    )
     body = b'{"data":[' + b",".join(e.data.encode() for e in events) + b"],"
     body += b'"has_more":' + (b"true" if has_more else b"false") + b"}"
     return Response(body, media_type="application/json")
@@ -147,21 +162,21 @@ async def list_events(
 )
 async def stream_events(
     run_id: str,
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    """Server-sent events: replays the log after the cursor, then follows live events; closes
-    after the terminal event.
+    """Server-sent events of the run.
+
+    Replays the log after the cursor, then follows live events; closes after the terminal one.
     """
     cursor = resume_after(last_event_id=last_event_id, after=after)
-    return sse.run_stream(await event_service.follow_run(ctx, principal, run_id, after=cursor))
+    return sse.run_stream(
+        await event_service.follow_run(call.ctx, call.principal, run_id, after=cursor)
+    )
 
 
 @router.post("/{run_id}/tool-results", response_model=ToolResultAccepted)
-async def submit_tool_result(
-    run_id: str, params: ToolResultParams, ctx: Ctx, principal: Writer
-) -> JSONBody:
+async def submit_tool_result(run_id: str, params: ToolResultParams, call: Writer) -> JSONBody:
     """Answer a `client_tool.call`; the run resumes."""
-    return respond(await tool_results.submit(ctx, principal, run_id, params))
+    return respond(await tool_results.submit(call.ctx, call.principal, run_id, params))

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from corral.api.deps import authenticated, service_context
+from corral.api.deps import Call, authenticated, service_context
 from corral.api.responses import JSONBody, respond
 from corral.services import health
-from corral.services.context import Principal, ServiceContext
 from corral.types.models import ModelInfo, ModelList, Pricing
 from corral.types.workspaces import EffectiveLimits, KeyRef, WhoAmI, WorkspaceRef
 
 router = APIRouter(tags=["service"])
 
-Ctx = Annotated[ServiceContext, Depends(service_context)]
-Caller = Annotated[Principal, Depends(authenticated)]
+Caller = Annotated[Call, Depends(authenticated)]
 
 
 @router.get("/healthz")
@@ -28,9 +26,9 @@ async def healthz() -> JSONBody:
 
 
 @router.get("/readyz")
-async def readyz(ctx: Ctx) -> JSONBody:
+async def readyz(request: Request) -> JSONBody:
     """The database is reachable and its schema is current."""
-    report = await health.readiness(ctx)
+    report = await health.readiness(service_context(request))
     return respond(report, 200 if report["status"] == "ready" else 503)
 
 
@@ -41,7 +39,7 @@ async def metrics() -> Response:
 
 
 @router.get("/v1/models", response_model=ModelList)
-async def list_models(ctx: Ctx, _principal: Caller) -> JSONBody:
+async def list_models(call: Caller) -> JSONBody:
     """Models this server can run, with prices."""
     models = [
         ModelInfo(
@@ -54,15 +52,15 @@ async def list_models(ctx: Ctx, _principal: Caller) -> JSONBody:
                 else None
             ),
         )
-        for entry in ctx.models.entries()
+        for entry in call.ctx.models.entries()
     ]
-    return respond(ModelList(models=models, default=ctx.models.default))
+    return respond(ModelList(models=models, default=call.ctx.models.default))
 
 
 @router.get("/v1/whoami", response_model=WhoAmI)
-async def whoami(ctx: Ctx, principal: Caller) -> JSONBody:
+async def whoami(call: Caller) -> JSONBody:
     """The workspace and key making the request, and the limits that apply."""
-    settings = ctx.settings
+    settings, principal = call.ctx.settings, call.principal
     return respond(
         WhoAmI(
             workspace=WorkspaceRef(id=principal.workspace_id, name=principal.workspace_name),

@@ -8,44 +8,43 @@ from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import scope, service_context
+from corral.api.deps import Call, scope
 from corral.api.responses import JSONBody, respond
 from corral.domain.event_log import resume_after
 from corral.services import events as event_service
 from corral.services import sessions as session_service
-from corral.services.context import Principal, ServiceContext
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import Session, SessionCreateParams, SessionMessageParams, SessionSummary
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
 
-Ctx = Annotated[ServiceContext, Depends(service_context)]
-Reader = Annotated[Principal, Depends(scope("sessions:read"))]
-Writer = Annotated[Principal, Depends(scope("sessions:write"))]
+Reader = Annotated[Call, Depends(scope("sessions:read"))]
+Writer = Annotated[Call, Depends(scope("sessions:write"))]
 
 
 @router.post("", status_code=201, response_model=Session)
-async def create_session(params: SessionCreateParams, ctx: Ctx, principal: Writer) -> JSONBody:
+async def create_session(params: SessionCreateParams, call: Writer) -> JSONBody:
     """Open a session with an agent."""
-    return respond(await session_service.create(ctx, principal, params), 201)
+    return respond(await session_service.create(call.ctx, call.principal, params), 201)
 
 
 @router.get("", response_model=Page[SessionSummary])
 async def list_sessions(
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> JSONBody:
     """Sessions newest first."""
-    return respond(await session_service.list_sessions(ctx, principal, limit=limit, cursor=cursor))
+    return respond(
+        await session_service.list_sessions(call.ctx, call.principal, limit=limit, cursor=cursor)
+    )
 
 
 @router.get("/{session_id}", response_model=Session)
-async def get_session(session_id: str, ctx: Ctx, principal: Reader) -> JSONBody:
+async def get_session(session_id: str, call: Reader) -> JSONBody:
     """A session, its status and its conversation."""
-    return respond(await session_service.get(ctx, principal, session_id))
+    return respond(await session_service.get(call.ctx, call.principal, session_id))
 
 
 @router.post(
@@ -57,14 +56,13 @@ async def get_session(session_id: str, ctx: Ctx, principal: Reader) -> JSONBody:
 async def send_message(
     session_id: str,
     params: SessionMessageParams,
-    ctx: Ctx,
-    principal: Writer,
+    call: Writer,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> JSONBody:
     """Queue a message; its run starts once the session's earlier runs have ended."""
     run, created = await session_service.send(
-        ctx,
-        principal,
+        call.ctx,
+        call.principal,
         session_id,
         run_input=params.input,
         tools=params.tools,
@@ -81,19 +79,18 @@ async def send_message(
 )
 async def stream_session(
     session_id: str,
-    ctx: Ctx,
-    principal: Reader,
+    call: Reader,
     after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Every event of every run of the session, in order; frame ids are a session cursor."""
     cursor = resume_after(last_event_id=last_event_id, after=after)
     return sse.session_stream(
-        await event_service.follow_session(ctx, principal, session_id, after=cursor)
+        await event_service.follow_session(call.ctx, call.principal, session_id, after=cursor)
     )
 
 
 @router.delete("/{session_id}", response_model=Session)
-async def end_session(session_id: str, ctx: Ctx, principal: Writer) -> JSONBody:
+async def end_session(session_id: str, call: Writer) -> JSONBody:
     """End the session and cancel its queued and active runs."""
-    return respond(await session_service.end(ctx, principal, session_id))
+    return respond(await session_service.end(call.ctx, call.principal, session_id))
