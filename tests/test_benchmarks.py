@@ -60,8 +60,9 @@ def assert_latencies(series: dict[str, Any], count: int) -> None:
     assert 0 < series["p50"] <= series["p90"] <= series["p99"] <= series["max"]
 
 
-def test_submit_latency_times_every_run_after_the_warm_up(results):
-    result = results["latency"]
+@pytest.mark.parametrize("name", ["latency", "latency_one_request"])
+def test_submit_latency_times_every_run_after_the_warm_up(results, name):
+    result = results[name]
 
     assert_clean(result)
     assert result.count == TINY.latency_runs
@@ -70,8 +71,9 @@ def test_submit_latency_times_every_run_after_the_warm_up(results):
     assert_latencies(result.figures["latency_ms"], TINY.latency_runs)
 
 
-def test_throughput_counts_completed_runs_from_every_load_process(results):
-    result = results["throughput"]
+@pytest.mark.parametrize("name", ["throughput", "throughput_one_request"])
+def test_throughput_counts_completed_runs_from_every_load_process(results, name):
+    result = results[name]
 
     assert_clean(result)
     assert result.figures["clients_per_process"] == [2, 2]
@@ -125,7 +127,7 @@ def test_the_report_renders_every_scenario_and_is_json(results):
     text = render(report)
 
     assert all(result.summary in text for result in results.values())
-    assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s"]
+    assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s", "runs/s"]
     assert orjson.loads(orjson.dumps(report))["scenarios"].keys() == SCENARIOS.keys()
 
 
