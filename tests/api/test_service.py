@@ -66,3 +66,14 @@ async def test_the_openapi_document_describes_the_api(client):
     assert "/v1/runs/{run_id}/stream" in spec["paths"]
     run = spec["components"]["schemas"]["Run"]
     assert run["properties"]["output"]["description"]
+
+
+async def test_the_openapi_document_promises_the_error_body_corral_sends(client):
+    spec = (await client.get("/openapi.json")).json()
+
+    responses = spec["paths"]["/v1/runs"]["post"]["responses"]
+    assert "422" not in responses
+    for status in ("400", "401", "404"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorBody"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]

@@ -45,6 +45,17 @@ async def test_workspace_create_prints_a_key_that_works_in_that_workspace_only(s
     assert whoami["workspace"]["name"] == "acme"
 
 
+def test_a_second_workspace_with_the_same_name_is_refused_clearly(settings):
+    assert corral("migrate", env=database_env(settings)).returncode == 0
+    assert corral("workspace", "create", "twice", env=database_env(settings)).returncode == 0
+
+    again = corral("workspace", "create", "twice", env=database_env(settings))
+
+    assert again.returncode == 1
+    assert "a workspace named 'twice' already exists" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
 def test_the_help_lists_the_commands():
     result = corral("--help", env={})
 

@@ -36,3 +36,24 @@ def make_run(database: Database, workspace: str):
         return str(values["id"])
 
     return make
+
+
+@pytest.fixture
+def make_session(database: Database, workspace: str):
+    async def make(session_id: str = "ses_1") -> str:
+        from corral.storage import sessions
+
+        await database.write(
+            sessions.insert,
+            {
+                "id": session_id,
+                "workspace_id": workspace,
+                "spec": {},
+                "metadata": {},
+                "created_at": NOW,
+                "updated_at": NOW,
+            },
+        )
+        return session_id
+
+    return make

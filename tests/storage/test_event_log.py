@@ -109,20 +109,8 @@ async def test_reading_after_a_cursor_pages_in_order(database, make_run):
     assert [e.seq for e in page] == [5, 6, 7]
 
 
-async def test_session_runs_also_number_their_events_session_wide(database, make_run, workspace):
-    from corral.storage import sessions
-
-    await database.write(
-        sessions.insert,
-        {
-            "id": "ses_1",
-            "workspace_id": workspace,
-            "spec": {},
-            "metadata": {},
-            "created_at": NOW,
-            "updated_at": NOW,
-        },
-    )
+async def test_session_runs_also_number_their_events_session_wide(database, make_run, make_session):
+    await make_session("ses_1")
     one = await make_run(status="running", session_id="ses_1", session_position=1)
     two = await make_run(status="running", session_id="ses_1", session_position=2)
     await database.write(events.commit, run_id=one, events=[("a", {}), ("b", {})], now=NOW)

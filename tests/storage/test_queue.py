@@ -84,20 +84,8 @@ async def test_released_runs_can_be_claimed_at_once(database, make_run):
     assert [r.id for r in taken] == [run_id]
 
 
-async def test_a_session_runs_one_message_at_a_time_in_order(database, make_run, workspace):
-    from corral.storage import sessions
-
-    await database.write(
-        sessions.insert,
-        {
-            "id": "ses_1",
-            "workspace_id": workspace,
-            "spec": {},
-            "metadata": {},
-            "created_at": NOW,
-            "updated_at": NOW,
-        },
-    )
+async def test_a_session_runs_one_message_at_a_time_in_order(database, make_run, make_session):
+    await make_session("ses_1")
     first = await make_run(session_id="ses_1", session_position=1)
     second = await make_run(session_id="ses_1", session_position=2)
     other = await make_run()

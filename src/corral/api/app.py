@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from corral import __version__
-from corral.api import errors
+from corral.api import errors, openapi
 from corral.api.middleware import RequestMiddleware
 from corral.api.routes import agents, runs, service, sessions
 from corral.providers.registry import ModelRegistry
@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.ctx = context
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
+    openapi.install(app)
     for module in (runs, sessions, agents, service):
         app.include_router(module.router)
     app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -6,11 +6,14 @@ event.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TypeVar
 
 from starlette.responses import StreamingResponse
 
 from corral.storage.events import SessionEvent, StoredEvent
+
+E = TypeVar("E", StoredEvent, SessionEvent)
 
 KEEPALIVE = b": keep-alive\n\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -21,33 +24,26 @@ def frame(event_id: int, event_type: str, data: str) -> bytes:
     return f"id: {event_id}\nevent: {event_type}\ndata: {data}\n\n".encode()
 
 
-async def _run_frames(batches: AsyncIterator[list[StoredEvent] | None]) -> AsyncIterator[bytes]:
-    yield b": stream open\n\n"
-    async for batch in batches:
-        if batch is None:
-            yield KEEPALIVE
-        else:
-            yield b"".join(frame(e.seq, e.type, e.data) for e in batch)
-
-
-async def _session_frames(
-    batches: AsyncIterator[list[SessionEvent] | None],
+async def _frames(
+    batches: AsyncIterator[Sequence[E] | None], cursor: Callable[[E], int]
 ) -> AsyncIterator[bytes]:
     yield b": stream open\n\n"
     async for batch in batches:
         if batch is None:
             yield KEEPALIVE
         else:
-            yield b"".join(frame(e.session_seq, e.type, e.data) for e in batch)
+            yield b"".join(frame(cursor(e), e.type, e.data) for e in batch)
 
 
 def run_stream(events: AsyncIterator[list[StoredEvent] | None]) -> StreamingResponse:
     """The SSE response of a run's events (frame id: the event seq)."""
-    return StreamingResponse(_run_frames(events), media_type="text/event-stream", headers=HEADERS)
+    return StreamingResponse(
+        _frames(events, lambda e: e.seq), media_type="text/event-stream", headers=HEADERS
+    )
 
 
 def session_stream(events: AsyncIterator[list[SessionEvent] | None]) -> StreamingResponse:
     """The SSE response of a session's events (frame id: the session cursor)."""
     return StreamingResponse(
-        _session_frames(events), media_type="text/event-stream", headers=HEADERS
+        _frames(events, lambda e: e.session_seq), media_type="text/event-stream", headers=HEADERS
     )

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from corral.errors import CorralError
 from corral.settings import Settings
 
 app = typer.Typer(
@@ -163,7 +164,11 @@ def create_workspace(
         finally:
             await ctx.database.close()
 
-    workspace_id, key = asyncio.run(main())
+    try:
+        workspace_id, key = asyncio.run(main())
+    except CorralError as error:
+        console.print(f"error: {error.message}")
+        raise typer.Exit(1) from None
     console.print(f"workspace {name} ({workspace_id}) created; its admin key:")
     typer.echo(key)
 

@@ -58,6 +58,9 @@ class PostgresBroker(Broker):
         )
 
     async def _listen(self) -> None:
+        if self._listener is not None:
+            self._listener.terminate()  # the lost connection: release its socket now
+            self._listener = None
         conn = await asyncpg.connect(self._dsn)
         conn.add_termination_listener(self._on_terminated)
         await conn.add_listener(PG_CHANNEL, self._on_notify)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from datetime import datetime
 from pathlib import Path
 
 from corral.errors import Conflict, InsufficientScope, Unauthorized
@@ -79,20 +80,28 @@ async def create_workspace(
     now = ctx.clock()
 
     def tx(conn: Connection) -> None:
+        if key_store.workspace_by_name(conn, name) is not None:
+            raise Conflict(f"a workspace named {name!r} already exists", field="name")
         key_store.insert_workspace(conn, workspace_id=workspace_id, name=name, now=now)
-        key_store.insert_key(
-            conn,
-            key_id=new_id("key"),
-            workspace_id=workspace_id,
-            name="admin",
-            key_hash=key_rules.hash_key(secret),
-            prefix=key_rules.display_prefix(secret),
-            scopes=scopes or [key_rules.ADMIN_SCOPE],
-            now=now,
-        )
+        _add_admin_key(conn, workspace_id, secret, scopes or [key_rules.ADMIN_SCOPE], now)
 
     await ctx.database.write(tx)
     return workspace_id, secret
+
+
+def _add_admin_key(
+    conn: Connection, workspace_id: str, secret: str, scopes: list[str], now: datetime
+) -> None:
+    key_store.insert_key(
+        conn,
+        key_id=new_id("key"),
+        workspace_id=workspace_id,
+        name="admin",
+        key_hash=key_rules.hash_key(secret),
+        prefix=key_rules.display_prefix(secret),
+        scopes=scopes,
+        now=now,
+    )
 
 
 async def bootstrap(ctx: ServiceContext) -> str | None:
@@ -122,16 +131,7 @@ async def bootstrap(ctx: ServiceContext) -> str | None:
         else:
             workspace_id = workspace["id"]
         secret = configured or key_rules.generate_key()
-        key_store.insert_key(
-            conn,
-            key_id=new_id("key"),
-            workspace_id=workspace_id,
-            name="admin",
-            key_hash=key_rules.hash_key(secret),
-            prefix=key_rules.display_prefix(secret),
-            scopes=[key_rules.ADMIN_SCOPE],
-            now=now,
-        )
+        _add_admin_key(conn, workspace_id, secret, [key_rules.ADMIN_SCOPE], now)
         return secret
 
     try:

@@ -11,6 +11,7 @@ transactions never interleave.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -151,8 +152,7 @@ class Database:
                     raise
                 driver.execute("COMMIT")
                 return result
-            async with self._require_postgres().begin() as aconn:
-                return await aconn.run_sync(fn, *args, **kwargs)
+            return await asyncio.shield(self._pg_write(fn, *args, **kwargs))
         except sa.exc.IntegrityError as exc:
             raise Conflict("the change conflicts with existing data") from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
@@ -163,10 +163,21 @@ class Database:
         try:
             if self.dialect == "sqlite":
                 return fn(self._require_sqlite(), *args, **kwargs)
-            async with self._require_postgres().connect() as aconn:
-                return await aconn.run_sync(fn, *args, **kwargs)
+            return await asyncio.shield(self._pg_read(fn, *args, **kwargs))
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             raise Unavailable("the database is unreachable") from exc
+
+    # A cancelled caller must not cut a PostgreSQL exchange short: the connection would be left
+    # mid-protocol, and a commit could land without the caller knowing. So the exchange runs to
+    # its end in a task of its own while the caller goes away.
+
+    async def _pg_write(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self._require_postgres().begin() as aconn:
+            return await aconn.run_sync(fn, *args, **kwargs)
+
+    async def _pg_read(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self._require_postgres().connect() as aconn:
+            return await aconn.run_sync(fn, *args, **kwargs)
 
     async def run_sync_admin(self, fn: Callable[[sa.Connection], T]) -> T:
         """Run `fn` in a transaction for schema work (migrations, create_all)."""
