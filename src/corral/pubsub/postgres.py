@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from corral.inflight import InFlight
 from corral.pubsub.base import Broker
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ class PostgresBroker(Broker):
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self._closing = False
+        self._in_flight = InFlight()
 
     async def start(self) -> None:
         """Connect the listener and the publishing pool."""
@@ -47,14 +49,17 @@ class PostgresBroker(Broker):
             with contextlib.suppress(Exception):
                 await self._listener.close()
         if self._pool is not None:
+            await self._in_flight.drain()
             await self._pool.close()
 
     async def publish(self, channel: str, message: str = "") -> None:
         """NOTIFY every process (including this one, through its own LISTEN)."""
         if self._pool is None:
             raise RuntimeError("broker not started")
-        await self._pool.execute(
-            "SELECT pg_notify($1, $2)", PG_CHANNEL, channel + _SEPARATOR + message
+        await self._in_flight.run(
+            self._pool.execute(
+                "SELECT pg_notify($1, $2)", PG_CHANNEL, channel + _SEPARATOR + message
+            )
         )
 
     async def _listen(self) -> None:

@@ -6,12 +6,12 @@ driver (`AsyncConnection.run_sync`). On SQLite they run it inline on the event l
 connection in WAL mode: a statement takes tens of microseconds there, while handing each one to a
 driver thread (aiosqlite) costs about ten times that on this class of machine, so embedded mode
 is one process with one SQLite connection, and a transaction function never awaits, so two
-transactions never interleave.
+transactions never interleave. A PostgreSQL exchange runs to its end even when its caller is
+cancelled (see `corral.inflight`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from corral.errors import Conflict, Unavailable
+from corral.inflight import InFlight
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class Database:
         self._sqlite_engine: sa.Engine | None = None
         self._sqlite_conn: sa.Connection | None = None
         self._pg_engine: AsyncEngine | None = None
+        self._in_flight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class Database:
             self._sqlite_engine.dispose()
             self._sqlite_engine = None
         if self._pg_engine is not None:
+            await self._in_flight.drain()
             await self._pg_engine.dispose()
             self._pg_engine = None
 
@@ -152,7 +155,7 @@ class Database:
                     raise
                 driver.execute("COMMIT")
                 return result
-            return await asyncio.shield(self._pg_write(fn, *args, **kwargs))
+            return await self._in_flight.run(self._pg_write(fn, *args, **kwargs))
         except sa.exc.IntegrityError as exc:
             raise Conflict("the change conflicts with existing data") from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
@@ -163,13 +166,9 @@ class Database:
         try:
             if self.dialect == "sqlite":
                 return fn(self._require_sqlite(), *args, **kwargs)
-            return await asyncio.shield(self._pg_read(fn, *args, **kwargs))
+            return await self._in_flight.run(self._pg_read(fn, *args, **kwargs))
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             raise Unavailable("the database is unreachable") from exc
-
-    # A cancelled caller must not cut a PostgreSQL exchange short: the connection would be left
-    # mid-protocol, and a commit could land without the caller knowing. So the exchange runs to
-    # its end in a task of its own while the caller goes away.
 
     async def _pg_write(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         async with self._require_postgres().begin() as aconn:
