@@ -1,4 +1,4 @@
-"""CPU accounting from /proc (Linux only): one process's CPU time and the whole machine's.
+"""CPU and memory accounting from /proc (Linux only): the server's and the whole machine's.
 
 Every figure is shown next to the CPU spent by the server, by the load generator and by
 everything else on the machine. A reader can then tell a slow server from a starved one, and
@@ -21,6 +21,16 @@ def process_cpu_s(pid: int) -> float:
     fields = stat[stat.rindex(")") + 2 :].split()
     utime, stime = int(fields[11]), int(fields[12])
     return (utime + stime) / CLOCK_TICKS_PER_S
+
+
+def process_memory_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of process `pid` now and at its peak (VmRSS, VmHWM), in MiB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(rest.split()[0]) / 1024  # the kernel reports kB
+    return values["VmRSS"], values["VmHWM"]
 
 
 def machine_busy_s() -> float:

@@ -275,5 +275,12 @@ def render(report: dict[str, Any]) -> str:
     problems = _problems(scenarios)
     if problems:
         lines += ["", "problems:", *problems]
+    memory = report["server"].get("memory") or {}
+    if memory:
+        lines += ["", "server memory (resident, after each scenario / peak so far):"]
+        for name, figures in memory.items():
+            lines.append(
+                f"  {name:<24} {figures['rss_mb']:7.1f} MiB / {figures['peak_rss_mb']:7.1f} MiB"
+            )
     lines += ["", f"server shutdown: {report['server']['shutdown']}"]
     return "\n".join(lines)

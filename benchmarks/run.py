@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     config = config_from(args)
     names = args.only or list(SCENARIOS)
     results: list[ScenarioResult] = []
+    memory: dict[str, dict[str, float]] = {}
     server = BenchServer(database_url=args.database_url)
     print(f"starting corral serve ({server.database}) ...", file=sys.stderr)
     with server, LoadPool(processes=args.load_processes) as pool:
@@ -75,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             result = run_scenario(name, server.target, config, pool, server_cpu_s=server.cpu_s)
             print(f"  {result.summary}", file=sys.stderr, flush=True)
             results.append(result)
+            rss_mb, peak_mb = server.memory_mb()
+            memory[name] = {"rss_mb": rss_mb, "peak_rss_mb": peak_mb}
     scenarios = {result.name: result.as_dict() for result in results}
     report = {
         "machine": machine_facts(),
-        "server": {"database": server.database, "shutdown": server.shutdown},
+        "server": {"database": server.database, "shutdown": server.shutdown, "memory": memory},
         "load_processes": args.load_processes,
         "config": dataclasses.asdict(config),
         "scenarios": scenarios,

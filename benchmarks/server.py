@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from benchmarks.cpu import process_cpu_s
+from benchmarks.cpu import process_cpu_s, process_memory_mb
 from benchmarks.loadgen import Target
 
 
@@ -111,6 +111,10 @@ class BenchServer:
             return "sqlite (embedded default)"
         assert self.schema is not None
         return f"postgresql {self.database_url.rpartition('@')[2]} schema {self.schema.name}"
+
+    def memory_mb(self) -> tuple[float, float]:
+        """The server's resident memory now and at its peak, in MiB."""
+        return process_memory_mb(self.pid)
 
     def cpu_s(self) -> float:
         """CPU seconds the server process has used so far."""

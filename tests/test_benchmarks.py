@@ -40,7 +40,9 @@ def results() -> Iterator[dict[str, ScenarioResult]]:
             collected[name] = run_scenario(
                 name, server.target, TINY, pool, server_cpu_s=server.cpu_s
             )
+        rss_mb, peak_mb = server.memory_mb()
     assert server.shutdown is not None and server.shutdown.startswith("SIGTERM")
+    assert 0 < rss_mb <= peak_mb
     yield collected
 
 
