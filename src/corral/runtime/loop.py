@@ -63,10 +63,14 @@ async def execute(ctx: RunContext) -> None:
         )
     except Exception:
         logger.exception("run crashed", extra={"action": "run.crashed", "run_id": run_id})
-        await ctx.finish(
-            RunStatus.FAILED,
-            error={"code": ErrorCode.INTERNAL_ERROR, "message": "internal error in the runtime"},
-        )
+        with contextlib.suppress(LeaseLost, Unavailable):
+            await ctx.finish(
+                RunStatus.FAILED,
+                error={
+                    "code": ErrorCode.INTERNAL_ERROR,
+                    "message": "internal error in the runtime",
+                },
+            )
     finally:
         await ctx.close()
 

@@ -183,13 +183,18 @@ class Worker:
     # -- executing -------------------------------------------------------------------------
 
     async def _execute(self, run: RunRecord) -> None:
+        cancelled_early = False
+
         def on_control(message: str) -> None:
+            nonlocal cancelled_early
             ctx = self._contexts.get(run.id)
             if message == "cancel":
-                if ctx is not None:
-                    ctx.cancel_requested = True
+                if ctx is None:
+                    cancelled_early = True  # still preparing: stop before the first model call
+                    return
+                ctx.cancel_requested = True
                 task = self._tasks.get(run.id)
-                if task is not None and ctx is not None:
+                if task is not None:
                     task.cancel()
             elif message == "tool_result" and ctx is not None:
                 ctx.tool_results_ready.set()
@@ -210,6 +215,8 @@ class Worker:
                 return
             except CorralError as error:
                 await self._fail_unprepared(run, error)
+                return
+            if cancelled_early:
                 return
             self._contexts[run.id] = ctx
             await loop.execute(ctx)
