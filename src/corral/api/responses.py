@@ -24,3 +24,9 @@ class JSONBody(Response):
 def respond(content: Any, status_code: int = 200) -> JSONBody:
     """Render `content` as the response body."""
     return JSONBody(content, status_code=status_code)
+
+
+def respond_raw(answer: tuple[int, str]) -> Response:
+    """A response whose JSON body is already encoded (a stored idempotent answer)."""
+    status_code, body = answer
+    return Response(body, status_code=status_code, media_type="application/json")

@@ -238,3 +238,20 @@ tool_calls = sa.Table(
     sa.Column("deadline_at", UTCDateTime(), nullable=False),
     sa.Column("answered_at", UTCDateTime(), nullable=True),
 )
+
+idempotency_records = sa.Table(
+    "idempotency_records",
+    metadata,
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("operation", sa.String(100), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Generic, TypeVar
 
-import orjson
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
@@ -20,7 +20,7 @@ INT32_MAX = 2_147_483_647
 def _check_metadata_size(value: dict[str, str]) -> dict[str, str]:
     if len(value) > METADATA_MAX_ENTRIES:
         raise ValueError(f"at most {METADATA_MAX_ENTRIES} entries are allowed, got {len(value)}")
-    size = len(orjson.dumps(value))
+    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
     if size > METADATA_MAX_BYTES:
         raise ValueError(f"at most {METADATA_MAX_BYTES} bytes of JSON are allowed, got {size}")
     return value

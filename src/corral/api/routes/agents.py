@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
 from starlette.responses import Response
 
 from corral.api.deps import Call, scope
-from corral.api.responses import JSONBody, respond
+from corral.api.responses import JSONBody, respond, respond_raw
 from corral.services import agents as agent_service
+from corral.services import idempotency
 from corral.types.agents import Agent, AgentCreateParams, AgentUpdateParams, AgentVersion
 from corral.types.common import Page
+from corral.types.runs import IdempotencyKey
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
 
@@ -20,9 +22,26 @@ Writer = Annotated[Call, Depends(scope("agents:write"))]
 
 
 @router.post("", status_code=201, response_model=Agent)
-async def create_agent(params: AgentCreateParams, call: Writer) -> JSONBody:
-    """Create an agent at version 1."""
-    return respond(await agent_service.create(call.ctx, call.principal, params), 201)
+async def create_agent(
+    params: AgentCreateParams,
+    call: Writer,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> Response:
+    """Create an agent at version 1 (an `Idempotency-Key` makes a retry safe)."""
+
+    async def produce() -> tuple[int, Agent]:
+        return 201, await agent_service.create(call.ctx, call.principal, params)
+
+    return respond_raw(
+        await idempotency.once(
+            call.ctx,
+            call.principal,
+            key=idempotency_key,
+            operation="agents.create",
+            request=params.model_dump(mode="json"),
+            produce=produce,
+        )
+    )
 
 
 @router.get("", response_model=Page[Agent])

@@ -9,13 +9,13 @@ from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
 from corral.api.deps import Call, scope
-from corral.api.responses import JSONBody, respond
+from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.errors import InvalidRequest
 from corral.services import events as event_service
+from corral.services import idempotency, tool_results
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
-from corral.services import tool_results
 from corral.types.common import INT32_MAX, EventPage, Page
 from corral.types.events import Event
 from corral.types.runs import (
@@ -177,6 +177,24 @@ async def stream_events(
 
 
 @router.post("/{run_id}/tool-results", response_model=ToolResultAccepted)
-async def submit_tool_result(run_id: str, params: ToolResultParams, call: Writer) -> JSONBody:
-    """Answer a `client_tool.call`; the run resumes."""
-    return respond(await tool_results.submit(call.ctx, call.principal, run_id, params))
+async def submit_tool_result(
+    run_id: str,
+    params: ToolResultParams,
+    call: Writer,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> Response:
+    """Answer a `client_tool.call`; the run resumes (an `Idempotency-Key` makes a retry safe)."""
+
+    async def produce() -> tuple[int, ToolResultAccepted]:
+        return 200, await tool_results.submit(call.ctx, call.principal, run_id, params)
+
+    return respond_raw(
+        await idempotency.once(
+            call.ctx,
+            call.principal,
+            key=idempotency_key,
+            operation=f"runs.tool_results:{run_id}",
+            request=params.model_dump(mode="json"),
+            produce=produce,
+        )
+    )

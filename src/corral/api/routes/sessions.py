@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
 from corral.api.deps import Call, scope
-from corral.api.responses import JSONBody, respond
+from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.services import events as event_service
+from corral.services import idempotency
 from corral.services import sessions as session_service
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
@@ -24,9 +25,26 @@ Writer = Annotated[Call, Depends(scope("sessions:write"))]
 
 
 @router.post("", status_code=201, response_model=Session)
-async def create_session(params: SessionCreateParams, call: Writer) -> JSONBody:
-    """Open a session with an agent."""
-    return respond(await session_service.create(call.ctx, call.principal, params), 201)
+async def create_session(
+    params: SessionCreateParams,
+    call: Writer,
+    idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
+) -> Response:
+    """Open a session with an agent (an `Idempotency-Key` makes a retry safe)."""
+
+    async def produce() -> tuple[int, Session]:
+        return 201, await session_service.create(call.ctx, call.principal, params)
+
+    return respond_raw(
+        await idempotency.once(
+            call.ctx,
+            call.principal,
+            key=idempotency_key,
+            operation="sessions.create",
+            request=params.model_dump(mode="json"),
+            produce=produce,
+        )
+    )
 
 
 @router.get("", response_model=Page[SessionSummary])

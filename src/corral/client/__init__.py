@@ -1,0 +1,56 @@
+"""The Corral Python SDK: `Corral` (sync) and `AsyncCorral` (async).
+
+It needs only `httpx` and `pydantic` (and the wire types in `corral.types`), never the server.
+"""
+
+from __future__ import annotations
+
+from corral.client._client import AsyncCorral, Corral
+from corral.client._pagination import AsyncPage, SyncPage
+from corral.client._sse import AnyEvent, AsyncStream, Stream, UnknownEvent
+from corral.client._tools import Tool, tool
+from corral.client.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    ConflictError,
+    CorralError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    RunCancelledError,
+    RunError,
+    RunFailedError,
+    RunTimedOutError,
+    ServerError,
+)
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AnyEvent",
+    "AsyncCorral",
+    "AsyncPage",
+    "AsyncStream",
+    "AuthenticationError",
+    "ConflictError",
+    "Corral",
+    "CorralError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RunCancelledError",
+    "RunError",
+    "RunFailedError",
+    "RunTimedOutError",
+    "ServerError",
+    "Stream",
+    "SyncPage",
+    "Tool",
+    "UnknownEvent",
+    "tool",
+]

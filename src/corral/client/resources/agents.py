@@ -1,0 +1,193 @@
+"""`client.agents`: versioned agents."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from corral.client._http import NOT_GIVEN, clean_body, new_idempotency_key
+from corral.client._pagination import AsyncPage, SyncPage
+from corral.client.resources._common import ToolLike, segment, tool_refs
+from corral.types.agents import Agent, AgentVersion
+
+if TYPE_CHECKING:
+    from corral.client._client import AsyncCorral, Corral
+
+
+def _agent_body(tools: Sequence[ToolLike] | Any, **fields: Any) -> dict[str, Any]:
+    body = clean_body(fields)
+    if tools is not NOT_GIVEN:
+        body["tools"] = tool_refs(tools)
+    return body
+
+
+class Agents:
+    """`/v1/agents`."""
+
+    def __init__(self, client: Corral) -> None:
+        self._client = client
+
+    def create(
+        self,
+        *,
+        name: str,
+        model: str,
+        description: str = NOT_GIVEN,
+        instructions: str = NOT_GIVEN,
+        tools: Sequence[ToolLike] = NOT_GIVEN,
+        limits: dict[str, Any] = NOT_GIVEN,
+        metadata: dict[str, str] = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Agent:
+        """Create an agent at version 1."""
+        body = _agent_body(
+            tools,
+            name=name,
+            model=model,
+            description=description,
+            instructions=instructions,
+            limits=limits,
+            metadata=metadata,
+        )
+        response = self._client.request(
+            "POST",
+            "/v1/agents",
+            json=body,
+            idempotency_key=idempotency_key or new_idempotency_key(),
+        )
+        return Agent.model_validate(response.json())
+
+    def retrieve(self, agent: str) -> Agent:
+        """An agent by id or name, at its latest version."""
+        response = self._client.request("GET", f"/v1/agents/{segment(agent)}")
+        return Agent.model_validate(response.json())
+
+    def list(self, *, limit: int | None = None) -> SyncPage[Agent]:
+        """Every agent, newest first (iterating the page walks all pages)."""
+
+        def fetch(cursor: str | None) -> tuple[list[Agent], str | None]:
+            body = self._client.request(
+                "GET", "/v1/agents", params={"limit": limit, "cursor": cursor}
+            ).json()
+            return [Agent.model_validate(a) for a in body["data"]], body["next_cursor"]
+
+        return SyncPage(fetch, *fetch(None))
+
+    def update(
+        self,
+        agent: str,
+        *,
+        description: str = NOT_GIVEN,
+        model: str = NOT_GIVEN,
+        instructions: str = NOT_GIVEN,
+        tools: Sequence[ToolLike] = NOT_GIVEN,
+        limits: dict[str, Any] = NOT_GIVEN,
+        metadata: dict[str, str] = NOT_GIVEN,
+    ) -> Agent:
+        """Change fields; a change makes a new version (the same spec again does not)."""
+        body = _agent_body(
+            tools,
+            description=description,
+            model=model,
+            instructions=instructions,
+            limits=limits,
+            metadata=metadata,
+        )
+        response = self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
+        return Agent.model_validate(response.json())
+
+    def delete(self, agent: str) -> None:
+        """Delete an agent and its versions."""
+        self._client.request("DELETE", f"/v1/agents/{segment(agent)}")
+
+    def versions(self, agent: str) -> builtins.list[AgentVersion]:
+        """Every version of an agent, newest first."""
+        body = self._client.request("GET", f"/v1/agents/{segment(agent)}/versions").json()
+        return [AgentVersion.model_validate(v) for v in body["data"]]
+
+
+class AsyncAgents:
+    """`/v1/agents`."""
+
+    def __init__(self, client: AsyncCorral) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        name: str,
+        model: str,
+        description: str = NOT_GIVEN,
+        instructions: str = NOT_GIVEN,
+        tools: Sequence[ToolLike] = NOT_GIVEN,
+        limits: dict[str, Any] = NOT_GIVEN,
+        metadata: dict[str, str] = NOT_GIVEN,
+        idempotency_key: str | None = None,
+    ) -> Agent:
+        """Create an agent at version 1."""
+        body = _agent_body(
+            tools,
+            name=name,
+            model=model,
+            description=description,
+            instructions=instructions,
+            limits=limits,
+            metadata=metadata,
+        )
+        response = await self._client.request(
+            "POST",
+            "/v1/agents",
+            json=body,
+            idempotency_key=idempotency_key or new_idempotency_key(),
+        )
+        return Agent.model_validate(response.json())
+
+    async def retrieve(self, agent: str) -> Agent:
+        """An agent by id or name, at its latest version."""
+        response = await self._client.request("GET", f"/v1/agents/{segment(agent)}")
+        return Agent.model_validate(response.json())
+
+    async def list(self, *, limit: int | None = None) -> AsyncPage[Agent]:
+        """Every agent, newest first (iterating the page walks all pages)."""
+
+        async def fetch(cursor: str | None) -> tuple[list[Agent], str | None]:
+            response = await self._client.request(
+                "GET", "/v1/agents", params={"limit": limit, "cursor": cursor}
+            )
+            body = response.json()
+            return [Agent.model_validate(a) for a in body["data"]], body["next_cursor"]
+
+        return AsyncPage(fetch, *(await fetch(None)))
+
+    async def update(
+        self,
+        agent: str,
+        *,
+        description: str = NOT_GIVEN,
+        model: str = NOT_GIVEN,
+        instructions: str = NOT_GIVEN,
+        tools: Sequence[ToolLike] = NOT_GIVEN,
+        limits: dict[str, Any] = NOT_GIVEN,
+        metadata: dict[str, str] = NOT_GIVEN,
+    ) -> Agent:
+        """Change fields; a change makes a new version (the same spec again does not)."""
+        body = _agent_body(
+            tools,
+            description=description,
+            model=model,
+            instructions=instructions,
+            limits=limits,
+            metadata=metadata,
+        )
+        response = await self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
+        return Agent.model_validate(response.json())
+
+    async def delete(self, agent: str) -> None:
+        """Delete an agent and its versions."""
+        await self._client.request("DELETE", f"/v1/agents/{segment(agent)}")
+
+    async def versions(self, agent: str) -> builtins.list[AgentVersion]:
+        """Every version of an agent, newest first."""
+        response = await self._client.request("GET", f"/v1/agents/{segment(agent)}/versions")
+        return [AgentVersion.model_validate(v) for v in response.json()["data"]]
