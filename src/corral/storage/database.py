@@ -175,7 +175,9 @@ class Database:
             return await aconn.run_sync(fn, *args, **kwargs)
 
     async def _pg_read(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        async with self._require_postgres().connect() as aconn:
+        # In autocommit mode a read is one round trip, not BEGIN, the query and ROLLBACK.
+        reader = self._require_postgres().execution_options(isolation_level="AUTOCOMMIT")
+        async with reader.connect() as aconn:
             return await aconn.run_sync(fn, *args, **kwargs)
 
     async def run_sync_admin(self, fn: Callable[[sa.Connection], T]) -> T:
