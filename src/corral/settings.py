@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_tool_calls_per_turn: int = Field(default=16, ge=1)
     """Tool calls one model turn may make when the agent does not set the limit."""
 
+    idempotency_ttl_s: float = Field(default=86_400.0, gt=0)
+    """How long an `Idempotency-Key` is remembered (runs keep theirs as long as they exist)."""
+
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Largest request body the API accepts."""
 

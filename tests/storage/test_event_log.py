@@ -119,3 +119,25 @@ async def test_session_runs_also_number_their_events_session_wide(database, make
     stored = await database.read(events.read_session, "ses_1", after=1, limit=10)
 
     assert [(e.session_seq, e.type) for e in stored] == [(2, "b"), (3, "c")]
+
+
+async def test_idempotency_keys_are_forgotten_after_their_time(database, workspace):
+    from datetime import timedelta
+
+    from corral.storage import idempotency
+
+    for key, age_h in (("old", 30), ("new", 1)):
+        await database.write(
+            idempotency.claim,
+            workspace_id=workspace,
+            key=key,
+            operation="agents.create",
+            request_hash="h",
+            now=NOW - timedelta(hours=age_h),
+        )
+
+    expired = await database.write(idempotency.expire, before=NOW - timedelta(hours=24))
+
+    assert expired == 1
+    assert await database.read(idempotency.find, workspace, "old") is None
+    assert await database.read(idempotency.find, workspace, "new") is not None

@@ -67,3 +67,8 @@ def release(conn: sa.Connection, workspace_id: str, key: str) -> None:
     conn.execute(
         records.delete().where(records.c.workspace_id == workspace_id, records.c.key == key)
     )
+
+
+def expire(conn: sa.Connection, *, before: datetime) -> int:
+    """Forget keys used before `before`; returns how many."""
+    return conn.execute(records.delete().where(records.c.created_at < before)).rowcount

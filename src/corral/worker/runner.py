@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from corral.clock import utcnow
 from corral.errors import CorralError, Unavailable
@@ -30,7 +30,7 @@ from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
 from corral.settings import Settings
-from corral.storage import progress, queue
+from corral.storage import idempotency, progress, queue
 from corral.storage.database import Database
 from corral.storage.runs import RunRecord
 from corral.types.runs import RunStatus
@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 CLAIM_BATCH = 32
 """Most runs claimed in one transaction."""
+
+HOUSEKEEPING_INTERVAL_S = 600.0
+"""How often a worker deletes expired records."""
 
 WAITING_FACTOR = 10
 """A worker holds at most this many times `worker_concurrency` runs, counting waiting ones."""
@@ -88,6 +91,7 @@ class Worker:
         self._background = [
             asyncio.create_task(self._claim_loop(), name=f"{self.id}-claim"),
             asyncio.create_task(self._heartbeat_loop(), name=f"{self.id}-heartbeat"),
+            asyncio.create_task(self._housekeeping_loop(), name=f"{self.id}-housekeeping"),
         ]
         logger.info("worker started", extra={"action": "worker.started", "worker_id": self.id})
 
@@ -271,3 +275,17 @@ class Worker:
                     "lease lost; stopping run",
                     extra={"action": "run.lease_lost", "run_id": run_id, "worker_id": self.id},
                 )
+
+    # -- housekeeping ----------------------------------------------------------------------
+
+    async def _housekeeping_loop(self) -> None:
+        """Forget expired idempotency keys now and then (harmless when several workers do)."""
+        while True:
+            before = self._clock() - timedelta(seconds=self._settings.idempotency_ttl_s)
+            try:
+                await self._database.write(idempotency.expire, before=before)
+            except Unavailable:
+                logger.warning(
+                    "housekeeping failed", extra={"action": "worker.housekeeping_failed"}
+                )
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
