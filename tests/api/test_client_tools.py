@@ -168,3 +168,13 @@ async def test_runs_waiting_for_their_caller_do_not_take_a_workers_capacity(make
         assert other["status"] == "completed"
         for run in parked:
             await client.post(f"/v1/runs/{run['id']}/cancel")
+
+
+async def test_listed_runs_show_their_pending_tool_calls_too(client):
+    run = await submit(client, "go", tools=[WEATHER])
+    waiting = await wait_for_status(client, run["id"], "waiting")
+
+    listed = (await client.get("/v1/runs", params={"status": "waiting"})).json()["data"]
+
+    assert listed[0]["pending_tool_calls"] == waiting["pending_tool_calls"]
+    await client.post(f"/v1/runs/{run['id']}/cancel")

@@ -30,10 +30,10 @@ def _require_server() -> None:
 
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [env: CORRAL_DATA_DIR]")
+    Path | None, typer.Option("--data-dir", help="Data directory (env: CORRAL_DATA_DIR)")
 ]
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Database URL [env: CORRAL_DATABASE_URL]")
+    str | None, typer.Option("--database-url", help="Database URL (env: CORRAL_DATABASE_URL)")
 ]
 
 
@@ -54,8 +54,8 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address [env: CORRAL_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port [env: CORRAL_PORT]")] = None,
+    host: Annotated[str | None, typer.Option(help="Listen address (env: CORRAL_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (env: CORRAL_PORT)")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     worker: Annotated[
@@ -102,7 +102,7 @@ def run_worker(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     concurrency: Annotated[
-        int | None, typer.Option(help="Runs executed at once [env: CORRAL_WORKER_CONCURRENCY]")
+        int | None, typer.Option(help="Runs executed at once (env: CORRAL_WORKER_CONCURRENCY)")
     ] = None,
 ) -> None:
     """Run a worker that executes queued runs until stopped (SIGTERM hands runs back)."""

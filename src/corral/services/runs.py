@@ -291,8 +291,11 @@ async def list_runs(
         session_id=session,
         metadata=metadata,
     )
-    page = [to_wire(r) for r in records[:limit]]
-    return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)
+    records, more = records[:limit], len(records) > limit
+    waiting = [r.id for r in records if r.status == RunStatus.WAITING]
+    pending = await ctx.database.read(run_store.pending_tool_calls_of, waiting)
+    page = [to_wire(r, pending.get(r.id)) for r in records]
+    return Page(data=page, next_cursor=page[-1].id if more else None)
 
 
 async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s: float) -> Run:

@@ -145,9 +145,22 @@ def active_in_session(conn: sa.Connection, session_id: str) -> list[str]:
 
 def pending_tool_calls(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
     """Client tool calls of the run still awaiting a result."""
+    return pending_tool_calls_of(conn, [run_id]).get(run_id, [])
+
+
+def pending_tool_calls_of(
+    conn: sa.Connection, run_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Client tool calls awaiting a result, for each of the runs that has some."""
+    if not run_ids:
+        return {}
     rows = conn.execute(
-        sa.select(tool_calls.c.call_id, tool_calls.c.name, tool_calls.c.input)
-        .where(tool_calls.c.run_id == run_id, tool_calls.c.status == "pending")
+        sa.select(tool_calls.c.run_id, tool_calls.c.call_id, tool_calls.c.name, tool_calls.c.input)
+        .where(tool_calls.c.run_id.in_(run_ids), tool_calls.c.status == "pending")
         .order_by(tool_calls.c.created_at, tool_calls.c.call_id)
     ).mappings()
-    return [dict(row) for row in rows]
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        call = dict(row)
+        pending.setdefault(call.pop("run_id"), []).append(call)
+    return pending
