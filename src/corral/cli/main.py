@@ -1,10 +1,19 @@
-"""`corral`: the command line, for running a server and for using one."""
+"""`corral`: the command line, for running a server and for using one.
+
+The root command takes the client commands' global options, and `main()` is the one place where
+SDK errors become an error line and exit status 1 instead of a traceback.
+"""
 
 from __future__ import annotations
 
+import sys
+from typing import Annotated
+
 import typer
 
-from corral.cli import server
+from corral.cli import agents, errors, runs, server, service, sessions
+from corral.cli.context import ClientOptions
+from corral.client import CorralError
 
 app = typer.Typer(
     name="corral",
@@ -12,9 +21,43 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--base-url",
+            help="Server of the client commands (env: CORRAL_BASE_URL; default: "
+            "http://127.0.0.1:7070).",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option("--api-key", help="API key of the client commands (env: CORRAL_API_KEY)."),
+    ] = None,
+) -> None:
+    """A self-hosted runtime for LLM agents."""
+    found = ctx.ensure_object(ClientOptions)
+    found.base_url = base_url
+    found.api_key = api_key
+
+
 server.register(app)
+runs.register(app)
+sessions.register(app)
+agents.register(app)
+service.register(app)
 
 
 def main() -> None:
     """Entry point of the `corral` command."""
-    app()
+    client_options = ClientOptions()
+    try:
+        app(obj=client_options)
+    except CorralError as error:
+        sys.exit(errors.report(error, client_options.shown_base_url))
+    finally:
+        client_options.close()

@@ -1,0 +1,96 @@
+"""SDK errors as one line on stderr: the code, the message, the field, and what to do about it.
+
+`main()` is the one place that catches them; commands just let `CorralError` rise. Usage errors
+stay Typer's (exit status 2); everything here exits with status 1.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from corral.cli.output import stderr
+from corral.client import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    CorralError,
+    PermissionDeniedError,
+    RateLimitError,
+    RunError,
+)
+
+EXIT_FAILURE = 1
+
+HINTS = {
+    "unauthorized": "set CORRAL_API_KEY or pass --api-key",
+    "forbidden": "use a key that may do this",
+    "not_found": "check the id or name (`corral runs list`, `corral agents list`)",
+    "invalid_model": "see `corral models` for the models this server can run",
+    "run_active": "wait for the run to end, or cancel it with `corral runs cancel`",
+    "run_terminal": "the run has already ended",
+    "session_ended": "start a new session with `corral sessions create`",
+    "idempotency_conflict": "use a new idempotency key for a different request",
+    "unavailable": "the server is not ready: check its database and logs",
+    "internal_error": "the server failed: see its logs",
+}
+
+
+class CommandError(CorralError):
+    """A client command could not do its work for a reason the SDK does not know about."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+
+
+def _hint(error: CorralError, base_url: str | None) -> str | None:
+    if isinstance(error, APIConnectionError):
+        where = f" at {base_url}" if base_url else ""
+        return f"is the server running{where}? (set CORRAL_BASE_URL or pass --base-url)"
+    if isinstance(error, PermissionDeniedError) and error.required_scope:
+        return f"use a key with the `{error.required_scope}` scope"
+    if isinstance(error, RateLimitError) and error.retry_after_s is not None:
+        return f"try again in {error.retry_after_s:.0f} s"
+    if isinstance(error, CommandError):
+        return error.hint
+    if isinstance(error, APIStatusError):
+        hint = HINTS.get(error.code)
+        if hint is None and error.status >= 500:
+            hint = HINTS["internal_error"]
+        if hint and error.request_id and error.status >= 500:
+            hint += f" (request id {error.request_id})"
+        return hint
+    return None
+
+
+def _code_and_message(error: CorralError) -> tuple[str, str]:
+    if isinstance(error, APIStatusError | CommandError):
+        return error.code, error.message
+    if isinstance(error, APITimeoutError):
+        return "timeout", str(error)
+    if isinstance(error, APIConnectionError):
+        return "connection_error", str(error)
+    if isinstance(error, RunError):
+        return error.code or error.run.status, str(error)
+    return "error", str(error)
+
+
+def describe(error: CorralError, base_url: str | None = None) -> Text:
+    """`error: not_found: no run 'run_x' (field: /x) — check the id …` as one line."""
+    code, message = _code_and_message(error)
+    line = Text("error: ", style="bold red")
+    line.append(f"{code}: {message}")
+    if isinstance(error, APIStatusError) and error.field:
+        line.append(f" (field: {error.field})")
+    hint = _hint(error, base_url)
+    if hint:
+        line.append(f" — {hint}", style="dim")
+    return line
+
+
+def report(error: CorralError, base_url: str | None = None) -> int:
+    """Print the error line; returns the exit status."""
+    stderr.print(describe(error, base_url), soft_wrap=True)
+    return EXIT_FAILURE

@@ -1,0 +1,36 @@
+"""Options several client commands share: `--json`, `--metadata key=value` and `--limit`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+HELP_PANEL = "Use a server"
+"""The `corral --help` section that lists the client commands."""
+
+JsonFlag = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print JSON for scripts: one document, an array for lists, JSON lines for events.",
+    ),
+]
+MetadataPairs = Annotated[
+    list[str] | None,
+    typer.Option("--metadata", "-M", help="A metadata tag KEY=VALUE (repeat for several)."),
+]
+Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
+
+
+def metadata(pairs: list[str] | None, option: str = "--metadata") -> dict[str, str] | None:
+    """`["team=infra", "env=prod"]` as a dict; a usage error names a pair without `=`."""
+    if not pairs:
+        return None
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
+        parsed[key] = value
+    return parsed

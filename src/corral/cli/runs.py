@@ -1,0 +1,261 @@
+"""`corral run` (submit and watch one run live) and `corral runs …` (look at and manage runs).
+
+A watched run decides the exit status: 0 when it completed, 1 when it failed, timed out or was
+cancelled, 130 when Ctrl-C cancelled it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.text import Text
+
+from corral.cli import options, output
+from corral.cli.context import client
+from corral.cli.transcript import Transcript, event_line
+from corral.client import AnyEvent, Corral
+from corral.types.runs import Run, RunStatus
+
+EXIT_INTERRUPTED = 130
+
+runs_app = typer.Typer(help="List, inspect, cancel and delete runs.", no_args_is_help=True)
+
+RunId = Annotated[str, typer.Argument(help="The run's id (run_…).")]
+
+
+def watch(corral: Corral, run: Run, *, as_json: bool) -> NoReturn:
+    """Stream `run` until it ends, then print its summary and exit with its outcome.
+
+    Ctrl-C cancels the run. In JSON mode stdout carries only the events, one per line.
+    """
+    view = None if as_json else Transcript(output.stdout)
+    try:
+        _follow(corral, run.id, view)
+    except KeyboardInterrupt:
+        _finish(corral.runs.cancel(run.id), as_json, EXIT_INTERRUPTED)
+    _finish(corral.runs.retrieve(run.id), as_json)
+
+
+def _follow(corral: Corral, run_id: str, view: Transcript | None) -> None:
+    if view is not None:
+        view.begin()
+    try:
+        with corral.runs.stream(run_id) as events:
+            for event in events:
+                if view is None:
+                    output.print_json_line(event)
+                else:
+                    view.show(event)
+    finally:
+        if view is not None:
+            view.end()
+
+
+def _finish(run: Run, as_json: bool, exit_code: int | None = None) -> NoReturn:
+    console = output.stderr if as_json else output.stdout
+    console.print(output.summary(run), soft_wrap=True)
+    if exit_code is None:
+        exit_code = 0 if run.status == RunStatus.COMPLETED else 1
+    raise typer.Exit(exit_code)
+
+
+def _agent_source(
+    agent: str | None,
+    agent_version: int | None,
+    model: str | None,
+    instructions: str | None,
+    session: str | None,
+) -> dict[str, Any]:
+    """What runs the prompt: a session, a stored agent, or an inline agent (model `test`)."""
+    if session is not None:
+        if agent is not None or agent_version is not None or model or instructions:
+            raise typer.BadParameter(
+                "a session runs its own agent: drop --agent, --model and --instructions",
+                param_hint="--session",
+            )
+        return {"session": session}
+    if agent is not None:
+        if model is not None or instructions is not None:
+            raise typer.BadParameter(
+                "--model and --instructions make an inline agent: use them without --agent",
+                param_hint="--agent",
+            )
+        return {"agent": agent, "agent_version": agent_version}
+    if agent_version is not None:
+        raise typer.BadParameter("needs --agent", param_hint="--agent-version")
+    return {"model": model or "test", "instructions": instructions}
+
+
+def run(
+    ctx: typer.Context,
+    prompt: Annotated[str, typer.Argument(help="The message for the agent ('-' reads stdin).")],
+    agent: Annotated[
+        str | None, typer.Option("--agent", "-a", help="A stored agent, by name or id.")
+    ] = None,
+    agent_version: Annotated[
+        int | None,
+        typer.Option("--agent-version", min=1, help="Version of --agent (default: latest)."),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model of an inline agent (default: test)."),
+    ] = None,
+    instructions: Annotated[
+        str | None, typer.Option("--instructions", "-i", help="Instructions of an inline agent.")
+    ] = None,
+    metadata: options.MetadataPairs = None,
+    session: Annotated[
+        str | None,
+        typer.Option("--session", "-s", help="Send the prompt to this session instead."),
+    ] = None,
+    as_json: options.JsonFlag = False,
+) -> None:
+    """Run an agent on PROMPT and stream its answer live; Ctrl-C cancels the run."""
+    source = _agent_source(agent, agent_version, model, instructions, session)
+    text = sys.stdin.read() if prompt == "-" else prompt
+    corral = client(ctx)
+    created = corral.runs.create(input=text, metadata=options.metadata(metadata), **source)
+    watch(corral, created, as_json=as_json)
+
+
+@runs_app.command("list")
+def list_runs(
+    ctx: typer.Context,
+    status: Annotated[
+        RunStatus | None, typer.Option("--status", help="Only runs in this status.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only runs of this agent.")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Only runs of this session.")
+    ] = None,
+    metadata: options.MetadataPairs = None,
+    limit: options.Limit = 20,
+    as_json: options.JsonFlag = False,
+) -> None:
+    """List runs, newest first (--metadata filters must all match)."""
+    page = client(ctx).runs.list(
+        status=status,
+        agent=agent,
+        session=session,
+        metadata=options.metadata(metadata),
+        limit=min(limit, 100),
+    )
+    found = list(itertools.islice(page, limit))
+    if as_json:
+        output.print_json(found)
+        return
+    output.table(
+        ["ID", "STATUS", "MODEL", "CREATED", "DURATION", "TOKENS IN/OUT", "COST"],
+        (
+            [
+                r.id,
+                output.status_text(r.status),
+                r.model,
+                output.when(r.created_at),
+                output.format_duration(output.duration_s(r)),
+                f"{r.usage.input_tokens}/{r.usage.output_tokens}",
+                output.cost(r),
+            ]
+            for r in found
+        ),
+        empty="no runs",
+    )
+
+
+@runs_app.command("show")
+def show(ctx: typer.Context, run_id: RunId, as_json: options.JsonFlag = False) -> None:
+    """Show a run: status, agent, timing, usage, input and output."""
+    found = client(ctx).runs.retrieve(run_id)
+    if as_json:
+        output.print_json(found)
+        return
+    show_run(found)
+
+
+def show_run(run: Run) -> None:
+    """The key fields of a run, one per line."""
+    agent = f"{run.agent} (version {run.agent_version})" if run.agent else "inline"
+    error = f"{run.error.code}: {run.error.message}" if run.error else None
+    pending = ", ".join(f"{c.name} ({c.call_id})" for c in run.pending_tool_calls)
+    output.details(
+        [
+            ("id", run.id),
+            ("status", output.status_text(run.status)),
+            ("agent", agent),
+            ("model", run.model),
+            ("session", run.session),
+            ("created", output.when(run.created_at)),
+            ("started", output.when(run.started_at)),
+            ("ended", output.when(run.ended_at)),
+            ("duration", output.format_duration(output.duration_s(run))),
+            ("usage", f"{output.tokens(run)} · {output.cost(run)}"),
+            ("metadata", ", ".join(f"{k}={v}" for k, v in run.metadata.items())),
+            ("waiting for", pending),
+            ("input", Text(_input_text(run.input))),
+            ("output", Text(run.output) if run.output is not None else None),
+            ("error", Text(error, style="red") if error else None),
+        ]
+    )
+
+
+def _input_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "\n".join(f"{m.get('role')}: {m.get('content')}" for m in value)
+
+
+@runs_app.command("events")
+def events(
+    ctx: typer.Context,
+    run_id: RunId,
+    after: Annotated[int, typer.Option("--after", min=0, help="Only events after this seq.")] = 0,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep streaming until the run ends.")
+    ] = False,
+    as_json: options.JsonFlag = False,
+) -> None:
+    """Print a run's events, one per line (--json: the event documents as JSON lines)."""
+    corral = client(ctx)
+    emit = output.print_json_line if as_json else _print_event_line
+    if not follow:
+        for event in corral.runs.events(run_id, after=after):
+            emit(event)
+        return
+    with corral.runs.stream(run_id, after=after) as stream:
+        for event in stream:
+            emit(event)
+
+
+def _print_event_line(event: AnyEvent) -> None:
+    output.line(event_line(event))
+
+
+@runs_app.command("cancel")
+def cancel(ctx: typer.Context, run_id: RunId, as_json: options.JsonFlag = False) -> None:
+    """Cancel a run (one that already ended keeps its status)."""
+    ended = client(ctx).runs.cancel(run_id)
+    if as_json:
+        output.print_json(ended)
+    elif ended.status == RunStatus.CANCELLED:
+        output.line(f"cancelled {ended.id}")
+    else:
+        output.line(f"{ended.id} had already ended: {ended.status}")
+
+
+@runs_app.command("delete")
+def delete(ctx: typer.Context, run_id: RunId, as_json: options.JsonFlag = False) -> None:
+    """Delete an ended run and its events."""
+    client(ctx).runs.delete(run_id)
+    if as_json:
+        output.print_json({"id": run_id, "deleted": True})
+    else:
+        output.line(f"deleted {run_id}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `corral run` and `corral runs` to the root command."""
+    app.command("run", rich_help_panel=options.HELP_PANEL)(run)
+    app.add_typer(runs_app, name="runs", rich_help_panel=options.HELP_PANEL)

@@ -1,0 +1,175 @@
+"""A run's events drawn as they arrive: text inline, tool calls as panels, a spinner between.
+
+`Transcript` is what `corral run` shows; `event_line` is the one-line form `corral runs events`
+prints. Both ignore event types they do not know, as clients must.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.status import Status
+from rich.text import Text
+
+from corral.cli.output import truncate
+from corral.client import AnyEvent
+from corral.types.events import (
+    ClientToolCall,
+    ClientToolResult,
+    MessageCompleted,
+    MessageDelta,
+    RunStarted,
+    ThinkingDelta,
+    ToolCompleted,
+    ToolStarted,
+)
+
+PANEL_CHARS = 600
+"""Longest tool input or output shown in a panel."""
+
+LINE_VALUE_CHARS = 200
+"""Longest field value shown in an event line."""
+
+_BASE_FIELDS = {"seq", "type", "run_id", "created_at"}
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def _panel(title: str, body: str, style: str, note: str | None = None) -> Panel:
+    content = Text(truncate(body, PANEL_CHARS) or "(empty)")
+    if note:
+        content.append(f"\n{note}", style="dim")
+    return Panel(content, title=title, title_align="left", border_style=style, expand=False)
+
+
+class Transcript:
+    """Draws one run's events on a console, as they come."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status: Status | None = None
+        if console.is_terminal:
+            self._status = console.status("queued", spinner="dots")
+        self._open_line: str | None = None
+        """`message` or `thinking` while a streamed line is unfinished."""
+        self._draw: dict[str, Callable[[Any], None]] = {
+            "run.started": self._started,
+            "thinking.delta": self._thinking,
+            "message.delta": self._delta,
+            "message.completed": self._completed,
+            "tool.started": self._tool_started,
+            "tool.completed": self._tool_completed,
+            "client_tool.call": self._client_call,
+            "client_tool.result": self._client_result,
+        }
+
+    def begin(self) -> None:
+        """Show the spinner while the run waits for a worker."""
+        self._spin("queued")
+
+    def show(self, event: AnyEvent) -> None:
+        """Draw one event."""
+        draw = self._draw.get(event.type)
+        if draw is not None:
+            draw(event)
+
+    def end(self) -> None:
+        """Stop the spinner and finish an open line."""
+        if self._status is not None:
+            self._status.stop()
+        self._finish_line()
+
+    def _spin(self, label: str) -> None:
+        if self._status is not None and self._open_line is None:
+            self._status.update(label)
+            self._status.start()
+
+    def _pause(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+    def _finish_line(self) -> None:
+        if self._open_line is not None:
+            self._console.print()
+            self._open_line = None
+
+    def _write(self, text: str, kind: str, style: str = "") -> None:
+        self._pause()
+        if self._open_line not in (None, kind):
+            self._finish_line()
+        self._console.print(text, end="", style=style, soft_wrap=True)
+        self._console.file.flush()
+        self._open_line = kind
+
+    def _print(self, renderable: Panel) -> None:
+        self._pause()
+        self._finish_line()
+        self._console.print(renderable)
+
+    def _started(self, event: RunStarted) -> None:
+        self._spin(f"running on {event.model}")
+
+    def _thinking(self, event: ThinkingDelta) -> None:
+        self._write(event.text, "thinking", style="dim italic")
+
+    def _delta(self, event: MessageDelta) -> None:
+        self._write(event.text, "message")
+
+    def _completed(self, event: MessageCompleted) -> None:
+        if self._open_line != "message" and event.text:
+            self._write(event.text, "message")
+        self._finish_line()
+        self._spin("working")
+
+    def _tool_started(self, event: ToolStarted) -> None:
+        self._print(_panel(f"tool {event.name}", _compact(event.input), "cyan"))
+        self._spin(f"running {event.name}")
+
+    def _tool_completed(self, event: ToolCompleted) -> None:
+        body = event.output if event.ok else event.error
+        style = "green" if event.ok else "red"
+        self._print(_panel(f"{event.name} {'✓' if event.ok else '✗'}", body or "", style))
+        self._spin("working")
+
+    def _client_call(self, event: ClientToolCall) -> None:
+        hint = f"waiting for its result at POST /v1/runs/{event.run_id}/tool-results"
+        self._print(_panel(f"client tool {event.name}", _compact(event.input), "magenta", hint))
+        self._spin(f"waiting for the result of {event.name}")
+
+    def _client_result(self, event: ClientToolResult) -> None:
+        failed = event.error is not None
+        body = (event.error if failed else event.output) or ""
+        self._print(_panel(f"client tool result {'✗' if failed else '✓'}", body, "magenta"))
+        self._spin("working")
+
+
+def event_line(event: AnyEvent) -> Text:
+    """`   7  17:45:55.123  message.delta       text="Hello"`: one event on one line."""
+    payload = {
+        name: value
+        for name, value in event.model_dump(mode="json").items()
+        if name not in _BASE_FIELDS
+    }
+    line = Text(f"{event.seq:>5}  {_clock(event.created_at)}  ", style="dim")
+    line.append(f"{event.type:<19}", style="bold")
+    line.append(
+        " ".join(
+            f"{name}={truncate(_compact(value), LINE_VALUE_CHARS)}"
+            for name, value in payload.items()
+        )
+    )
+    return line
+
+
+def _clock(moment: datetime | str) -> str:
+    """`17:45:55.123` in the local time zone."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone().strftime("%H:%M:%S.%f")[:12]
