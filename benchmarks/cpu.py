@@ -51,15 +51,22 @@ def load_average() -> tuple[float, float, float]:
 
 @dataclass(frozen=True, kw_only=True)
 class CpuReading:
-    """CPU seconds of the server and of the whole machine, read at one instant."""
+    """CPU seconds of the server, of the fake provider and of the whole machine, at one instant."""
 
     server_s: float | None
     """None when the server is not a local process we can watch."""
     machine_s: float
+    provider_s: float | None = None
+    """The fake model provider's, when one is running (`benchmarks.fake_provider`)."""
 
     def since(self, earlier: CpuReading) -> CpuReading:
         """The CPU seconds spent between `earlier` and this reading."""
-        server_s = None
-        if self.server_s is not None and earlier.server_s is not None:
-            server_s = self.server_s - earlier.server_s
-        return CpuReading(server_s=server_s, machine_s=self.machine_s - earlier.machine_s)
+        return CpuReading(
+            server_s=_difference(self.server_s, earlier.server_s),
+            machine_s=self.machine_s - earlier.machine_s,
+            provider_s=_difference(self.provider_s, earlier.provider_s),
+        )
+
+
+def _difference(later: float | None, earlier: float | None) -> float | None:
+    return None if later is None or earlier is None else later - earlier

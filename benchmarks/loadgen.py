@@ -225,37 +225,42 @@ async def submit_run(session: aiohttp.ClientSession, target: Target, body: bytes
     return str(orjson.loads(payload)["id"])
 
 
-async def wait_run(session: aiohttp.ClientSession, target: Target, run_id: str) -> str:
-    """Wait for the run to end; its final status."""
+async def wait_run(session: aiohttp.ClientSession, target: Target, run_id: str) -> dict[str, Any]:
+    """Wait for the run to end; the ended run."""
     url = target.url(f"/v1/runs/{run_id}/wait?timeout_s={WAIT_TIMEOUT_S}")
     async with session.get(url) as response:
         payload = await response.read()
         if response.status != 200:
             raise _unexpected(response, payload)
-    status = str(orjson.loads(payload)["status"])
-    if status not in TERMINAL_STATUSES:
-        raise RequestFailed(f"run {run_id} still {status} after {WAIT_TIMEOUT_S} s of wait")
-    return status
+    run: dict[str, Any] = orjson.loads(payload)
+    if run["status"] not in TERMINAL_STATUSES:
+        raise RequestFailed(f"run {run_id} still {run['status']} after {WAIT_TIMEOUT_S} s of wait")
+    return run
 
 
 async def submit_and_wait(
-    session: aiohttp.ClientSession, target: Target, body: bytes, *, one_request: bool = False
-) -> str:
-    """Submit a run and wait for it to end; raises unless it completed.
+    session: aiohttp.ClientSession,
+    target: Target,
+    body: bytes,
+    *,
+    one_request: bool = False,
+    output: str | None = None,
+) -> dict[str, Any]:
+    """Submit a run and wait for it to end; raises unless it completed (with `output`, if given).
 
     Two requests (`POST /v1/runs`, then `GET …/wait`), or with `one_request` a single
     `POST /v1/runs?wait_s=…` that answers once the run has ended.
     """
     if one_request:
         payload = await post(session, target.url(f"/v1/runs?wait_s={WAIT_TIMEOUT_S}"), body)
-        run = orjson.loads(payload)
-        run_id, status = str(run["id"]), str(run["status"])
+        run: dict[str, Any] = orjson.loads(payload)
     else:
-        run_id = await submit_run(session, target, body)
-        status = await wait_run(session, target, run_id)
-    if status != "completed":
-        raise RequestFailed(f"run {run_id} ended {status}")
-    return run_id
+        run = await wait_run(session, target, await submit_run(session, target, body))
+    if run["status"] != "completed":
+        raise RequestFailed(f"run {run['id']} ended {run['status']}")
+    if output is not None and run["output"] != output:
+        raise RequestFailed(f"run {run['id']} answered {run['output']!r}, not {output!r}")
+    return run
 
 
 class Frame(NamedTuple):

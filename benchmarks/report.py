@@ -156,27 +156,39 @@ def _header(report: dict[str, Any]) -> list[str]:
     if machine["cpu_model"]:
         cpu += f" ({machine['cpu_model']})"
     uvloop = ", uvloop" if machine["uvloop"] else ""
-    return [
+    lines = [
         f"Corral benchmark, {machine['measured_at']}",
         f"  machine: {cpu}, {machine['python']}, {machine['platform']}",
         f"  server:  corral {machine['corral']} `corral serve` (API + embedded worker, one "
         f"process), {server['database']}",
         f"  load:    {report['load_processes']} load processes, aiohttp {machine['aiohttp']}"
         f"{uvloop}, keep-alive connections",
-        "",
     ]
+    provider = report.get("provider")
+    if provider:
+        lines.append(
+            f"  model:   `test` in the server; provider scenarios: {provider['model']} on a fake "
+            f"OpenAI-compatible server in its own process, {provider['deltas_per_answer']} "
+            "deltas an answer"
+        )
+    return [*lines, ""]
+
+
+_THROUGHPUT_VARIANTS = {
+    "throughput": "",
+    "throughput_one_request": ", POST ?wait_s",
+    "provider_throughput": ", provider adapter",
+}
+"""The throughput scenarios, and what their titles add to the sizes."""
 
 
 def _title(result: dict[str, Any]) -> str:
     """The scenario's title, with its sizes where they vary."""
     figures = result["figures"]
-    if result["name"] == "throughput" and figures:
-        return f"throughput, {figures['concurrency']} clients, {figures['duration_s']:g} s"
-    if result["name"] == "throughput_one_request" and figures:
-        return (
-            f"throughput, {figures['concurrency']} clients, {figures['duration_s']:g} s, "
-            "POST ?wait_s"
-        )
+    variant = _THROUGHPUT_VARIANTS.get(result["name"])
+    if variant is not None and figures:
+        sizes = f"{figures['concurrency']} clients, {figures['duration_s']:g} s"
+        return f"throughput, {sizes}{variant}"
     if result["name"] == "fan_out" and figures:
         return f"fan-out, {figures['deltas']:,} deltas to {figures['subscribers']}"
     return str(result["title"])
@@ -211,11 +223,46 @@ def _cpu_per_operation(scenarios: dict[str, dict[str, Any]]) -> list[str]:
             continue
         line = f"  {_title(result):32} {per_op_ms:7.3f} ms per "
         line += OPERATION_NAMES.get(result["name"], "run")
-        if result["name"] == "throughput":
+        if result["name"] in ("throughput", "provider_throughput"):
             line += f" (≈ {1000 / per_op_ms:.0f} runs/s if the server had a core to itself)"
+        provider_ms = result.get("provider_cpu_ms_per_op")
+        if provider_ms is not None:
+            line += f"; fake provider {provider_ms:.3f} ms"
         lines.append(line)
     if lines:
         lines.insert(0, "server CPU per operation (a busy machine moves it less than rates):")
+    return lines
+
+
+PROVIDER_COUNTERPARTS = {"provider_latency": "latency", "provider_throughput": "throughput"}
+"""Each provider scenario, and the same scenario on the test model."""
+
+
+def _change(before: float, after: float, unit: str, digits: int) -> str:
+    return f"{before:.{digits}f} → {after:.{digits}f} {unit} ({after - before:+.{digits}f})"
+
+
+def _provider_overhead(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+    """What the provider path adds to a run, for each pair of scenarios that both ran."""
+    lines = []
+    for name, counterpart in PROVIDER_COUNTERPARTS.items():
+        test, provider = scenarios.get(counterpart), scenarios.get(name)
+        if test is None or provider is None or not test["count"] or not provider["count"]:
+            continue
+        test_figures, provider_figures = test["figures"], provider["figures"]
+        parts = []
+        if "runs_per_s" in test_figures:
+            parts.append(
+                _change(test_figures["runs_per_s"], provider_figures["runs_per_s"], "runs/s", 0)
+            )
+        p50s = test_figures["latency_ms"]["p50"], provider_figures["latency_ms"]["p50"]
+        parts.append("p50 " + _change(*p50s, "ms", 1))
+        cpu_ms = test["server_cpu_ms_per_op"], provider["server_cpu_ms_per_op"]
+        if None not in cpu_ms:
+            parts.append("server CPU per run " + _change(*cpu_ms, "ms", 2))
+        lines.append(f"  {counterpart:<10} " + "; ".join(parts))
+    if lines:
+        lines.insert(0, "provider adapter against the test model (test → provider, difference):")
     return lines
 
 
@@ -259,13 +306,17 @@ def render(report: dict[str, Any]) -> str:
     lines += [
         "",
         "CPU: percent of one core over the scenario's timed wall clock (CPU seconds). The load",
-        'generator\'s is summed over its processes ("in N"); "other" is every other process.',
+        'generator\'s is summed over its processes ("in N"); "other" is every other process',
+        "(but the fake provider: its CPU per run is shown below).",
         f"This machine has {cores} usable cores ({100 * cores}% in all).",
         *_contention_warning(report),
     ]
     per_operation = _cpu_per_operation(scenarios)
     if per_operation:
         lines += ["", *per_operation]
+    overhead = _provider_overhead(scenarios)
+    if overhead:
+        lines += ["", *overhead]
     if report["goals"]:
         lines += ["", "goals:"]
         for goal in report["goals"]:

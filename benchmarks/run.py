@@ -1,7 +1,8 @@
 """`python -m benchmarks.run`: start a server, run the scenarios, print the figures.
 
-This process only orchestrates. The server is a `corral serve` subprocess and the load comes
-from a pool of load processes, so neither competes with the bookkeeping done here.
+This process only orchestrates. The server is a `corral serve` subprocess, the load comes
+from a pool of load processes, and the provider scenarios' model is a fake provider in a
+process of its own, so none of them competes with the bookkeeping done here.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
+from benchmarks.fake_provider import FakeProvider
 from benchmarks.loadgen import LoadPool
 from benchmarks.report import check_goals, machine_facts, render
 from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
@@ -24,12 +28,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line of the benchmark."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
-        description="Benchmark a real `corral serve` with the deterministic `test` model.",
+        description="Benchmark a real `corral serve` with the deterministic `test` model "
+        "and with a fake OpenAI-compatible provider.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="short sizes for a smoke run (about 20 s)"
     )
-    parser.add_argument("--duration", type=float, help="throughput window in seconds (30)")
+    parser.add_argument(
+        "--duration", type=float, help="throughput windows in seconds (30; quick: 5, provider 2)"
+    )
     parser.add_argument("--concurrency", type=int, help="throughput clients (32)")
     parser.add_argument("--runs", type=int, help="submit→terminal runs, one at a time (500)")
     parser.add_argument(
@@ -55,6 +62,7 @@ def config_from(args: argparse.Namespace) -> Config:
     config = Config.quick() if args.quick else Config()
     overrides: dict[str, Any] = {
         "duration_s": args.duration,
+        "provider_duration_s": args.duration,
         "concurrency": args.concurrency,
         "latency_runs": args.runs,
     }
@@ -68,20 +76,42 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(SCENARIOS)
     results: list[ScenarioResult] = []
     memory: dict[str, dict[str, float]] = {}
-    server = BenchServer(database_url=args.database_url)
-    print(f"starting corral serve ({server.database}) ...", file=sys.stderr)
-    with server, LoadPool(processes=args.load_processes) as pool:
+    provider = None
+    if any(SCENARIOS[name].provider for name in names):
+        provider = FakeProvider(deltas=config.provider_deltas)
+    server = BenchServer(
+        database_url=args.database_url,
+        environ=provider.server_environ if provider is not None else None,
+    )
+    with ExitStack() as stack:
+        if provider is not None:
+            print(f"starting the fake provider ({provider.base_url}) ...", file=sys.stderr)
+            stack.enter_context(provider)
+        print(f"starting corral serve ({server.database}) ...", file=sys.stderr)
+        stack.enter_context(server)
+        pool = stack.enter_context(LoadPool(processes=args.load_processes))
         for name in names:
             print(f"running {name} ...", file=sys.stderr, flush=True)
-            result = run_scenario(name, server.target, config, pool, server_cpu_s=server.cpu_s)
+            result = run_scenario(
+                name,
+                server.target,
+                config,
+                pool,
+                server_cpu_s=server.cpu_s,
+                provider_cpu_s=provider.cpu_s if provider is not None else None,
+            )
             print(f"  {result.summary}", file=sys.stderr, flush=True)
             results.append(result)
             rss_mb, peak_mb = server.memory_mb()
             memory[name] = {"rss_mb": rss_mb, "peak_rss_mb": peak_mb}
     scenarios = {result.name: result.as_dict() for result in results}
+    fake_model = None
+    if provider is not None:
+        fake_model = {"model": PROVIDER_MODEL, "deltas_per_answer": provider.deltas}
     report = {
         "machine": machine_facts(),
         "server": {"database": server.database, "shutdown": server.shutdown, "memory": memory},
+        "provider": fake_model,
         "load_processes": args.load_processes,
         "config": dataclasses.asdict(config),
         "scenarios": scenarios,

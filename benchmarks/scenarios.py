@@ -19,6 +19,8 @@ import aiohttp
 import orjson
 
 from benchmarks import cpu
+from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
+from benchmarks.fake_provider import answer_text
 from benchmarks.loadgen import (
     TERMINAL_EVENTS,
     Frame,
@@ -36,7 +38,17 @@ from benchmarks.loadgen import (
 )
 from benchmarks.report import percentiles
 
-RUN_BODY = orjson.dumps({"agent_spec": {"model": "test"}, "input": "hello"})
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """What every run of a scenario asks for, and the output it must end with (if checked)."""
+
+    body: bytes
+    """The encoded `POST /v1/runs` request."""
+    output: str | None = None
+
+
+TEST_MODEL_RUN = RunSpec(body=orjson.dumps({"agent_spec": {"model": "test"}, "input": "hello"}))
 ECHO_TOOL = {
     "type": "client",
     "name": "echo",
@@ -46,6 +58,9 @@ ECHO_TOOL = {
 TOOL_RUN_BODY = orjson.dumps({"agent_spec": {"model": "test", "tools": [ECHO_TOOL]}, "input": "go"})
 START_MARGIN_S = 0.5
 """Time given to every load process to open its session before a timed window starts."""
+PRIMING_RUNS = 5
+"""Untimed runs on the fake provider before a provider scenario starts measuring: the first one
+loads the provider SDK into the server, a one-time cost of about a second of CPU."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,11 +77,33 @@ class Config:
     fanout_subscribers: int = 10
     fanout_delay_s: float = 1.0
     """How long the fan-out run waits before streaming, so subscribers connect first."""
+    provider_deltas: int = 20
+    """Content deltas in each answer of the fake provider (it must be started with as many)."""
+    provider_duration_s: float = 30.0
+    """The throughput window of runs on the fake provider."""
 
     @classmethod
     def quick(cls) -> Config:
-        """Short sizes for a smoke run of about 20 seconds."""
-        return cls(latency_runs=100, warmup_runs=20, duration_s=5.0, sse_runs=50, tool_runs=50)
+        """Short sizes for a smoke run of about 25 seconds."""
+        return cls(
+            latency_runs=100,
+            warmup_runs=20,
+            duration_s=5.0,
+            sse_runs=50,
+            tool_runs=50,
+            provider_duration_s=2.0,
+        )
+
+    def run_spec(self, *, provider: bool) -> RunSpec:
+        """The run of the latency and throughput scenarios: on the test model or the fake provider.
+
+        A provider run must end with the fake provider's whole answer, so a stream that lost or
+        reordered deltas counts as an error.
+        """
+        if not provider:
+            return TEST_MODEL_RUN
+        body = {"agent_spec": {"model": PROVIDER_MODEL}, "input": "hello"}
+        return RunSpec(body=orjson.dumps(body), output=answer_text(self.provider_deltas))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,11 +115,16 @@ class Bench:
     pool: LoadPool
     server_cpu_s: Callable[[], float] | None = None
     """Reads the server's CPU seconds so far; None when the server is not ours to watch."""
+    provider_cpu_s: Callable[[], float] | None = None
+    """Reads the fake provider's CPU seconds so far; None when none is running."""
 
     def read_cpu(self) -> cpu.CpuReading:
-        """The server's and the machine's CPU seconds so far."""
+        """The server's, the fake provider's and the machine's CPU seconds so far."""
         server_s = self.server_cpu_s() if self.server_cpu_s is not None else None
-        return cpu.CpuReading(server_s=server_s, machine_s=cpu.machine_busy_s())
+        provider_s = self.provider_cpu_s() if self.provider_cpu_s is not None else None
+        return cpu.CpuReading(
+            server_s=server_s, machine_s=cpu.machine_busy_s(), provider_s=provider_s
+        )
 
 
 @dataclass(kw_only=True)
@@ -126,6 +168,8 @@ class ScenarioResult:
     loadgen_processes: int
     machine_cpu_s: float
     """CPU all cores spent busy during the scenario, whoever spent it."""
+    provider_cpu_s: float | None = None
+    """CPU of the fake provider (`benchmarks.fake_provider`), when one was running."""
 
     @property
     def ok(self) -> bool:
@@ -152,11 +196,19 @@ class ScenarioResult:
         return 1000 * self.server_cpu_s / self.operations
 
     @property
+    def provider_cpu_ms_per_op(self) -> float | None:
+        """The fake provider's CPU per measured operation."""
+        if self.provider_cpu_s is None or not self.operations:
+            return None
+        return 1000 * self.provider_cpu_s / self.operations
+
+    @property
     def other_cpu_s(self) -> float | None:
-        """CPU spent by everything but the server and the load generator (tests, builds...)."""
+        """CPU spent by everything but the server, the load generator and the fake provider."""
         if self.server_cpu_s is None:
             return None
-        return max(0.0, self.machine_cpu_s - self.server_cpu_s - self.loadgen_cpu_s)
+        ours = self.server_cpu_s + self.loadgen_cpu_s + (self.provider_cpu_s or 0.0)
+        return max(0.0, self.machine_cpu_s - ours)
 
     @property
     def other_cpu_pct(self) -> float | None:
@@ -172,6 +224,7 @@ class ScenarioResult:
             "server_cpu_pct": self.server_cpu_pct,
             "loadgen_cpu_pct": self.loadgen_cpu_pct,
             "server_cpu_ms_per_op": self.server_cpu_ms_per_op,
+            "provider_cpu_ms_per_op": self.provider_cpu_ms_per_op,
             "other_cpu_s": self.other_cpu_s,
             "other_cpu_pct": self.other_cpu_pct,
         }
@@ -191,7 +244,11 @@ def _ms(seconds: float) -> float:
 
 
 async def sequential_runs(
-    target: Target, runs: int, warmup_runs: int, one_request: bool = False
+    target: Target,
+    runs: int,
+    warmup_runs: int,
+    one_request: bool = False,
+    run: RunSpec = TEST_MODEL_RUN,
 ) -> Recorder:
     """POST a run, wait for it, repeat; one connection, nothing else in flight."""
     recorder = Recorder()
@@ -199,30 +256,57 @@ async def sequential_runs(
         for index in range(warmup_runs + runs):
             started = time.perf_counter()
             with recorder.catching():
-                await submit_and_wait(session, target, RUN_BODY, one_request=one_request)
+                await submit_and_wait(
+                    session, target, run.body, one_request=one_request, output=run.output
+                )
                 if index >= warmup_runs:
                     recorder.sample("latency", _ms(time.perf_counter() - started))
     return recorder
 
 
-def submit_latency(bench: Bench, *, one_request: bool = False) -> Measurement:
-    """Submit→terminal latency of one run at a time, after a warm-up."""
+def submit_latency(
+    bench: Bench, *, one_request: bool = False, provider: bool = False
+) -> Measurement:
+    """Submit→terminal latency of one run at a time, after a warm-up.
+
+    With `provider`, every run goes through the fake provider instead of the test model, and
+    the provider path is primed before the CPU is measured.
+    """
     config = bench.config
+    run = config.run_spec(provider=provider)
+    failures = _prime(bench, run) if provider else []
+    cpu_at_start, started = bench.read_cpu(), time.monotonic()
     job = bench.pool.run(
         sequential_runs,
         target=bench.target,
         runs=config.latency_runs,
         warmup_runs=config.warmup_runs,
         one_request=one_request,
+        run=run,
     )
+    window_s, window_cpu = time.monotonic() - started, bench.read_cpu().since(cpu_at_start)
     latency = percentiles(job.recorder.samples_ms.get("latency", []))
+    figures: dict[str, Any] = {"latency_ms": latency, "warmup_runs": config.warmup_runs}
+    if provider:
+        figures |= {"model": PROVIDER_MODEL, "deltas_per_run": config.provider_deltas}
     return Measurement(
         summary=_latency_line(latency, with_p90=True),
         count=latency["count"],
-        figures={"latency_ms": latency, "warmup_runs": config.warmup_runs},
+        figures=figures,
         jobs=[job],
         operations=latency["count"] + config.warmup_runs,
+        failures=failures,
+        window_s=window_s,
+        window_cpu=window_cpu,
     )
+
+
+def _prime(bench: Bench, run: RunSpec) -> list[str]:
+    """Run `PRIMING_RUNS` untimed runs; what went wrong, as failures of the scenario."""
+    job = bench.pool.run(
+        sequential_runs, target=bench.target, runs=0, warmup_runs=PRIMING_RUNS, run=run
+    )
+    return [f"priming run: {message}" for message in job.recorder.error_samples]
 
 
 def _latency_line(latency: dict[str, Any], *, with_p90: bool = False) -> str:
@@ -239,7 +323,12 @@ def _latency_line(latency: dict[str, Any], *, with_p90: bool = False) -> str:
 
 
 async def closed_loop_clients(
-    target: Target, clients: int, start_at: float, duration_s: float, one_request: bool = False
+    target: Target,
+    clients: int,
+    start_at: float,
+    duration_s: float,
+    one_request: bool = False,
+    run: RunSpec = TEST_MODEL_RUN,
 ) -> Recorder:
     """`clients` loops of POST + wait from `start_at` for `duration_s`.
 
@@ -253,7 +342,9 @@ async def closed_loop_clients(
             started = time.perf_counter()
             succeeded = False
             with recorder.catching():
-                await submit_and_wait(session, target, RUN_BODY, one_request=one_request)
+                await submit_and_wait(
+                    session, target, run.body, one_request=one_request, output=run.output
+                )
                 succeeded = True
             if not succeeded:
                 await asyncio.sleep(0.01)  # a failing server must not turn this into a busy loop
@@ -268,9 +359,16 @@ async def closed_loop_clients(
     return recorder
 
 
-def throughput(bench: Bench, *, one_request: bool = False) -> Measurement:
-    """Completed runs per second with `concurrency` clients looping POST + wait."""
+def throughput(bench: Bench, *, one_request: bool = False, provider: bool = False) -> Measurement:
+    """Completed runs per second with `concurrency` clients looping POST + wait.
+
+    With `provider`, every run goes through the fake provider instead of the test model, and
+    the provider path is primed before the window opens.
+    """
     config = bench.config
+    run = config.run_spec(provider=provider)
+    duration_s = config.provider_duration_s if provider else config.duration_s
+    failures = _prime(bench, run) if provider else []
     shares = split(config.concurrency, bench.pool.processes)
     start_at = time.monotonic() + START_MARGIN_S
     futures = [
@@ -279,32 +377,46 @@ def throughput(bench: Bench, *, one_request: bool = False) -> Measurement:
             target=bench.target,
             clients=clients,
             start_at=start_at,
-            duration_s=config.duration_s,
+            duration_s=duration_s,
             one_request=one_request,
+            run=run,
         )
         for clients in shares
     ]
     time.sleep(max(0.0, start_at - time.monotonic()))
     cpu_at_start = bench.read_cpu()
-    time.sleep(max(0.0, start_at + config.duration_s - time.monotonic()))
+    time.sleep(max(0.0, start_at + duration_s - time.monotonic()))
     window_cpu = bench.read_cpu().since(cpu_at_start)
     jobs = [future.result() for future in futures]
     recorder = Recorder.merge([job.recorder for job in jobs])
     latency = percentiles(recorder.samples_ms.get("latency", []))
-    runs_per_s = latency["count"] / config.duration_s
+    runs_per_s = latency["count"] / duration_s
+    figures: dict[str, Any] = {
+        "runs_per_s": runs_per_s,
+        "runs_completed": latency["count"],
+        "latency_ms": latency,
+        "concurrency": config.concurrency,
+        "clients_per_process": shares,
+        "duration_s": duration_s,
+    }
+    summary = f"{runs_per_s:.0f} runs/s  {_latency_line(latency)}"
+    if provider:
+        deltas_per_s = runs_per_s * config.provider_deltas
+        figures |= {
+            "model": PROVIDER_MODEL,
+            "deltas_per_run": config.provider_deltas,
+            "deltas_per_s": deltas_per_s,
+        }
+        summary = (
+            f"{runs_per_s:.0f} runs/s ({deltas_per_s:,.0f} deltas/s)  {_latency_line(latency)}"
+        )
     return Measurement(
-        summary=f"{runs_per_s:.0f} runs/s  {_latency_line(latency)}",
+        summary=summary,
         count=latency["count"],
-        figures={
-            "runs_per_s": runs_per_s,
-            "runs_completed": latency["count"],
-            "latency_ms": latency,
-            "concurrency": config.concurrency,
-            "clients_per_process": shares,
-            "duration_s": config.duration_s,
-        },
+        figures=figures,
         jobs=jobs,
-        window_s=config.duration_s,
+        failures=failures,
+        window_s=duration_s,
         window_cpu=window_cpu,
     )
 
@@ -324,7 +436,7 @@ async def first_event_latency(target: Target, runs: int) -> Recorder:
 
 async def _first_event(session: aiohttp.ClientSession, target: Target, recorder: Recorder) -> None:
     started = time.perf_counter()
-    run_id = await submit_run(session, target, RUN_BODY)
+    run_id = await submit_run(session, target, TEST_MODEL_RUN.body)
     first_event_s: float | None = None
     terminal = None
     async with session.get(target.url(f"/v1/runs/{run_id}/stream")) as response:
@@ -578,6 +690,8 @@ class Scenario:
     name: str
     title: str
     measure: Callable[[Bench], Measurement]
+    provider: bool = False
+    """Whether its runs need the fake provider (`benchmarks.fake_provider.FakeProvider`)."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -600,6 +714,18 @@ SCENARIOS: dict[str, Scenario] = {
             name="client_tool", title="client tool round trip", measure=client_tool_round_trip
         ),
         Scenario(name="fan_out", title="fan-out to subscribers", measure=fan_out),
+        Scenario(
+            name="provider_latency",
+            title="submit→terminal, provider adapter",
+            measure=functools.partial(submit_latency, provider=True),
+            provider=True,
+        ),
+        Scenario(
+            name="provider_throughput",
+            title="throughput, provider adapter",
+            measure=functools.partial(throughput, provider=True),
+            provider=True,
+        ),
     ]
 }
 
@@ -611,14 +737,23 @@ def run_scenario(
     pool: LoadPool,
     *,
     server_cpu_s: Callable[[], float] | None = None,
+    provider_cpu_s: Callable[[], float] | None = None,
 ) -> ScenarioResult:
     """Run scenario `name` against the server at `target` and account for the CPU it cost.
 
     `server_cpu_s` reads the server's CPU seconds so far; without it, the result shows no
-    server CPU (for a server that is not a local process).
+    server CPU (for a server that is not a local process). `provider_cpu_s` reads the fake
+    provider's; it is reported for the scenarios whose runs it answers.
     """
     scenario = SCENARIOS[name]
-    bench = Bench(target=target, config=config, pool=pool, server_cpu_s=server_cpu_s)
+    bench = Bench(
+        target=target,
+        config=config,
+        pool=pool,
+        server_cpu_s=server_cpu_s,
+        # Idle while other scenarios run: its CPU is only theirs to report.
+        provider_cpu_s=provider_cpu_s if scenario.provider else None,
+    )
     cpu_before = bench.read_cpu()
     started = time.monotonic()
     measured = scenario.measure(bench)
@@ -642,4 +777,5 @@ def run_scenario(
         loadgen_cpu_s=sum(job.cpu_s for job in measured.jobs),
         loadgen_processes=len({job.pid for job in measured.jobs}),
         machine_cpu_s=spent.machine_s,
+        provider_cpu_s=spent.provider_s,
     )

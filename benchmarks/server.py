@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -37,6 +38,51 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_ready(
+    process: subprocess.Popen[bytes],
+    url: str,
+    *,
+    timeout_s: float,
+    name: str,
+    log_tail: Callable[[], str],
+) -> None:
+    """Return once `GET url` answers 200; raise with the process's last output if it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{log_tail()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} not ready after {timeout_s} s:\n{log_tail()}")
+
+
+def terminate(process: subprocess.Popen[bytes], timeout_s: float) -> str:
+    """Stop a process with SIGTERM, then SIGKILL after `timeout_s`; how it stopped."""
+    if process.poll() is not None:
+        return f"had already exited with {process.returncode}"
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return f"SIGKILL: still running {timeout_s:g} s after SIGTERM"
+    return f"SIGTERM, exited in {time.monotonic() - started:.2f} s"
+
+
+def read_tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file; empty when there is none."""
+    if not path.exists():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 class PostgresSchema:
@@ -71,16 +117,19 @@ class BenchServer:
 
     Use it as a context manager: entering starts the server and returns once `GET /readyz`
     answers 200; leaving stops it (SIGTERM, then SIGKILL) and deletes what it created.
+    `environ` is added to the server's environment last, e.g. where a provider's endpoint is.
     """
 
     def __init__(
         self,
         *,
         database_url: str | None = None,
+        environ: Mapping[str, str] | None = None,
         startup_timeout_s: float = 60.0,
         shutdown_timeout_s: float = 5.0,
     ) -> None:
         self.database_url = database_url
+        self.environ = dict(environ or {})
         self.startup_timeout_s = startup_timeout_s
         self.shutdown_timeout_s = shutdown_timeout_s
         self.api_key = new_api_key()
@@ -151,6 +200,7 @@ class BenchServer:
             self.schema.create()
             env["CORRAL_DATABASE_URL"] = self.schema.database_url
             env["CORRAL_DATABASE_SCHEMA"] = self.schema.name
+        env |= self.environ
         self._log = (self._data_dir / "server.log").open("wb")
         self._process = subprocess.Popen(
             [str(Path(sys.executable).parent / "corral"), "serve"],
@@ -159,38 +209,22 @@ class BenchServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        assert self._process is not None
-        deadline = time.monotonic() + self.startup_timeout_s
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(
-                    f"corral serve exited with {self._process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/readyz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(
-            f"corral serve not ready after {self.startup_timeout_s} s:\n{self.log_tail()}"
+        wait_ready(
+            self._process,
+            f"{self.base_url}/readyz",
+            timeout_s=self.startup_timeout_s,
+            name="corral serve",
+            log_tail=self.log_tail,
         )
 
     def log_tail(self, lines: int = 40) -> str:
         """The last lines the server printed."""
-        if self._data_dir is None or not (self._data_dir / "server.log").exists():
-            return ""
-        text = (self._data_dir / "server.log").read_text(errors="replace")
-        return "\n".join(text.splitlines()[-lines:])
+        return "" if self._data_dir is None else read_tail(self._data_dir / "server.log", lines)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and delete its data and schema."""
         if self._process is not None:
-            self.shutdown = self._terminate(self._process)
+            self.shutdown = terminate(self._process, self.shutdown_timeout_s)
             self._process = None
         if self._log is not None:
             self._log.close()
@@ -200,16 +234,3 @@ class BenchServer:
         if self._data_dir is not None:
             shutil.rmtree(self._data_dir, ignore_errors=True)
             self._data_dir = None
-
-    def _terminate(self, process: subprocess.Popen[bytes]) -> str:
-        if process.poll() is not None:
-            return f"had already exited with {process.returncode}"
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=self.shutdown_timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return f"SIGKILL: still running {self.shutdown_timeout_s:g} s after SIGTERM"
-        return f"SIGTERM, exited in {time.monotonic() - started:.2f} s"

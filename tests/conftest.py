@@ -37,6 +37,8 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CORRAL_") and not name.startswith("CORRAL_TEST_"):
             monkeypatch.delenv(name)
+        elif name.endswith(("_API_KEY", "_BASE_URL")):
+            monkeypatch.delenv(name)  # provider keys and endpoints of the machine running tests
 
 
 @pytest.fixture(params=BACKENDS)

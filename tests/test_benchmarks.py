@@ -6,14 +6,23 @@ what `python -m benchmarks.run` is for.
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
+from benchmarks.fake_provider import MODEL, FakeProvider, answer_text
 from benchmarks.loadgen import LoadPool, parse_frame
 from benchmarks.report import check_goals, machine_facts, percentiles, render
-from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
+from benchmarks.scenarios import (
+    SCENARIOS,
+    Config,
+    RunSpec,
+    ScenarioResult,
+    run_scenario,
+    sequential_runs,
+)
 from benchmarks.server import BenchServer
 
 pytestmark = pytest.mark.e2e
@@ -28,22 +37,47 @@ TINY = Config(
     fanout_deltas=200,
     fanout_subscribers=3,
     fanout_delay_s=0.3,
+    provider_deltas=5,
+    provider_duration_s=1.0,
 )
+PROVIDER_SCENARIOS = [name for name, scenario in SCENARIOS.items() if scenario.provider]
+
+
+class Bench(NamedTuple):
+    provider: FakeProvider
+    server: BenchServer
+    pool: LoadPool
 
 
 @pytest.fixture(scope="module")
-def results() -> Iterator[dict[str, ScenarioResult]]:
-    """Every scenario, run once against a `corral serve` started as the benchmark starts it."""
-    collected: dict[str, ScenarioResult] = {}
-    with BenchServer() as server, LoadPool(processes=2) as pool:
-        for name in SCENARIOS:
-            collected[name] = run_scenario(
-                name, server.target, TINY, pool, server_cpu_s=server.cpu_s
-            )
-        rss_mb, peak_mb = server.memory_mb()
+def bench() -> Iterator[Bench]:
+    """The fake provider, `corral serve` pointed at it and the load processes, as in the command."""
+    with (
+        FakeProvider(deltas=TINY.provider_deltas) as provider,
+        BenchServer(environ=provider.server_environ) as server,
+        LoadPool(processes=2) as pool,
+    ):
+        yield Bench(provider, server, pool)
     assert server.shutdown is not None and server.shutdown.startswith("SIGTERM")
+
+
+@pytest.fixture(scope="module")
+def results(bench: Bench) -> dict[str, ScenarioResult]:
+    """Every scenario, run once."""
+    collected = {
+        name: run_scenario(
+            name,
+            bench.server.target,
+            TINY,
+            bench.pool,
+            server_cpu_s=bench.server.cpu_s,
+            provider_cpu_s=bench.provider.cpu_s,
+        )
+        for name in SCENARIOS
+    }
+    rss_mb, peak_mb = bench.server.memory_mb()
     assert 0 < rss_mb <= peak_mb
-    yield collected
+    return collected
 
 
 def assert_clean(result: ScenarioResult) -> None:
@@ -62,7 +96,7 @@ def assert_latencies(series: dict[str, Any], count: int) -> None:
     assert 0 < series["p50"] <= series["p90"] <= series["p99"] <= series["max"]
 
 
-@pytest.mark.parametrize("name", ["latency", "latency_one_request"])
+@pytest.mark.parametrize("name", ["latency", "latency_one_request", "provider_latency"])
 def test_submit_latency_times_every_run_after_the_warm_up(results, name):
     result = results[name]
 
@@ -73,16 +107,70 @@ def test_submit_latency_times_every_run_after_the_warm_up(results, name):
     assert_latencies(result.figures["latency_ms"], TINY.latency_runs)
 
 
-@pytest.mark.parametrize("name", ["throughput", "throughput_one_request"])
+@pytest.mark.parametrize("name", ["throughput", "throughput_one_request", "provider_throughput"])
 def test_throughput_counts_completed_runs_from_every_load_process(results, name):
     result = results[name]
+    window_s = TINY.provider_duration_s if SCENARIOS[name].provider else TINY.duration_s
 
     assert_clean(result)
     assert result.figures["clients_per_process"] == [2, 2]
     assert result.loadgen_processes == 2
     assert result.count == result.figures["runs_completed"] > 0
-    assert result.figures["runs_per_s"] == result.count / TINY.duration_s
+    assert result.figures["duration_s"] == result.wall_s == window_s
+    assert result.figures["runs_per_s"] == result.count / window_s
     assert_latencies(result.figures["latency_ms"], result.count)
+
+
+@pytest.mark.parametrize("name", PROVIDER_SCENARIOS)
+def test_provider_scenarios_report_the_deltas_and_the_fake_providers_cpu(results, name):
+    result = results[name]
+
+    assert result.figures["model"] == MODEL
+    assert result.figures["deltas_per_run"] == TINY.provider_deltas
+    # /proc counts in clock ticks: a few tiny runs may not fill one.
+    assert result.provider_cpu_s is not None and result.provider_cpu_s >= 0
+    assert result.provider_cpu_ms_per_op is not None
+    if "runs_per_s" in result.figures:
+        deltas_per_s = result.figures["runs_per_s"] * TINY.provider_deltas
+        assert result.figures["deltas_per_s"] == deltas_per_s
+
+
+def test_only_provider_scenarios_report_the_fake_providers_cpu(results):
+    assert PROVIDER_SCENARIOS == ["provider_latency", "provider_throughput"]
+    for name, result in results.items():
+        assert (result.provider_cpu_s is not None) == (name in PROVIDER_SCENARIOS)
+
+
+def test_a_run_on_the_fake_provider_ends_with_its_whole_answer_and_usage(bench):
+    body = orjson.dumps({"agent_spec": {"model": MODEL}, "input": "hello"})
+    request = urllib.request.Request(
+        f"{bench.server.base_url}/v1/runs?wait_s=30",
+        data=body,
+        headers={
+            "Authorization": f"Bearer {bench.server.api_key}",
+            "Content-Type": "application/json",
+        },
+    )
+
+    with urllib.request.urlopen(request, timeout=60) as response:
+        run = orjson.loads(response.read())
+
+    assert run["status"] == "completed"
+    assert run["output"] == bench.provider.answer == "word1 word2 word3 word4 word5"
+    assert run["usage"]["input_tokens"] == 1
+    assert run["usage"]["output_tokens"] == TINY.provider_deltas
+
+
+def test_a_provider_run_with_another_answer_counts_as_an_error(bench):
+    body = orjson.dumps({"agent_spec": {"model": MODEL}, "input": "hello"})
+    expecting_more = RunSpec(body=body, output=answer_text(TINY.provider_deltas + 1))
+
+    job = bench.pool.run(
+        sequential_runs, target=bench.server.target, runs=2, warmup_runs=0, run=expecting_more
+    )
+
+    assert job.recorder.errors == 2
+    assert "answered 'word1 word2 word3 word4 word5', not" in job.recorder.error_samples[0]
 
 
 def test_first_sse_event_is_timed_for_every_run(results):
@@ -118,9 +206,10 @@ def test_fan_out_delivers_every_delta_to_every_subscriber_in_order(results):
 
 def test_the_report_renders_every_scenario_and_is_json(results):
     scenarios = {name: result.as_dict() for name, result in results.items()}
-    report = {
+    report: dict[str, Any] = {
         "machine": machine_facts(),
         "server": {"database": "sqlite", "shutdown": "SIGTERM"},
+        "provider": {"model": MODEL, "deltas_per_answer": TINY.provider_deltas},
         "load_processes": 2,
         "scenarios": scenarios,
         "goals": check_goals(scenarios),
@@ -129,6 +218,7 @@ def test_the_report_renders_every_scenario_and_is_json(results):
     text = render(report)
 
     assert all(result.summary in text for result in results.values())
+    assert "provider adapter against the test model" in text
     assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s", "runs/s"]
     assert orjson.loads(orjson.dumps(report))["scenarios"].keys() == SCENARIOS.keys()
 

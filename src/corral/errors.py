@@ -189,8 +189,10 @@ class ProviderError(RunFailure):
         code: str | None = None,
         retryable: bool = False,
         status: int | None = None,
+        retry_after_s: float | None = None,
         **details: Any,
     ) -> None:
         super().__init__(message, code=code, **details)
         self.retryable = retryable
         self.status = status
+        self.retry_after_s = retry_after_s

@@ -12,7 +12,7 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr"})
+KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file"})
 
 
 _last = 0

@@ -80,6 +80,31 @@ class Settings(BaseSettings):
     default_model: str = "test"
     """Model used by `GET /v1/models` as the default."""
 
+    workspaces_dir: Path | None = None
+    """Where runs' and sessions' workspaces live (default: `workspaces` in `data_dir`). A
+    session's runs share one, so workers that may take over a session's runs must share it."""
+
+    workspace_retention_s: float = Field(default=3 * 86_400.0, ge=0)
+    """How long a workspace is kept after its run (or session) ended."""
+
+    web_fetch_private_hosts: list[str] = Field(default_factory=list)
+    """Hosts `web_fetch` may reach although they resolve to private addresses (e.g. an internal
+    documentation server): `docs.internal`, `*.corp.example`."""
+
+    model_catalog: Path | None = None
+    """A catalog file merged over the shipped one (more models, prices, base URLs)."""
+
+    secret_key: SecretStr | None = None
+    """Encrypts provider keys given with runs while they run; every node must share it
+    (default: `secret.key` in `data_dir`, created on first start)."""
+
+    provider_max_retries: int = Field(default=4, ge=0, le=20)
+    """Retries of a model call that failed with 429, 529, 5xx or a network error."""
+
+    provider_retry_base_s: float = Field(default=1.0, ge=0)
+    """First backoff of a retried model call (full jitter, doubling up to 30 s; a provider's
+    `retry-after` wins, up to 60 s)."""
+
     run_timeout_s: float = Field(default=3600.0, gt=0)
     """Run timeout when the agent does not set `limits.timeout_s`."""
 
@@ -98,6 +123,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     """Largest request body the API accepts."""
 
+    max_file_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    """Largest file `POST /v1/files` accepts (that route alone takes bodies this large). Files
+    are kept in the database, and a file is held in memory while it is uploaded or served."""
+
     key_cache_s: float = Field(default=10.0, ge=0)
     """How long a verified API key is remembered in memory (a revoked key stops working
     after at most this long)."""
@@ -113,6 +142,11 @@ class Settings(BaseSettings):
     def effective_heartbeat_s(self) -> float:
         """Heartbeat interval actually used."""
         return self.heartbeat_s if self.heartbeat_s is not None else self.lease_s / 3
+
+    @property
+    def effective_workspaces_dir(self) -> Path:
+        """The workspaces directory actually used."""
+        return (self.workspaces_dir or self.data_dir / "workspaces").resolve()
 
     @property
     def effective_database_url(self) -> str:

@@ -382,13 +382,35 @@ async def test_a_malformed_run_is_rejected_naming_the_offending_field(shared, re
 
 
 @on_the_shared_app
-async def test_an_unknown_model_is_rejected_listing_the_models_that_exist(shared):
+async def test_an_unknown_model_is_rejected_listing_the_models_like_it(shared):
     response = await shared.client.post(
         "/v1/runs", json={"agent_spec": {"model": "gpt-9"}, "input": "hi"}
     )
 
     body = assert_rejected(response, 400, "invalid_model", "/agent_spec/model")
-    assert "test" in body["candidates"]
+    assert {"gpt-5", "gpt-4o"} <= set(body["candidates"])
+    assert not [c for c in body["candidates"] if c.startswith("claude")]
+
+
+@on_the_shared_app
+async def test_a_model_pinned_to_an_unknown_provider_model_lists_that_providers_models(shared):
+    response = await shared.client.post(
+        "/v1/runs", json={"agent_spec": {"model": "anthropic/claude-9"}, "input": "hi"}
+    )
+
+    body = assert_rejected(response, 400, "invalid_model", "/agent_spec/model")
+    assert "anthropic/claude-haiku-4-5" in body["candidates"]
+    assert all(c.startswith("anthropic/") for c in body["candidates"])
+
+
+@on_the_shared_app
+async def test_a_model_without_a_provider_key_is_refused_at_submit(shared):
+    response = await shared.client.post(
+        "/v1/runs", json={"agent_spec": {"model": "claude-haiku-4-5"}, "input": "hi"}
+    )
+
+    body = assert_rejected(response, 400, "missing_provider_key", "/api_keys")
+    assert "ANTHROPIC_API_KEY" in body["message"]
 
 
 # -- input no database could hold alike ------------------------------------------------------

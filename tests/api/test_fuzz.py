@@ -22,12 +22,13 @@ import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 
 from corral.api.app import build_context, create_app
 from corral.api.errors import validation_error
+from corral.security.sealed import new_secret
 from corral.settings import Settings
 from corral.storage.database import Database
 from corral.types.common import (
@@ -63,8 +64,13 @@ def fuzz_settings(data_dir: Path, schema: str | None = None) -> Settings:
     )
 
 
-# The document is built at import, without connecting anything, so that each operation is a test.
-schema = schemathesis.openapi.from_dict(create_app(fuzz_settings(Path("unused"))).openapi())
+# The document is built at import, without connecting anything, so that each operation is a test;
+# the explicit secret keeps it from writing a key file into a data directory.
+schema = schemathesis.openapi.from_dict(
+    create_app(
+        fuzz_settings(Path("unused")).model_copy(update={"secret_key": SecretStr(new_secret())})
+    ).openapi()
+)
 
 
 def run_admin_sql(statement: str) -> None:

@@ -34,9 +34,15 @@ async def test_the_test_model_is_always_listed(client):
     models = (await client.get("/v1/models")).json()
 
     assert models["default"] == "test"
-    assert {"id": "test", "provider": "corral", "context_window": 1_000_000, "pricing": None} in (
-        models["models"]
-    )
+    assert {
+        "id": "test",
+        "provider": "corral",
+        "model": "test",
+        "api": "test",
+        "context_window": 1_000_000,
+        "pricing": None,
+        "requires_api_key": False,
+    } in models["models"]
 
 
 async def test_whoami_names_the_workspace_key_and_limits(client):

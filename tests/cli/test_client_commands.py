@@ -223,6 +223,8 @@ def test_models_and_whoami_with_and_without_json(cli):
     )
 
     assert re.search(r"^test\s+corral\s+1,000,000\s+free\s+free\s+yes", models.stdout, re.M)
+    claude = r"^anthropic/claude-haiku-4-5\s+anthropic\s+200,000\s+1\s+5\s+api_keys"
+    assert re.search(claude, models.stdout, re.M)
     assert "test" in [m["id"] for m in models_json.json()["models"]]
     assert re.search(r"^workspace\s+default \(ws_\w+\)", whoami.stdout, re.MULTILINE)
     assert re.search(r"^scopes\s+admin", whoami.stdout, re.MULTILINE)

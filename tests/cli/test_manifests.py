@@ -34,6 +34,15 @@ def test_a_manifest_is_the_whole_spec_with_defaults_filled_in(tmp_path):
         "instructions": "",
         "tools": [],
         "limits": {},
+        "model_settings": {},
+        "include_builtin_tools": True,
+        "environment": {
+            "networking": {"mode": "open", "allowed_hosts": []},
+            "variables": {},
+            "runtime": "small",
+            "setup": [],
+        },
+        "skills": [],
         "metadata": {},
     }
 

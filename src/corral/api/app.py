@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -11,15 +12,18 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import RequestMiddleware
-from corral.api.routes import agents, runs, service, sessions
+from corral.api.routes import agents, files, runs, service, sessions
+from corral.providers import catalog
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import Broker
+from corral.security.sealed import SecretBox, load_or_create_secret
 from corral.services import auth
 from corral.services.auth import KeyCache
 from corral.services.context import ServiceContext
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database
+from corral.tools import sandbox
 from corral.worker.runner import Worker
 
 logger = logging.getLogger(__name__)
@@ -48,11 +52,22 @@ def make_broker(settings: Settings, database: Database) -> Broker:
 def build_context(settings: Settings) -> ServiceContext:
     """The service context of one process (not yet connected)."""
     database = Database(settings.effective_database_url, schema=settings.database_schema)
+    secret = (
+        settings.secret_key.get_secret_value()
+        if settings.secret_key is not None
+        else load_or_create_secret(settings.data_dir)
+    )
     return ServiceContext(
         settings=settings,
         database=database,
         broker=make_broker(settings, database),
-        models=ModelRegistry(settings.default_model),
+        models=ModelRegistry(
+            catalog.load(settings.model_catalog),
+            environ=os.environ,
+            default=settings.default_model,
+        ),
+        secrets=SecretBox(secret),
+        sandbox=sandbox.probe(),
     )
 
 
@@ -68,7 +83,12 @@ async def running(ctx: ServiceContext, *, with_worker: bool) -> AsyncIterator[Wo
         await auth.bootstrap(ctx)
         if with_worker:
             worker = Worker(
-                database=ctx.database, broker=ctx.broker, models=ctx.models, settings=ctx.settings
+                database=ctx.database,
+                broker=ctx.broker,
+                models=ctx.models,
+                secrets=ctx.secrets,
+                settings=ctx.settings,
+                sandbox=ctx.sandbox,
             )
             await worker.start()
         yield worker
@@ -76,6 +96,7 @@ async def running(ctx: ServiceContext, *, with_worker: bool) -> AsyncIterator[Wo
         if worker is not None:
             await worker.stop(ctx.settings.shutdown_grace_s)
         await ctx.broker.close()
+        await ctx.models.aclose()
         await ctx.database.close()
 
 
@@ -99,7 +120,11 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, service):
+    for module in (runs, sessions, agents, files, service):
         app.include_router(module.router)
-    app.add_middleware(RequestMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        route_limits={("POST", "/v1/files"): files.upload_limit(settings)},
+    )
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,12 +18,29 @@ from corral.types.errors import ErrorCode
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BodyLimit:
+    """The body limit of one route that takes more than the others (a file upload)."""
+
+    max_bytes: int
+    field: str
+    """The input a 413 names."""
+
+
 class RequestMiddleware:
     """Tags each request with an id, refuses oversized bodies, and records metrics."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        route_limits: Mapping[tuple[str, str], BodyLimit] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.route_limits = dict(route_limits or {})
+        """Limits by (method, path) that replace `max_body_bytes`."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -32,18 +51,19 @@ class RequestMiddleware:
         scope["corral.request_id"] = request_id
         started = time.perf_counter()
         status = 500
+        route_limit = self.route_limits.get((scope["method"], scope["path"]))
+        limit = route_limit.max_bytes if route_limit else self.max_body_bytes
         length = _header(scope, b"content-length")
-        declared_too_large = (
-            length is not None and length.isdigit() and int(length) > self.max_body_bytes
-        )
-        body = None if declared_too_large else await self._read_body(receive)
+        declared_too_large = length is not None and length.isdigit() and int(length) > limit
+        body = None if declared_too_large else await self._read_body(receive, limit)
         if body is None:
             await self._error(
                 send,
                 request_id,
                 413,
                 ErrorCode.PAYLOAD_TOO_LARGE,
-                f"the request body exceeds {self.max_body_bytes} bytes",
+                f"the request body exceeds {limit} bytes",
+                field=route_limit.field if route_limit else None,
             )
             self._observe(scope, 413, started)
             return
@@ -75,8 +95,8 @@ class RequestMiddleware:
                 )
                 self._observe(scope, 500, started)
 
-    async def _read_body(self, receive: Receive) -> list[Message] | None:
-        """The body's messages, read up front; None once they exceed `max_body_bytes`.
+    async def _read_body(self, receive: Receive, limit: int) -> list[Message] | None:
+        """The body's messages, read up front; None once they exceed `limit` bytes.
 
         Reading here rather than counting as the app reads keeps the 413 independent of how the
         app handles errors raised while it reads (FastAPI turns them into a generic 400).
@@ -89,7 +109,7 @@ class RequestMiddleware:
             if message["type"] != "http.request":
                 return messages
             size += len(message.get("body", b""))
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             if not message.get("more_body", False):
                 return messages
@@ -101,9 +121,19 @@ class RequestMiddleware:
         HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
 
     async def _error(
-        self, send: Send, request_id: str, status: int, code: str, message: str
+        self,
+        send: Send,
+        request_id: str,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        field: str | None = None,
     ) -> None:
-        body = orjson.dumps({"error": code, "message": message, "request_id": request_id})
+        content: dict[str, str] = {"error": code, "message": message}
+        if field is not None:
+            content["field"] = field
+        body = orjson.dumps({**content, "request_id": request_id})
         await send(
             {
                 "type": "http.response.start",

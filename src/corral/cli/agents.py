@@ -17,7 +17,7 @@ from corral.cli import manifests, options, output
 from corral.cli.context import client
 from corral.client import NotFoundError
 from corral.types.agents import Agent, Limits
-from corral.types.tools import BuiltinToolRef, ClientToolRef
+from corral.types.tools import ToolRef
 
 agents_app = typer.Typer(help="Versioned agents, defined in YAML manifests.", no_args_is_help=True)
 
@@ -144,7 +144,7 @@ def delete(ctx: typer.Context, agent: AgentName, as_json: options.JsonFlag = Fal
         output.line(f"deleted agent {agent}")
 
 
-def _tool_label(tool: BuiltinToolRef | ClientToolRef) -> str:
+def _tool_label(tool: ToolRef) -> str:
     return f"{tool.name} ({tool.type})"
 
 

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from corral.cli import agents, errors, runs, server, service, sessions
+from corral.cli import agents, errors, files, runs, server, service, sessions
 from corral.cli.context import ClientOptions
 from corral.client import CorralError
 
@@ -48,6 +48,7 @@ def root(
 server.register(app)
 runs.register(app)
 sessions.register(app)
+files.register(app)
 agents.register(app)
 service.register(app)
 

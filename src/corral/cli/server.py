@@ -7,9 +7,11 @@ the client commands work with the SDK alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.util
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -77,8 +79,10 @@ def serve(
         embedded_worker=worker,
     )
     configure(settings.log_level)
+    with _configuration_errors():
+        app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -119,7 +123,8 @@ def run_worker(
 async def _worker_main(settings: Settings) -> None:
     from corral.api.app import build_context, running
 
-    ctx = build_context(settings)
+    with _configuration_errors():
+        ctx = build_context(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -181,6 +186,26 @@ def create_workspace(
     typer.echo(key)
 
 
+@contextlib.contextmanager
+def _configuration_errors() -> Iterator[None]:
+    """A bad catalog, secret key or default model: one line and exit status 2."""
+    from corral.errors import CorralError
+
+    try:
+        yield
+    except (ValueError, CorralError) as error:
+        message = error.message if isinstance(error, CorralError) else str(error)
+        console.print(f"error: configuration: {message}")
+        raise typer.Exit(2) from None
+
+
+def secret_key() -> None:
+    """Print a new secret key for CORRAL_SECRET_KEY (share it with every node)."""
+    from corral.security.sealed import new_secret
+
+    typer.echo(new_secret())
+
+
 def _freeze_startup_objects() -> None:
     """Exempt what startup allocated from garbage collection.
 
@@ -202,4 +227,5 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command("worker")(run_worker)
     app.command()(migrate)
+    app.command("secret-key")(secret_key)
     app.add_typer(workspace_app, name="workspace")

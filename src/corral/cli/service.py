@@ -10,19 +10,24 @@ from corral.types.models import ModelInfo
 
 
 def models(ctx: typer.Context, as_json: options.JsonFlag = False) -> None:
-    """List the models this server can run, with their prices."""
+    """List the models this server can run, with their prices.
+
+    NEEDS says `api_keys` when the server holds no key for the model's provider: a run of it
+    must bring one.
+    """
     found = client(ctx).models.list()
     if as_json:
         output.print_json(found)
         return
     output.table(
-        ["MODEL", "PROVIDER", "CONTEXT", "$/MTOK IN", "$/MTOK OUT", "DEFAULT"],
+        ["MODEL", "PROVIDER", "CONTEXT", "$/MTOK IN", "$/MTOK OUT", "NEEDS", "DEFAULT"],
         (
             [
                 m.id,
                 m.provider,
                 f"{m.context_window:,}",
                 *_prices(m),
+                "api_keys" if m.requires_api_key else "",
                 "yes" if m.id == found.default else "",
             ]
             for m in found.models
@@ -33,7 +38,7 @@ def models(ctx: typer.Context, as_json: options.JsonFlag = False) -> None:
 
 def _prices(model: ModelInfo) -> list[str]:
     if model.pricing is None:
-        return ["free", "free"]
+        return ["-", "-"] if model.provider != "corral" else ["free", "free"]
     return [f"{model.pricing.input_per_mtok:g}", f"{model.pricing.output_per_mtok:g}"]
 
 

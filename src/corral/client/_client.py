@@ -22,6 +22,7 @@ from corral.client._http import NOT_GIVEN, ClientConfig
 from corral.client._tools import Tool
 from corral.client.errors import APIConnectionError, APITimeoutError
 from corral.client.resources.agents import Agents, AsyncAgents
+from corral.client.resources.files import AsyncFiles, Files
 from corral.client.resources.models import AsyncModels, Models
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.client.resources.sessions import AsyncSessions, Sessions
@@ -52,6 +53,13 @@ class _Base:
     def config(self) -> ClientConfig:
         """The resolved configuration."""
         return self._config
+
+    def _options(self, timeout: float | None, max_retries: int) -> dict[str, Any]:
+        """The options of a copy: those given, else this client's."""
+        return {
+            "timeout": self._config.timeout_s if timeout is NOT_GIVEN else timeout,
+            "max_retries": self._config.max_retries if max_retries is NOT_GIVEN else max_retries,
+        }
 
     def _prepare(
         self, headers: dict[str, str] | None, idempotency_key: str | None
@@ -99,6 +107,20 @@ class Corral(_Base):
         self._http = http_client or httpx.Client()
         self._headers = _http.default_headers(self._config)
 
+    def with_options(
+        self, *, timeout: float | None = NOT_GIVEN, max_retries: int = NOT_GIVEN
+    ) -> Corral:
+        """This client with another timeout or retry budget, sharing its connections.
+
+        For one call: `client.with_options(timeout=5).runs.retrieve(run_id)`.
+        """
+        return Corral(
+            base_url=self._config.base_url,
+            api_key=self._config.api_key,
+            **self._options(timeout, max_retries),
+            http_client=self._http,
+        )
+
     @cached_property
     def agents(self) -> Agents:
         """`/v1/agents`."""
@@ -118,6 +140,11 @@ class Corral(_Base):
     def models(self) -> Models:
         """`/v1/models`."""
         return Models(self)
+
+    @cached_property
+    def files(self) -> Files:
+        """`/v1/files`."""
+        return Files(self)
 
     def whoami(self, *, timeout: float | None = NOT_GIVEN) -> WhoAmI:
         """The workspace and key you are using, and the limits that apply."""
@@ -161,17 +188,22 @@ class Corral(_Base):
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = NOT_GIVEN,
         retry: bool = True,
     ) -> httpx.Response:
-        """Send a request, retrying 429, 5xx and network errors; raises on an error status."""
+        """Send a request, retrying 429, 5xx and network errors; raises on an error status.
+
+        The body is `json`, or the raw `content` (an upload).
+        """
         request = self._http.build_request(
             method,
             self._config.base_url + path,
             params=_http.clean_params(params or {}),
             json=json,
+            content=content,
             headers={**self._headers, **self._prepare(headers, idempotency_key)},
             timeout=self._config.timeout_s if timeout is NOT_GIVEN else timeout,
         )
@@ -246,6 +278,20 @@ class AsyncCorral(_Base):
         self._http = http_client or httpx.AsyncClient()
         self._headers = _http.default_headers(self._config)
 
+    def with_options(
+        self, *, timeout: float | None = NOT_GIVEN, max_retries: int = NOT_GIVEN
+    ) -> AsyncCorral:
+        """This client with another timeout or retry budget, sharing its connections.
+
+        For one call: `await client.with_options(timeout=5).runs.retrieve(run_id)`.
+        """
+        return AsyncCorral(
+            base_url=self._config.base_url,
+            api_key=self._config.api_key,
+            **self._options(timeout, max_retries),
+            http_client=self._http,
+        )
+
     @cached_property
     def agents(self) -> AsyncAgents:
         """`/v1/agents`."""
@@ -265,6 +311,11 @@ class AsyncCorral(_Base):
     def models(self) -> AsyncModels:
         """`/v1/models`."""
         return AsyncModels(self)
+
+    @cached_property
+    def files(self) -> AsyncFiles:
+        """`/v1/files`."""
+        return AsyncFiles(self)
 
     async def whoami(self, *, timeout: float | None = NOT_GIVEN) -> WhoAmI:
         """The workspace and key you are using, and the limits that apply."""
@@ -309,17 +360,22 @@ class AsyncCorral(_Base):
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = NOT_GIVEN,
         retry: bool = True,
     ) -> httpx.Response:
-        """Send a request, retrying 429, 5xx and network errors; raises on an error status."""
+        """Send a request, retrying 429, 5xx and network errors; raises on an error status.
+
+        The body is `json`, or the raw `content` (an upload).
+        """
         request = self._http.build_request(
             method,
             self._config.base_url + path,
             params=_http.clean_params(params or {}),
             json=json,
+            content=content,
             headers={**self._headers, **self._prepare(headers, idempotency_key)},
             timeout=self._config.timeout_s if timeout is NOT_GIVEN else timeout,
         )

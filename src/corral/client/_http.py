@@ -6,17 +6,16 @@ exceptions.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import os
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from corral import retry_after
 from corral.client.errors import APIStatusError, CorralError, status_error_class
 
 DEFAULT_BASE_URL = "http://127.0.0.1:7070"
@@ -75,15 +74,8 @@ def new_idempotency_key() -> str:
 
 
 def retry_after_s(response: httpx.Response) -> float | None:
-    """The server's `Retry-After`, in seconds (it may be a number or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time())
+    """The server's `Retry-After`, in seconds (a number or an HTTP date; None if neither)."""
+    return retry_after.delay_s(response.headers.get("retry-after"))
 
 
 def should_retry_status(status: int) -> bool:

@@ -19,7 +19,8 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from corral.client.errors import APIConnectionError, APIStatusError
+from corral.client._http import MAX_RETRY_AFTER_S, should_retry_status
+from corral.client.errors import APIConnectionError, APIStatusError, RateLimitError
 from corral.types.events import Event
 
 T = TypeVar("T")
@@ -153,12 +154,22 @@ class _StreamState:
         return True
 
     def next_delay_s(self, cause: BaseException | None) -> float:
-        """The wait before the next reconnect, or raise once the budget is spent."""
+        """The wait before the next reconnect, or raise once the budget is spent.
+
+        A 429 is waited out for as long as its `Retry-After` says.
+        """
         if self.failures >= len(RECONNECT_DELAYS_S):
             raise APIConnectionError("the event stream keeps breaking off") from cause
         delay = RECONNECT_DELAYS_S[self.failures]
         self.failures += 1
+        if isinstance(cause, RateLimitError) and cause.retry_after_s is not None:
+            return max(delay, min(cause.retry_after_s, MAX_RETRY_AFTER_S))
         return delay
+
+
+def _worth_reconnecting(error: APIStatusError) -> bool:
+    """A server error or a 429 passes; any other refusal would be refused again."""
+    return error.status >= 500 or should_retry_status(error.status)
 
 
 Connect = Callable[[dict[str, str]], AbstractContextManager[httpx.Response]]
@@ -201,7 +212,7 @@ class Stream(Generic[T]):
                     if self._is_last(item):
                         return
             except (httpx.TransportError, APIStatusError) as error:
-                if isinstance(error, APIStatusError) and error.status < 500:
+                if isinstance(error, APIStatusError) and not _worth_reconnecting(error):
                     raise
                 cause = error
             if self._closed or self._is_over():
@@ -270,7 +281,7 @@ class AsyncStream(Generic[T]):
                     if self._is_last(item):
                         return
             except (httpx.TransportError, APIStatusError) as error:
-                if isinstance(error, APIStatusError) and error.status < 500:
+                if isinstance(error, APIStatusError) and not _worth_reconnecting(error):
                     raise
                 cause = error
             if self._closed or await self._is_over():

@@ -12,9 +12,9 @@ CorralError
 │   ├── RateLimitError            429: `retry_after_s`
 │   └── ServerError               5xx
 └── RunError                      a run ended without completing
-├── RunFailedError            status `failed`
-│   └── RunTimedOutError      status `timed_out`
-└── RunCancelledError         status `cancelled`
+    ├── RunFailedError            status `failed`
+    │   └── RunTimedOutError      status `timed_out`
+    └── RunCancelledError         status `cancelled`
 """
 
 from __future__ import annotations

@@ -13,3 +13,5 @@ class ToolSchema:
     name: str
     description: str
     parameters: dict[str, Any]
+    kind: str = "client"
+    """Who executes it: `builtin`, `client` or `mcp`."""

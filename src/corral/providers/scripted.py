@@ -1,7 +1,8 @@
 """The deterministic test model `test`: no key, no network, zero latency unless scripted.
 
-Without directives it echoes the latest user message, or, when tools are offered, calls the first
-tool once (arguments made from its JSON Schema) and then answers with the tool's result. Prompt
+Without directives it echoes the latest user message, or, when the caller's own or MCP tools are
+offered, calls the first of them once (arguments made from its JSON Schema) and then answers
+with the tool's result. Builtin tools are called only when a directive names them. Prompt
 directives `[[name args]]`, in the user message or the agent's instructions, script the rest;
 README.md lists them.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,7 @@ class Script:
     loop: bool = False
     think: str | None = None
     reply: str | None = None
+    show_instructions: bool = False
 
 
 def _duration(text: str) -> float:
@@ -72,29 +74,35 @@ def _call(args: str) -> tuple[str, dict[str, Any] | None]:
     return name, value
 
 
+def _fail(script: Script, args: str) -> None:
+    code, _, message = args.strip().partition(" ")
+    script.fail = (code or "provider_error", message or "scripted failure")
+
+
+def _tokens_of(script: Script, args: str) -> None:
+    first, second = args.split()
+    script.tokens = (int(first), int(second))
+
+
+_DIRECTIVES: dict[str, Callable[[Script, str], None]] = {
+    "delay": lambda script, args: setattr(script, "delay_s", _duration(args)),
+    "stream_delay": lambda script, args: setattr(script, "stream_delay_s", _duration(args)),
+    "deltas": lambda script, args: setattr(script, "deltas", max(int(args), 1)),
+    "fail": _fail,
+    "tokens": _tokens_of,
+    "call": lambda script, args: script.calls.append(_call(args)),
+    "loop": lambda script, _: setattr(script, "loop", True),
+    "think": lambda script, args: setattr(script, "think", args),
+    "reply": lambda script, args: setattr(script, "reply", args),
+    "show_instructions": lambda script, _: setattr(script, "show_instructions", True),
+}
+
+
 def _apply(script: Script, name: str, args: str) -> None:
-    if name == "delay":
-        script.delay_s = _duration(args)
-    elif name == "stream_delay":
-        script.stream_delay_s = _duration(args)
-    elif name == "deltas":
-        script.deltas = max(int(args), 1)
-    elif name == "fail":
-        code, _, message = args.strip().partition(" ")
-        script.fail = (code or "provider_error", message or "scripted failure")
-    elif name == "tokens":
-        first, second = args.split()
-        script.tokens = (int(first), int(second))
-    elif name == "call":
-        script.calls.append(_call(args))
-    elif name == "loop":
-        script.loop = True
-    elif name == "think":
-        script.think = args
-    elif name == "reply":
-        script.reply = args
-    else:
+    directive = _DIRECTIVES.get(name)
+    if directive is None:
         raise ProviderError(f"test model: unknown directive [[{name}]]")
+    directive(script, args)
 
 
 def parse_script(*texts: str) -> tuple[Script, str]:
@@ -213,6 +221,8 @@ class ScriptedModel:
             stop = "tool_use"
         else:
             text = script.reply if script.reply is not None else self._answer(clean, results)
+            if script.show_instructions:
+                text = request.instructions
             async for event in _text_events(script, text):
                 yield event
             output, stop = text, "end_turn"
@@ -235,8 +245,9 @@ class ScriptedModel:
                 (name, args if args is not None else example_arguments(_schema(by_name, name)))
                 for name, args in script.calls
             ]
-        if tools:
-            return [(tools[0].name, example_arguments(tools[0].parameters))]
+        offered = [tool for tool in tools if tool.kind != "builtin"]
+        if offered:
+            return [(offered[0].name, example_arguments(offered[0].parameters))]
         return []
 
     @staticmethod

@@ -25,6 +25,7 @@ from corral.providers.base import (
 @dataclass
 class _PendingCall:
     name: str
+    provider_call_id: str | None = None
     arguments: list[str] = field(default_factory=list)
 
 
@@ -35,10 +36,20 @@ class TurnResult:
     text: str
     thinking: list[dict[str, Any]]
     tool_calls: list[dict[str, Any]]
-    """`{call_id, name, input}`, plus `error` when the arguments were not a JSON object."""
-    input_tokens: int
-    output_tokens: int
+    """`{call_id, name, input}`, plus `provider_call_id` when the provider named the call and
+    `error` when the arguments were not a JSON object."""
+    usage: UsageUpdate
     stop_reason: str
+
+    @property
+    def input_tokens(self) -> int:
+        """Every input token of the call."""
+        return self.usage.input_tokens
+
+    @property
+    def output_tokens(self) -> int:
+        """Every generated token of the call."""
+        return self.usage.output_tokens
 
     def assistant_message(self) -> dict[str, Any]:
         """The turn as a conversation message."""
@@ -46,14 +57,15 @@ class TurnResult:
         if self.text:
             content.append({"type": "text", "text": self.text})
         for call in self.tool_calls:
-            content.append(
-                {
-                    "type": "tool_call",
-                    "call_id": call["call_id"],
-                    "name": call["name"],
-                    "input": call["input"],
-                }
-            )
+            block = {
+                "type": "tool_call",
+                "call_id": call["call_id"],
+                "name": call["name"],
+                "input": call["input"],
+            }
+            if call.get("provider_call_id"):
+                block["provider_call_id"] = call["provider_call_id"]
+            content.append(block)
         return {"role": "assistant", "content": content}
 
 
@@ -66,8 +78,7 @@ class TurnAccumulator:
         self._thinking: list[dict[str, Any]] = []
         self._thinking_text: list[str] = []
         self._calls: dict[int, _PendingCall] = {}
-        self._input_tokens = 0
-        self._output_tokens = 0
+        self._usage = UsageUpdate(0, 0)
         self._stop_reason = "end_turn"
 
     def feed(self, event: ProviderEvent) -> tuple[str, str] | None:
@@ -80,25 +91,29 @@ class TurnAccumulator:
         if isinstance(event, ThinkingDelta):
             if event.text:
                 self._thinking_text.append(event.text)
-            if event.signature is not None:
-                self._close_thinking(event.signature)
+            if event.signature is not None or event.id is not None:
+                self._close_thinking(event.signature, event.id)
             return ("thinking.delta", event.text) if event.text else None
         if isinstance(event, ToolCallStart):
-            self._calls[event.index] = _PendingCall(event.name)
+            self._calls[event.index] = _PendingCall(event.name, event.call_id)
         elif isinstance(event, ToolCallDelta):
             self._calls.setdefault(event.index, _PendingCall("")).arguments.append(event.arguments)
         elif isinstance(event, UsageUpdate):
-            self._input_tokens = event.input_tokens
-            self._output_tokens = event.output_tokens
+            self._usage = event
         elif isinstance(event, Stop):
             self._stop_reason = event.reason
         return None
 
-    def _close_thinking(self, signature: str | None) -> None:
-        if self._thinking_text or signature:
-            self._thinking.append(
-                {"type": "thinking", "text": "".join(self._thinking_text), "signature": signature}
-            )
+    def _close_thinking(self, signature: str | None, block_id: str | None = None) -> None:
+        if self._thinking_text or signature or block_id:
+            block: dict[str, Any] = {
+                "type": "thinking",
+                "text": "".join(self._thinking_text),
+                "signature": signature,
+            }
+            if block_id is not None:
+                block["id"] = block_id
+            self._thinking.append(block)
         self._thinking_text = []
 
     def result(self) -> TurnResult:
@@ -109,6 +124,8 @@ class TurnAccumulator:
         for index in sorted(self._calls):
             pending = self._calls[index]
             call: dict[str, Any] = {"call_id": self._new_call_id(), "name": pending.name}
+            if pending.provider_call_id:
+                call["provider_call_id"] = pending.provider_call_id
             raw = "".join(pending.arguments).strip()
             try:
                 value = orjson.loads(raw) if raw else {}
@@ -122,7 +139,6 @@ class TurnAccumulator:
             text="".join(self._text),
             thinking=self._thinking,
             tool_calls=calls,
-            input_tokens=self._input_tokens,
-            output_tokens=self._output_tokens,
+            usage=self._usage,
             stop_reason=self._stop_reason,
         )

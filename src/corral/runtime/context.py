@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,13 +24,18 @@ from corral.domain.runs import TERMINAL_EVENT
 from corral.errors import Unavailable
 from corral.observability import metrics
 from corral.providers.base import Provider
-from corral.providers.registry import CatalogEntry
+from corral.providers.catalog import CatalogEntry
+from corral.providers.registry import Endpoint
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, Broker, run_channel, session_channel
+from corral.runtime.tooling import RunTooling
+from corral.settings import Settings
+from corral.storage import files as file_store
 from corral.storage import progress
 from corral.storage.database import Database
 from corral.storage.events import NewEvent, StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
+from corral.tools.sandbox import Sandbox
 from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import RunStatus
 
@@ -127,8 +133,9 @@ class RunContext:
         clock: Callable[[], datetime],
         entry: CatalogEntry,
         provider: Provider,
-        client_tool_timeout_s: float,
-        resync_s: float,
+        endpoint: Endpoint,
+        settings: Settings,
+        sandbox: Sandbox,
     ) -> None:
         self.run = run
         self.state = state
@@ -139,10 +146,23 @@ class RunContext:
         self.clock = clock
         self.entry = entry
         self.provider = provider
-        self.client_tool_timeout_s = client_tool_timeout_s
-        self.resync_s = resync_s
+        self.endpoint = endpoint
+        self.settings = settings
+        self.client_tool_timeout_s = settings.client_tool_timeout_s
+        self.resync_s = settings.resync_s
         self.budget = Budget.from_spec(run.spec["limits"])
-        self.tools = ToolSet(run.spec["tools"])
+        self.tools = ToolSet(run.spec)
+        self.tooling = RunTooling(
+            run_id=run.id,
+            workspace_id=run.workspace_id,
+            key=run.session_id or run.id,
+            spec=run.spec,
+            tools=self.tools,
+            sandbox=sandbox,
+            base=settings.effective_workspaces_dir,
+            hidden=hidden_paths(settings),
+            private_hosts=tuple(settings.web_fetch_private_hosts),
+        )
         self.last_seq = run.last_seq
         self.cancel_requested = False
         self.ended = False
@@ -152,6 +172,12 @@ class RunContext:
         self._lock = asyncio.Lock()
         self._flush_timer: asyncio.TimerHandle | None = None
         self._flush_task: asyncio.Task[None] | None = None
+
+    async def load_files(self, file_ids: list[str]) -> dict[str, bytes]:
+        """Contents of the workspace's uploaded files (its inputs and skills)."""
+        return dict(
+            await self.database.read(file_store.file_contents, self.run.workspace_id, file_ids)
+        )
 
     # -- emitting --------------------------------------------------------------------------
 
@@ -262,9 +288,10 @@ class RunContext:
         session_messages: list[dict[str, Any]] = []
         if status is RunStatus.COMPLETED and self.run.session_id is not None:
             session_messages = self.state.messages[self.state.history :]
+        outputs = await self.tooling.outputs()
         async with self._lock:
             self._buffer.append((TERMINAL_EVENT[status], payload))
-            await self._commit(values=values, session_messages=session_messages)
+            await self._commit(values=values, session_messages=session_messages, outputs=outputs)
         self.ended = True
         metrics.RUNS_ENDED.labels(status.value).inc()
         if self.run.session_id is not None:
@@ -276,6 +303,7 @@ class RunContext:
         values: dict[str, Any],
         new_tool_calls: Sequence[dict[str, Any]] = (),
         session_messages: Sequence[dict[str, Any]] = (),
+        outputs: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         events, self._buffer = self._buffer, []
         try:
@@ -289,6 +317,7 @@ class RunContext:
                 values=values,
                 new_tool_calls=new_tool_calls,
                 session_messages=session_messages,
+                outputs=outputs,
             )
         except BaseException:
             self._buffer[:0] = events
@@ -306,8 +335,17 @@ class RunContext:
                 )
 
     async def close(self) -> None:
-        """Let a pending flush end (the run's task is ending)."""
+        """Let a pending flush end and stop the run's tools (the run's task is ending)."""
         self._cancel_timer()
         if self._flush_task is not None:
             await self._flush_task
             self._flush_task = None
+        await self.tooling.close()
+
+
+def hidden_paths(settings: Settings) -> tuple[Path, ...]:
+    """What the sandbox must hide: the server's data (keys, database) and other workspaces.
+
+    A run's own workspace directories are bound back inside.
+    """
+    return tuple(dict.fromkeys([settings.data_dir.resolve(), settings.effective_workspaces_dir]))

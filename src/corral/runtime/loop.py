@@ -16,12 +16,10 @@ from corral.domain import budgets
 from corral.domain.conversation import tool_results_message
 from corral.domain.event_log import format_time
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
-from corral.ids import new_id
-from corral.providers.base import ModelRequest
-from corral.runtime.accumulator import TurnAccumulator, TurnResult
 from corral.runtime.context import LeaseLost, RunContext
+from corral.runtime.model_turn import model_turn
 from corral.storage import tool_calls as tool_call_store
-from corral.tools.base import ToolContext, bound_output
+from corral.tools.base import bound_output
 from corral.tools.registry import CLIENT
 from corral.types.errors import ErrorCode
 from corral.types.runs import RunStatus
@@ -79,13 +77,14 @@ async def _drive(ctx: RunContext) -> None:
     state = ctx.state
     if state.seq == 0 and not ctx.journal.has_started:
         ctx.emit("run.started", model=ctx.entry.id)
+    await ctx.tooling.start(ctx.emit, ctx.load_files)
     while True:
         if state.pending:
             await _finish_tool_calls(ctx)
         budgets.check_turn_allowed(state.turns, ctx.budget)
-        turn = await _model_turn(ctx)
+        turn = await model_turn(ctx)
         state.turns += 1
-        cost = ctx.entry.cost_usd(turn.input_tokens, turn.output_tokens)
+        cost = ctx.entry.cost_usd(turn.usage)
         state.input_tokens += turn.input_tokens
         state.output_tokens += turn.output_tokens
         state.cost_usd += cost
@@ -102,6 +101,8 @@ async def _drive(ctx: RunContext) -> None:
             "usage",
             input_tokens=turn.input_tokens,
             output_tokens=turn.output_tokens,
+            cache_read_tokens=turn.usage.cache_read_tokens,
+            cache_write_tokens=turn.usage.cache_write_tokens,
             cost_usd=cost,
         )
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
@@ -113,23 +114,6 @@ async def _drive(ctx: RunContext) -> None:
         state.results = []
         state.issued = False
         await ctx.save()
-
-
-async def _model_turn(ctx: RunContext) -> TurnResult:
-    state = ctx.state
-    request = ModelRequest(
-        model=ctx.entry.id,
-        instructions=ctx.run.spec.get("instructions", ""),
-        messages=state.messages,
-        tools=ctx.tools.schemas(),
-        max_output_tokens=budgets.remaining_output_tokens(state.output_tokens, ctx.budget),
-    )
-    accumulator = TurnAccumulator(lambda: new_id("call"))
-    async for event in ctx.provider.stream(request):
-        delta = accumulator.feed(event)
-        if delta is not None:
-            ctx.emit_delta(*delta)
-    return accumulator.result()
 
 
 def _classify(ctx: RunContext, call: dict[str, Any]) -> dict[str, Any]:
@@ -170,9 +154,7 @@ async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
     if error is None:
         tool = ctx.tools.server_tool(call["name"])
         assert tool is not None
-        outcome = await tool.run(
-            call["input"], ToolContext(run_id=ctx.run.id, workspace_id=ctx.run.workspace_id)
-        )
+        outcome = await ctx.tooling.call(tool, call["input"])
         output = bound_output(outcome.output or "") if outcome.ok else None
         error = bound_output(outcome.error) if outcome.error is not None else None
     ctx.emit(

@@ -6,13 +6,16 @@ from collections.abc import Callable
 from datetime import datetime
 
 from corral.domain.conversation import input_messages
-from corral.providers.registry import ModelRegistry
+from corral.providers.registry import MissingProviderKey, ModelRegistry
 from corral.pubsub.base import Broker
 from corral.runtime.context import Journal, RunContext, RunState
+from corral.security.sealed import SealError, SecretBox
+from corral.settings import Settings
 from corral.storage import events as event_log
 from corral.storage import sessions as session_store
 from corral.storage.database import Database
 from corral.storage.runs import RunRecord
+from corral.tools.sandbox import Sandbox
 
 _JOURNAL_LIMIT = 1_000_000
 
@@ -24,11 +27,15 @@ async def prepare(
     database: Database,
     broker: Broker,
     models: ModelRegistry,
+    secrets: SecretBox,
+    settings: Settings,
+    sandbox: Sandbox,
     clock: Callable[[], datetime],
-    client_tool_timeout_s: float,
-    resync_s: float,
 ) -> RunContext:
-    """The context to execute `run` with, picking up where a previous attempt stopped."""
+    """The context to execute `run` with, picking up where a previous attempt stopped.
+
+    Raises a `CorralError` when the run cannot start (its model or its provider key is gone).
+    """
     if run.checkpoint is not None:
         state = RunState.from_json(run.checkpoint)
     else:
@@ -42,6 +49,14 @@ async def prepare(
             await database.read(event_log.read, run.id, after=state.seq, limit=_JOURNAL_LIMIT)
         )
     entry = models.resolve(run.model)
+    try:
+        run_keys = secrets.open(run.api_keys) if run.api_keys else None
+    except SealError:
+        raise MissingProviderKey(
+            "the run's provider key was sealed with another secret key: every node must share "
+            "CORRAL_SECRET_KEY"
+        ) from None
+    models.check_key(entry, run_keys, field="/api_keys")
     return RunContext(
         run=run,
         state=state,
@@ -51,7 +66,8 @@ async def prepare(
         broker=broker,
         clock=clock,
         entry=entry,
-        provider=models.provider(entry),
-        client_tool_timeout_s=client_tool_timeout_s,
-        resync_s=resync_s,
+        provider=await models.provider(entry),
+        endpoint=models.endpoint(entry, run_keys),
+        settings=settings,
+        sandbox=sandbox,
     )

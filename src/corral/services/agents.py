@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.errors import Conflict, NotFound
+from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
+from corral.services import files as file_service
 from corral.services.context import Principal, ServiceContext
 from corral.storage import agents as agent_store
 from corral.storage.agents import AgentRecord
 from corral.storage.database import Connection
-from corral.tools.registry import validate_refs
+from corral.tools.registry import resolve_builtins, validate_refs
 from corral.types.agents import (
     Agent,
     AgentCreateParams,
@@ -26,7 +27,20 @@ def validate_spec(ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "") -> 
     ctx.models.resolve(spec.model, field=f"{prefix}/model")
     stored = spec.model_dump(mode="json")
     validate_refs(stored["tools"], field=f"{prefix}/tools")
+    resolve_builtins(stored, field=f"{prefix}/builtin_tools")
+    check_environment(ctx, stored["environment"])
     return stored
+
+
+def check_environment(ctx: ServiceContext, environment: dict[str, Any]) -> None:
+    """Refuse what this host's sandbox cannot enforce, rather than pretend it does."""
+    networking = environment.get("networking") or {}
+    if networking.get("mode") == "limited" and not ctx.sandbox.netns:
+        raise InvalidRequest(
+            "networking mode 'limited' needs network namespaces, which this server cannot "
+            f"create ({ctx.sandbox.detail}); use 'open' or run the server as root with `ip`",
+            field="/environment/networking/mode",
+        )
 
 
 def to_wire(record: AgentRecord) -> Agent:
@@ -44,6 +58,7 @@ def to_wire(record: AgentRecord) -> Agent:
 async def create(ctx: ServiceContext, principal: Principal, params: AgentCreateParams) -> Agent:
     """Create an agent at version 1."""
     spec = validate_spec(ctx, AgentSpec(**params.model_dump(exclude={"name"})))
+    await file_service.check_agent_skills(ctx, principal, spec["skills"])
     agent_id = new_id("agt")
     now = ctx.clock()
     created = await ctx.database.write(
@@ -104,7 +119,9 @@ async def update(
     changes = params.model_dump(exclude_unset=True)
     merged = AgentSpec(**{**current.spec, **changes})
     spec = validate_spec(ctx, merged)
-    if spec != current.spec:
+    if "skills" in changes:
+        await file_service.check_agent_skills(ctx, principal, spec["skills"])
+    if spec != AgentSpec(**current.spec).model_dump(mode="json"):
         await ctx.database.write(agent_store.add_version, current.id, spec=spec, now=ctx.clock())
     return await get(ctx, principal, current.id)
 

@@ -10,8 +10,10 @@ from corral.clock import utcnow
 from corral.domain.budgets import Defaults
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import Broker
+from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage.database import Database
+from corral.tools.sandbox import Capabilities
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +35,10 @@ class ServiceContext:
     database: Database
     broker: Broker
     models: ModelRegistry
+    secrets: SecretBox
+    """Seals the provider keys runs bring."""
+    sandbox: Capabilities
+    """What this host's sandbox can enforce (probed at start)."""
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @property

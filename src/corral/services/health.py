@@ -24,4 +24,10 @@ async def readiness(ctx: ServiceContext) -> dict[str, Any]:
             "revision": current,
             "expected": expected,
         }
-    return {"status": "ready", "database": "ok", "schema": "current", "revision": current}
+    return {
+        "status": "ready",
+        "database": "ok",
+        "schema": "current",
+        "revision": current,
+        "sandbox": ctx.sandbox.as_dict(),
+    }

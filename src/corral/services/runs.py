@@ -19,13 +19,14 @@ from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, control_channel, run_channel, session_channel
 from corral.services import agents as agent_service
+from corral.services import files as file_service
 from corral.services.context import Principal, ServiceContext
 from corral.storage import agents as agent_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
 from corral.storage.runs import RunRecord
-from corral.tools.registry import validate_refs
+from corral.tools.registry import resolve_builtins, validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES, Page
 from corral.types.runs import (
     ACTIVE_STATUSES,
@@ -76,17 +77,50 @@ def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None =
 
 
 def build_spec(
-    ctx: ServiceContext, agent_spec: dict[str, Any], run_tools: list[dict[str, Any]]
+    ctx: ServiceContext,
+    agent_spec: dict[str, Any],
+    run_tools: list[dict[str, Any]],
+    environment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The frozen spec a run executes: model, instructions, merged tools, resolved limits."""
+    """The frozen spec a run executes: model, instructions, tools, environment, limits.
+
+    `environment` (the run's own) replaces the agent's settings it gives.
+    """
     validate_refs(run_tools)
     entry = ctx.models.resolve(agent_spec["model"])
+    merged_environment = {**(agent_spec.get("environment") or {}), **(environment or {})}
+    agent_service.check_environment(ctx, merged_environment)
     return {
-        "model": entry.id,
+        "model": entry.id if entry.provider == "corral" else entry.qualified_id,
         "instructions": agent_spec.get("instructions", ""),
         "tools": run_rules.merge_tools(agent_spec.get("tools", []), run_tools),
+        "builtin_tools": resolve_builtins(agent_spec),
+        "environment": merged_environment,
         "limits": resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
+        "model_settings": agent_spec.get("model_settings") or {},
+        **({"skills": agent_spec["skills"]} if agent_spec.get("skills") else {}),
     }
+
+
+def sealed_keys(
+    ctx: ServiceContext,
+    model: str,
+    given: dict[str, str] | None,
+    *,
+    inherited: str | None = None,
+    field: str = "/api_keys",
+) -> str | None:
+    """Check that a run of `model` can call its provider; the key it brings, sealed.
+
+    Only the key of the model's provider is kept. `inherited` is a session's sealed keys,
+    used when the message brings none.
+    """
+    entry = ctx.models.resolve(model)
+    key = (given or {}).get(entry.provider)
+    if key is None and inherited is not None:
+        key = ctx.secrets.open(inherited).get(entry.provider)
+    ctx.models.check_key(entry, {entry.provider: key} if key else None, field=field)
+    return ctx.secrets.seal({entry.provider: key}) if key else None
 
 
 def merged_metadata(*layers: dict[str, str]) -> dict[str, str]:
@@ -138,6 +172,7 @@ async def resolve_source(
     agent_version: int | None,
     agent_spec: Any,
     run_tools: list[dict[str, Any]],
+    environment: dict[str, Any] | None = None,
 ) -> NewRun:
     """The agent a new run or session uses, stored or inline."""
     if agent is not None:
@@ -152,7 +187,7 @@ async def resolve_source(
     return NewRun(
         agent_id=agent_id,
         agent_version=version,
-        spec=build_spec(ctx, spec, run_tools),
+        spec=build_spec(ctx, spec, run_tools, environment),
         agent_metadata=spec.get("metadata") or {},
     )
 
@@ -169,12 +204,14 @@ async def create(
     Runs in a session go through `sessions.send` instead.
     """
     key = params.idempotency_key or idempotency_key
-    request = params.model_dump(mode="json", exclude={"idempotency_key"})
+    # Provider keys are left out of the fingerprint: a retry with a rotated key is the same run.
+    request = params.model_dump(mode="json", exclude={"idempotency_key", "api_keys"})
     request_hash = run_rules.fingerprint(request) if key else None
     if key:
         replay = await _replay(ctx, principal, key, request_hash)
         if replay is not None:
             return replay, False
+    await file_service.check_run_files(ctx, principal, params)
     tools = [tool.model_dump(mode="json") for tool in params.tools]
     source = await resolve_source(
         ctx,
@@ -183,7 +220,17 @@ async def create(
         agent_version=params.agent_version,
         agent_spec=params.agent_spec,
         run_tools=tools,
+        environment=(
+            params.environment.model_dump(mode="json", exclude_unset=True)
+            if params.environment is not None
+            else None
+        ),
     )
+    inputs = file_service.run_inputs(params)
+    if inputs["files"]:
+        source.spec["files"] = inputs["files"]
+    if inputs["skills"]:
+        source.spec["skills"] = [*source.spec.get("skills", []), *inputs["skills"]]
     values = new_run_values(
         ctx,
         principal,
@@ -193,6 +240,7 @@ async def create(
         idempotency_key=key,
         request_hash=request_hash,
     )
+    values["api_keys"] = sealed_keys(ctx, source.spec["model"], params.api_keys)
     try:
         await ctx.database.write(run_store.insert, values)
     except Conflict:
@@ -221,6 +269,7 @@ _DEFAULTS: dict[str, Any] = {
     "checkpoint": None,
     "started_at": None,
     "ended_at": None,
+    "api_keys": None,
 }
 
 

@@ -70,6 +70,7 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
             "metadata": params.metadata,
             "created_at": now,
             "updated_at": now,
+            "api_keys": run_service.sealed_keys(ctx, source.spec["model"], params.api_keys),
         },
     )
     return await get(ctx, principal, session_id)
@@ -121,8 +122,12 @@ async def send(
     tools: list[ToolRef],
     metadata: dict[str, str],
     idempotency_key: str | None,
+    api_keys: dict[str, str] | None = None,
 ) -> tuple[Run, bool]:
-    """Queue the next message of the session as a run; it starts when the ones before end."""
+    """Queue the next message of the session as a run; it starts when the ones before end.
+
+    The run uses the provider keys it brings, else the session's.
+    """
     row = await _find(ctx, principal, session_id)
     if row["ended_at"] is not None:
         raise SessionEnded(f"session {session_id} has ended")
@@ -153,6 +158,9 @@ async def send(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         session_id=session_id,
+    )
+    values["api_keys"] = run_service.sealed_keys(
+        ctx, spec["model"], api_keys, inherited=row["api_keys"]
     )
 
     try:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from corral.domain.event_log import format_time
 from corral.storage.tables import run_events, runs, sessions
+from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import TERMINAL_STATUSES
 
 NewEvent = tuple[str, dict[str, Any]]
@@ -102,6 +103,8 @@ def commit(
     someone else.
     """
     params: dict[str, Any] = {"b_run_id": run_id, "b_count": len(events), **(values or {})}
+    if events and events[-1][0] in TERMINAL_EVENT_TYPES:
+        params["api_keys"] = None  # provider keys live exactly as long as the run
     if owner is not None:
         params["b_owner"] = owner
     row = conn.execute(_BUMP if owner is None else _BUMP_OWNED, params).first()

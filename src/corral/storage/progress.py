@@ -1,7 +1,7 @@
 """A run's progress, written in one transaction.
 
-Its events, its state, the client tool calls it now waits for, and, when it completes in a
-session, the turns the session remembers.
+Its events, its state, the client tool calls it now waits for, and, when it ends, its output
+files and (completing in a session) the turns the session remembers.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from corral.storage import events as event_log
+from corral.storage import files as file_store
 from corral.storage import sessions as session_store
 from corral.storage import tool_calls as tool_call_store
 from corral.storage.events import Committed, NewEvent
@@ -29,6 +30,7 @@ def save(
     values: dict[str, Any],
     new_tool_calls: Sequence[dict[str, Any]] = (),
     session_messages: Sequence[dict[str, Any]] = (),
+    outputs: Sequence[tuple[str, bytes]] = (),
 ) -> Committed | None:
     """Commit everything or nothing; None when the worker no longer owns the run."""
     committed = event_log.commit(
@@ -39,4 +41,6 @@ def save(
     tool_call_store.insert_pending(conn, run_id, new_tool_calls, now)
     if session_messages and session_id is not None:
         session_store.append_messages(conn, session_id, run_id, session_messages, now)
+    if outputs:
+        file_store.save_outputs(conn, run_id, outputs, now)
     return committed

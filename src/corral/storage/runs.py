@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from corral.storage.tables import runs, tool_calls
+from corral.storage.tables import runs, sessions, tool_calls
 from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 
@@ -43,6 +43,8 @@ class RunRecord:
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    api_keys: str | None
+    """Provider keys given with the run, sealed; cleared when the run ends."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RunRecord:
@@ -164,3 +166,15 @@ def pending_tool_calls_of(
         call = dict(row)
         pending.setdefault(call.pop("run_id"), []).append(call)
     return pending
+
+
+def finished_before(conn: sa.Connection, keys: Collection[str], before: datetime) -> set[str]:
+    """Of these run and session ids, those that ended before `before` or no longer exist."""
+    still_needed: set[str] = set()
+    for table, prefix in ((runs, "run_"), (sessions, "ses_")):
+        ids = [key for key in keys if key.startswith(prefix)]
+        if not ids:
+            continue
+        rows = conn.execute(sa.select(table.c.id, table.c.ended_at).where(table.c.id.in_(ids)))
+        still_needed |= {row_id for row_id, ended in rows if ended is None or ended >= before}
+    return {key for key in keys if key.startswith(("run_", "ses_"))} - still_needed

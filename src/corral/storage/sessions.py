@@ -75,7 +75,7 @@ def end(conn: sa.Connection, session_id: str, now: datetime) -> None:
     conn.execute(
         sessions.update()
         .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
-        .values(ended_at=now, updated_at=now)
+        .values(ended_at=now, updated_at=now, api_keys=None)
     )
 
 

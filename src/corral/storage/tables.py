@@ -127,6 +127,7 @@ sessions = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("api_keys", sa.Text, nullable=True),
     sa.Index(None, "workspace_id", "id"),
 )
 
@@ -184,6 +185,7 @@ runs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("started_at", UTCDateTime(), nullable=True),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
+    sa.Column("api_keys", sa.Text, nullable=True),
     sa.Index(None, "workspace_id", "id"),
     sa.Index(None, "status", "lease_expires_at"),
     sa.Index(None, "session_id", "session_position"),
@@ -253,5 +255,42 @@ idempotency_records = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("body", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("media_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "workspace_id", "id"),
+)
+
+run_outputs = sa.Table(
+    "run_outputs",
+    metadata,
+    sa.Column(
+        "run_id",
+        sa.String(40),
+        sa.ForeignKey("runs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    # 1024 bytes at most (the collector drops longer paths): a PostgreSQL index entry must fit
+    # in a third of a page.
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )

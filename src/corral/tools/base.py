@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from corral.tools.workspace import Workspace
 
 MAX_OUTPUT_CHARS = 50_000
 """Longest tool output given to the model or written to an event."""
@@ -39,14 +42,49 @@ class ToolContext:
 
     run_id: str
     workspace_id: str
+    """The tenant (Corral workspace) the run belongs to."""
+    workdir: Workspace | None = None
+    """The run's files, sandbox and jobs; None for tools that need none."""
+    private_hosts: tuple[str, ...] = ()
+    """Hosts `web_fetch` may reach although they resolve to private addresses (operator's
+    choice, e.g. an internal documentation server)."""
+
+
+class ToolFailure(Exception):
+    """A failure the model should read as the tool's error (not a bug of Corral)."""
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A JSON Schema of an arguments object."""
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    schema["additionalProperties"] = False
+    return schema
 
 
 class Tool(Protocol):
     """A tool Corral executes itself."""
 
-    name: str
-    description: str
-    parameters: dict[str, Any]
+    @property
+    def name(self) -> str:
+        """What the model calls it."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """What it does, for the model."""
+        ...
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """JSON Schema of its arguments."""
+        ...
+
+    @property
+    def needs_files(self) -> bool:
+        """Whether the tool works in the run's workspace (so it must exist first)."""
+        ...
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutcome:
         """Execute one call; failures the model should see are returned, not raised."""

@@ -1,4 +1,8 @@
-"""Resolves a run's tool references to what the model sees and who executes each call."""
+"""Resolves a run's tools: what the model sees, in which order, and who executes each call.
+
+The order is the one users of such platforms expect: builtin tools, then the caller's own
+(client) tools, then the tools of MCP servers.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import Any
 
 from corral.domain.tools import ToolSchema
 from corral.errors import InvalidRequest
-from corral.tools.base import Tool
+from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin import BUILTIN_TOOLS
+from corral.tools.mcp import McpServerSpec, McpTool, McpToolbox
 
 CLIENT = "client"
 SERVER = "server"
@@ -24,53 +29,111 @@ def validate_refs(refs: Sequence[dict[str, Any]], *, field: str = "/tools") -> N
             )
         seen.add(ref["name"])
         if ref["type"] == "builtin" and ref["name"] not in BUILTIN_TOOLS:
-            available = ", ".join(sorted(BUILTIN_TOOLS)) or "none"
             raise InvalidRequest(
-                f"unknown builtin tool {ref['name']!r} (available: {available})",
+                f"unknown builtin tool {ref['name']!r} (available: {', '.join(BUILTIN_TOOLS)})",
                 field=f"{field}/{index}/name",
             )
+
+
+def resolve_builtins(spec: dict[str, Any], *, field: str = "/builtin_tools") -> list[str]:
+    """The builtin tools an agent spec offers, in their canonical order."""
+    if not spec.get("include_builtin_tools", True):
+        return []
+    chosen = spec.get("builtin_tools")
+    if chosen is None:
+        return list(BUILTIN_TOOLS)
+    for index, name in enumerate(chosen):
+        if name not in BUILTIN_TOOLS:
+            raise InvalidRequest(
+                f"unknown builtin tool {name!r} (available: {', '.join(BUILTIN_TOOLS)})",
+                field=f"{field}/{index}",
+            )
+    return [name for name in BUILTIN_TOOLS if name in chosen]
+
+
+def mcp_spec(ref: dict[str, Any]) -> McpServerSpec:
+    """The server a `{"type": "mcp"}` reference names."""
+    return McpServerSpec(
+        name=ref["name"],
+        url=ref.get("url"),
+        headers=dict(ref.get("headers") or {}),
+        command=ref.get("command"),
+        args=tuple(ref.get("args") or ()),
+        env=dict(ref.get("env") or {}),
+        connect_timeout_s=float(ref.get("connect_timeout_s", 30.0)),
+        call_timeout_s=float(ref.get("call_timeout_s", 1_800.0)),
+        tools=tuple(ref["tools"]) if ref.get("tools") is not None else None,
+    )
+
+
+class _McpCall:
+    """An MCP server's tool, executed like any server-side tool."""
+
+    needs_files = False
+
+    def __init__(self, toolbox: McpToolbox, tool: McpTool) -> None:
+        self.name = tool.name
+        self.description = tool.description
+        self.parameters = tool.parameters
+        self._toolbox = toolbox
+
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutcome:
+        return await self._toolbox.call(self.name, arguments)
 
 
 class ToolSet:
     """The tools of one run."""
 
-    def __init__(self, refs: Sequence[dict[str, Any]]) -> None:
-        self._refs = {ref["name"]: ref for ref in refs}
+    def __init__(self, spec: dict[str, Any]) -> None:
+        refs = spec["tools"]
+        explicit = [ref["name"] for ref in refs if ref["type"] == "builtin"]
+        chosen = set(spec.get("builtin_tools") or ()) | set(explicit)
+        self._builtins = [name for name in BUILTIN_TOOLS if name in chosen]
+        self._clients = {ref["name"]: ref for ref in refs if ref["type"] == "client"}
+        self.mcp_servers = [mcp_spec(ref) for ref in refs if ref["type"] == "mcp"]
+        self._mcp: dict[str, _McpCall] = {}
+
+    def attach(self, toolbox: McpToolbox) -> None:
+        """Offer the tools of the connected MCP servers."""
+        self._mcp = {tool.name: _McpCall(toolbox, tool) for tool in toolbox.tools}
 
     def schemas(self) -> list[ToolSchema]:
         """The tools as offered to the model, in order."""
-        schemas = []
-        for ref in self._refs.values():
-            if ref["type"] == "client":
-                schemas.append(
-                    ToolSchema(
-                        name=ref["name"],
-                        description=ref.get("description", ""),
-                        parameters=ref.get("parameters") or {"type": "object", "properties": {}},
-                    )
-                )
-            else:
-                tool = BUILTIN_TOOLS[ref["name"]]
-                schemas.append(
-                    ToolSchema(
-                        name=tool.name, description=tool.description, parameters=tool.parameters
-                    )
-                )
+        schemas = [
+            ToolSchema(
+                name=name,
+                description=BUILTIN_TOOLS[name].description,
+                parameters=BUILTIN_TOOLS[name].parameters,
+                kind="builtin",
+            )
+            for name in self._builtins
+        ]
+        schemas += [
+            ToolSchema(
+                name=ref["name"],
+                description=ref.get("description", ""),
+                parameters=ref.get("parameters") or {"type": "object", "properties": {}},
+                kind="client",
+            )
+            for ref in self._clients.values()
+        ]
+        schemas += [
+            ToolSchema(name=t.name, description=t.description, parameters=t.parameters, kind="mcp")
+            for t in self._mcp.values()
+        ]
         return schemas
 
     def kind(self, name: str) -> str:
         """`client` when the caller executes the tool, otherwise `server`."""
-        ref = self._refs.get(name)
-        return CLIENT if ref is not None and ref["type"] == "client" else SERVER
+        return CLIENT if name in self._clients else SERVER
 
     def client_timeout_s(self, name: str, default: float) -> float:
         """How long a run waits for the caller's result of this client tool."""
-        ref = self._refs.get(name) or {}
+        ref = self._clients.get(name) or {}
         return float(ref.get("timeout_s") or default)
 
     def server_tool(self, name: str) -> Tool | None:
         """The tool Corral runs for `name`, or None when the model named no such tool."""
-        ref = self._refs.get(name)
-        if ref is None or ref["type"] != "builtin":
-            return None
-        return BUILTIN_TOOLS.get(name)
+        if name in self._builtins:
+            return BUILTIN_TOOLS[name]
+        return self._mcp.get(name)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from corral.types.common import Metadata, ParamsModel, WireModel
-from corral.types.tools import ToolRef
+from corral.types.files import RunSkills, SkillRef
+from corral.types.tools import ToolName, ToolRef
 
 
 def _not_an_id(name: str) -> str:
@@ -38,6 +39,52 @@ class Limits(ParamsModel):
     """Wall-clock seconds from the run's start to its end."""
 
 
+class ModelSettings(ParamsModel):
+    """How the model samples and reasons; each provider uses the settings it understands."""
+
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    """Sampling temperature."""
+    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    """Reasoning effort of OpenAI reasoning models."""
+    thinking_budget_tokens: Annotated[int, Field(ge=1024, le=1_000_000)] | None = None
+    """Turns on Anthropic extended thinking with this budget of tokens per turn."""
+
+
+HostPattern = Annotated[str, Field(pattern=r"^(\*\.)?[A-Za-z0-9.-]{1,253}(:\d{1,5})?$")]
+RuntimeSize = Literal["small", "medium", "large"]
+
+
+class Networking(ParamsModel):
+    """What the agent's own commands may reach."""
+
+    mode: Literal["open", "limited"] = "open"
+    """`limited`: only `allowed_hosts`, through an allowlisting proxy (HTTP and HTTPS)."""
+    allowed_hosts: Annotated[list[HostPattern], Field(max_length=256)] = Field(default_factory=list)
+    """`api.example.com`, `*.example.com`, optionally with `:port`."""
+
+
+class Environment(ParamsModel):
+    """The sandbox the agent's tools run in."""
+
+    networking: Networking = Field(default_factory=Networking)
+    """Network access of the agent's commands (`web_fetch` is not governed by it)."""
+    variables: Annotated[
+        dict[
+            Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")],
+            Annotated[str, Field(max_length=32_000)],
+        ],
+        Field(max_length=128),
+    ] = Field(default_factory=dict)
+    """Environment variables of every command (not secrets: they are stored as given)."""
+    runtime: RuntimeSize = "small"
+    """Resources of every command: `small` 0.25 CPU / 1 GB, `medium` 1 CPU / 4 GB, `large` 2 CPU /
+    8 GB."""
+    setup: Annotated[list[Annotated[str, Field(max_length=10_000)]], Field(max_length=32)] = Field(
+        default_factory=list
+    )
+    """Shell commands run once in the workspace before the first turn (install packages...)."""
+
+
 class AgentSpec(ParamsModel):
     """What an agent is, without its name: also accepted inline as a run's `agent_spec`."""
 
@@ -51,6 +98,16 @@ class AgentSpec(ParamsModel):
     """Tools the agent may call."""
     limits: Limits = Field(default_factory=Limits)
     """Budgets of every run of the agent."""
+    model_settings: ModelSettings = Field(default_factory=ModelSettings)
+    """Sampling and reasoning options of the model."""
+    include_builtin_tools: bool = True
+    """Offer the builtin workspace tools (all of them, or those of `builtin_tools`)."""
+    builtin_tools: Annotated[list[ToolName], Field(max_length=64)] | None = None
+    """Only these builtin tools (default: all)."""
+    environment: Environment = Field(default_factory=Environment)
+    """The sandbox of the agent's tools."""
+    skills: RunSkills = Field(default_factory=list)
+    """Skills installed in the workspace of every run of the agent, and announced to the model."""
     metadata: Metadata = Field(default_factory=dict)
     """Tags, copied onto every run of the agent (run metadata wins)."""
 
@@ -73,6 +130,11 @@ class AgentUpdateParams(ParamsModel):
     instructions: Instructions | None = None
     tools: Annotated[list[ToolRef], Field(max_length=128)] | None = None
     limits: Limits | None = None
+    model_settings: ModelSettings | None = None
+    include_builtin_tools: bool | None = None
+    builtin_tools: Annotated[list[ToolName], Field(max_length=64)] | None = None
+    environment: Environment | None = None
+    skills: RunSkills | None = None
     metadata: Metadata | None = None
 
 
@@ -88,6 +150,11 @@ class Agent(WireModel):
     instructions: str
     tools: list[ToolRef]
     limits: Limits
+    model_settings: ModelSettings = Field(default_factory=ModelSettings)
+    include_builtin_tools: bool = True
+    builtin_tools: list[str] | None = None
+    environment: Environment = Field(default_factory=Environment)
+    skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
     created_at: datetime
     updated_at: datetime
@@ -103,5 +170,10 @@ class AgentVersion(WireModel):
     instructions: str
     tools: list[ToolRef]
     limits: Limits
+    model_settings: ModelSettings = Field(default_factory=ModelSettings)
+    include_builtin_tools: bool = True
+    builtin_tools: list[str] | None = None
+    environment: Environment = Field(default_factory=Environment)
+    skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
     created_at: datetime

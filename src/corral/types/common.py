@@ -29,6 +29,11 @@ def _check_metadata_size(value: dict[str, str]) -> dict[str, str]:
 MetadataKey = Annotated[str, StringConstraints(pattern=METADATA_KEY_PATTERN)]
 MetadataValue = Annotated[str, StringConstraints(max_length=METADATA_VALUE_MAX_CHARS)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], AfterValidator(_check_metadata_size)]
+
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
+ProviderKey = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+ProviderKeys = Annotated[dict[ProviderName, ProviderKey], Field(max_length=16)]
+"""Provider keys brought with a run, by provider (`{"anthropic": "sk-ant-…"}`)."""
 """Flat string → string tags: at most 16 entries, keys `[A-Za-z0-9._-]{1,64}`, values at most
 256 characters, 4 KB of JSON in all."""
 

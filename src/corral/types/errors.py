@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     # Request errors (HTTP status in the comment)
     INVALID_REQUEST = "invalid_request"  #: 400 the body, a query parameter or a field is invalid
     INVALID_MODEL = "invalid_model"  #: 400 the model id cannot be resolved
+    MISSING_PROVIDER_KEY = "missing_provider_key"  #: 400 no key for the model's provider
     UNAUTHORIZED = "unauthorized"  #: 401 missing, unknown or revoked API key
     FORBIDDEN = "forbidden"  #: 403 the key may not do this
     INSUFFICIENT_SCOPE = "insufficient_scope"  #: 403 the key lacks `required_scope`
@@ -37,6 +38,12 @@ class ErrorCode(StrEnum):
     MAX_OUTPUT_TOKENS_EXCEEDED = "max_output_tokens_exceeded"  #: output tokens over budget
     CLIENT_TOOL_TIMEOUT = "client_tool_timeout"  #: no client tool result within its timeout
     PROVIDER_ERROR = "provider_error"  #: the model provider failed
+    PROVIDER_RATE_LIMITED = "provider_rate_limited"  #: the provider kept answering 429
+    PROVIDER_OVERLOADED = "provider_overloaded"  #: the provider kept answering 529 / overloaded
+    PROVIDER_AUTH_ERROR = "provider_auth_error"  #: the provider refused the key (401/403)
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  #: the conversation is too long
+    SETUP_FAILED = "setup_failed"  #: a setup command of the run's environment failed
+    INPUTS_UNAVAILABLE = "inputs_unavailable"  #: an input file or skill could not be placed
 
 
 class ErrorBody(BaseModel):

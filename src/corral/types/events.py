@@ -92,12 +92,28 @@ class ClientToolResult(BaseEvent):
     error: str | None = None
 
 
+class McpUnavailable(BaseEvent):
+    """An MCP server of the run could not be used.
+
+    Its tools are not offered to the model, which is told why.
+    """
+
+    type: Literal["mcp.unavailable"] = "mcp.unavailable"
+    server: str
+    reason: str
+
+
 class UsageEvent(BaseEvent):
     """Tokens and cost of one model call (their sum is the run's `usage`)."""
 
     type: Literal["usage"] = "usage"
     input_tokens: int
+    """Every input token, prompt-cache hits and writes included."""
     output_tokens: int
+    cache_read_tokens: int = 0
+    """Of `input_tokens`, how many were read from the provider's prompt cache."""
+    cache_write_tokens: int = 0
+    """Of `input_tokens`, how many were written to the provider's prompt cache."""
     cost_usd: float
 
 
@@ -138,6 +154,7 @@ Event = Annotated[
     | ToolCompleted
     | ClientToolCall
     | ClientToolResult
+    | McpUnavailable
     | UsageEvent
     | RunCompleted
     | RunFailed

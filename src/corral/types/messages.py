@@ -23,6 +23,8 @@ class ThinkingBlock(WireModel):
     text: str
     signature: str | None = None
     """Provider signature that must accompany the thinking when it is replayed."""
+    id: str | None = None
+    """The provider's id of the block (OpenAI reasoning items), when it has one."""
 
 
 class ToolCallBlock(WireModel):
@@ -32,6 +34,8 @@ class ToolCallBlock(WireModel):
     call_id: str
     name: str
     input: dict[str, Any]
+    provider_call_id: str | None = None
+    """The provider's id of the call, which its result must quote back to that provider."""
 
 
 class ToolResultBlock(WireModel):

@@ -9,8 +9,16 @@ from typing import Annotated, Any
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from corral.types.agents import AgentSpec
-from corral.types.common import Metadata, ParamsModel, Usage, VersionNumber, WireModel
+from corral.types.agents import AgentSpec, Environment
+from corral.types.common import (
+    Metadata,
+    ParamsModel,
+    ProviderKeys,
+    Usage,
+    VersionNumber,
+    WireModel,
+)
+from corral.types.files import RunFiles, RunSkills
 from corral.types.messages import InputMessage
 from corral.types.tools import ToolCall, ToolRef
 
@@ -55,6 +63,14 @@ class RunCreateParams(ParamsModel):
     """Tags of this run (they win over the agent's)."""
     idempotency_key: IdempotencyKey | None = None
     """Same key and body return the same run; same key, other body is a conflict."""
+    environment: Environment | None = None
+    """Sandbox settings of this run: the ones given replace the agent's."""
+    api_keys: ProviderKeys | None = None
+    """Provider keys for this run, by provider name; never stored in plain text or returned."""
+    files: RunFiles = Field(default_factory=list)
+    """Files placed in the workspace before the first turn: uploads (`file_id`) or inline."""
+    skills: RunSkills = Field(default_factory=list)
+    """Skills for this run: uploaded archives of folders holding a `SKILL.md`."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> RunCreateParams:

@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from corral.types.agents import AgentSpec
-from corral.types.common import Metadata, ParamsModel, VersionNumber, WireModel
+from corral.types.common import Metadata, ParamsModel, ProviderKeys, VersionNumber, WireModel
 from corral.types.messages import Message
 from corral.types.runs import IdempotencyKey, RunInput
 from corral.types.tools import ToolRef
@@ -35,6 +35,8 @@ class SessionCreateParams(ParamsModel):
     """An inline agent."""
     metadata: Metadata = Field(default_factory=dict)
     """Tags inherited by every run of the session."""
+    api_keys: ProviderKeys | None = None
+    """Provider keys for the session's runs, by provider name; kept sealed until it ends."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> SessionCreateParams:
@@ -60,6 +62,8 @@ class SessionMessageParams(ParamsModel):
     """Tags of this message's run, merged over the session's (these win)."""
     idempotency_key: IdempotencyKey | None = None
     """Same key and body return the same run."""
+    api_keys: ProviderKeys | None = None
+    """Provider keys for this message's run (default: the session's)."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> SessionMessageParams:

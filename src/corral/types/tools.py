@@ -44,7 +44,45 @@ class ClientToolRef(ParamsModel):
         return self
 
 
-ToolRef = Annotated[BuiltinToolRef | ClientToolRef, Field(discriminator="type")]
+class McpToolRef(ParamsModel):
+    """The tools of an MCP server: a remote one (`url`) or a local one run in the sandbox."""
+
+    type: Literal["mcp"]
+    name: ToolName
+    """Name of the server; its tools are offered to the model as `<name>__<tool>`."""
+    url: Annotated[str, Field(max_length=2_000, pattern=r"^https?://")] | None = None
+    """Streamable HTTP endpoint of a remote server."""
+    headers: Annotated[dict[str, Annotated[str, Field(max_length=8_000)]], Field(max_length=32)] = (
+        Field(default_factory=dict)
+    )
+    """Headers sent to a remote server, e.g. `Authorization`."""
+    command: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
+    """Program of a local (stdio) server, run inside the run's sandbox."""
+    args: Annotated[list[Annotated[str, Field(max_length=4_000)]], Field(max_length=64)] = Field(
+        default_factory=list
+    )
+    """Arguments of `command`."""
+    env: Annotated[dict[str, Annotated[str, Field(max_length=8_000)]], Field(max_length=64)] = (
+        Field(default_factory=dict)
+    )
+    """Environment variables of a local server."""
+    tools: Annotated[list[ToolName], Field(max_length=256)] | None = None
+    """Only these of the server's tools (default: all)."""
+    connect_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """Connecting, initializing and listing tools must take at most this long."""
+    call_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 1_800.0
+    """One tool call must take at most this long."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpToolRef:
+        if (self.url is None) == (self.command is None):
+            raise PydanticCustomError(
+                "mcp_transport", "give exactly one of 'url' or 'command'", {"field": "url"}
+            )
+        return self
+
+
+ToolRef = Annotated[BuiltinToolRef | ClientToolRef | McpToolRef, Field(discriminator="type")]
 
 
 class ToolCall(WireModel):

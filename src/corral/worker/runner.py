@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from corral.clock import utcnow
 from corral.errors import CorralError, Unavailable
@@ -29,10 +30,14 @@ from corral.pubsub.base import (
 from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
+from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage import idempotency, progress, queue
+from corral.storage import runs as run_store
 from corral.storage.database import Database
 from corral.storage.runs import RunRecord
+from corral.tools.sandbox import Capabilities, Sandbox
+from corral.tools.workspace import remove_workspace
 from corral.types.runs import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -56,7 +61,9 @@ class Worker:
         database: Database,
         broker: Broker,
         models: ModelRegistry,
+        secrets: SecretBox,
         settings: Settings,
+        sandbox: Capabilities,
         clock: Callable[[], datetime] = utcnow,
         worker_id: str | None = None,
     ) -> None:
@@ -64,6 +71,8 @@ class Worker:
         self._database = database
         self._broker = broker
         self._models = models
+        self._secrets = secrets
+        self._sandbox = Sandbox(sandbox)
         self._settings = settings
         self._clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -211,9 +220,10 @@ class Worker:
                     database=self._database,
                     broker=self._broker,
                     models=self._models,
+                    secrets=self._secrets,
+                    settings=self._settings,
+                    sandbox=self._sandbox,
                     clock=self._clock,
-                    client_tool_timeout_s=self._settings.client_tool_timeout_s,
-                    resync_s=self._settings.resync_s,
                 )
             except Unavailable:
                 return
@@ -279,13 +289,34 @@ class Worker:
     # -- housekeeping ----------------------------------------------------------------------
 
     async def _housekeeping_loop(self) -> None:
-        """Forget expired idempotency keys now and then (harmless when several workers do)."""
+        """Forget expired idempotency keys and workspaces now and then.
+
+        Harmless when several workers do it at once.
+        """
         while True:
             before = self._clock() - timedelta(seconds=self._settings.idempotency_ttl_s)
             try:
                 await self._database.write(idempotency.expire, before=before)
+                await self._remove_old_workspaces()
             except Unavailable:
                 logger.warning(
                     "housekeeping failed", extra={"action": "worker.housekeeping_failed"}
                 )
             await asyncio.sleep(HOUSEKEEPING_INTERVAL_S)
+
+    async def _remove_old_workspaces(self) -> None:
+        """Delete the workspaces of runs and sessions that ended longer ago than the retention."""
+        base = self._settings.effective_workspaces_dir
+        keys = await asyncio.to_thread(_entries, base)
+        if not keys:
+            return
+        before = self._clock() - timedelta(seconds=self._settings.workspace_retention_s)
+        expired = await self._database.read(run_store.finished_before, keys, before)
+        for key in sorted(expired - set(self._tasks)):
+            await asyncio.to_thread(remove_workspace, base, key)
+            logger.info("workspace removed", extra={"action": "workspace.removed", "key": key})
+
+
+def _entries(directory: Path) -> list[str]:
+    """Names in `directory` (none when it does not exist yet)."""
+    return [path.name for path in directory.iterdir()] if directory.is_dir() else []

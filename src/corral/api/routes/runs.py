@@ -67,6 +67,12 @@ async def create_run(
     as it stands (202): one request for a short run instead of a submit and a wait.
     """
     if params.session is not None:
+        if params.files or params.skills:
+            raise InvalidRequest(
+                "files and skills are given with runs outside sessions (a session's runs share "
+                "its workspace: write files there with the tools)",
+                field="/files" if params.files else "/skills",
+            )
         run, created = await session_service.send(
             call.ctx,
             call.principal,
@@ -75,6 +81,7 @@ async def create_run(
             tools=params.tools,
             metadata=params.metadata,
             idempotency_key=params.idempotency_key or idempotency_key,
+            api_keys=params.api_keys,
         )
     else:
         run, created = await run_service.create(

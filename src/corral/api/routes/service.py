@@ -12,7 +12,7 @@ from corral.api.deps import Call, authenticated, service_context
 from corral.api.responses import JSONBody, respond
 from corral.services import health
 from corral.types.models import ModelInfo, ModelList, Pricing
-from corral.types.workspaces import EffectiveLimits, KeyRef, WhoAmI, WorkspaceRef
+from corral.types.workspaces import EffectiveLimits, KeyRef, SandboxInfo, WhoAmI, WorkspaceRef
 
 router = APIRouter(tags=["service"])
 
@@ -40,21 +40,32 @@ async def metrics() -> Response:
 
 @router.get("/v1/models", response_model=ModelList)
 async def list_models(call: Caller) -> JSONBody:
-    """Models this server can run, with prices."""
-    models = [
-        ModelInfo(
-            id=entry.id,
-            provider=entry.provider,
-            context_window=entry.context_window,
-            pricing=(
-                Pricing(input_per_mtok=entry.input_per_mtok, output_per_mtok=entry.output_per_mtok)
-                if entry.input_per_mtok is not None and entry.output_per_mtok is not None
-                else None
-            ),
+    """Models this server can run, with prices and whether runs must bring a provider key."""
+    registry = call.ctx.models
+    models = []
+    for entry in registry.entries():
+        prices = entry.pricing
+        models.append(
+            ModelInfo(
+                id=entry.id if entry.provider == "corral" else entry.qualified_id,
+                provider=entry.provider,
+                model=entry.model,
+                api=entry.api,
+                context_window=entry.context_window,
+                pricing=(
+                    Pricing(
+                        input_per_mtok=prices.input,
+                        output_per_mtok=prices.output,
+                        cache_read_per_mtok=prices.cache_read,
+                        cache_write_per_mtok=prices.cache_write,
+                    )
+                    if prices is not None
+                    else None
+                ),
+                requires_api_key=not registry.has_key(entry),
+            )
         )
-        for entry in call.ctx.models.entries()
-    ]
-    return respond(ModelList(models=models, default=call.ctx.models.default))
+    return respond(ModelList(models=models, default=registry.default))
 
 
 @router.get("/v1/whoami", response_model=WhoAmI)
@@ -73,5 +84,6 @@ async def whoami(call: Caller) -> JSONBody:
                 metadata_max_entries=16,
                 max_body_bytes=settings.max_body_bytes,
             ),
+            sandbox=SandboxInfo.model_validate(call.ctx.sandbox.as_dict()),
         )
     )

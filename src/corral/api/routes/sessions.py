@@ -41,7 +41,7 @@ async def create_session(
             call.principal,
             key=idempotency_key,
             operation="sessions.create",
-            request=params.model_dump(mode="json"),
+            request=params.model_dump(mode="json", exclude={"api_keys"}),
             produce=produce,
         )
     )
@@ -86,6 +86,7 @@ async def send_message(
         tools=params.tools,
         metadata=params.metadata,
         idempotency_key=params.idempotency_key or idempotency_key,
+        api_keys=params.api_keys,
     )
     return respond(run, 202 if created else 200)
 

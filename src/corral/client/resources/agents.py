@@ -37,6 +37,11 @@ class Agents:
         instructions: str = NOT_GIVEN,
         tools: Sequence[ToolLike] = NOT_GIVEN,
         limits: dict[str, Any] = NOT_GIVEN,
+        model_settings: dict[str, Any] = NOT_GIVEN,
+        include_builtin_tools: bool = NOT_GIVEN,
+        builtin_tools: Sequence[str] | None = NOT_GIVEN,
+        environment: dict[str, Any] = NOT_GIVEN,
+        skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
@@ -48,6 +53,11 @@ class Agents:
             description=description,
             instructions=instructions,
             limits=limits,
+            model_settings=model_settings,
+            include_builtin_tools=include_builtin_tools,
+            builtin_tools=builtin_tools,
+            environment=environment,
+            skills=skills,
             metadata=metadata,
         )
         response = self._client.request(
@@ -83,6 +93,11 @@ class Agents:
         instructions: str = NOT_GIVEN,
         tools: Sequence[ToolLike] = NOT_GIVEN,
         limits: dict[str, Any] = NOT_GIVEN,
+        model_settings: dict[str, Any] = NOT_GIVEN,
+        include_builtin_tools: bool = NOT_GIVEN,
+        builtin_tools: Sequence[str] | None = NOT_GIVEN,
+        environment: dict[str, Any] = NOT_GIVEN,
+        skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
@@ -92,6 +107,11 @@ class Agents:
             model=model,
             instructions=instructions,
             limits=limits,
+            model_settings=model_settings,
+            include_builtin_tools=include_builtin_tools,
+            builtin_tools=builtin_tools,
+            environment=environment,
+            skills=skills,
             metadata=metadata,
         )
         response = self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
@@ -122,6 +142,11 @@ class AsyncAgents:
         instructions: str = NOT_GIVEN,
         tools: Sequence[ToolLike] = NOT_GIVEN,
         limits: dict[str, Any] = NOT_GIVEN,
+        model_settings: dict[str, Any] = NOT_GIVEN,
+        include_builtin_tools: bool = NOT_GIVEN,
+        builtin_tools: Sequence[str] | None = NOT_GIVEN,
+        environment: dict[str, Any] = NOT_GIVEN,
+        skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
@@ -133,6 +158,11 @@ class AsyncAgents:
             description=description,
             instructions=instructions,
             limits=limits,
+            model_settings=model_settings,
+            include_builtin_tools=include_builtin_tools,
+            builtin_tools=builtin_tools,
+            environment=environment,
+            skills=skills,
             metadata=metadata,
         )
         response = await self._client.request(
@@ -169,6 +199,11 @@ class AsyncAgents:
         instructions: str = NOT_GIVEN,
         tools: Sequence[ToolLike] = NOT_GIVEN,
         limits: dict[str, Any] = NOT_GIVEN,
+        model_settings: dict[str, Any] = NOT_GIVEN,
+        include_builtin_tools: bool = NOT_GIVEN,
+        builtin_tools: Sequence[str] | None = NOT_GIVEN,
+        environment: dict[str, Any] = NOT_GIVEN,
+        skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
@@ -178,6 +213,11 @@ class AsyncAgents:
             model=model,
             instructions=instructions,
             limits=limits,
+            model_settings=model_settings,
+            include_builtin_tools=include_builtin_tools,
+            builtin_tools=builtin_tools,
+            environment=environment,
+            skills=skills,
             metadata=metadata,
         )
         response = await self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)

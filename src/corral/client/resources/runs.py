@@ -10,6 +10,7 @@ import builtins
 import inspect
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,6 +28,14 @@ from corral.client._sse import (
 from corral.client._tools import Tool
 from corral.client.errors import APIStatusError, run_error
 from corral.client.resources._common import ToolLike, local_tools, segment, tool_refs
+from corral.client.resources.files import (
+    AsyncRunOutputs,
+    FileRefLike,
+    RunOutputs,
+    SkillLike,
+    file_refs,
+    skill_refs,
+)
 from corral.types.events import TERMINAL_EVENT_TYPES, ClientToolCall
 from corral.types.runs import TERMINAL_STATUSES, Run, RunStatus
 from corral.types.tools import ToolResultAccepted
@@ -60,6 +69,9 @@ def run_body(
     session: str | None,
     tools: Sequence[ToolLike],
     metadata: dict[str, str] | None,
+    api_keys: dict[str, str] | None = None,
+    files: Sequence[FileRefLike] = (),
+    skills: Sequence[SkillLike] = (),
 ) -> dict[str, Any]:
     """The body of `POST /v1/runs`; `model`/`instructions` make an inline agent."""
     if agent is None and agent_spec is None and session is None:
@@ -79,9 +91,14 @@ def run_body(
         "agent_spec": agent_spec,
         "session": session,
         "metadata": metadata,
+        "api_keys": api_keys,
     }
     if tools:
         body["tools"] = tool_refs(tools)
+    if files:
+        body["files"] = file_refs(files)
+    if skills:
+        body["skills"] = skill_refs(skills)
     return {k: v for k, v in clean_body(body).items() if v is not None}
 
 
@@ -101,6 +118,11 @@ class Runs:
     def __init__(self, client: Corral) -> None:
         self._client = client
 
+    @cached_property
+    def outputs(self) -> RunOutputs:
+        """`/v1/runs/{id}/outputs`."""
+        return RunOutputs(self._client)
+
     def create(
         self,
         *,
@@ -113,6 +135,9 @@ class Runs:
         session: str | None = None,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
+        files: Sequence[FileRefLike] = (),
+        skills: Sequence[SkillLike] = (),
         idempotency_key: str | None = None,
     ) -> Run:
         """Submit a run (queued); give `agent`, `agent_spec` (or `model`) or `session`.
@@ -129,6 +154,9 @@ class Runs:
             session=session,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
+            files=files,
+            skills=skills,
         )
         response = self._client.request(
             "POST", "/v1/runs", json=body, idempotency_key=idempotency_key or new_idempotency_key()
@@ -286,10 +314,17 @@ class Runs:
         instructions: str | None = None,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
+        files: Sequence[FileRefLike] = (),
+        skills: Sequence[SkillLike] = (),
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
     ) -> Run:
-        """Submit a run and `follow` it: the completed run, client tools executed here."""
+        """Submit a run and `follow` it: the completed run, client tools executed here.
+
+        With your own `idempotency_key` the run may be one submitted before, so its tool
+        calls are checked to still await an answer before they run.
+        """
         run = self.create(
             input=input,
             agent=agent,
@@ -299,9 +334,12 @@ class Runs:
             instructions=instructions,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
+            files=files,
+            skills=skills,
             idempotency_key=idempotency_key,
         )
-        return self.follow(run.id, tools=tools, on_event=on_event, fresh=True)
+        return self.follow(run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None)
 
 
 class AsyncRuns:
@@ -309,6 +347,11 @@ class AsyncRuns:
 
     def __init__(self, client: AsyncCorral) -> None:
         self._client = client
+
+    @cached_property
+    def outputs(self) -> AsyncRunOutputs:
+        """`/v1/runs/{id}/outputs`."""
+        return AsyncRunOutputs(self._client)
 
     async def create(
         self,
@@ -322,6 +365,9 @@ class AsyncRuns:
         session: str | None = None,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
+        files: Sequence[FileRefLike] = (),
+        skills: Sequence[SkillLike] = (),
         idempotency_key: str | None = None,
     ) -> Run:
         """Submit a run (queued); give `agent`, `agent_spec` (or `model`) or `session`.
@@ -338,6 +384,9 @@ class AsyncRuns:
             session=session,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
+            files=files,
+            skills=skills,
         )
         response = await self._client.request(
             "POST", "/v1/runs", json=body, idempotency_key=idempotency_key or new_idempotency_key()
@@ -502,10 +551,17 @@ class AsyncRuns:
         instructions: str | None = None,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
+        files: Sequence[FileRefLike] = (),
+        skills: Sequence[SkillLike] = (),
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
     ) -> Run:
-        """Submit a run and `follow` it: the completed run, client tools executed here."""
+        """Submit a run and `follow` it: the completed run, client tools executed here.
+
+        With your own `idempotency_key` the run may be one submitted before, so its tool
+        calls are checked to still await an answer before they run.
+        """
         run = await self.create(
             input=input,
             agent=agent,
@@ -515,9 +571,14 @@ class AsyncRuns:
             instructions=instructions,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
+            files=files,
+            skills=skills,
             idempotency_key=idempotency_key,
         )
-        return await self.follow(run.id, tools=tools, on_event=on_event, fresh=True)
+        return await self.follow(
+            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+        )
 
 
 def _raise(response: httpx.Response) -> None:

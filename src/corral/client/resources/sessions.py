@@ -29,6 +29,7 @@ def _session_body(
     agent_spec: dict[str, Any] | None,
     model: str | None,
     metadata: dict[str, str] | None,
+    api_keys: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     if agent is None and agent_spec is None:
         if model is None:
@@ -39,18 +40,24 @@ def _session_body(
         "agent_version": agent_version,
         "agent_spec": agent_spec,
         "metadata": metadata,
+        "api_keys": api_keys,
     }
     return {k: v for k, v in body.items() if v is not None}
 
 
 def _message_body(
-    input: Any, tools: Sequence[ToolLike], metadata: dict[str, str] | None
+    input: Any,
+    tools: Sequence[ToolLike],
+    metadata: dict[str, str] | None,
+    api_keys: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"input": input}
     if tools:
         body["tools"] = tool_refs(tools)
     if metadata:
         body["metadata"] = metadata
+    if api_keys:
+        body["api_keys"] = api_keys
     return body
 
 
@@ -75,13 +82,14 @@ class SessionMessages:
         input: Any,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
         """Queue a message; returns its run (queued until earlier messages are done)."""
         response = self._client.request(
             "POST",
             f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata),
+            json=_message_body(input, tools, metadata, api_keys),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Run.model_validate(response.json())
@@ -106,13 +114,14 @@ class Sessions:
         agent_spec: dict[str, Any] | None = None,
         model: str | None = None,
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
         """Open a session with a stored agent, an inline `agent_spec`, or just a `model`."""
         response = self._client.request(
             "POST",
             "/v1/sessions",
-            json=_session_body(agent, agent_version, agent_spec, model, metadata),
+            json=_session_body(agent, agent_version, agent_spec, model, metadata, api_keys),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Session.model_validate(response.json())
@@ -145,21 +154,27 @@ class Sessions:
         input: Any,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
     ) -> Run:
         """Send a message and follow its run: the completed run, client tools executed here.
 
-        The session's conversation includes the new turns as soon as this returns.
+        The session's conversation includes the new turns as soon as this returns. With your
+        own `idempotency_key` the message may be one sent before: its run's tool calls are
+        checked to still await an answer before they run.
         """
         run = self.messages.create(
             session_id,
             input=input,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
             idempotency_key=idempotency_key,
         )
-        return self._client.runs.follow(run.id, tools=tools, on_event=on_event, fresh=True)
+        return self._client.runs.follow(
+            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+        )
 
     def stream(self, session_id: str, *, after: int | None = None) -> Stream[AnyEvent]:
         """Every event of every run of the session, live.
@@ -194,13 +209,14 @@ class AsyncSessionMessages:
         input: Any,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
         """Queue a message; returns its run (queued until earlier messages are done)."""
         response = await self._client.request(
             "POST",
             f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata),
+            json=_message_body(input, tools, metadata, api_keys),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Run.model_validate(response.json())
@@ -225,13 +241,14 @@ class AsyncSessions:
         agent_spec: dict[str, Any] | None = None,
         model: str | None = None,
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
         """Open a session with a stored agent, an inline `agent_spec`, or just a `model`."""
         response = await self._client.request(
             "POST",
             "/v1/sessions",
-            json=_session_body(agent, agent_version, agent_spec, model, metadata),
+            json=_session_body(agent, agent_version, agent_spec, model, metadata, api_keys),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Session.model_validate(response.json())
@@ -265,21 +282,27 @@ class AsyncSessions:
         input: Any,
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
+        api_keys: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
     ) -> Run:
         """Send a message and follow its run: the completed run, client tools executed here.
 
-        The session's conversation includes the new turns as soon as this returns.
+        The session's conversation includes the new turns as soon as this returns. With your
+        own `idempotency_key` the message may be one sent before: its run's tool calls are
+        checked to still await an answer before they run.
         """
         run = await self.messages.create(
             session_id,
             input=input,
             tools=tools,
             metadata=metadata,
+            api_keys=api_keys,
             idempotency_key=idempotency_key,
         )
-        return await self._client.runs.follow(run.id, tools=tools, on_event=on_event, fresh=True)
+        return await self._client.runs.follow(
+            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+        )
 
     def stream(self, session_id: str, *, after: int | None = None) -> AsyncStream[AnyEvent]:
         """Every event of every run of the session, live.

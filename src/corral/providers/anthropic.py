@@ -1,0 +1,338 @@
+"""The Anthropic Messages API adapter.
+
+Translates a Corral conversation into a Messages request, the answer (streamed or whole) into
+provider events, and every SDK failure into `ProviderError`. The translation functions are pure;
+only `AnthropicProvider` talks to the network.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import httpx2
+from anthropic import types as wire
+
+from corral.errors import ProviderError
+from corral.providers import failures, history
+from corral.providers.base import (
+    ModelRequest,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
+from corral.types.errors import ErrorCode
+
+PROVIDER = "anthropic"
+"""The provider's name in error messages."""
+
+_TIMEOUT = anthropic.Timeout(600.0, connect=10.0)
+_DEFAULT_MAX_TOKENS = 8192
+_CLAUDE_3_MAX_TOKENS = 4096
+_CLAUDE_3_MODELS = ("claude-3-opus", "claude-3-sonnet", "claude-3-haiku")
+"""The first Claude 3 models write at most 4096 tokens; later ones allow 8192 or more."""
+
+_UNNAMED_PARAMS = ("temperature",)
+"""Body fields `messages.create` has no argument for, sent through its `extra_body`."""
+_STOP_REASONS = {
+    "end_turn": "end_turn",
+    "stop_sequence": "end_turn",
+    "tool_use": "tool_use",
+    "max_tokens": "max_tokens",
+}
+_STREAM_ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
+"""The HTTP status each error type stands for when it arrives inside a stream that began 200."""
+
+
+def max_tokens(request: ModelRequest) -> int:
+    """The request's output limit, else the model family's usual one plus the thinking budget.
+
+    Anthropic counts thinking within `max_tokens` and requires it to exceed the budget.
+    """
+    if request.max_output_tokens is not None:
+        return request.max_output_tokens
+    claude_3 = request.model.startswith(_CLAUDE_3_MODELS)
+    limit = _CLAUDE_3_MAX_TOKENS if claude_3 else _DEFAULT_MAX_TOKENS
+    return limit + (request.settings.thinking_budget_tokens or 0)
+
+
+def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation as Messages API turns.
+
+    Tool results travel in a user turn, and consecutive turns of one role are merged, since the
+    API wants user and assistant to alternate.
+    """
+    ids = history.wire_call_ids(messages)
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        role = "assistant" if message["role"] == "assistant" else "user"
+        content = [
+            translated
+            for block in history.blocks(message)
+            if (translated := _wire_block(block, ids)) is not None
+        ]
+        if not content:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(content)
+        else:
+            turns.append({"role": role, "content": content})
+    return turns
+
+
+def _wire_block(block: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:
+    """One Corral block as a Messages content block, or None when Anthropic cannot take it.
+
+    Thinking goes back only with Anthropic's signature; blocks with an `id` (other providers'
+    reasoning) are dropped.
+    """
+    kind = block["type"]
+    if kind == "text":
+        return {"type": "text", "text": block["text"]} if block["text"] else None
+    if kind == "thinking":
+        if not block.get("signature") or block.get("id") is not None:
+            return None
+        return {"type": "thinking", "thinking": block["text"], "signature": block["signature"]}
+    if kind == "tool_call":
+        call_id = ids.get(block["call_id"], block["call_id"])
+        return {"type": "tool_use", "id": call_id, "name": block["name"], "input": block["input"]}
+    if kind == "tool_result":
+        result: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": ids.get(block["call_id"], block["call_id"]),
+        }
+        if block["output"]:
+            result["content"] = block["output"]
+        if block.get("is_error"):
+            result["is_error"] = True
+        return result
+    return None
+
+
+def request_params(request: ModelRequest) -> dict[str, Any]:
+    """The Messages request body, without its `stream` flag."""
+    params: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": max_tokens(request),
+        "messages": wire_messages(request.messages),
+    }
+    if request.instructions:
+        params["system"] = request.instructions
+    if request.tools:
+        params["tools"] = [
+            {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+            for tool in request.tools
+        ]
+    if request.settings.temperature is not None:
+        params["temperature"] = request.settings.temperature
+    if budget := request.settings.thinking_budget_tokens:
+        params["thinking"] = {"type": "enabled", "budget_tokens": budget}
+    return params
+
+
+@dataclass
+class UsageTally:
+    """Running token counts of one call; Anthropic reports some in `message_start` only."""
+
+    uncached_input: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    output: int = 0
+    reasoning: int = 0
+
+    def update(self, usage: wire.Usage | wire.MessageDeltaUsage) -> UsageUpdate:
+        """Take the counts `usage` carries and return the totals so far."""
+        if usage.input_tokens is not None:
+            self.uncached_input = usage.input_tokens
+        if usage.cache_read_input_tokens is not None:
+            self.cache_read = usage.cache_read_input_tokens
+        if usage.cache_creation_input_tokens is not None:
+            self.cache_write = usage.cache_creation_input_tokens
+        self.output = usage.output_tokens
+        if usage.output_tokens_details is not None:
+            self.reasoning = usage.output_tokens_details.thinking_tokens
+        return UsageUpdate(
+            input_tokens=self.uncached_input + self.cache_read + self.cache_write,
+            output_tokens=self.output,
+            cache_read_tokens=self.cache_read,
+            cache_write_tokens=self.cache_write,
+            reasoning_tokens=self.reasoning,
+        )
+
+
+def stop_reason(raw: str | None) -> str:
+    """Anthropic's stop reason in Corral's words; unknown ones pass through."""
+    if raw is None:
+        return "end_turn"
+    return _STOP_REASONS.get(raw, raw)
+
+
+def _block_events(index: int, block: wire.ContentBlock) -> list[ProviderEvent]:
+    """The events a content block stands for, whole or as it starts in a stream.
+
+    Redacted thinking and server-side tool blocks are skipped: Corral cannot replay them.
+    """
+    if isinstance(block, wire.TextBlock):
+        return [TextDelta(block.text)] if block.text else []
+    if isinstance(block, wire.ThinkingBlock):
+        if not block.thinking and not block.signature:
+            return []
+        return [ThinkingDelta(block.thinking, signature=block.signature or None)]
+    if isinstance(block, wire.ToolUseBlock):
+        events: list[ProviderEvent] = [ToolCallStart(index, block.name, call_id=block.id)]
+        if block.input:
+            events.append(ToolCallDelta(index, json.dumps(block.input)))
+        return events
+    return []
+
+
+def _delta_events(index: int, delta: wire.RawContentBlockDelta) -> list[ProviderEvent]:
+    if isinstance(delta, wire.TextDelta):
+        return [TextDelta(delta.text)] if delta.text else []
+    if isinstance(delta, wire.ThinkingDelta):
+        return [ThinkingDelta(delta.thinking)] if delta.thinking else []
+    if isinstance(delta, wire.SignatureDelta):
+        return [ThinkingDelta("", signature=delta.signature)]
+    if isinstance(delta, wire.InputJSONDelta):
+        return [ToolCallDelta(index, delta.partial_json)] if delta.partial_json else []
+    return []
+
+
+def message_events(message: wire.Message) -> list[ProviderEvent]:
+    """A whole (non-streamed) answer as the events a stream of it would give."""
+    events: list[ProviderEvent] = []
+    for index, block in enumerate(message.content):
+        events.extend(_block_events(index, block))
+    events.append(UsageTally().update(message.usage))
+    events.append(Stop(stop_reason(message.stop_reason)))
+    return events
+
+
+class StreamTranslator:
+    """Turns the raw Messages stream into provider events, one server-sent event at a time.
+
+    Tool calls are indexed by their content block's index, which orders them as the model
+    wrote them.
+    """
+
+    def __init__(self) -> None:
+        self._usage = UsageTally()
+        self._stopped = False
+        self.is_finished = False
+        """Whether `message_stop` arrived; a stream that ends without it was cut off."""
+
+    def feed(self, event: wire.RawMessageStreamEvent) -> list[ProviderEvent]:
+        """The provider events one stream event stands for."""
+        if isinstance(event, wire.RawMessageStartEvent):
+            return [self._usage.update(event.message.usage)]
+        if isinstance(event, wire.RawContentBlockStartEvent):
+            return _block_events(event.index, event.content_block)
+        if isinstance(event, wire.RawContentBlockDeltaEvent):
+            return _delta_events(event.index, event.delta)
+        if isinstance(event, wire.RawMessageDeltaEvent):
+            events: list[ProviderEvent] = [self._usage.update(event.usage)]
+            if event.delta.stop_reason is not None:
+                events.append(Stop(stop_reason(event.delta.stop_reason)))
+                self._stopped = True
+            return events
+        if isinstance(event, wire.RawMessageStopEvent):
+            self.is_finished = True
+            return [] if self._stopped else [Stop("end_turn")]
+        return []
+
+
+def status_error(error: anthropic.APIStatusError) -> ProviderError:
+    """The run failure of an error answer, or of an `error` event in the middle of a stream."""
+    status = error.status_code
+    if status < 400:
+        status = _STREAM_ERROR_STATUS.get(error.type or "", 500)
+    return failures.from_status(
+        PROVIDER,
+        status,
+        error.api_message or error.message,
+        dict(error.response.headers),
+        error_type=error.type,
+    )
+
+
+class AnthropicProvider:
+    """Calls the Messages API through the official SDK.
+
+    One client (one connection pool) per endpoint; each call wears its run's key, since runs
+    may bring keys of their own.
+    """
+
+    def __init__(self) -> None:
+        self._clients: dict[str | None, anthropic.AsyncAnthropic] = {}
+
+    def _client(self, api_key: str, base_url: str | None) -> anthropic.AsyncAnthropic:
+        pooled = self._clients.get(base_url)
+        if pooled is None:
+            # Corral retries failed calls itself, with its own backoff and budget.
+            pooled = anthropic.AsyncAnthropic(
+                api_key=api_key, base_url=base_url, max_retries=0, timeout=_TIMEOUT
+            )
+            self._clients[base_url] = pooled
+        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Yield the call's events; raise `ProviderError` on failure.
+
+        The key must come with the request: the SDK's own lookup in the environment is not used.
+        """
+        if not request.api_key:
+            raise ProviderError(
+                f"{PROVIDER}: no API key is configured", code=ErrorCode.MISSING_PROVIDER_KEY
+            )
+        client = self._client(request.api_key, request.base_url)
+        params = request_params(request)
+        # The SDK has no argument for sampling parameters; the API takes them in the body.
+        if extra := {k: params.pop(k) for k in _UNNAMED_PARAMS if k in params}:
+            params["extra_body"] = extra
+        try:
+            if request.stream:
+                async for event in self._streamed(client, params):
+                    yield event
+            else:
+                message = await client.messages.create(**params, stream=False)
+                for event in message_events(message):
+                    yield event
+        except anthropic.APIStatusError as exc:
+            raise status_error(exc) from exc
+        except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
+            raise failures.connection_lost(PROVIDER, exc) from exc
+
+    @staticmethod
+    async def _streamed(
+        client: anthropic.AsyncAnthropic, params: dict[str, Any]
+    ) -> AsyncIterator[ProviderEvent]:
+        translator = StreamTranslator()
+        async with await client.messages.create(**params, stream=True) as events:
+            async for event in events:
+                for translated in translator.feed(event):
+                    yield translated
+        if not translator.is_finished:
+            cut_off = EOFError("the stream ended before message_stop")
+            raise failures.connection_lost(PROVIDER, cut_off)
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()

@@ -1,0 +1,334 @@
+"""The Chat Completions adapter: OpenAI, and every server that speaks its dialect.
+
+DeepSeek, Ollama, vLLM and OpenRouter accept the same request but answer with small
+differences: where usage and reasoning arrive, how tool calls are chunked, which finish reason
+closes a tool call. This module absorbs them, so the runtime sees one kind of stream.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+import openai
+from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
+from openai.types.completion_usage import CompletionUsage
+
+from corral.errors import ProviderError
+from corral.providers import failures
+from corral.providers.base import (
+    ModelRequest,
+    ProviderEvent,
+    Stop,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallDelta,
+    ToolCallStart,
+    UsageUpdate,
+)
+from corral.providers.history import blocks, wire_call_ids
+
+_TIMEOUT = openai.Timeout(600.0, connect=10.0)
+"""A reasoning model may think for minutes before its first token arrives."""
+
+_NO_KEY = "none"
+"""Sent when a request has no key: local servers ignore it, and the SDK would otherwise look
+for one in the environment."""
+
+_STOP_REASONS = {
+    "stop": "end_turn",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "length": "max_tokens",
+}
+
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""Where the compatible servers put the model's thinking: DeepSeek says `reasoning_content`,
+Ollama and OpenRouter say `reasoning`; a server that sends both is read once."""
+
+
+class OpenAIChatProvider:
+    """Calls `/chat/completions` through the official SDK, one pooled client per endpoint.
+
+    `name` is the provider named in error messages (`openai`, `deepseek`, `ollama`…). With
+    `replay_reasoning`, an assistant turn's thinking goes back to the server as that message's
+    `reasoning_content`, which DeepSeek requires on turns with tool calls; otherwise thinking is
+    not sent back at all.
+    """
+
+    def __init__(self, name: str = "openai", *, replay_reasoning: bool = False) -> None:
+        self.name = name
+        self._replay_reasoning = replay_reasoning
+        # OpenAI deprecated `max_tokens` and its reasoning models refuse it; every compatible
+        # server knows `max_tokens`, not all of them the newer name.
+        self._max_tokens_param = "max_completion_tokens" if name == "openai" else "max_tokens"
+        self._clients: dict[str | None, AsyncOpenAI] = {}
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
+        """Make the call; a plain request when `request.stream` is false."""
+        client = self._client(request)
+        params = self._params(request)
+        try:
+            if request.stream:
+                async for event in self._streamed(client, params):
+                    yield event
+            else:
+                completion = await client.chat.completions.create(**params)
+                for event in _completion_events(self.name, completion):
+                    yield event
+        except openai.APIConnectionError as exc:  # timeouts included
+            # The SDK's own message is a bare "Connection error."; the cause says what broke.
+            raise failures.connection_lost(self.name, exc.__cause__ or exc) from exc
+        except openai.APIError as exc:
+            raise self._failure(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close every SDK client this adapter opened."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
+
+    def _client(self, request: ModelRequest) -> AsyncOpenAI:
+        """The endpoint's pooled client, wearing this call's key (runs may bring their own)."""
+        api_key = request.api_key or _NO_KEY
+        pooled = self._clients.get(request.base_url)
+        if pooled is None:
+            pooled = AsyncOpenAI(
+                api_key=api_key,
+                base_url=request.base_url,
+                max_retries=0,  # the runtime retries, with its own policy
+                timeout=_TIMEOUT,
+            )
+            self._clients[request.base_url] = pooled
+        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
+
+    def _params(self, request: ModelRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "messages": _chat_messages(request, replay_reasoning=self._replay_reasoning),
+        }
+        if request.tools:
+            params["tools"] = [
+                _tool(tool.name, tool.description, tool.parameters) for tool in request.tools
+            ]
+        if request.max_output_tokens is not None:
+            params[self._max_tokens_param] = request.max_output_tokens
+        if request.settings.temperature is not None:
+            params["temperature"] = request.settings.temperature
+        if request.settings.reasoning_effort:
+            params["reasoning_effort"] = request.settings.reasoning_effort
+        return params
+
+    async def _streamed(
+        self, client: AsyncOpenAI, params: dict[str, Any]
+    ) -> AsyncIterator[ProviderEvent]:
+        reader = _ChunkReader()
+        chunks = await client.chat.completions.create(
+            **params, stream=True, stream_options={"include_usage": True}
+        )
+        async with chunks:
+            async for chunk in chunks:
+                for event in reader.read(chunk):
+                    yield event
+        # The SDK hides the closing `[DONE]`; every complete answer names a finish reason,
+        # so a stream without one was cut short.
+        if reader.finish_reason is None:
+            lost = ConnectionError("the stream ended before the answer was complete")
+            raise failures.connection_lost(self.name, lost)
+        yield reader.stop()
+
+    def _failure(self, exc: openai.APIError) -> ProviderError:
+        """The run failure an error answer stands for, or an error sent inside a stream."""
+        body: dict[str, Any] = exc.body if isinstance(exc.body, dict) else {}
+        message = body.get("message")
+        if not isinstance(message, str):
+            message = exc.message
+        metadata = body.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("raw"), str):
+            message = f"{message}: {metadata['raw']}"  # OpenRouter: the upstream's own words
+        code = body.get("code")
+        error_type = next((v for v in (code, body.get("type")) if isinstance(v, str)), None)
+        headers: Mapping[str, str] | None = None
+        if isinstance(exc, openai.APIStatusError):
+            status, headers = exc.status_code, exc.response.headers
+        elif isinstance(code, int) and 400 <= code < 600:
+            status = code  # an error event mid-stream; OpenRouter puts the status in `code`
+        else:
+            status = 500  # the server failed after its answer had begun
+        return failures.from_status(self.name, status, message, headers, error_type=error_type)
+
+
+def _chat_messages(
+    request: ModelRequest, *, replay_reasoning: bool = False
+) -> list[dict[str, Any]]:
+    """The request's instructions and conversation as Chat Completions messages."""
+    ids = wire_call_ids(request.messages)
+    wire: list[dict[str, Any]] = []
+    if request.instructions:
+        wire.append({"role": "system", "content": request.instructions})
+    for message in request.messages:
+        parts = blocks(message)
+        if message["role"] == "assistant":
+            wire.append(_assistant_message(parts, ids, replay_reasoning=replay_reasoning))
+        elif message["role"] == "tool":
+            wire.extend(
+                {
+                    "role": "tool",
+                    "tool_call_id": ids.get(part["call_id"], part["call_id"]),
+                    "content": part["output"],
+                }
+                for part in parts
+                if part["type"] == "tool_result"
+            )
+        else:
+            wire.append({"role": "user", "content": _joined(parts, "text")})
+    return wire
+
+
+def _assistant_message(
+    parts: list[dict[str, Any]], ids: dict[str, str], *, replay_reasoning: bool
+) -> dict[str, Any]:
+    calls = [
+        {
+            "id": ids[part["call_id"]],
+            "type": "function",
+            "function": {"name": part["name"], "arguments": json.dumps(part["input"])},
+        }
+        for part in parts
+        if part["type"] == "tool_call"
+    ]
+    text = _joined(parts, "text")
+    # Content may be null only beside tool calls.
+    message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+    if calls:
+        message["tool_calls"] = calls
+    if replay_reasoning:
+        message["reasoning_content"] = _joined(parts, "thinking")
+    return message
+
+
+def _joined(parts: list[dict[str, Any]], kind: str) -> str:
+    return "\n\n".join(part["text"] for part in parts if part["type"] == kind and part["text"])
+
+
+def _tool(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": name, "parameters": parameters}
+    if description:
+        function["description"] = description
+    return {"type": "function", "function": function}
+
+
+class _ChunkReader:
+    """Turns one call's stream chunks into provider events, a chunk at a time.
+
+    Tool calls are matched by their `index`; a server that sends whole calls without one
+    (Ollama) gets a new call for every new id.
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[int | str, int] = {}
+        self._call_ids: list[str | None] = []
+        self.finish_reason: str | None = None
+
+    def read(self, chunk: ChatCompletionChunk) -> Iterator[ProviderEvent]:
+        """The events of one chunk (only the first choice counts: Corral asks for one)."""
+        for choice in chunk.choices[:1]:
+            yield from self._delta(choice.delta)
+            if choice.finish_reason:
+                self.finish_reason = choice.finish_reason
+        # OpenAI sends usage in a chunk of its own, DeepSeek on the finish chunk, Ollama never.
+        if chunk.usage is not None:
+            yield _usage_update(chunk.usage)
+
+    def stop(self) -> Stop:
+        """The stop event, once the stream is over."""
+        return Stop(_stop_reason(self.finish_reason, has_tool_calls=bool(self._call_ids)))
+
+    def _delta(self, delta: ChoiceDelta) -> Iterator[ProviderEvent]:
+        if thinking := _reasoning_of(delta):
+            yield ThinkingDelta(thinking)
+        if delta.content:
+            yield TextDelta(delta.content)
+        for call in delta.tool_calls or []:
+            index, is_new = self._slot(call)
+            function = call.function
+            if is_new:
+                name = function.name if function is not None else None
+                yield ToolCallStart(index, name or "", call.id)
+            if function is not None and function.arguments:
+                yield ToolCallDelta(index, function.arguments)
+
+    def _slot(self, call: ChoiceDeltaToolCall) -> tuple[int, bool]:
+        """The event index of a tool call fragment, and whether it starts a call."""
+        wire_index: int | None = getattr(call, "index", None)
+        if wire_index is None and call.id is None and self._call_ids:
+            return len(self._call_ids) - 1, False
+        key: int | str = wire_index if wire_index is not None else f"id:{call.id}"
+        slot = self._slots.get(key)
+        if slot is not None and (call.id is None or self._call_ids[slot] in (None, call.id)):
+            return slot, False
+        slot = len(self._call_ids)
+        self._call_ids.append(call.id)
+        self._slots[key] = slot
+        return slot, True
+
+
+def _completion_events(provider: str, completion: ChatCompletion) -> Iterator[ProviderEvent]:
+    """The events of a whole (non-streamed) answer."""
+    if not completion.choices:
+        raise ProviderError(f"{provider}: the answer held no choices", retryable=True)
+    choice = completion.choices[0]
+    message = choice.message
+    if thinking := _reasoning_of(message):
+        yield ThinkingDelta(thinking)
+    if message.content:
+        yield TextDelta(message.content)
+    calls = message.tool_calls or []
+    for index, call in enumerate(calls):
+        function = getattr(call, "function", None)  # only function tools are offered
+        if function is None:
+            continue
+        yield ToolCallStart(index, function.name, call.id)
+        if function.arguments:
+            yield ToolCallDelta(index, function.arguments)
+    if completion.usage is not None:
+        yield _usage_update(completion.usage)
+    yield Stop(_stop_reason(choice.finish_reason, has_tool_calls=bool(calls)))
+
+
+def _reasoning_of(part: object) -> str | None:
+    """The thinking text a message or delta carries, under whichever name its server uses."""
+    for field in _REASONING_FIELDS:
+        value = getattr(part, field, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _usage_update(usage: CompletionUsage) -> UsageUpdate:
+    """Chat Completions usage as Corral counts it; `prompt_tokens` includes cached tokens."""
+    cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else None
+    if not cached:
+        cached = getattr(usage, "prompt_cache_hit_tokens", None)  # DeepSeek's own name
+    details = usage.completion_tokens_details
+    return UsageUpdate(
+        input_tokens=usage.prompt_tokens or 0,
+        output_tokens=usage.completion_tokens or 0,
+        cache_read_tokens=cached if isinstance(cached, int) else 0,
+        reasoning_tokens=(details.reasoning_tokens or 0) if details else 0,
+    )
+
+
+def _stop_reason(finish_reason: str | None, *, has_tool_calls: bool) -> str:
+    """Corral's stop reason for a finish reason.
+
+    Ollama ends a turn of tool calls with `stop`; a turn with calls is a `tool_use` turn
+    unless it ran out of tokens.
+    """
+    reason = _STOP_REASONS.get(finish_reason or "stop", finish_reason or "end_turn")
+    if has_tool_calls and reason == "end_turn":
+        return "tool_use"
+    return reason

@@ -1,0 +1,101 @@
+"""One model turn: call the provider, stream its deltas out, retry what is worth retrying.
+
+A provider that answers 429, 529 or 5xx, or whose connection breaks, is called again after a
+full-jitter backoff (its `retry-after` wins, within bounds). A stream that broke off mid-turn has
+already reached subscribers: the retry's text is matched against it and only what is new is
+emitted, so nobody sees the same words twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+
+from corral.domain import budgets
+from corral.errors import ProviderError
+from corral.ids import new_id
+from corral.providers.base import ModelRequest, ModelSettings
+from corral.runtime.accumulator import TurnAccumulator, TurnResult
+from corral.runtime.context import RunContext
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+MAX_RETRY_AFTER_S = 60.0
+
+
+def backoff_s(
+    attempt: int, base_s: float, retry_after_s: float | None, rng: random.Random
+) -> float:
+    """The wait before retry number `attempt` (0-based)."""
+    if retry_after_s is not None:
+        return min(retry_after_s, MAX_RETRY_AFTER_S)
+    return rng.uniform(0, min(MAX_BACKOFF_S, base_s * 2**attempt))
+
+
+def request_of(ctx: RunContext) -> ModelRequest:
+    """The next model call of the run."""
+    spec = ctx.run.spec
+    settings = spec.get("model_settings") or {}
+    instructions = "\n\n".join([spec.get("instructions", ""), *ctx.tooling.notes]).strip()
+    return ModelRequest(
+        model=ctx.entry.model,
+        instructions=instructions,
+        messages=ctx.state.messages,
+        tools=ctx.tools.schemas(),
+        max_output_tokens=budgets.remaining_output_tokens(ctx.state.output_tokens, ctx.budget),
+        settings=ModelSettings(**settings),
+        api_key=ctx.endpoint.api_key,
+        base_url=ctx.endpoint.base_url,
+        stream=ctx.endpoint.stream,
+    )
+
+
+async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnResult:
+    """The finished turn, after as many retries as the settings allow."""
+    rng = rng or random.Random()
+    request = request_of(ctx)
+    # What subscribers have seen of this turn so far (a crashed attempt's text included).
+    shown_text, shown_thinking = ctx.journal.text, ctx.journal.thinking
+    attempt = 0
+    while True:
+        accumulator = TurnAccumulator(lambda: new_id("call"))
+        try:
+            async for event in ctx.provider.stream(request):
+                delta = accumulator.feed(event)
+                if delta is not None:
+                    ctx.emit_delta(*delta)
+            return accumulator.result()
+        except ProviderError as error:
+            _mask_key(error, ctx.endpoint.api_key)
+            if not error.retryable or attempt >= ctx.settings.provider_max_retries:
+                raise
+            partial = accumulator.result()
+            shown_text = _longest(shown_text, partial.text)
+            shown_thinking = _longest(
+                shown_thinking, "".join(block["text"] for block in partial.thinking)
+            )
+            delay_s = backoff_s(
+                attempt, ctx.settings.provider_retry_base_s, error.retry_after_s, rng
+            )
+            logger.warning(
+                "model call failed, retrying in %.1f s: %s",
+                delay_s,
+                error.message,
+                extra={"action": "model.retry", "run_id": ctx.run.id, "attempt": attempt + 1},
+            )
+            await asyncio.sleep(delay_s)
+            attempt += 1
+            ctx.journal.text, ctx.journal.thinking = shown_text, shown_thinking
+
+
+def _mask_key(error: ProviderError, api_key: str | None) -> None:
+    """Keep the key out of the message, which is logged and stored with the failed run."""
+    if api_key and len(api_key) >= 8 and api_key in error.message:
+        error.message = error.message.replace(api_key, "***")
+
+
+def _longest(shown: str, attempt_text: str) -> str:
+    """What has been shown after an attempt that streamed `attempt_text`."""
+    return attempt_text if attempt_text.startswith(shown) else shown

@@ -1,0 +1,418 @@
+"""Tools served by MCP servers, through sessions of the official `mcp` SDK.
+
+This is the seam to MCP: SDK and transport errors are turned here into `McpUnavailable` (while
+connecting) or into a tool error the model reads (while calling), so no MCP failure can end a run
+or hang it. Each server's tools are offered to the model as `<server>__<tool>`; see `tool_name`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+from mcp import ClientSession, StdioServerParameters, stdio_client, types
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from corral.tools.base import ToolOutcome
+from corral.tools.mcp_content import outcome
+from corral.tools.mcp_specs import McpServerSpec, McpTool, tool_name
+
+__all__ = [
+    "McpConnection",
+    "McpServerSpec",
+    "McpTool",
+    "McpToolbox",
+    "McpUnavailable",
+    "StdioWrapper",
+    "tool_name",
+]
+
+logger = logging.getLogger(__name__)
+
+StdioWrapper = Callable[[str, list[str]], tuple[str, list[str]]]
+"""Rewrites a stdio server's command and arguments, e.g. to run it inside the sandbox.
+
+The wrapped command is started with the server's environment, so a wrapper must pass that
+environment on to the server (no `--clearenv` without a `--setenv` per variable)."""
+
+_CLIENT_INFO = types.Implementation(name="corral", version="0.1.0")
+_STDERR_TAIL_BYTES = 2_000
+_CLOSE_GRACE_S = 5.0
+"""How long a polite close (HTTP session DELETE, stdio shutdown) may take before it is cut."""
+_SETTLE_S = 5.0
+"""How long an abandoned call may take to send its cancellation to the server."""
+_READ_MARGIN_S = 30.0
+"""HTTP read timeout beyond `call_timeout_s`: the SDK drops the whole session on a read timeout,
+so ours must fire first and leave the session usable."""
+
+
+class McpUnavailable(Exception):
+    """An MCP server could not be connected to, initialized or asked for its tools."""
+
+    def __init__(self, server: str, reason: str) -> None:
+        super().__init__(f"MCP server {server} is unavailable: {reason}")
+        self.server = server
+        self.reason = reason
+
+
+class _StderrTail(asyncio.Protocol):
+    """Keeps the last bytes a stdio server wrote to stderr, to explain why it failed."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+        del self.data[:-_STDERR_TAIL_BYTES]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+
+    def text(self) -> str:
+        lines = self.data.decode(errors="replace").strip().splitlines()
+        return " | ".join(line.strip() for line in lines[-5:] if line.strip())
+
+
+class McpConnection:
+    """One live session with one MCP server, for the duration of a run.
+
+    The SDK's transports and session are anyio context managers that must be entered and left in
+    one task, so a background task owns them for the connection's life; `call` may be used from
+    any task and `close` from any other.
+    """
+
+    def __init__(self, spec: McpServerSpec, stdio_wrapper: StdioWrapper | None = None) -> None:
+        self.spec = spec
+        self.tools: list[McpTool] = []
+        self._wrapper = stdio_wrapper
+        self._session: ClientSession | None = None
+        self._stage = "connect"
+        self._lost: str | None = None
+        self._http_error: str | None = None
+        self._stderr: _StderrTail | None = None
+        self._stderr_pipe: asyncio.ReadTransport | None = None
+        self._stop = asyncio.Event()
+        self._scope = anyio.CancelScope()
+        self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._owner: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def open(
+        cls, spec: McpServerSpec, *, stdio_wrapper: StdioWrapper | None = None
+    ) -> McpConnection:
+        """Connect, initialize and list the server's tools within `spec.connect_timeout_s`.
+
+        Raises:
+            McpUnavailable: any of the three steps failed or took too long.
+        """
+        connection = cls(spec, stdio_wrapper)
+        owner = asyncio.create_task(connection._own(), name=f"mcp {spec.name}")
+        connection._owner = owner
+        try:
+            await asyncio.wait(
+                {connection._ready, owner},
+                timeout=spec.connect_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        except BaseException:
+            connection._ready.cancel()
+            await connection._abort()
+            raise
+        if connection._ready.done():
+            failure = connection._ready.exception()
+            if failure is not None:
+                await owner
+                raise failure
+            return connection
+        stage = connection._stage
+        connection._ready.cancel()
+        await connection._abort()
+        reason = f"no answer within {spec.connect_timeout_s:g} s (waiting for {stage})"
+        raise McpUnavailable(spec.name, reason)
+
+    async def call(self, tool: McpTool, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call one tool; every failure becomes the outcome's error, none is raised."""
+        server, remote = self.spec.name, tool.remote_name
+        session, owner = self._session, self._owner
+        if self._lost is not None or session is None or owner is None:
+            lost = self._lost or "the connection is closed"
+            return ToolOutcome(error=f"MCP server {server} is not connected: {lost}")
+        request = asyncio.ensure_future(session.call_tool(remote, arguments))
+        try:
+            await asyncio.wait(
+                {request, owner},
+                timeout=self.spec.call_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            if not request.done():
+                await _abandon(request)
+        if request.done() and not request.cancelled():
+            try:
+                return outcome(request.result())
+            except MCPError as exc:
+                if exc.code != types.CONNECTION_CLOSED:
+                    http = f" ({self._http_error})" if self._http_error else ""
+                    self._http_error = None
+                    return ToolOutcome(
+                        error=f"MCP server {server} refused tools/call {remote}: {exc}{http}"
+                    )
+                self._lost = await self._explain(exc)
+            except Exception as exc:  # the SDK raises more than MCPError (validation, transport)
+                logger.warning(
+                    "MCP tools/call failed",
+                    exc_info=True,
+                    extra={"action": "mcp.call_failed", "server": server, "tool": remote},
+                )
+                return ToolOutcome(error=f"MCP server {server} failed tools/call {remote}: {exc!r}")
+        if self._lost is not None:
+            return ToolOutcome(
+                error=f"MCP server {server} disconnected during tools/call {remote}: {self._lost}"
+            )
+        return ToolOutcome(
+            error=f"MCP server {server} did not answer tools/call {remote} "
+            f"within {self.spec.call_timeout_s:g} s"
+        )
+
+    async def close(self) -> None:
+        """End the session politely if the server lets us, and stop a stdio server's processes.
+
+        The closing goes on when the caller is cancelled meanwhile (a worker shutting down): the
+        SDK's shutdown of a stdio server runs in the owner task, and a task cancelled from outside
+        would skip it and leave the server running. Every wait in it is bounded.
+        """
+        self._session = None
+        self._lost = self._lost or "the connection is closed"
+        owner = self._owner
+        if owner is None or owner.done():
+            return
+        self._stop.set()
+        closing = asyncio.ensure_future(self._close_owner(owner))
+        try:
+            await asyncio.shield(closing)
+        except asyncio.CancelledError:
+            await asyncio.wait({closing})
+            raise
+
+    async def _close_owner(self, owner: asyncio.Task[None]) -> None:
+        await asyncio.wait({owner}, timeout=_CLOSE_GRACE_S)
+        await self._abort()
+
+    async def _abort(self) -> None:
+        """Cancel the owner task; the SDK's own shielded shutdown still stops a stdio server."""
+        self._scope.cancel()
+        if self._owner is not None:
+            await asyncio.wait({self._owner})
+
+    async def _own(self) -> None:
+        """Hold the transport and the session open until told to stop, or until they break."""
+        try:
+            with self._scope:
+                async with AsyncExitStack() as stack:
+                    read, write = await stack.enter_async_context(self._transport())
+                    session = ClientSession(read, write, client_info=_CLIENT_INFO)
+                    await stack.enter_async_context(session)
+                    self._stage = "initialize"
+                    await session.initialize()
+                    self._stage = "tools/list"
+                    self.tools = self._offered(await _list_tools(session))
+                    self._session = session
+                    self._http_error = None
+                    self._ready.set_result(None)
+                    await self._stop.wait()
+        except (Exception, BaseExceptionGroup) as exc:  # what broke the transport is the reason
+            reason = await self._explain(exc)
+            log_extra = {"action": "mcp.lost", "server": self.spec.name, "reason": reason}
+            logger.warning("MCP server connection failed", exc_info=True, extra=log_extra)
+            if self._ready.done():
+                self._lost = reason
+            else:
+                self._ready.set_exception(McpUnavailable(self.spec.name, reason))
+        finally:
+            self._session = None
+            if not self._ready.done():
+                self._ready.set_exception(McpUnavailable(self.spec.name, "the connection ended"))
+            if self._stderr_pipe is not None:
+                self._stderr_pipe.close()
+
+    @asynccontextmanager
+    async def _transport(self) -> AsyncIterator[Any]:
+        """The SDK transport for the spec: streamable HTTP or a stdio process."""
+        spec = self.spec
+        if spec.url is not None:
+            timeout = httpx2.Timeout(
+                spec.connect_timeout_s, read=spec.call_timeout_s + _READ_MARGIN_S
+            )
+            hooks = {"response": [self._note_response]}
+            async with (
+                httpx2.AsyncClient(
+                    headers=spec.headers, timeout=timeout, event_hooks=hooks
+                ) as http,
+                streamable_http_client(spec.url, http_client=http) as streams,
+            ):
+                yield streams
+            return
+        assert spec.command is not None
+        command, args = spec.command, list(spec.args)
+        if self._wrapper is not None:
+            if spec.env:  # a wrapper may start from a clean environment: carry the server's own
+                args = [*(f"{k}={v}" for k, v in spec.env.items()), command, *args]
+                command = "env"
+            command, args = self._wrapper(command, args)
+        params = StdioServerParameters(command=command, args=args, env=dict(spec.env))
+        read_fd, write_fd = os.pipe()
+        tail = self._stderr = _StderrTail()
+        loop = asyncio.get_running_loop()
+        self._stderr_pipe, _ = await loop.connect_read_pipe(lambda: tail, os.fdopen(read_fd, "rb"))
+        self._stage = f"start {command}"
+        with os.fdopen(write_fd, "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as streams:
+                errlog.close()  # the server holds the pipe now; its exit ends our reading
+                yield streams
+
+    async def _note_response(self, response: httpx2.Response) -> None:
+        """Remember an HTTP error status: the SDK reports it only as a generic JSON-RPC error."""
+        if response.status_code >= 400:
+            self._http_error = f"HTTP {response.status_code} {response.reason_phrase}"
+
+    def _offered(self, listed: list[types.Tool]) -> list[McpTool]:
+        """The listed tools the spec allows, as offered to the model."""
+        wanted = self.spec.tools
+        if wanted is not None:
+            missing = sorted(set(wanted) - {tool.name for tool in listed})
+            if missing:
+                offered = ", ".join(tool.name for tool in listed) or "none"
+                raise LookupError(f"no tool named {', '.join(missing)} (it has: {offered})")
+            listed = [tool for tool in listed if tool.name in wanted]
+        return [
+            McpTool(
+                server=self.spec.name,
+                name=tool_name(self.spec.name, tool.name),
+                remote_name=tool.name,
+                description=tool.description or tool.title or "",
+                parameters={"type": "object", **tool.input_schema},
+            )
+            for tool in listed
+        ]
+
+    @property
+    def _url(self) -> str:
+        """The server's URL without credentials or query, fit for errors the model reads."""
+        url = urlsplit(self.spec.url or "")
+        port = f":{url.port}" if url.port else ""
+        return f"{url.scheme}://{url.hostname}{port}{url.path}"
+
+    async def _explain(self, exc: BaseException) -> str:
+        """A one-line reason for a failure, naming the step that failed."""
+        leaf = _leaf(exc)
+        if isinstance(leaf, MCPError) and leaf.code == types.CONNECTION_CLOSED:
+            what = "the server closed the connection"
+        elif isinstance(leaf, httpx2.HTTPError):
+            what = f"request to {self._url} failed: {type(leaf).__name__}: {leaf}"
+        elif isinstance(leaf, OSError) and self._stage.startswith("start "):
+            what = leaf.strerror or str(leaf)
+        else:
+            what = str(leaf) or type(leaf).__name__
+        if self._http_error is not None:
+            what = f"{self._http_error} from {self._url}"
+        if self._stderr is not None:
+            closed = asyncio.ensure_future(self._stderr.closed.wait())
+            await asyncio.wait({closed}, timeout=0.5)
+            closed.cancel()
+            if stderr := self._stderr.text():
+                what = f"{what}; its stderr ends: {stderr}"
+        if self._ready.done():
+            return what
+        return f"{self._stage} failed: {what}"
+
+
+async def _list_tools(session: ClientSession) -> list[types.Tool]:
+    """Every tool the server lists, across pages."""
+    listed: list[types.Tool] = []
+    cursor: str | None = None
+    while True:
+        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        page = await session.list_tools(params=params)
+        listed.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return listed
+
+
+async def _abandon(request: asyncio.Future[Any]) -> None:
+    """Cancel a call in flight; the SDK then tells the server to stop working on it."""
+    request.cancel()
+    request.add_done_callback(lambda done: done.cancelled() or done.exception())
+    await asyncio.wait({request}, timeout=_SETTLE_S)
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real cause inside the exception groups of anyio task groups."""
+    while isinstance(exc, BaseExceptionGroup):
+        causes = [e for e in exc.exceptions if not isinstance(e, asyncio.CancelledError)]
+        exc = (causes or list(exc.exceptions))[0]
+    return exc
+
+
+class McpToolbox:
+    """All MCP servers of one run: their tools in one list, and which servers failed."""
+
+    def __init__(self, connections: list[McpConnection], failures: dict[str, str]) -> None:
+        self.connections = connections
+        self.failures = failures
+        """Servers that could not be used, by name, with the reason."""
+        self.tools = [tool for connection in connections for tool in connection.tools]
+        """Tools in spec order, then in each server's order."""
+        self._by_name = {
+            tool.name: (connection, tool) for connection in connections for tool in connection.tools
+        }
+
+    @classmethod
+    async def connect(
+        cls, specs: Sequence[McpServerSpec], *, stdio_wrapper: StdioWrapper | None = None
+    ) -> McpToolbox:
+        """Connect to every server at once; one that fails is recorded, not raised."""
+        names = [spec.name for spec in specs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"MCP server names must be unique: {names}")
+        opened = await asyncio.gather(
+            *(McpConnection.open(spec, stdio_wrapper=stdio_wrapper) for spec in specs),
+            return_exceptions=True,
+        )
+        connections = [result for result in opened if isinstance(result, McpConnection)]
+        failures = {
+            spec.name: result.reason
+            for spec, result in zip(specs, opened, strict=True)
+            if isinstance(result, McpUnavailable)
+        }
+        for result in opened:
+            if isinstance(result, BaseException) and not isinstance(result, McpUnavailable):
+                await asyncio.gather(*(connection.close() for connection in connections))
+                raise result
+        return cls(connections, failures)
+
+    def find(self, name: str) -> McpTool | None:
+        """The tool the model calls `name`, if an MCP server offers it."""
+        found = self._by_name.get(name)
+        return found[1] if found else None
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutcome:
+        """Call the tool the model calls `name`."""
+        found = self._by_name.get(name)
+        if found is None:
+            return ToolOutcome(error=f"no MCP tool is named {name}")
+        connection, tool = found
+        return await connection.call(tool, arguments)
+
+    async def close(self) -> None:
+        """Close every session and stop every stdio server."""
+        await asyncio.gather(*(connection.close() for connection in self.connections))

@@ -1,0 +1,76 @@
+"""What a run asks of MCP: the servers it names, the tools they offer, and how those are named.
+
+Plain values with no I/O; `tool_name` is the rule that keeps every MCP tool's name valid for the
+model and distinct from builtin, client and other servers' tools.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_INVALID_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def tool_name(server: str, remote_name: str) -> str:
+    """The name a server's tool is offered to the model under: always `<server>__<tool>`.
+
+    The prefix keeps MCP tools apart from builtin and client tools and from each other, and a
+    name does not change when a server adds a tool. When `<server>__<tool>` is not a valid model
+    tool name (`^[A-Za-z0-9_-]{1,64}$`), other characters become `_`, the name is cut to 55
+    characters and `_` plus 8 hex digits of the SHA-256 of `<server>__<tool>` are appended, so
+    two tools never share a name.
+    """
+    joined = f"{server}__{remote_name}"
+    if _VALID_NAME.match(joined):
+        return joined
+    digest = hashlib.sha256(joined.encode()).hexdigest()[:8]
+    return f"{_INVALID_CHARS.sub('_', joined)[:55]}_{digest}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class McpServerSpec:
+    """One MCP server a run uses: remote (`url`) or a local stdio process (`command`)."""
+
+    name: str
+    """Name of the server reference; prefixes its tools' names."""
+    url: str | None = None
+    """Streamable HTTP endpoint of a remote server."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers sent with every request to `url`, e.g. `Authorization`."""
+    command: str | None = None
+    """Program of a stdio server."""
+    args: tuple[str, ...] = ()
+    """Arguments of `command`."""
+    env: dict[str, str] = field(default_factory=dict)
+    """Environment of `command`, on top of HOME, LOGNAME, PATH, SHELL, TERM and USER (nothing
+    else of Corral's own environment reaches the server)."""
+    connect_timeout_s: float = 30.0
+    """Connecting, initializing and listing tools must take at most this long."""
+    call_timeout_s: float = 1800.0
+    """One `tools/call` must be answered within this long."""
+    tools: tuple[str, ...] | None = None
+    """Only these of the server's tools, by the server's names (None: all)."""
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.command is None):
+            raise ValueError(f"MCP server {self.name!r}: give exactly one of url or command")
+
+
+@dataclass(frozen=True)
+class McpTool:
+    """A tool of an MCP server, as the model sees it."""
+
+    server: str
+    """Name of the server that runs it."""
+    name: str
+    """Name the model calls it by (see `tool_name`)."""
+    remote_name: str
+    """Name the server knows it by."""
+    description: str
+    """What the tool does, in the server's words."""
+    parameters: dict[str, Any]
+    """JSON Schema of the arguments, as the server declares it."""
