@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from corral import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import RequestMiddleware
-from corral.api.routes import agents, files, runs, service, sessions
+from corral.api.routes import agents, files, mantyx, runs, service, sessions
 from corral.providers import catalog
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import Broker
@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, service):
+    for module in (runs, sessions, agents, files, service, mantyx):
         app.include_router(module.router)
     app.add_middleware(
         RequestMiddleware,

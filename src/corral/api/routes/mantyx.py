@@ -1,0 +1,213 @@
+"""`/api/v1/workspaces/{workspaceSlug}/…`: the MANTYX agent-runs protocol, served by Corral.
+
+Programs written against the published MANTYX SDK point its `baseUrl` here. Every answer of
+these routes, errors included, has the protocol's shapes; the work is Corral's own services'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
+from starlette.responses import Response, StreamingResponse
+
+from corral.api import sse
+from corral.api.deps import Call, authenticated
+from corral.api.errors import validation_error
+from corral.api.responses import JSONBody, respond
+from corral.domain import mantyx as protocol
+from corral.domain.event_log import resume_after
+from corral.errors import CorralError, NotFound
+from corral.services import auth
+from corral.services import mantyx as facade
+from corral.types.common import INT32_MAX
+from corral.types.mantyx import (
+    Acknowledged,
+    AgentRunAccepted,
+    AgentRunCreateParams,
+    AgentRunSnapshot,
+    AgentSessionCreated,
+    AgentSessionInfo,
+    AgentSessionMessageParams,
+    AgentSpecParams,
+    LocalToolResultParams,
+    MantyxErrorBody,
+    ModelCatalog,
+)
+
+
+def error_response(error: CorralError, request: Request) -> JSONBody:
+    """A Corral error as the protocol's error body (`error` and `code` both hold the code)."""
+    body = protocol.error_body(error.to_body())
+    request_id = request.scope.get("corral.request_id")
+    if request_id:
+        body["request_id"] = request_id
+    return JSONBody(body, status_code=error.http_status)
+
+
+class ProtocolRoute(APIRoute):
+    """A route whose failures, input validation included, answer in the protocol's shape."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, wrapped to render errors as the protocol's body."""
+        handle = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except CorralError as error:
+                return error_response(error, request)
+            except RequestValidationError as invalid:
+                return error_response(
+                    validation_error(list(invalid.errors()), invalid.body), request
+                )
+            except ValidationError as invalid:
+                errors = [dict(e) for e in invalid.errors()]
+                return error_response(validation_error(errors, None), request)
+
+        return handler
+
+
+_ERROR = {"model": MantyxErrorBody}
+_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 403, 404), _ERROR)
+_CONFLICT: dict[int | str, dict[str, Any]] = {409: _ERROR}
+
+router = APIRouter(
+    prefix="/api/v1/workspaces/{workspaceSlug}",
+    tags=["mantyx"],
+    route_class=ProtocolRoute,
+    responses=_ERRORS,
+)
+
+Slug = Annotated[str, Path(alias="workspaceSlug")]
+
+
+def caller(required_scope: str | None = None) -> Callable[[Request, str], Awaitable[Call]]:
+    """A dependency: the key's caller, in the workspace the path names, with `required_scope`."""
+
+    async def dependency(request: Request, workspace_slug: Slug) -> Call:
+        call = await authenticated(request)
+        facade.check_workspace(call.principal, workspace_slug)
+        if required_scope is not None:
+            auth.require_scope(call.principal, required_scope)
+        return call
+
+    dependency.__name__ = f"mantyx_{(required_scope or 'caller').replace(':', '_')}"
+    return dependency
+
+
+Caller = Annotated[Call, Depends(caller())]
+RunReader = Annotated[Call, Depends(caller("runs:read"))]
+RunWriter = Annotated[Call, Depends(caller("runs:write"))]
+SessionReader = Annotated[Call, Depends(caller("sessions:read"))]
+SessionWriter = Annotated[Call, Depends(caller("sessions:write"))]
+
+
+@router.get("/models", response_model=ModelCatalog)
+async def list_models(call: Caller) -> JSONBody:
+    """Models the workspace can run; `id` is what `modelId` takes."""
+    return respond(facade.list_models(call.ctx))
+
+
+@router.post("/agent-runs", status_code=202, response_model=AgentRunAccepted)
+async def create_run(
+    workspace_slug: Slug, params: AgentRunCreateParams, call: RunWriter
+) -> JSONBody:
+    """Submit a one-shot run: 202 with its id and the path of its event stream."""
+    accepted = await facade.create_run(call.ctx, call.principal, workspace_slug, params)
+    return respond(accepted, 202)
+
+
+@router.get("/agent-runs/{runId}", response_model=AgentRunSnapshot)
+async def get_run(run_id: Annotated[str, Path(alias="runId")], call: RunReader) -> JSONBody:
+    """The run as it stands, without following its events."""
+    return respond(await facade.get_run(call.ctx, call.principal, run_id))
+
+
+@router.get(
+    "/agent-runs/{runId}/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events."}},
+)
+async def stream_run(
+    run_id: Annotated[str, Path(alias="runId")],
+    call: RunReader,
+    last_seq: Annotated[int | None, Query(alias="lastSeq", ge=0, le=INT32_MAX)] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """The run's events: a replay after `Last-Event-ID` or `lastSeq`, then live.
+
+    The stream closes after the terminal `result` or `cancelled` event.
+    """
+    cursor = resume_after(last_event_id=last_event_id, after=last_seq)
+    events = await facade.follow_run(call.ctx, call.principal, run_id, after=cursor)
+    return sse.run_stream(events)
+
+
+@router.post("/agent-runs/{runId}/tool-results", response_model=Acknowledged, responses=_CONFLICT)
+async def submit_tool_result(
+    run_id: Annotated[str, Path(alias="runId")], params: LocalToolResultParams, call: RunWriter
+) -> JSONBody:
+    """Answer a `local_tool_call`; the run resumes."""
+    return respond(await facade.submit_tool_result(call.ctx, call.principal, run_id, params))
+
+
+@router.post("/agent-runs/{runId}/cancel", response_model=Acknowledged)
+async def cancel_run(run_id: Annotated[str, Path(alias="runId")], call: RunWriter) -> JSONBody:
+    """Cancel the run (idempotent); its stream ends with a `cancelled` event."""
+    return respond(await facade.cancel_run(call.ctx, call.principal, run_id))
+
+
+@router.post("/agent-sessions", status_code=201, response_model=AgentSessionCreated)
+async def create_session(params: AgentSpecParams, call: SessionWriter) -> JSONBody:
+    """Open a session with an agent."""
+    return respond(await facade.create_session(call.ctx, call.principal, params), 201)
+
+
+@router.get("/agent-sessions/{sessionId}", response_model=AgentSessionInfo)
+async def get_session(
+    session_id: Annotated[str, Path(alias="sessionId")], call: SessionReader
+) -> JSONBody:
+    """The session, its conversation and its metadata."""
+    return respond(await facade.get_session(call.ctx, call.principal, session_id))
+
+
+@router.post(
+    "/agent-sessions/{sessionId}/messages",
+    status_code=202,
+    response_model=AgentRunAccepted,
+    responses=_CONFLICT,
+)
+async def send_message(
+    workspace_slug: Slug,
+    session_id: Annotated[str, Path(alias="sessionId")],
+    params: AgentSessionMessageParams,
+    call: SessionWriter,
+) -> JSONBody:
+    """Queue the session's next message as a run: 202 with its id and stream path."""
+    accepted = await facade.send_message(
+        call.ctx, call.principal, workspace_slug, session_id, params
+    )
+    return respond(accepted, 202)
+
+
+@router.delete("/agent-sessions/{sessionId}", response_model=Acknowledged)
+async def end_session(
+    session_id: Annotated[str, Path(alias="sessionId")], call: SessionWriter
+) -> JSONBody:
+    """End the session and cancel its run in flight."""
+    return respond(await facade.end_session(call.ctx, call.principal, session_id))
+
+
+@router.api_route(
+    "/{path:path}",
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+async def unknown_route(path: str) -> JSONBody:
+    """Any other path under the prefix: a 404 in the protocol's shape."""
+    raise NotFound(f"the protocol has no route {path!r}")
