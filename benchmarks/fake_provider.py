@@ -19,14 +19,13 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 import orjson
 from aiohttp import web
 
 from benchmarks.cpu import process_cpu_s
-from benchmarks.server import free_port, read_tail, terminate, wait_ready
+from benchmarks.server import ManagedProcess, free_port, read_tail, terminate, wait_ready
 
 MODEL = "vllm/bench"
 """The model id a run names to be answered by the fake provider."""
@@ -164,7 +163,7 @@ def create_app(deltas: int = DEFAULT_DELTAS, frame_delay_s: float = 0.0) -> web.
     return app
 
 
-class FakeProvider:
+class FakeProvider(ManagedProcess):
     """The fake provider in a subprocess on a free port of 127.0.0.1.
 
     Use it as a context manager: entering returns once it answers, leaving stops it (SIGTERM,
@@ -201,22 +200,6 @@ class FakeProvider:
         """CPU seconds the fake provider has used so far."""
         assert self._process is not None, "the fake provider is not running"
         return process_cpu_s(self._process.pid)
-
-    def __enter__(self) -> FakeProvider:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start the process and wait until it answers."""

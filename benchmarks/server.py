@@ -22,7 +22,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Self
 
 from benchmarks.cpu import process_cpu_s, process_memory_mb
 from benchmarks.loadgen import Target
@@ -85,6 +85,37 @@ def read_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+class ManagedProcess:
+    """A subprocess used as a context manager: entering starts it, leaving stops it.
+
+    A start that fails half-way is stopped too, so no process or temporary file outlives it.
+    """
+
+    def start(self) -> None:
+        """Start the process and wait until it answers."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop the process and remove what it created."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 class PostgresSchema:
     """A throwaway PostgreSQL schema, so a benchmark never touches existing tables."""
 
@@ -112,7 +143,7 @@ class PostgresSchema:
             await connection.close()
 
 
-class BenchServer:
+class BenchServer(ManagedProcess):
     """`corral serve` in a subprocess on a fresh data directory (and schema, on PostgreSQL).
 
     Use it as a context manager: entering starts the server and returns once `GET /readyz`
@@ -168,22 +199,6 @@ class BenchServer:
     def cpu_s(self) -> float:
         """CPU seconds the server process has used so far."""
         return process_cpu_s(self.pid)
-
-    def __enter__(self) -> BenchServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         """Start the server and wait until it is ready."""

@@ -25,7 +25,6 @@ from corral.services import runs as run_service
 from corral.services import sessions as session_service
 from corral.services import tool_results
 from corral.services.context import Principal, ServiceContext
-from corral.storage import sessions as session_store
 from corral.storage.agents import AgentRecord
 from corral.storage.events import StoredEvent
 from corral.tools.registry import validate_refs
@@ -186,7 +185,7 @@ async def create_run(
 async def get_run(ctx: ServiceContext, principal: Principal, run_id: str) -> AgentRunSnapshot:
     """The run as it stands."""
     record = await run_service.find(ctx, principal, run_id)
-    run = await run_service.get(ctx, principal, run_id)
+    run = await run_service.view(ctx, record)
     error = run.error
     return AgentRunSnapshot(
         run_id=run.id,
@@ -285,13 +284,6 @@ async def create_session(
     )
 
 
-async def _session_row(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
-    row = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
-    if row is None:
-        raise NotFound(f"no session {session_id!r}")
-    return row
-
-
 async def _agent_name(ctx: ServiceContext, principal: Principal, agent_id: str | None) -> str:
     if agent_id is None:
         return EPHEMERAL_NAME
@@ -305,8 +297,8 @@ async def get_session(
     ctx: ServiceContext, principal: Principal, session_id: str
 ) -> AgentSessionInfo:
     """The session, its conversation and its metadata."""
-    session = await session_service.get(ctx, principal, session_id)
-    row = await _session_row(ctx, principal, session_id)
+    row = await session_service.find(ctx, principal, session_id)
+    session = await session_service.view(ctx, row)
     return AgentSessionInfo(
         id=session.id,
         name=await _agent_name(ctx, principal, session.agent),
@@ -334,9 +326,8 @@ async def send_message(
     if params.tools:
         refs = protocol.tool_refs(params.tools)
         validate_refs(refs, field="/tools")
-        known = {
-            ref["name"] for ref in (await _session_row(ctx, principal, session_id))["spec"]["tools"]
-        }
+        session = await session_service.find(ctx, principal, session_id)
+        known = {ref["name"] for ref in session["spec"]["tools"]}
         tools = [ref for ref in refs if ref["name"] not in known]
     run, _ = await session_service.send(
         ctx,

@@ -302,10 +302,11 @@ async def find(ctx: ServiceContext, principal: Principal, run_id: str) -> RunRec
 
 async def get(ctx: ServiceContext, principal: Principal, run_id: str) -> Run:
     """The run as it stands."""
-    return await _with_pending(ctx, await find(ctx, principal, run_id))
+    return await view(ctx, await find(ctx, principal, run_id))
 
 
-async def _with_pending(ctx: ServiceContext, record: RunRecord) -> Run:
+async def view(ctx: ServiceContext, record: RunRecord) -> Run:
+    """A found run's record as the wire run, with the tool calls it waits for."""
     pending = None
     if record.status == RunStatus.WAITING:
         pending = await ctx.database.read(run_store.pending_tool_calls, record.id)

@@ -76,7 +76,8 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
     return await get(ctx, principal, session_id)
 
 
-async def _find(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
+async def find(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
+    """The session's stored row, or `NotFound` (also for another workspace's session)."""
     row = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
     if row is None:
         raise NotFound(f"no session {session_id!r}")
@@ -85,7 +86,12 @@ async def _find(ctx: ServiceContext, principal: Principal, session_id: str) -> A
 
 async def get(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
     """The session and its conversation."""
-    row = await _find(ctx, principal, session_id)
+    return await view(ctx, await find(ctx, principal, session_id))
+
+
+async def view(ctx: ServiceContext, row: Any) -> Session:
+    """A found session's row as the wire session, with its conversation."""
+    session_id = row["id"]
 
     def read(conn: Connection) -> tuple[bool, list[dict[str, Any]]]:
         return session_store.is_busy(conn, session_id), session_store.messages(conn, session_id)
@@ -128,7 +134,7 @@ async def send(
 
     The run uses the provider keys it brings, else the session's.
     """
-    row = await _find(ctx, principal, session_id)
+    row = await find(ctx, principal, session_id)
     if row["ended_at"] is not None:
         raise SessionEnded(f"session {session_id} has ended")
     extra_tools = [tool.model_dump(mode="json") for tool in tools]

@@ -84,6 +84,8 @@ router = APIRouter(
 )
 
 Slug = Annotated[str, Path(alias="workspaceSlug")]
+RunId = Annotated[str, Path(alias="runId")]
+SessionId = Annotated[str, Path(alias="sessionId")]
 
 
 def caller(required_scope: str | None = None) -> Callable[[Request, str], Awaitable[Call]]:
@@ -123,7 +125,7 @@ async def create_run(
 
 
 @router.get("/agent-runs/{runId}", response_model=AgentRunSnapshot)
-async def get_run(run_id: Annotated[str, Path(alias="runId")], call: RunReader) -> JSONBody:
+async def get_run(run_id: RunId, call: RunReader) -> JSONBody:
     """The run as it stands, without following its events."""
     return respond(await facade.get_run(call.ctx, call.principal, run_id))
 
@@ -134,7 +136,7 @@ async def get_run(run_id: Annotated[str, Path(alias="runId")], call: RunReader) 
     responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events."}},
 )
 async def stream_run(
-    run_id: Annotated[str, Path(alias="runId")],
+    run_id: RunId,
     call: RunReader,
     last_seq: Annotated[int | None, Query(alias="lastSeq", ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
@@ -150,14 +152,14 @@ async def stream_run(
 
 @router.post("/agent-runs/{runId}/tool-results", response_model=Acknowledged, responses=_CONFLICT)
 async def submit_tool_result(
-    run_id: Annotated[str, Path(alias="runId")], params: LocalToolResultParams, call: RunWriter
+    run_id: RunId, params: LocalToolResultParams, call: RunWriter
 ) -> JSONBody:
     """Answer a `local_tool_call`; the run resumes."""
     return respond(await facade.submit_tool_result(call.ctx, call.principal, run_id, params))
 
 
 @router.post("/agent-runs/{runId}/cancel", response_model=Acknowledged)
-async def cancel_run(run_id: Annotated[str, Path(alias="runId")], call: RunWriter) -> JSONBody:
+async def cancel_run(run_id: RunId, call: RunWriter) -> JSONBody:
     """Cancel the run (idempotent); its stream ends with a `cancelled` event."""
     return respond(await facade.cancel_run(call.ctx, call.principal, run_id))
 
@@ -169,9 +171,7 @@ async def create_session(params: AgentSpecParams, call: SessionWriter) -> JSONBo
 
 
 @router.get("/agent-sessions/{sessionId}", response_model=AgentSessionInfo)
-async def get_session(
-    session_id: Annotated[str, Path(alias="sessionId")], call: SessionReader
-) -> JSONBody:
+async def get_session(session_id: SessionId, call: SessionReader) -> JSONBody:
     """The session, its conversation and its metadata."""
     return respond(await facade.get_session(call.ctx, call.principal, session_id))
 
@@ -184,7 +184,7 @@ async def get_session(
 )
 async def send_message(
     workspace_slug: Slug,
-    session_id: Annotated[str, Path(alias="sessionId")],
+    session_id: SessionId,
     params: AgentSessionMessageParams,
     call: SessionWriter,
 ) -> JSONBody:
@@ -196,9 +196,7 @@ async def send_message(
 
 
 @router.delete("/agent-sessions/{sessionId}", response_model=Acknowledged)
-async def end_session(
-    session_id: Annotated[str, Path(alias="sessionId")], call: SessionWriter
-) -> JSONBody:
+async def end_session(session_id: SessionId, call: SessionWriter) -> JSONBody:
     """End the session and cancel its run in flight."""
     return respond(await facade.end_session(call.ctx, call.principal, session_id))
 
