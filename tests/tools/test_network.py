@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.sandbox.ssrf import IPAddress
 from corral.tools.network import (
     PROXY_PORT,
     NetworkPolicy,
@@ -32,7 +33,6 @@ from corral.tools.network import (
     netns_supported,
     sweep_stale,
 )
-from corral.tools.ssrf import IPAddress
 
 needs_netns = pytest.mark.skipif(
     not netns_supported(), reason="needs root and a working `ip netns add` to create namespaces"

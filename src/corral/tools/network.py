@@ -24,8 +24,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
-from corral.tools import ssrf
-from corral.tools.proxy import AllowlistProxy
+from corral.sandbox import ssrf
+from corral.sandbox.proxy import AllowlistProxy
 
 __all__ = [
     "PROXY_HOST",

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 import httpx
 from pydantic import Field
 
-from corral.tools import ssrf
+from corral.sandbox import ssrf
 from corral.tools.base import ToolContext, ToolFailure
 from corral.tools.builtin._tool import Arguments, BuiltinTool
 

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from corral.tools.ssrf import (
+from corral.sandbox.ssrf import (
     BlockedAddress,
     IPAddress,
     ResolutionFailed,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from corral.tools import ssrf
+from corral.sandbox import ssrf
 
 logger = logging.getLogger(__name__)
 
