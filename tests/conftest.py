@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -79,6 +80,9 @@ async def database(database_url: tuple[str, str | None]) -> AsyncIterator[Databa
         await db.close()
 
 
+MCP_SERVERS = Path(__file__).parent / "tools" / "mcp_servers"
+
+
 @pytest.fixture
 def make_settings(database_url: tuple[str, str | None], tmp_path: Path) -> Callable[..., Settings]:
     """Settings for a test server on the test database; keyword arguments override."""
@@ -95,6 +99,8 @@ def make_settings(database_url: tuple[str, str | None], tmp_path: Path) -> Calla
             "resync_s": 1.0,
             "shutdown_grace_s": 0.0,
             "key_cache_s": 0.0,
+            # Local MCP test servers run in environments with the test virtualenv's packages.
+            "sandbox_mounts": [Path(sys.prefix), MCP_SERVERS],
         }
         values.update(overrides)
         return Settings(**values)

@@ -7,6 +7,12 @@ from typing import Any
 import httpx
 import orjson
 
+from corral.api.app import build_context
+from corral.ids import new_id
+from corral.security import keys as key_rules
+from corral.settings import Settings
+from corral.storage import keys as key_store
+
 TEST_AGENT: dict[str, Any] = {"model": "test"}
 
 
@@ -68,3 +74,30 @@ def assert_error(
     assert isinstance(body["message"], str) and body["message"]
     if field is not None:
         assert body.get("field") == field, body
+
+
+async def scoped_key(settings: Settings, scopes: list[str], workspace: str = "default") -> str:
+    """A new key of an existing workspace that has only `scopes`, in clear."""
+    secret = key_rules.generate_key()
+    ctx = build_context(settings)
+
+    def add(conn: Any) -> None:
+        found = key_store.workspace_by_name(conn, workspace)
+        assert found is not None, f"no workspace {workspace!r}"
+        key_store.insert_key(
+            conn,
+            key_id=new_id("key"),
+            workspace_id=found["id"],
+            name="+".join(scopes),
+            key_hash=key_rules.hash_key(secret),
+            prefix=key_rules.display_prefix(secret),
+            scopes=scopes,
+            now=ctx.clock(),
+        )
+
+    await ctx.database.connect()
+    try:
+        await ctx.database.write(add)
+    finally:
+        await ctx.database.close()
+    return secret

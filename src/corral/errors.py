@@ -22,7 +22,9 @@ the default message. The API renders any of them as `{"error": code, "message", 
     └── RunFailure                   ends a run; its code is the run's `error.code`
         ├── BudgetExceeded           max_turns_exceeded | max_tool_calls_exceeded | ...
         ├── ClientToolTimeout        client_tool_timeout
-        └── ProviderError            provider_error (and the provider_* codes)
+        ├── ProviderError            provider_error (and the provider_* codes)
+        ├── SandboxUnavailable       sandbox_unavailable
+        └── EnvironmentFailed        environment_unavailable
 """
 
 from __future__ import annotations
@@ -196,3 +198,15 @@ class ProviderError(RunFailure):
         self.retryable = retryable
         self.status = status
         self.retry_after_s = retry_after_s
+
+
+class SandboxUnavailable(RunFailure):
+    """This server cannot enforce the sandbox the run's tools need; the message says the fix."""
+
+    code = ErrorCode.SANDBOX_UNAVAILABLE
+
+
+class EnvironmentFailed(RunFailure):
+    """The run's environment could not be started."""
+
+    code = ErrorCode.ENVIRONMENT_UNAVAILABLE

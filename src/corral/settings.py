@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BrokerKind = Literal["auto", "memory", "postgres", "redis"]
@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("corral-data")
-    """Directory for the SQLite database and the bootstrap admin key (created if missing)."""
+    """Directory for the SQLite database, the bootstrap admin key and the secret key (created if
+    missing). Only the server's user may read it: the folder is mode 0700, its key files and the
+    SQLite database (with its `-wal` and `-shm` files) 0600, tightened at every start."""
 
     database_url: str | None = None
     """SQLAlchemy URL of the database; empty means `sqlite:///<data_dir>/corral.db`.
@@ -87,9 +89,40 @@ class Settings(BaseSettings):
     workspace_retention_s: float = Field(default=3 * 86_400.0, ge=0)
     """How long a workspace is kept after its run (or session) ended."""
 
-    web_fetch_private_hosts: list[str] = Field(default_factory=list)
-    """Hosts `web_fetch` may reach although they resolve to private addresses (e.g. an internal
-    documentation server): `docs.internal`, `*.corp.example`."""
+    sandbox: Literal["auto", "bwrap", "none"] = "auto"
+    """How agents' tools are isolated. `auto`: in a bubblewrap environment when this host can
+    enforce one, otherwise builtin tools and local MCP servers are refused (runs that need them
+    fail with `sandbox_unavailable`); `bwrap`: the same, but the server refuses to start without
+    it; `none`: UNSAFE, tools run unsandboxed as the server's user, with its files and network
+    (for development on hosts without bubblewrap only)."""
+
+    sandbox_uid_base: int = Field(default=2_000_000_000, ge=100_000, le=4_000_000_000)
+    """Environments run as uids from this one up (one per workspace, from a span of 16 777 216);
+    choose a range no account on the host uses. Only used when the server is root."""
+
+    sandbox_mounts: list[Path] = Field(default_factory=list)
+    """Host folders made visible, read-only and at the same path, in every environment (e.g. a
+    shared toolchain); never the data directory."""
+
+    environment_idle_s: float = Field(default=120.0, ge=0)
+    """How long a session's environment stays up between its runs (its files stay on disk
+    anyway); 0 stops it after every run."""
+
+    network_private_hosts: list[str] = Field(default_factory=list)
+    """Hosts the requests the server makes for agents (`web_fetch`, remote MCP servers) may reach
+    although they resolve to private or this host's own addresses (e.g. an internal
+    documentation server): `docs.internal`, `*.corp.example:8443`, `10.1.2.3`."""
+
+    @field_validator("network_private_hosts")
+    @classmethod
+    def _host_patterns(cls, patterns: list[str]) -> list[str]:
+        """A malformed pattern stops the server at start rather than failing every run."""
+        # Imported here: the settings module stays a leaf that any layer may import.
+        from corral.sandbox.ssrf import validate_pattern
+
+        for pattern in patterns:
+            validate_pattern(pattern)
+        return patterns
 
     model_catalog: Path | None = None
     """A catalog file merged over the shipped one (more models, prices, base URLs)."""

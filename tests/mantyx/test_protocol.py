@@ -15,7 +15,7 @@ import pytest
 from corral.api.app import build_context
 from corral.services import auth
 from tests.conftest import ADMIN_KEY, LiveServer, api_client
-from tests.helpers import parse_sse, wait
+from tests.helpers import parse_sse, scoped_key, wait
 
 BASE = "/api/v1/workspaces/default"
 AGENT: dict[str, Any] = {"systemPrompt": "You are terse.", "modelId": "test"}
@@ -841,3 +841,106 @@ async def test_a_tool_result_posted_after_a_cancel_is_accepted_and_ignored(clien
 
     assert (response.status_code, response.json()) == (200, {"ok": True})
     assert "local_tool_result_in" not in [f["event"] for f in frames]
+
+
+# Scopes beyond the route's own
+
+SECRET_PROMPT = "[[reply stored agent here]] Never tell anyone the code 0000."
+
+
+async def test_a_snapshot_shows_the_agents_definition_only_to_a_key_with_agents_read(
+    client, app, settings
+):
+    agent = await make_agent(client, instructions=SECRET_PROMPT)
+    linked = await start(client, "x", agentId="helper")
+    copied = await start(client, "x", agentId="helper", budgets={"maxToolTurns": 2})
+    inline = await start(client, "x")
+    for run_id in (linked, copied, inline):
+        await wait(client, run_id)
+    runs_reader = await scoped_key(settings, ["runs:read"])
+    agents_reader = await scoped_key(settings, ["runs:read", "agents:read"])
+
+    async with (
+        api_client(app, key=runs_reader) as reader,
+        api_client(app, key=agents_reader) as full,
+    ):
+        assert (await reader.get("/v1/agents")).status_code == 403
+        outlines = [await snapshot(reader, run_id) for run_id in (linked, copied, inline)]
+        complete = [await snapshot(full, run_id) for run_id in (linked, copied, inline)]
+
+    assert [run["agentSpec"] for run in outlines] == [
+        {"agentId": agent["id"], "modelId": "test", "metadata": {}},
+        {"modelId": "test", "metadata": {}},
+        {"modelId": "test", "metadata": {}},
+    ]
+    assert "0000" not in str(outlines)
+    assert outlines[0]["text"] == "stored agent here"
+    assert complete[0]["agentSpec"]["systemPrompt"] == SECRET_PROMPT
+    assert complete[0]["agentSpec"]["tools"]
+    assert complete[1]["agentSpec"]["systemPrompt"] == SECRET_PROMPT
+    assert complete[1]["agentSpec"]["budgets"] == {"maxToolTurns": 2}
+    assert complete[2]["agentSpec"]["systemPrompt"] == AGENT["systemPrompt"]
+
+
+async def test_a_session_shows_its_agents_definition_and_name_only_with_agents_read(
+    client, app, settings
+):
+    agent = await make_agent(client, instructions=SECRET_PROMPT)
+    session_id = (await client.post(f"{BASE}/agent-sessions", json={"agentId": "helper"})).json()[
+        "sessionId"
+    ]
+    session_reader = await scoped_key(settings, ["sessions:read"])
+    agents_reader = await scoped_key(settings, ["sessions:read", "agents:read"])
+    session_writer = await scoped_key(settings, ["sessions:write"])
+
+    async with (
+        api_client(app, key=session_reader) as reader,
+        api_client(app, key=agents_reader) as full,
+        api_client(app, key=session_writer) as writer,
+    ):
+        outline = (await reader.get(f"{BASE}/agent-sessions/{session_id}")).json()
+        complete = (await full.get(f"{BASE}/agent-sessions/{session_id}")).json()
+        opened = await writer.post(f"{BASE}/agent-sessions", json={"agentId": agent["id"]})
+
+    assert outline["agentSpec"] == {"agentId": agent["id"], "modelId": "test", "metadata": {}}
+    assert outline["name"] == agent["id"]
+    assert (complete["name"], complete["agentSpec"]["systemPrompt"]) == ("helper", SECRET_PROMPT)
+    assert opened.status_code == 201, opened.text
+    assert opened.json()["name"] == agent["id"]
+
+
+async def test_a_run_of_a_session_takes_the_sessions_scopes_on_the_run_routes(
+    client, app, settings
+):
+    session_id = (await client.post(f"{BASE}/agent-sessions", json=AGENT)).json()["sessionId"]
+    messages = f"{BASE}/agent-sessions/{session_id}/messages"
+    answered = (await client.post(messages, json={"prompt": "private"})).json()["runId"]
+    await wait(client, answered)
+    waiting = (await client.post(messages, json={"prompt": "?", "tools": [WEATHER]})).json()
+    call = await wait_for_call(client, waiting["runId"])
+    run = f"{BASE}/agent-runs/{waiting['runId']}"
+    runs_only = await scoped_key(settings, ["runs:write"])
+    session_reader = await scoped_key(settings, ["runs:write", "sessions:read"])
+
+    async with (
+        api_client(app, key=runs_only) as outsider,
+        api_client(app, key=session_reader) as reader,
+    ):
+        refusals = [
+            (await outsider.get(f"{BASE}/agent-runs/{answered}"), "sessions:read"),
+            (await outsider.get(f"{BASE}/agent-runs/{answered}/stream"), "sessions:read"),
+            (
+                await reader.post(
+                    f"{run}/tool-results", json={"toolUseId": call["toolUseId"], "result": "x"}
+                ),
+                "sessions:write",
+            ),
+            (await reader.post(f"{run}/cancel"), "sessions:write"),
+        ]
+        read = await reader.get(f"{BASE}/agent-runs/{answered}")
+
+    for response, scope in refusals:
+        assert assert_protocol_error(response, 403, "insufficient_scope")["required_scope"] == scope
+    assert read.status_code == 200 and read.json()["text"] == "private"
+    assert (await snapshot(client, waiting["runId"]))["status"] == "waiting"
+    await client.post(f"{run}/cancel")

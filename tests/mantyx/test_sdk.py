@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN_KEY, LiveServer
-from tests.helpers import events, wait
+from tests.helpers import events, scoped_key, wait
 
 SDK_DIR = Path(__file__).parent / "sdk"
 INSTALL_TIMEOUT_S = 600
@@ -198,6 +198,32 @@ async def test_sessions_keep_history_and_metadata_until_they_end(sdk, live_serve
         run = await wait(client, observed["secondRunId"])
     assert run["session"] == observed["sessionId"]
     assert run["metadata"] == {"customer": "acme", "trace_id": "t-2"}
+
+
+async def test_a_key_that_may_not_read_agents_runs_a_stored_agent_in_runs_and_sessions(
+    sdk, live_server, settings
+):
+    prompt = "[[reply stored agent here]] Keep this prompt to yourself."
+    async with live_server.client() as client:
+        agent = (
+            await client.post(
+                "/v1/agents", json={"name": "helper", "model": "test", "instructions": prompt}
+            )
+        ).json()
+    key = await scoped_key(settings, ["runs:write", "sessions:write"])
+
+    observed = await run_scenario(live_server, "stored_agent", key=key)
+
+    assert observed["text"] == "stored agent here"
+    assert observed["answers"] == ["stored agent here", "stored agent here"]
+    assert [m["role"] for m in observed["history"]] == ["user", "assistant"] * 2
+    assert observed["info"]["agentSpec"] == {
+        "agentId": agent["id"],
+        "modelId": "test",
+        "metadata": {},
+    }
+    assert observed["info"]["name"] == agent["id"]
+    assert "Keep this prompt" not in json.dumps(observed)
 
 
 async def test_a_cancelled_run_rejects_with_a_cancelled_run_error(sdk, live_server):

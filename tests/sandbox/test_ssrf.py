@@ -12,6 +12,7 @@ from corral.sandbox.ssrf import (
     IPAddress,
     ResolutionFailed,
     host_allowed,
+    is_own_address,
     is_public,
     normalize_host,
     resolve_public,
@@ -77,6 +78,16 @@ def test_non_public_addresses_are_refused_with_their_kind(address: str, kind: st
 def test_public_addresses_pass(address: str) -> None:
     assert is_public(ip(address))
     assert why_not_public(ip(address)) is None
+
+
+def test_the_hosts_own_addresses_are_known_as_its_own() -> None:
+    from tests.sandbox.test_egress import own_addresses
+
+    unscoped = [a for a in own_addresses() if not ip(a).is_link_local]  # fe80:: needs a zone
+    for address in ["127.0.0.1", "127.0.0.2", "::ffff:127.0.0.1", *unscoped]:
+        assert is_own_address(ip(address)), address
+    for address in ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "203.0.113.9"]:
+        assert not is_own_address(ip(address)), address
 
 
 async def test_localhost_is_refused_through_the_system_resolver() -> None:

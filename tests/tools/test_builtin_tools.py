@@ -8,17 +8,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import hypothesis
 import pytest
 
-from corral.tools.sandbox import probe
+from corral.sandbox.capabilities import probe
+from corral.sandbox.egress import EgressPolicy
+from corral.tools.base import ToolContext, ToolFailure, ToolOutcome
+from corral.tools.builtin.web_fetch import MAX_BYTES, WebFetch, fetch
 from tests.helpers import events, submit, wait
+from tests.sandbox.test_egress import (
+    MARKER,
+    MODES,
+    NON_PUBLIC,
+    ODD_URLS,
+    OWN,
+    URL_TEXT,
+    Respond,
+    answering,
+    policy_for,
+    redirecting,
+    serve,
+)
 
-ISOLATED = probe().tier == "bwrap"
+ISOLATED = probe().enforced
 needs_isolation = pytest.mark.skipif(not ISOLATED, reason="bubblewrap is not usable here")
 
 
@@ -231,18 +249,171 @@ async def test_web_fetch_refuses_private_addresses_unless_the_operator_allows_th
     trusting = make_settings(
         data_dir=tmp_path / "trusting",
         database_url=f"sqlite:///{tmp_path / 'trusting.db'}",
-        web_fetch_private_hosts=["127.0.0.1"],
+        network_private_hosts=["127.0.0.1"],
     )
     async with LiveServer(make_settings()) as server, server.client() as client:
         refused = await run_calls(client, call("web_fetch", url=f"{server.base_url}/healthz"))
     async with LiveServer(trusting) as server, server.client() as client:
         allowed = await run_calls(client, call("web_fetch", url=f"{server.base_url}/healthz"))
+        closed = await run_calls(
+            client,
+            call("web_fetch", url=f"{server.base_url}/healthz"),
+            agent_spec={"model": "test", "environment": {"networking": {"mode": "none"}}},
+        )
 
     assert refused[0]["ok"] is False
-    assert "refused" in refused[0]["error"] and "127.0.0.1" in refused[0]["error"]
+    assert refused[0]["error"] == ("blocked by network policy: 127.0.0.1 is a loopback address")
     assert allowed[0]["ok"] is True
     assert allowed[0]["output"].startswith("200 ")
     assert '"status":"ok"' in allowed[0]["output"].replace(" ", "")
+    assert closed[0]["ok"] is False
+    assert "networking mode is 'none'" in closed[0]["error"]
+
+
+async def web_fetch(url: str, egress: EgressPolicy) -> ToolOutcome:
+    """One web_fetch call as a run makes it, under `egress`."""
+    return await WebFetch().run(
+        {"url": url}, ToolContext(run_id="r", workspace_id="w", egress=egress)
+    )
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("host", [h for h, _ in NON_PUBLIC] + OWN)
+async def test_web_fetch_refuses_non_public_and_own_addresses_in_every_mode(mode, host):
+    literal = await web_fetch(f"http://{host}:8080/latest/meta-data/", policy_for(mode, host))
+    named = await web_fetch(
+        "http://target.example/",
+        policy_for(mode, "target.example", resolver=answering(host.strip("[]"))),
+    )
+
+    assert literal.error is not None and named.error is not None
+    assert literal.error.startswith("blocked by network policy: ")
+    assert named.error.startswith("blocked by network policy: ")
+
+
+async def test_web_fetch_in_limited_mode_reaches_only_the_allowed_hosts():
+    async with serve() as server:
+        policy = EgressPolicy(
+            mode="limited",
+            allowed_hosts=("docs.example",),
+            private_hosts=("docs.example", "other.example"),
+            resolver=answering("127.0.0.1"),
+        )
+        allowed = await web_fetch(f"http://docs.example:{server.port}/", policy)
+        refused = await web_fetch(f"http://other.example:{server.port}/", policy)
+
+    assert allowed.output is not None and allowed.output.endswith(MARKER)
+    assert refused.error == (
+        f"blocked by network policy: other.example:{server.port} is not one of the agent's "
+        "allowed_hosts"
+    )
+    assert len(server.hits) == 1
+
+
+async def test_web_fetch_refuses_a_redirect_to_a_private_address():
+    policy = EgressPolicy(private_hosts=("public.example",), resolver=answering("127.0.0.1"))
+    async with (
+        serve(redirecting("/")) as private,
+        serve(redirecting(f"http://127.0.0.1:{private.port}/secret")) as front,
+    ):
+        outcome = await web_fetch(f"http://public.example:{front.port}/go", policy)
+
+    assert outcome.error == "blocked by network policy: 127.0.0.1 is a loopback address"
+    assert private.hits == []
+
+
+def trickling(chunk_delay_s: float) -> Respond:
+    """A page whose body comes one byte at a time, for longer than any fetch may take."""
+
+    async def respond(path: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n")
+        for _ in range(int(45 / chunk_delay_s)):
+            writer.write(b".")
+            await writer.drain()
+            await asyncio.sleep(chunk_delay_s)
+
+    return respond
+
+
+def slow_redirects(hop_delay_s: float) -> Respond:
+    """Each hop answers promptly enough on its own, but the chain takes long."""
+
+    async def respond(path: str, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(hop_delay_s)
+        hop = int(path.strip("/") or 0)
+        writer.write(f"HTTP/1.1 302 Found\r\nLocation: /{hop + 1}\r\n\r\n".encode())
+        await writer.drain()
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    "respond", [trickling(0.05), slow_redirects(0.4)], ids=["trickled body", "slow redirects"]
+)
+async def test_a_fetch_ends_within_its_limit_however_slowly_the_server_sends(respond):
+    policy = EgressPolicy(private_hosts=("127.0.0.1",))
+    async with serve(respond) as server:
+        started = time.monotonic()
+        with pytest.raises(ToolFailure, match=r"was not fetched within 1\.5 s"):
+            await fetch(f"http://127.0.0.1:{server.port}/", egress=policy, timeout_s=1.5)
+        elapsed = time.monotonic() - started
+
+    assert 1.4 < elapsed < 5
+
+
+async def test_web_fetch_keeps_its_5_mb_limit():
+    async def large(path: str, writer: asyncio.StreamWriter) -> None:
+        body = b"x" * (MAX_BYTES + 1)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+
+    async with serve(large) as server:
+        outcome = await web_fetch(
+            f"http://127.0.0.1:{server.port}/", EgressPolicy(private_hosts=("127.0.0.1",))
+        )
+
+    assert outcome.error is not None and "is larger than 5,000,000 bytes" in outcome.error
+
+
+REFUSING_ALL = EgressPolicy(mode="limited", allowed_hosts=("*",), resolver=answering("10.0.0.1"))
+"""Every name resolves to a private address and no IP literal is allowed: nothing is reached."""
+
+
+@pytest.mark.parametrize("url", ODD_URLS, ids=repr)
+async def test_odd_urls_are_the_tools_error_not_a_crash(url):
+    outcome = await web_fetch(url, REFUSING_ALL)
+
+    assert outcome.error is not None
+    assert outcome.error.startswith(
+        ("blocked by network policy: ", "cannot fetch ", "invalid arguments")
+    )
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://xn--zz.com/",
+        "http://[::1/",
+        "http://a.com:99999/",
+        "http://\u0660.com/",
+        "ftp://a.com/",
+    ],
+)
+async def test_a_redirect_to_an_odd_url_is_the_tools_error(location):
+    policy = EgressPolicy(private_hosts=("127.0.0.1",))
+    async with serve(redirecting(location)) as server:
+        outcome = await web_fetch(f"http://127.0.0.1:{server.port}/go", policy)
+
+    assert outcome.error is not None
+    assert outcome.error.startswith(("blocked by network policy: ", "cannot fetch "))
+
+
+@hypothesis.settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@hypothesis.given(URL_TEXT)
+def test_any_url_is_fetched_or_refused_never_a_crash(text):
+    for url in (f"http://{text}", f"https://{text}/path"):
+        outcome = asyncio.run(web_fetch(url, REFUSING_ALL))
+        assert outcome.error is not None
 
 
 @needs_isolation

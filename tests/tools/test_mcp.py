@@ -17,6 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
+from corral.runtime.workspace import RunWorkspace
+from corral.sandbox.capabilities import probe
+from corral.sandbox.egress import EgressPolicy
+from corral.sandbox.environment import EnvironmentSpec
+from corral.sandbox.host import Host
+from corral.sandbox.pool import Environments
 from corral.tools.mcp import (
     McpConnection,
     McpServerSpec,
@@ -25,9 +31,20 @@ from corral.tools.mcp import (
     McpUnavailable,
     tool_name,
 )
+from tests.sandbox.test_egress import (
+    MODES,
+    NON_PUBLIC,
+    ODD_URLS,
+    OWN,
+    PUBLIC,
+    answering,
+    policy_for,
+)
 
 SERVERS = Path(__file__).parent / "mcp_servers"
 TOKEN = "test-token"
+TRUSTING = EgressPolicy(private_hosts=("127.0.0.1",))
+"""The operator's allow-list names the test servers' host, as `CORRAL_NETWORK_PRIVATE_HOSTS`."""
 STDIO_TOOLS = [
     "add",
     "echo",
@@ -65,6 +82,31 @@ def marker() -> Iterator[str]:
     yield word
     for line in running(word):  # a failed test must not leave its server behind
         subprocess.run(["kill", "-9", line.split()[0]], check=False)
+
+
+CAPS = probe() if probe().enforced else probe("none")
+"""The sandbox when this host has one; the tests' servers run the same way without (unsafe)."""
+
+
+@pytest.fixture
+async def launcher(tmp_path: Path) -> Any:
+    """A run's environment, where local servers start; the venv and the servers are visible."""
+    host = Host(
+        capabilities=CAPS,
+        workspaces=tmp_path / "workspaces",
+        extra_mounts=(Path(sys.prefix), SERVERS),
+    )
+    pool = Environments(host)
+    workspace = RunWorkspace(
+        run_id="run_mcp_test",
+        spec=EnvironmentSpec(key="run_mcp_test", network=EgressPolicy(mode="none")),
+        environments=pool,
+        keep_warm=False,
+    )
+    yield workspace
+    await workspace.close()
+    await pool.close()
+    host.close()
 
 
 @pytest.fixture
@@ -138,8 +180,8 @@ def by_remote_name(connection: McpConnection) -> dict[str, McpTool]:
 # --- stdio servers ---------------------------------------------------------------------------
 
 
-async def test_stdio_server_tools_are_offered_with_prefixed_names_and_schemas(stdio_spec):
-    connection = await McpConnection.open(stdio_spec())
+async def test_stdio_server_tools_are_offered_with_prefixed_names_and_schemas(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     try:
         assert [tool.remote_name for tool in connection.tools] == STDIO_TOOLS
         add = connection.tools[0]
@@ -155,8 +197,8 @@ async def test_stdio_server_tools_are_offered_with_prefixed_names_and_schemas(st
         await connection.close()
 
 
-async def test_calls_return_the_tools_text(stdio_spec):
-    connection = await McpConnection.open(stdio_spec())
+async def test_calls_return_the_tools_text(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     tools = by_remote_name(connection)
     try:
         assert (await connection.call(tools["add"], {"a": 2, "b": 40})).output == "42"
@@ -166,8 +208,8 @@ async def test_calls_return_the_tools_text(stdio_spec):
         await connection.close()
 
 
-async def test_content_that_is_not_text_is_described_in_one_line_each(stdio_spec):
-    connection = await McpConnection.open(stdio_spec())
+async def test_content_that_is_not_text_is_described_in_one_line_each(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     try:
         outcome = await connection.call(by_remote_name(connection)["chart"], {})
     finally:
@@ -180,8 +222,8 @@ async def test_content_that_is_not_text_is_described_in_one_line_each(stdio_spec
     )
 
 
-async def test_a_tool_error_becomes_the_outcomes_error(stdio_spec):
-    connection = await McpConnection.open(stdio_spec())
+async def test_a_tool_error_becomes_the_outcomes_error(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     tools = by_remote_name(connection)
     try:
         failed = await connection.call(tools["fail"], {})
@@ -193,8 +235,8 @@ async def test_a_tool_error_becomes_the_outcomes_error(stdio_spec):
     assert invalid.error is not None and "b" in invalid.error and "Field required" in invalid.error
 
 
-async def test_a_protocol_error_answer_becomes_the_outcomes_error(stdio_spec):
-    connection = await McpConnection.open(stdio_spec())
+async def test_a_protocol_error_answer_becomes_the_outcomes_error(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     tools = by_remote_name(connection)
     try:
         rejected = await connection.call(tools["reject"], {})
@@ -207,8 +249,10 @@ async def test_a_protocol_error_answer_becomes_the_outcomes_error(stdio_spec):
     assert after.output == "2"
 
 
-async def test_a_call_that_takes_too_long_is_an_error_and_the_server_stays_usable(stdio_spec):
-    connection = await McpConnection.open(stdio_spec(call_timeout_s=0.5))
+async def test_a_call_that_takes_too_long_is_an_error_and_the_server_stays_usable(
+    stdio_spec, launcher
+):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec(call_timeout_s=0.5))
     tools = by_remote_name(connection)
     try:
         started = time.monotonic()
@@ -222,8 +266,10 @@ async def test_a_call_that_takes_too_long_is_an_error_and_the_server_stays_usabl
     assert after.output == "still here"
 
 
-async def test_a_server_that_exits_mid_run_gives_clear_errors_and_no_hang(stdio_spec, marker):
-    connection = await McpConnection.open(stdio_spec())
+async def test_a_server_that_exits_mid_run_gives_clear_errors_and_no_hang(
+    stdio_spec, marker, launcher
+):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     tools = by_remote_name(connection)
     try:
         crashed = await connection.call(tools["crash"], {})
@@ -241,8 +287,8 @@ async def test_a_server_that_exits_mid_run_gives_clear_errors_and_no_hang(stdio_
     assert await gone(marker)
 
 
-async def test_close_leaves_no_stdio_server_process(stdio_spec, marker):
-    connection = await McpConnection.open(stdio_spec())
+async def test_close_leaves_no_stdio_server_process(stdio_spec, marker, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec())
     assert len(running(marker)) == 1
     await connection.close()
     assert await gone(marker)
@@ -250,96 +296,93 @@ async def test_close_leaves_no_stdio_server_process(stdio_spec, marker):
     assert closed.error == "MCP server local is not connected: the connection is closed"
 
 
-async def test_the_allowlist_keeps_only_the_named_tools_in_server_order(stdio_spec):
-    connection = await McpConnection.open(stdio_spec(tools=("echo", "add")))
+async def test_the_allowlist_keeps_only_the_named_tools_in_server_order(stdio_spec, launcher):
+    connection = await McpConnection.open(launcher=launcher, spec=stdio_spec(tools=("echo", "add")))
     try:
         assert [tool.name for tool in connection.tools] == ["local__add", "local__echo"]
     finally:
         await connection.close()
 
 
-async def test_an_allowlisted_tool_the_server_lacks_makes_it_unavailable(stdio_spec, marker):
+async def test_an_allowlisted_tool_the_server_lacks_makes_it_unavailable(
+    stdio_spec, marker, launcher
+):
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(stdio_spec(tools=("add", "subtract")))
+        await McpConnection.open(launcher=launcher, spec=stdio_spec(tools=("add", "subtract")))
     assert caught.value.server == "local"
     assert caught.value.reason.startswith("tools/list failed: no tool named subtract (it has: add,")
     assert await gone(marker)
 
 
-async def test_env_and_the_stdio_wrapper_shape_the_server_process(stdio_spec, monkeypatch):
+async def test_env_reaches_the_server_and_nothing_of_the_workers_own_does(
+    stdio_spec, monkeypatch, launcher
+):
     monkeypatch.setenv("CORRAL_TEST_SECRET", "not for servers")
 
-    def wrapper(command: str, args: list[str]) -> tuple[str, list[str]]:
-        return "/usr/bin/env", ["WRAPPED=yes", command, *args]
-
-    connection = await McpConnection.open(stdio_spec(env={"GREETING": "hi"}), stdio_wrapper=wrapper)
+    spec = stdio_spec(env={"GREETING": "hi"})
+    connection = await McpConnection.open(spec, launcher=launcher)
     getenv = by_remote_name(connection)["getenv"]
     try:
         assert (await connection.call(getenv, {"name": "GREETING"})).output == "hi"
-        assert (await connection.call(getenv, {"name": "WRAPPED"})).output == "yes"
+        assert (await connection.call(getenv, {"name": "HOME"})).output == launcher_home()
         unset = await connection.call(getenv, {"name": "CORRAL_TEST_SECRET"})
         assert unset.output == "<unset>"
     finally:
         await connection.close()
 
 
-def _bwrap_works() -> bool:
-    probe = ["bwrap", "--ro-bind", "/", "/", "--unshare-pid", "--cap-drop", "ALL", "true"]
-    try:
-        return subprocess.run(probe, capture_output=True, check=False).returncode == 0
-    except FileNotFoundError:
-        return False
+def launcher_home() -> str:
+    return "/home/agent" if CAPS.enforced else "<unset>"
 
 
-@pytest.mark.skipif(not _bwrap_works(), reason="bubblewrap is missing or cannot run here")
-async def test_a_stdio_server_runs_inside_bubblewrap_and_is_stopped_on_close(stdio_spec, marker):
-    def sandboxed(command: str, args: list[str]) -> tuple[str, list[str]]:
-        jail = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-pid"]
-        return "bwrap", [*jail, "--die-with-parent", "--cap-drop", "ALL", "--", command, *args]
-
-    connection = await McpConnection.open(stdio_spec(), stdio_wrapper=sandboxed)
+@pytest.mark.skipif(not CAPS.enforced, reason=f"no sandbox on this host: {CAPS.detail}")
+async def test_a_stdio_server_runs_inside_the_runs_environment_and_is_stopped_on_close(
+    stdio_spec, marker, launcher
+):
+    connection = await McpConnection.open(stdio_spec(), launcher=launcher)
     try:
         pid = await connection.call(by_remote_name(connection)["pid"], {})
-        assert pid.output is not None and int(pid.output) < 10  # its own PID namespace
+        assert pid.output is not None and int(pid.output) < 10  # the environment's PID namespace
     finally:
         await connection.close()
     assert await gone(marker)
 
 
-async def test_a_command_that_cannot_start_is_unavailable():
+async def test_a_command_that_cannot_start_is_unavailable(launcher):
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(McpServerSpec(name="nope", command="/nonexistent/mcp-server"))
-    assert str(caught.value) == (
-        "MCP server nope is unavailable: start /nonexistent/mcp-server failed: "
-        "No such file or directory"
-    )
+        await McpConnection.open(
+            McpServerSpec(name="nope", command="/nonexistent/mcp-server"), launcher=launcher
+        )
+    assert str(caught.value).startswith("MCP server nope is unavailable: initialize failed")
+    assert "cannot start /nonexistent/mcp-server" in str(caught.value)
+    assert "No such file or directory" in str(caught.value)
 
 
-async def test_a_server_that_exits_at_start_is_unavailable_with_its_stderr():
+async def test_a_server_that_exits_at_start_is_unavailable_with_its_stderr(launcher):
     script = "import sys; sys.stderr.write('missing API_TOKEN\\n'); sys.exit(2)"
     spec = McpServerSpec(name="broken", command=sys.executable, args=("-c", script))
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(spec)
+        await McpConnection.open(spec, launcher=launcher)
     assert caught.value.reason == (
         "initialize failed: the server closed the connection; its stderr ends: missing API_TOKEN"
     )
 
 
-async def test_a_stdio_server_that_never_answers_times_out_and_is_stopped(marker):
+async def test_a_stdio_server_that_never_answers_times_out_and_is_stopped(marker, launcher):
     script = "import time; time.sleep(60)"
     spec = McpServerSpec(
         name="mute", command=sys.executable, args=("-c", script, marker), connect_timeout_s=0.5
     )
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(spec)
+        await McpConnection.open(spec, launcher=launcher)
     assert caught.value.reason == "no answer within 0.5 s (waiting for initialize)"
     assert await gone(marker)
 
 
-async def test_a_run_cancelled_while_connecting_leaves_no_server_behind(marker):
+async def test_a_run_cancelled_while_connecting_leaves_no_server_behind(marker, launcher):
     script = "import time; time.sleep(60)"
     spec = McpServerSpec(name="mute", command=sys.executable, args=("-c", script, marker))
-    opening = asyncio.create_task(McpConnection.open(spec))
+    opening = asyncio.create_task(McpConnection.open(spec, launcher=launcher))
     await asyncio.sleep(0.3)
     assert running(marker)
     opening.cancel()
@@ -352,7 +395,7 @@ async def test_a_run_cancelled_while_connecting_leaves_no_server_behind(marker):
 
 
 async def test_an_http_server_with_the_token_lists_and_calls_tools(http_server):
-    connection = await McpConnection.open(http_spec(http_server.url))
+    connection = await McpConnection.open(http_spec(http_server.url), egress=TRUSTING)
     tools = by_remote_name(connection)
     try:
         assert [tool.name for tool in connection.tools] == [
@@ -370,7 +413,7 @@ async def test_an_http_server_that_refuses_the_request_is_unavailable_with_the_s
     http_server,
 ):
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(http_spec(http_server.url, headers={}))
+        await McpConnection.open(http_spec(http_server.url, headers={}), egress=TRUSTING)
     assert caught.value.reason == (
         f"initialize failed: HTTP 401 Unauthorized from {http_server.url}"
     )
@@ -381,7 +424,7 @@ async def test_a_url_nobody_listens_on_is_unavailable_without_leaking_credential
         address = f"127.0.0.1:{probe.getsockname()[1]}"
     url = f"http://user:secret@{address}/mcp?token=secret"
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(http_spec(url))
+        await McpConnection.open(http_spec(url), egress=TRUSTING)
     assert caught.value.reason.startswith(
         f"initialize failed: request to http://{address}/mcp failed: ConnectError"
     )
@@ -391,13 +434,15 @@ async def test_a_url_nobody_listens_on_is_unavailable_without_leaking_credential
 async def test_an_http_server_that_never_answers_times_out(silent_url):
     started = time.monotonic()
     with pytest.raises(McpUnavailable) as caught:
-        await McpConnection.open(http_spec(silent_url, connect_timeout_s=0.5))
+        await McpConnection.open(http_spec(silent_url, connect_timeout_s=0.5), egress=TRUSTING)
     assert caught.value.reason == "no answer within 0.5 s (waiting for initialize)"
     assert time.monotonic() - started < 5
 
 
 async def test_an_http_call_that_takes_too_long_is_an_error(http_server):
-    connection = await McpConnection.open(http_spec(http_server.url, call_timeout_s=0.5))
+    connection = await McpConnection.open(
+        http_spec(http_server.url, call_timeout_s=0.5), egress=TRUSTING
+    )
     tools = by_remote_name(connection)
     try:
         outcome = await connection.call(tools["slow"], {"seconds": 60})
@@ -409,7 +454,9 @@ async def test_an_http_call_that_takes_too_long_is_an_error(http_server):
 
 
 async def test_an_http_server_that_goes_away_gives_an_error_naming_it(http_server):
-    connection = await McpConnection.open(http_spec(http_server.url, call_timeout_s=10))
+    connection = await McpConnection.open(
+        http_spec(http_server.url, call_timeout_s=10), egress=TRUSTING
+    )
     echo = by_remote_name(connection)["echo"]
     try:
         http_server.stop()
@@ -423,23 +470,133 @@ async def test_an_http_server_that_goes_away_gives_an_error_naming_it(http_serve
     assert "tools/call echo" in outcome.error or "not connected" in outcome.error
 
 
+# --- where remote servers may be -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("host", [h for h, _ in NON_PUBLIC] + OWN)
+async def test_a_remote_server_at_a_non_public_or_own_address_is_refused_in_every_mode(mode, host):
+    literal = http_spec(f"http://{host}:8080/mcp", connect_timeout_s=5)
+    named = http_spec("http://mcp.example/mcp", connect_timeout_s=5)
+
+    for spec, egress in [
+        (literal, policy_for(mode, host)),
+        (named, policy_for(mode, "mcp.example", resolver=answering(host.strip("[]")))),
+    ]:
+        with pytest.raises(McpUnavailable) as caught:
+            await McpConnection.open(spec, egress=egress)
+        assert caught.value.reason.startswith("blocked by network policy: ")
+
+
+async def test_the_test_server_is_refused_unless_the_operator_names_its_host(http_server):
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(http_server.url))
+
+    assert caught.value.reason == "blocked by network policy: 127.0.0.1 is a loopback address"
+
+
+async def test_networking_none_refuses_even_a_server_the_operator_named(http_server):
+    egress = EgressPolicy(mode="none", private_hosts=("127.0.0.1",))
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(http_server.url), egress=egress)
+
+    assert "networking mode is 'none'" in caught.value.reason
+
+
+async def test_limited_networking_reaches_only_a_listed_server(http_server):
+    listed = EgressPolicy(
+        mode="limited", allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",)
+    )
+    unlisted = EgressPolicy(
+        mode="limited", allowed_hosts=("api.example.com",), private_hosts=("127.0.0.1",)
+    )
+
+    connection = await McpConnection.open(http_spec(http_server.url), egress=listed)
+    await connection.close()
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(http_server.url), egress=unlisted)
+    assert caught.value.reason.endswith("is not one of the agent's allowed_hosts")
+
+
+async def test_a_name_answering_a_public_and_a_private_address_is_refused(http_server):
+    egress = EgressPolicy(resolver=answering(PUBLIC, "127.0.0.1"))
+    url = http_server.url.replace("127.0.0.1", "mcp.example")
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(url), egress=egress)
+
+    assert caught.value.reason == (
+        "blocked by network policy: mcp.example resolves to 127.0.0.1, which is a loopback address"
+    )
+
+
+REFUSING_ALL = EgressPolicy(mode="limited", allowed_hosts=("*",), resolver=answering("10.0.0.1"))
+"""Every name resolves to a private address and no IP literal is allowed: nothing is reached."""
+PORT_FORMS = [
+    "http://user:secret@example.com:99999/mcp",
+    "http://example.com:+80/mcp?token=secret",
+    "http://example.com: 80/mcp",
+    "http://example.com:\uff18\uff10/mcp",
+    "http://[::1]:80:80/mcp",
+]
+
+
+@pytest.mark.parametrize("url", PORT_FORMS + ODD_URLS, ids=repr)
+async def test_an_odd_url_makes_the_server_unavailable_not_the_run_fail(url):
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(url, connect_timeout_s=5), egress=REFUSING_ALL)
+
+    assert caught.value.reason
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("written", ["+{port}", " {port}", "\uff10{port}"])
+async def test_a_port_that_only_httpx_reads_still_gives_a_clean_reason(written):
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    url = f"http://user:secret@127.0.0.1:{written.format(port=port)}/mcp?token=secret"
+    with pytest.raises(McpUnavailable) as caught:
+        await McpConnection.open(http_spec(url), egress=TRUSTING)
+
+    assert caught.value.reason.startswith(
+        f"initialize failed: request to http://127.0.0.1:{port}/mcp failed: ConnectError"
+    )
+    assert "secret" not in str(caught.value)
+
+
+async def test_a_refused_server_is_recorded_and_the_others_still_serve(stdio_spec, launcher):
+    toolbox = await McpToolbox.connect(
+        [stdio_spec(tools=("add",)), http_spec("http://169.254.169.254/mcp", name="metadata")],
+        launcher=launcher,
+    )
+    try:
+        assert [tool.name for tool in toolbox.tools] == ["local__add"]
+        assert toolbox.failures == {
+            "metadata": "blocked by network policy: 169.254.169.254 is a cloud metadata address"
+        }
+    finally:
+        await toolbox.close()
+
+
 # --- all servers of a run --------------------------------------------------------------------
 
 
-async def test_the_toolbox_keeps_working_servers_and_names_the_failed_ones(stdio_spec, http_server):
+async def test_the_toolbox_keeps_working_servers_and_names_the_failed_ones(
+    stdio_spec, http_server, launcher
+):
     specs = [
         stdio_spec(tools=("add",)),
         http_spec(http_server.url, name="unauthorized", headers={}),
         http_spec(http_server.url, tools=("echo",)),
         McpServerSpec(name="missing", command="/nonexistent/mcp-server"),
     ]
-    toolbox = await McpToolbox.connect(specs)
+    toolbox = await McpToolbox.connect(specs, egress=TRUSTING, launcher=launcher)
     try:
         assert [tool.name for tool in toolbox.tools] == ["local__add", "remote__echo"]
-        assert toolbox.failures == {
-            "unauthorized": f"initialize failed: HTTP 401 Unauthorized from {http_server.url}",
-            "missing": "start /nonexistent/mcp-server failed: No such file or directory",
-        }
+        assert toolbox.failures["unauthorized"] == (
+            f"initialize failed: HTTP 401 Unauthorized from {http_server.url}"
+        )
+        assert "cannot start /nonexistent/mcp-server" in toolbox.failures["missing"]
+        assert "No such file or directory" in toolbox.failures["missing"]
         assert toolbox.find("remote__echo") == toolbox.tools[1]
         assert toolbox.find("remote__add") is None
         assert (await toolbox.call("local__add", {"a": 20, "b": 22})).output == "42"
@@ -450,16 +607,18 @@ async def test_the_toolbox_keeps_working_servers_and_names_the_failed_ones(stdio
         await toolbox.close()
 
 
-async def test_closing_the_toolbox_stops_every_stdio_server(stdio_spec, marker):
-    toolbox = await McpToolbox.connect([stdio_spec(name="one"), stdio_spec(name="two")])
+async def test_closing_the_toolbox_stops_every_stdio_server(stdio_spec, marker, launcher):
+    toolbox = await McpToolbox.connect(
+        [stdio_spec(name="one"), stdio_spec(name="two")], launcher=launcher
+    )
     assert len(running(marker)) == 2
     await toolbox.close()
     assert await gone(marker)
 
 
-async def test_the_toolbox_refuses_two_servers_with_one_name(stdio_spec):
+async def test_the_toolbox_refuses_two_servers_with_one_name(stdio_spec, launcher):
     with pytest.raises(ValueError, match="unique"):
-        await McpToolbox.connect([stdio_spec(), stdio_spec()])
+        await McpToolbox.connect([stdio_spec(), stdio_spec()], launcher=launcher)
 
 
 # --- names and specs -------------------------------------------------------------------------

@@ -9,21 +9,21 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from corral import __version__
+from corral import __version__, private_files
 from corral.api import errors, openapi
 from corral.api.middleware import RequestMiddleware
 from corral.api.routes import agents, files, mantyx, runs, service, sessions
 from corral.providers import catalog
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import Broker
-from corral.security.sealed import SecretBox, load_or_create_secret
+from corral.sandbox.capabilities import Capabilities, probe
+from corral.security.sealed import SECRET_FILE, SecretBox, load_or_create_secret
 from corral.services import auth
 from corral.services.auth import KeyCache
 from corral.services.context import ServiceContext
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database
-from corral.tools import sandbox
 from corral.worker.runner import Worker
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,32 @@ def make_broker(settings: Settings, database: Database) -> Broker:
     return MemoryBroker()
 
 
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data directory readable by this user only, and tighten what it already holds.
+
+    The SQLite database, wherever it lives, is made private when it is opened.
+    """
+    private_files.make_dir(settings.data_dir)
+    for name in (auth.ADMIN_KEY_FILE, SECRET_FILE):
+        private_files.tighten(settings.data_dir / name)
+
+
+def sandbox_of(settings: Settings) -> Capabilities:
+    """What this host's sandbox enforces; a `bwrap` setting the host cannot honour is an error."""
+    capabilities = probe(settings.sandbox)
+    if settings.sandbox == "bwrap" and not capabilities.enforced:
+        raise ValueError(f"CORRAL_SANDBOX=bwrap but {capabilities.detail}; fix: {capabilities.fix}")
+    data = settings.data_dir.resolve()
+    for mount in settings.sandbox_mounts:
+        path = mount.resolve()
+        if path == data or data.is_relative_to(path) or path.is_relative_to(data):
+            raise ValueError(f"CORRAL_SANDBOX_MOUNTS may not show the data directory ({mount})")
+    return capabilities
+
+
 def build_context(settings: Settings) -> ServiceContext:
     """The service context of one process (not yet connected)."""
+    prepare_data_dir(settings)
     database = Database(settings.effective_database_url, schema=settings.database_schema)
     secret = (
         settings.secret_key.get_secret_value()
@@ -67,7 +91,7 @@ def build_context(settings: Settings) -> ServiceContext:
             default=settings.default_model,
         ),
         secrets=SecretBox(secret),
-        sandbox=sandbox.probe(),
+        sandbox=sandbox_of(settings),
     )
 
 

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from corral.sandbox.capabilities import Capabilities
     from corral.settings import Settings
 
 console = Console(stderr=True)
@@ -98,6 +99,8 @@ def serve(
         f"Corral listening on http://{settings.host}:{settings.port} "
         f"(database: {_describe(settings)})"
     )
+    if settings.embedded_worker:
+        _announce_sandbox(app.state.ctx.sandbox)
     _freeze_startup_objects()
     uvicorn.Server(config).run()
 
@@ -132,15 +135,18 @@ async def _worker_main(settings: Settings) -> None:
     async with running(ctx, with_worker=True) as worker:
         assert worker is not None
         console.print(f"worker {worker.id} running (database: {_describe(settings)})")
+        _announce_sandbox(ctx.sandbox)
         await stop.wait()
 
 
 def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Bring the database schema up to date."""
+    from corral.api.app import prepare_data_dir
     from corral.storage import migrate as migrations
     from corral.storage.database import Database
 
     settings = load_settings(database_url=database_url, data_dir=data_dir)
+    prepare_data_dir(settings)
 
     async def main() -> str | None:
         database = Database(settings.effective_database_url, schema=settings.database_schema)
@@ -197,6 +203,21 @@ def _configuration_errors() -> Iterator[None]:
         message = error.message if isinstance(error, CorralError) else str(error)
         console.print(f"error: configuration: {message}")
         raise typer.Exit(2) from None
+
+
+def _announce_sandbox(sandbox: Capabilities) -> None:
+    """Say how agents' tools are isolated here; loudly when they are not."""
+    if sandbox.tier == "bwrap":
+        console.print(f"sandbox: {sandbox.detail}")
+        if sandbox.fix:
+            console.print(f"sandbox: [yellow]not enforced here[/]: {sandbox.fix}")
+    elif sandbox.tier == "unavailable":
+        console.print(
+            f"[bold red]sandbox unavailable[/]: {sandbox.detail}. Runs that need builtin tools "
+            f"or local MCP servers fail with sandbox_unavailable. Fix: {sandbox.fix}"
+        )
+    else:
+        console.print(f"[bold red]{sandbox.detail}[/]. Fix: {sandbox.fix}")
 
 
 def secret_key() -> None:

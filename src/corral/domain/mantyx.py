@@ -208,6 +208,17 @@ def spec_view(
     )
 
 
+def spec_outline(
+    spec: dict[str, Any], *, agent_id: str | None, metadata: dict[str, str]
+) -> AgentSpecView:
+    """What `spec_view` shows of an agent to a key that may not read agents.
+
+    The agent's id, the model and the tags, as Corral's own run and session bodies show them;
+    no instructions, tools or budgets.
+    """
+    return AgentSpecView(agent_id=agent_id, model_id=spec["model"], metadata=metadata)
+
+
 def _text(message: Message) -> str:
     if isinstance(message.content, str):
         return message.content

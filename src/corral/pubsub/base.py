@@ -18,6 +18,10 @@ logger = logging.getLogger(__name__)
 QUEUE_CHANNEL = "queue"
 """Wakes workers: there may be a run to claim."""
 
+WORKSPACES_CHANNEL = "workspaces"
+"""A worker needs a workspace (message: its key): a worker keeping an idle environment of it
+warm stops that environment, which frees the workspace."""
+
 _MAX_PENDING = 256
 
 

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -28,6 +27,7 @@ from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, Broker, run_channel, session_channel
 from corral.runtime.tooling import RunTooling
+from corral.sandbox.pool import Environments
 from corral.settings import Settings
 from corral.storage import files as file_store
 from corral.storage import progress
@@ -35,7 +35,6 @@ from corral.storage.database import Database
 from corral.storage.events import NewEvent, StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
-from corral.tools.sandbox import Sandbox
 from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import RunStatus
 
@@ -135,7 +134,7 @@ class RunContext:
         provider: Provider,
         endpoint: Endpoint,
         settings: Settings,
-        sandbox: Sandbox,
+        environments: Environments,
     ) -> None:
         self.run = run
         self.state = state
@@ -158,10 +157,9 @@ class RunContext:
             key=run.session_id or run.id,
             spec=run.spec,
             tools=self.tools,
-            sandbox=sandbox,
-            base=settings.effective_workspaces_dir,
-            hidden=hidden_paths(settings),
-            private_hosts=tuple(settings.web_fetch_private_hosts),
+            environments=environments,
+            private_hosts=tuple(settings.network_private_hosts),
+            in_session=run.session_id is not None,
         )
         self.last_seq = run.last_seq
         self.cancel_requested = False
@@ -341,11 +339,3 @@ class RunContext:
             await self._flush_task
             self._flush_task = None
         await self.tooling.close()
-
-
-def hidden_paths(settings: Settings) -> tuple[Path, ...]:
-    """What the sandbox must hide: the server's data (keys, database) and other workspaces.
-
-    A run's own workspace directories are bound back inside.
-    """
-    return tuple(dict.fromkeys([settings.data_dir.resolve(), settings.effective_workspaces_dir]))

@@ -146,13 +146,25 @@ async def _finish_tool_calls(ctx: RunContext) -> None:
     state.pending, state.results, state.issued = [], [], False
 
 
+INTERRUPTED = (
+    "interrupted: the worker running this call stopped before it finished, so whether it took "
+    "effect is unknown; check before running it again"
+)
+"""The result of a call with effects that a previous attempt of the run started but never
+finished: running it again could do twice what was meant once."""
+
+
 async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
-    if call["call_id"] not in ctx.journal.started_tools:
+    interrupted = call["call_id"] in ctx.journal.started_tools
+    if not interrupted:
         ctx.emit("tool.started", call_id=call["call_id"], name=call["name"], input=call["input"])
     output: str | None = None
     error: str | None = call.get("error")
+    tool = ctx.tools.server_tool(call["name"])
+    if error is None and interrupted and tool is not None and not tool.rerun_safe:
+        ctx.emit("tool.interrupted", call_id=call["call_id"], name=call["name"], reason=INTERRUPTED)
+        error = INTERRUPTED
     if error is None:
-        tool = ctx.tools.server_tool(call["name"])
         assert tool is not None
         outcome = await ctx.tooling.call(tool, call["input"])
         output = bound_output(outcome.output or "") if outcome.ok else None

@@ -9,13 +9,13 @@ from corral.domain.conversation import input_messages
 from corral.providers.registry import MissingProviderKey, ModelRegistry
 from corral.pubsub.base import Broker
 from corral.runtime.context import Journal, RunContext, RunState
+from corral.sandbox.pool import Environments
 from corral.security.sealed import SealError, SecretBox
 from corral.settings import Settings
 from corral.storage import events as event_log
 from corral.storage import sessions as session_store
 from corral.storage.database import Database
 from corral.storage.runs import RunRecord
-from corral.tools.sandbox import Sandbox
 
 _JOURNAL_LIMIT = 1_000_000
 
@@ -29,7 +29,7 @@ async def prepare(
     models: ModelRegistry,
     secrets: SecretBox,
     settings: Settings,
-    sandbox: Sandbox,
+    environments: Environments,
     clock: Callable[[], datetime],
 ) -> RunContext:
     """The context to execute `run` with, picking up where a previous attempt stopped.
@@ -69,5 +69,5 @@ async def prepare(
         provider=await models.provider(entry),
         endpoint=models.endpoint(entry, run_keys),
         settings=settings,
-        sandbox=sandbox,
+        environments=environments,
     )

@@ -1,30 +1,34 @@
 """The tools of one executing run while it executes.
 
-Its workspace is opened when first needed, its setup commands run once per workspace, and its
-MCP servers are connected at the start and closed at the end.
+Its environment is started when first needed: to place its inputs and skills, run its setup
+commands (once per workspace), start its local MCP servers, or execute a builtin tool. Remote
+MCP servers are connected at the start; everything is closed at the end.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from corral.errors import RunFailure
+from corral.runtime.workspace import RunWorkspace, load_state, save_state
+from corral.sandbox.egress import EgressPolicy
+from corral.sandbox.environment import EnvironmentLost, EnvironmentSpec
+from corral.sandbox.host import RUNTIME_SIZES
+from corral.sandbox.pool import Environments
 from corral.tools import artifacts
 from corral.tools.base import Tool, ToolContext, ToolOutcome
+from corral.tools.builtin.shell import report
 from corral.tools.mcp import McpToolbox
 from corral.tools.registry import ToolSet
-from corral.tools.sandbox import Sandbox
-from corral.tools.skills import Skill, SkillError, announce, install_skill
-from corral.tools.workspace import Workspace, load_state, open_workspace, save_state
+from corral.tools.skills import Skill, SkillError, UnpackedSkill, announce, unpack_skill
 from corral.types.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
 SETUP_TIMEOUT_S = 900.0
+TRANSFER_TIMEOUT_S = 300.0
 AGENTS_MD = "AGENTS.md"
 MAX_AGENTS_MD_BYTES = 64_000
 SETUP_DONE = "setup"
@@ -46,6 +50,17 @@ Emit = Callable[..., None]
 LoadFiles = Callable[[list[str]], Awaitable[dict[str, bytes]]]
 
 
+def environment_spec(key: str, spec: dict[str, Any], egress: EgressPolicy) -> EnvironmentSpec:
+    """What a run spec's `environment` asks of the sandbox."""
+    environment = spec.get("environment") or {}
+    return EnvironmentSpec(
+        key=key,
+        limits=RUNTIME_SIZES[environment.get("runtime", "small")],
+        network=egress,
+        variables=dict(environment.get("variables") or {}),
+    )
+
+
 class RunTooling:
     """What a run's server-side tools need while it executes."""
 
@@ -57,49 +72,28 @@ class RunTooling:
         key: str,
         spec: dict[str, Any],
         tools: ToolSet,
-        sandbox: Sandbox,
-        base: Path,
-        hidden: tuple[Path, ...],
+        environments: Environments,
         private_hosts: tuple[str, ...],
+        in_session: bool,
     ) -> None:
         self.run_id = run_id
         self.workspace_id = workspace_id
-        self.key = key
         self.environment: dict[str, Any] = spec.get("environment") or {}
         self.tools = tools
-        self.sandbox = sandbox
-        self.base = base
-        self.hidden = hidden
-        self.private_hosts = private_hosts
+        self.egress = EgressPolicy.for_networking(
+            self.environment.get("networking"), private_hosts=private_hosts
+        )
+        """Where web_fetch, remote MCP servers and the agent's own commands may connect."""
+        self.workspace = RunWorkspace(
+            run_id=run_id,
+            spec=environment_spec(key, spec, self.egress),
+            environments=environments,
+            keep_warm=in_session,
+        )
         self.notes: list[str] = []
         """What the model must be told about its tools (servers that are unavailable)."""
         self.spec = spec
-        self._workdir: Workspace | None = None
         self._mcp: McpToolbox | None = None
-        self._baseline: dict[str, tuple[int, int]] | None = None
-
-    async def workdir(self) -> Workspace:
-        """The run's workspace, opened on first use.
-
-        What the workspace holds then is the run's baseline: the files it creates or changes
-        afterwards are its outputs.
-        """
-        if self._workdir is None:
-            workdir = await open_workspace(
-                self.key,
-                base=self.base,
-                environment=self.environment,
-                sandbox=self.sandbox,
-                hidden=self.hidden,
-            )
-            marker = f"baseline-{self.run_id}"
-            baseline = workdir.load_state(marker, None)
-            if baseline is None:
-                baseline = await asyncio.to_thread(artifacts.snapshot, workdir.path)
-                workdir.save_state(marker, baseline)
-            self._baseline = {path: (entry[0], entry[1]) for path, entry in baseline.items()}
-            self._workdir = workdir
-        return self._workdir
 
     async def start(self, emit: Emit, load_files: LoadFiles) -> None:
         """Get the run's tools ready before its first turn.
@@ -107,15 +101,17 @@ class RunTooling:
         Its inputs and skills are placed, the environment's setup runs (once per workspace) and
         the MCP servers are connected.
         """
+        had_files = self.workspace.exists
         if self.spec.get("files") or self.spec.get("skills"):
             await self._inputs(load_files)
-        await asyncio.to_thread(self._read_agents_md)
+        if had_files or self.spec.get("files") or self.spec.get("skills"):
+            await self._read_agents_md()
         if self.environment.get("setup"):
             await self._setup(emit)
         if self.tools.mcp_servers:
-            if any(server.command for server in self.tools.mcp_servers):
-                await self.workdir()  # local servers run in the run's sandbox
-            self._mcp = await McpToolbox.connect(self.tools.mcp_servers, stdio_wrapper=self._wrap)
+            self._mcp = await McpToolbox.connect(
+                self.tools.mcp_servers, launcher=self.workspace, egress=self.egress
+            )
             for server, reason in self._mcp.failures.items():
                 emit("mcp.unavailable", server=server, reason=reason)
                 self.notes.append(
@@ -125,89 +121,97 @@ class RunTooling:
 
     async def _inputs(self, load_files: LoadFiles) -> None:
         """Input files and skills go into the workspace once per run, before its baseline."""
-        marker, root = f"inputs-{self.run_id}", self.base / self.key
+        marker, root = f"inputs-{self.run_id}", self.workspace.root
         placed = load_state(root, marker, None)
         if placed is None:
-            # Placed before the workspace opens, so its baseline includes them.
-            (root / "workspace").mkdir(parents=True, exist_ok=True)
-            placed = await self._place(root / "workspace", load_files)
+            placed = await self._place(load_files)
             save_state(root, marker, placed)
         skills = [Skill(**skill) for skill in placed["skills"]]
         if skills:
             self.notes.append(announce(skills))
 
-    async def _place(self, root: Path, load_files: LoadFiles) -> dict[str, Any]:
+    async def _place(self, load_files: LoadFiles) -> dict[str, Any]:
         files = self.spec.get("files") or []
-        skills = self.spec.get("skills") or []
-        ids = [e["file_id"] for e in [*files, *skills] if "file_id" in e]
+        skill_refs = self.spec.get("skills") or []
+        ids = [e["file_id"] for e in [*files, *skill_refs] if "file_id" in e]
         uploaded = await load_files(ids) if ids else {}
         try:
             inputs = artifacts.resolve_inputs(files, uploaded)
-            for path, content in inputs:
-                await asyncio.to_thread(artifacts.place, root, path, content)
-            installed = []
-            for skill in skills:
-                archive = uploaded.get(skill["file_id"])
+            skills = []
+            for ref in skill_refs:
+                archive = uploaded.get(ref["file_id"])
                 if archive is None:
-                    raise artifacts.MissingInput(f"skill file {skill['file_id']} was deleted")
-                installed.append(await asyncio.to_thread(install_skill, root, archive))
-        except (artifacts.MissingInput, SkillError, artifacts.UnsafePath) as error:
+                    raise artifacts.MissingInput(f"skill file {ref['file_id']} was deleted")
+                skills.append(unpack_skill(archive))
+        except (artifacts.MissingInput, SkillError) as error:
             raise InputsUnavailable(str(error)) from None
-        return {"files": [path for path, _ in inputs], "skills": [vars(s) for s in installed]}
+        environment = await self.workspace.environment()  # before the baseline is taken
+        try:
+            if inputs:
+                entries = [{"path": path, "size": len(content)} for path, content in inputs]
+                payload = b"".join(content for _, content in inputs)
+                await _transfer(environment, "put_files", {"files": entries}, payload)
+            for skill in skills:
+                await _install(environment, skill)
+        except EnvironmentLost as error:
+            raise InputsUnavailable(f"the inputs could not be placed: {error}") from None
+        installed = [{"name": s.name, "description": s.description, "path": s.path} for s in skills]
+        return {"files": [path for path, _ in inputs], "skills": installed}
 
-    def _read_agents_md(self) -> None:
+    async def _read_agents_md(self) -> None:
         """An `AGENTS.md` at the workspace's root adds its instructions, as in many tools."""
-        path = self.base / self.key / "workspace" / AGENTS_MD
-        if path.is_file() and not path.is_symlink():
-            text = path.read_bytes()[:MAX_AGENTS_MD_BYTES].decode("utf-8", "replace").strip()
-            if text:
-                self.notes.append(f"Instructions from {AGENTS_MD} in the workspace:\n{text}")
-
-    async def outputs(self) -> list[tuple[str, bytes]]:
-        """The files this run created or changed in its workspace (none if it never opened it)."""
-        if self._workdir is None or self._baseline is None:
-            return []
-        root, baseline = self._workdir.path, self._baseline
-        paths = await asyncio.to_thread(artifacts.changed, root, baseline)
-        return await asyncio.to_thread(artifacts.read_outputs, root, paths) if paths else []
-
-    def _wrap(self, command: str, args: list[str]) -> tuple[str, list[str]]:
-        """A local MCP server's command line, run inside the sandbox."""
-        if self._workdir is None:
-            raise RuntimeError("the workspace must be open before a local MCP server starts")
-        argv = self.sandbox.wrap([command, *args], self._workdir.box)
-        return argv[0], argv[1:]
+        environment = await self.workspace.environment()
+        try:
+            answer = await environment.call(
+                "text_file", {"path": AGENTS_MD, "max_bytes": MAX_AGENTS_MD_BYTES}, timeout_s=30
+            )
+        except EnvironmentLost:
+            return
+        text = answer.text("text").strip()
+        if text:
+            self.notes.append(f"Instructions from {AGENTS_MD} in the workspace:\n{text}")
 
     async def _setup(self, emit: Emit) -> None:
-        workdir = await self.workdir()
-        if workdir.load_state(SETUP_DONE, False):
+        if load_state(self.workspace.root, SETUP_DONE, False):
             return
         for index, command in enumerate(self.environment["setup"]):
             call_id = f"setup_{index + 1}"
             emit("tool.started", call_id=call_id, name="setup", input={"command": command})
-            result = await self.sandbox.run(command, workdir.box, timeout_s=SETUP_TIMEOUT_S)
-            ok = result.exit_code == 0
+            try:
+                answer = await self.workspace.call(
+                    "bash", {"command": command, "timeout_s": SETUP_TIMEOUT_S},
+                    timeout_s=SETUP_TIMEOUT_S,
+                )  # fmt: skip
+            except EnvironmentLost as error:
+                raise SetupFailed(
+                    f"setup command {index + 1} failed ({error}): {command}"
+                ) from None
+            ok = answer.ok and answer.number("exit_code") == 0
+            output = answer.text("output")
             emit(
                 "tool.completed",
                 call_id=call_id,
                 name="setup",
                 ok=ok,
-                output=result.output if ok else None,
-                error=None if ok else result.output or f"exit code {result.exit_code}",
+                output=output if ok else None,
+                error=None if ok else output or answer.error or report(answer, SETUP_TIMEOUT_S),
             )
             if not ok:
-                ending = result.killed or f"exit code {result.exit_code}"
-                raise SetupFailed(f"setup command {index + 1} failed ({ending}): {command}")
-        workdir.save_state(SETUP_DONE, True)
+                ending = report(answer, SETUP_TIMEOUT_S).rsplit("\n", 1)[-1]
+                raise SetupFailed(f"setup command {index + 1} failed {ending}: {command}")
+        save_state(self.workspace.root, SETUP_DONE, True)
+
+    async def outputs(self) -> list[tuple[str, bytes]]:
+        """The files this run created or changed in its workspace (none if it never opened it)."""
+        return await self.workspace.outputs()
 
     async def call(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
         """Execute a server-side tool call."""
-        workdir = await self.workdir() if tool.needs_files else self._workdir
         context = ToolContext(
             run_id=self.run_id,
             workspace_id=self.workspace_id,
-            workdir=workdir,
-            private_hosts=self.private_hosts,
+            workspace=self.workspace if tool.needs_files else None,
+            egress=self.egress,
         )
         return await tool.run(arguments, context)
 
@@ -219,9 +223,34 @@ class RunTooling:
             except Exception:
                 logger.exception("closing MCP servers failed", extra={"run_id": self.run_id})
             self._mcp = None
-        if self._workdir is not None:
-            try:
-                await self._workdir.close()
-            except Exception:
-                logger.exception("closing the workspace failed", extra={"run_id": self.run_id})
-            self._workdir = None
+        try:
+            await self.workspace.close()
+        except Exception:
+            logger.exception("closing the environment failed", extra={"run_id": self.run_id})
+
+
+async def _transfer(environment: Any, op: str, fields: dict[str, Any], payload: bytes) -> None:
+    answer = await environment.call(op, fields, payload=payload, timeout_s=TRANSFER_TIMEOUT_S)
+    if not answer.ok:
+        raise InputsUnavailable(f"the inputs could not be placed: {answer.error}")
+
+
+async def _install(environment: Any, skill: UnpackedSkill) -> None:
+    entries: list[dict[str, Any]] = []
+    contents: list[bytes] = []
+    for item in skill.files:
+        if item.content is None:
+            entries.append({"path": item.path, "dir": True})
+        else:
+            entries.append(
+                {"path": item.path, "size": len(item.content), "executable": item.executable}
+            )
+            contents.append(item.content)
+    answer = await environment.call(
+        "install_skill",
+        {"name": skill.name, "entries": entries},
+        payload=b"".join(contents),
+        timeout_s=TRANSFER_TIMEOUT_S,
+    )
+    if not answer.ok:
+        raise InputsUnavailable(f"the skill {skill.name} could not be installed: {answer.error}")

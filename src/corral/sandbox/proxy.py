@@ -56,7 +56,7 @@ class AllowlistProxy:
     def __init__(
         self,
         *,
-        allowed_hosts: tuple[str, ...],
+        allowed_hosts: tuple[str, ...] | None,
         record: DecisionLog,
         resolver_allow: ssrf.AddressAllow | None = None,
         resolver: ssrf.Resolver | None = None,
@@ -65,7 +65,8 @@ class AllowlistProxy:
         """Describe the proxy; `start` is what serves it.
 
         Args:
-            allowed_hosts: patterns as `ssrf.host_allowed` reads them.
+            allowed_hosts: patterns as `ssrf.host_allowed` reads them; None allows any host
+                (still only at public addresses).
             record: called with each decision.
             resolver_allow: lets a host use a non-public address it resolves to (tests).
             resolver: replaces the system resolver (tests).
@@ -164,7 +165,9 @@ class AllowlistProxy:
     async def _vet(self, method: str, host: str, port: int) -> list[ssrf.IPAddress]:
         shown = f"[{host}]" if ":" in host else host
         refusal = f"blocked by sandbox network policy: {shown}:{port}"
-        if not ssrf.host_allowed(host, port, self._allowed_hosts):
+        if self._allowed_hosts is not None and not ssrf.host_allowed(
+            host, port, self._allowed_hosts
+        ):
             self._record(method, host, port, allowed=False, why="not in allowed_hosts")
             raise _Refused(403, refusal)
         try:

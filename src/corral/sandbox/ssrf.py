@@ -1,7 +1,8 @@
 """Which hosts and addresses an agent's outbound request may reach.
 
-The sandbox proxy and the `web_fetch` tool both ask here before they connect, so a request can
-never land on the server itself, the private network behind it, or a cloud metadata endpoint.
+The sandbox proxy and the egress policy (`egress`, used by `web_fetch` and remote MCP servers) ask
+here before they connect, so a request can never land on the server itself (loopback or any
+address of its own), the private network behind it, or a cloud metadata endpoint.
 Resolution happens once, here, and callers connect to the vetted addresses (not the name), which
 closes the window a DNS-rebinding answer would otherwise open.
 """
@@ -27,6 +28,7 @@ __all__ = [
     "ResolutionFailed",
     "Resolver",
     "host_allowed",
+    "is_own_address",
     "is_public",
     "normalize_host",
     "resolve_public",
@@ -101,8 +103,39 @@ def why_not_public(address: IPAddress) -> str | None:  # noqa: C901 (one flat li
 
 
 def is_public(address: IPAddress) -> bool:
-    """True when `address` is on the public internet: safe for an agent to reach."""
+    """True when `address` is on the public internet (though it may be this host's own)."""
     return why_not_public(address) is None
+
+
+def is_own_address(address: IPAddress) -> bool:
+    """True when `address` belongs to this host, so connecting to it reaches the server itself.
+
+    Asked of the kernel by binding a socket to the address: that succeeds exactly for the
+    addresses of this host's interfaces and local routes, which change over time, and needs no
+    list of them. (With `net.ipv4.ip_nonlocal_bind` set every bind succeeds, and every address
+    counts as the host's own: the check then fails closed. An IPv6 link-local address cannot be
+    bound without its zone, so it never counts here; `why_not_public` refuses it anyway.)
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError:
+        return False
+    return True
+
+
+def _refusal(address: IPAddress) -> str | None:
+    """Why an agent may not reach `address` (`"a loopback address"`…), or None if it may."""
+    reason = why_not_public(address)
+    if reason is not None:
+        article = "an" if reason[0].lower() in "aeiou" else "a"
+        return f"{article} {reason} address"
+    if is_own_address(address):
+        return "an address of this server"
+    return None
 
 
 def _ip_literal(host: str) -> IPAddress | None:
@@ -149,7 +182,7 @@ async def resolve_public(
     allow: AddressAllow | None = None,
     resolver: Resolver | None = None,
 ) -> list[IPAddress]:
-    """The addresses to connect to for `host`, all of them public (or permitted by `allow`).
+    """The addresses to connect to for `host`, all public and not this server's (or `allow`ed).
 
     One non-public answer refuses the whole host: a name that resolves to both a public and a
     private address is how a rebinding attack looks.
@@ -173,10 +206,10 @@ async def resolve_public(
             raise ResolutionFailed(f"{name} does not resolve to any address")
     unique = list(dict.fromkeys(addresses))
     for address in unique:
-        reason = why_not_public(address)
+        reason = _refusal(address)
         if reason is not None and not (allow is not None and allow(name, address)):
             target = name if literal is not None else f"{name} resolves to {address}, which"
-            raise BlockedAddress(f"{target} is a {reason} address")
+            raise BlockedAddress(f"{target} is {reason}")
     return unique
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
+from corral import private_files
+
 SECRET_FILE = "secret.key"
 
 
@@ -57,10 +59,10 @@ def load_or_create_secret(data_dir: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_files.make_dir(data_dir)
     secret = new_secret()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, private_files.FILE_MODE)
     except FileExistsError:
         return path.read_text().strip()  # another process of this server won the race
     with os.fdopen(fd, "w") as file:

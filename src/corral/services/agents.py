@@ -34,11 +34,11 @@ def validate_spec(ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "") -> 
 
 def check_environment(ctx: ServiceContext, environment: dict[str, Any]) -> None:
     """Refuse what this host's sandbox cannot enforce, rather than pretend it does."""
-    networking = environment.get("networking") or {}
-    if networking.get("mode") == "limited" and not ctx.sandbox.netns:
+    mode = (environment.get("networking") or {}).get("mode", "open")
+    if ctx.sandbox.enforced and mode not in ctx.sandbox.networks:
         raise InvalidRequest(
-            "networking mode 'limited' needs network namespaces, which this server cannot "
-            f"create ({ctx.sandbox.detail}); use 'open' or run the server as root with `ip`",
+            f"networking mode {mode!r} cannot be enforced on this server ({ctx.sandbox.detail});"
+            f" use {' or '.join(repr(m) for m in ctx.sandbox.networks)}, or: {ctx.sandbox.fix}",
             field="/environment/networking/mode",
         )
 

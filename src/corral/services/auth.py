@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from datetime import datetime
 from pathlib import Path
 
+from corral import private_files
 from corral.errors import Conflict, InsufficientScope, Unauthorized
 from corral.ids import new_id
 from corral.security import keys as key_rules
 from corral.services.context import Principal, ServiceContext
 from corral.storage import keys as key_store
+from corral.storage import runs as run_store
 from corral.storage.database import Connection
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,38 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
     return principal
 
 
+def allows(principal: Principal, scope: str) -> bool:
+    """Whether the key allows `scope`."""
+    return key_rules.allows(principal.scopes, scope)
+
+
 def require_scope(principal: Principal, scope: str) -> None:
     """Refuse with `insufficient_scope` unless the key allows `scope`."""
-    if not key_rules.allows(principal.scopes, scope):
+    if not allows(principal, scope):
         raise InsufficientScope(f"this key lacks the {scope!r} scope", required_scope=scope)
+
+
+def require_session_scope(principal: Principal, session_id: str | None, scope: str) -> None:
+    """Refuse with `insufficient_scope` a run of a session unless the key also allows `scope`.
+
+    A session's runs are its messages: reading one takes `sessions:read`, and sending, answering,
+    cancelling or deleting one `sessions:write`, whichever route is used.
+    """
+    if session_id is not None and not allows(principal, scope):
+        raise InsufficientScope(
+            f"this key lacks the {scope!r} scope, which runs of sessions need",
+            required_scope=scope,
+        )
+
+
+async def require_run_session_scope(
+    ctx: ServiceContext, principal: Principal, run_id: str, scope: str
+) -> None:
+    """`require_session_scope` for a run known by its id; a missing run is left to the caller."""
+    if allows(principal, scope):
+        return  # no need to look the run up
+    session_id = await ctx.database.read(run_store.session_of, principal.workspace_id, run_id)
+    require_session_scope(principal, session_id, scope)
 
 
 async def create_workspace(
@@ -151,8 +180,5 @@ async def bootstrap(ctx: ServiceContext) -> str | None:
 
 
 def _write_key_file(path: Path, secret: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
-    os.chmod(path, 0o600)
+    private_files.make_dir(path.parent)
+    private_files.write_file(path, secret + "\n")

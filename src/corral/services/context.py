@@ -10,10 +10,10 @@ from corral.clock import utcnow
 from corral.domain.budgets import Defaults
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import Broker
+from corral.sandbox.capabilities import Capabilities
 from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage.database import Database
-from corral.tools.sandbox import Capabilities
 
 
 @dataclass(frozen=True, kw_only=True)

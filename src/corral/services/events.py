@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from corral.errors import NotFound
 from corral.pubsub.base import run_channel, session_channel
+from corral.services import auth
 from corral.services.context import Principal, ServiceContext
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
@@ -30,6 +31,7 @@ async def page(
     ctx: ServiceContext, principal: Principal, run_id: str, *, after: int, limit: int
 ) -> tuple[list[StoredEvent], bool]:
     """Events after `after`, and whether more follow."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
     if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
         raise NotFound(f"no run {run_id!r}")
     events = await ctx.database.read(event_log.read, run_id, after=after, limit=limit + 1)
@@ -43,6 +45,7 @@ async def follow_run(
 
     None marks a heartbeat.
     """
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
     if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
         raise NotFound(f"no run {run_id!r}")
     return _follow_run(ctx, run_id, after)

@@ -11,6 +11,7 @@ from typing import Any
 
 from corral.errors import InvalidRequest, NotFound, PayloadTooLarge, RunActive
 from corral.ids import new_id
+from corral.services import auth
 from corral.services.context import Principal, ServiceContext
 from corral.storage import files as file_store
 from corral.storage import runs as run_store
@@ -253,6 +254,7 @@ def _require_ended(status: str, run_id: str) -> None:
 
 async def list_outputs(ctx: ServiceContext, principal: Principal, run_id: str) -> RunOutputList:
     """The run's outputs by path; none until it has ended."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
 
     def read(conn: Connection) -> list[OutputRecord]:
         if _run_status(conn, principal.workspace_id, run_id) not in TERMINAL_STATUSES:
@@ -266,6 +268,7 @@ async def output(
     ctx: ServiceContext, principal: Principal, run_id: str, path: str
 ) -> tuple[RunOutput, bytes]:
     """One output of an ended run and its bytes."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
 
     def read(conn: Connection) -> tuple[OutputRecord, bytes] | None:
         _require_ended(_run_status(conn, principal.workspace_id, run_id), run_id)
@@ -284,6 +287,7 @@ async def output(
 
 async def archive(ctx: ServiceContext, principal: Principal, run_id: str) -> bytes:
     """Every output of an ended run in a gzip'd tar, dated when the run ended."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
 
     def read(conn: Connection) -> tuple[float, list[tuple[str, bytes]]]:
         record = run_store.get(conn, principal.workspace_id, run_id)

@@ -20,10 +20,10 @@ from corral.domain import mantyx as protocol
 from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
 from corral.providers.catalog import CatalogEntry
 from corral.services import agents as agent_service
+from corral.services import auth, tool_results
 from corral.services import events as event_service
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
-from corral.services import tool_results
 from corral.services.context import Principal, ServiceContext
 from corral.storage.agents import AgentRecord
 from corral.storage.events import StoredEvent
@@ -38,6 +38,7 @@ from corral.types.mantyx import (
     AgentSessionInfo,
     AgentSessionMessageParams,
     AgentSpecParams,
+    AgentSpecView,
     LocalToolCall,
     LocalToolResultParams,
     ModelCatalog,
@@ -124,6 +125,24 @@ async def _stored_agent(ctx: ServiceContext, principal: Principal, agent_id: str
         ) from None
 
 
+def _spec_view(
+    principal: Principal, spec: dict[str, Any], *, agent_id: str | None, metadata: dict[str, str]
+) -> AgentSpecView:
+    """A run's or session's agent as the key may see it: in full only with `agents:read`.
+
+    Inline specs are outlined too: a copy of a stored agent (another model or budgets) is
+    stored as one.
+    """
+    if auth.allows(principal, "agents:read"):
+        return protocol.spec_view(spec, agent_id=agent_id, metadata=metadata)
+    return protocol.spec_outline(spec, agent_id=agent_id, metadata=metadata)
+
+
+def _name(principal: Principal, record: AgentRecord) -> str:
+    """A stored agent's name, or its id for a key that may not read agents."""
+    return record.name if auth.allows(principal, "agents:read") else record.id
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Source:
     """The Corral agent a request runs: a stored one by id, or an inline spec."""
@@ -157,7 +176,7 @@ async def _source(
     )
     run_tools = [] if for_session else refs
     if changed is None:
-        return _Source(agent=record.id, run_tools=run_tools, name=record.name)
+        return _Source(agent=record.id, run_tools=run_tools, name=_name(principal, record))
     return _Source(agent_spec=AgentSpec.model_validate(changed), run_tools=run_tools)
 
 
@@ -199,7 +218,7 @@ async def get_run(ctx: ServiceContext, principal: Principal, run_id: str) -> Age
             LocalToolCall(tool_use_id=call.call_id, name=call.name, args=call.input)
             for call in run.pending_tool_calls
         ],
-        agent_spec=protocol.spec_view(record.spec, agent_id=run.agent, metadata=run.metadata),
+        agent_spec=_spec_view(principal, record.spec, agent_id=run.agent, metadata=run.metadata),
         metadata=run.metadata,
         usage=RunUsage(
             input_tokens=run.usage.input_tokens,
@@ -245,6 +264,7 @@ async def submit_tool_result(
     ctx: ServiceContext, principal: Principal, run_id: str, params: LocalToolResultParams
 ) -> Acknowledged:
     """Answer a local tool call; after a cancellation the answer is accepted and ignored (§9)."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     record = await run_service.find(ctx, principal, run_id)
     if record.status == RunStatus.CANCELLED:
         return Acknowledged()
@@ -288,7 +308,7 @@ async def _agent_name(ctx: ServiceContext, principal: Principal, agent_id: str |
     if agent_id is None:
         return EPHEMERAL_NAME
     try:
-        return (await agent_service.find(ctx, principal, agent_id)).name
+        return _name(principal, await agent_service.find(ctx, principal, agent_id))
     except NotFound:
         return EPHEMERAL_NAME  # the agent was deleted since
 
@@ -306,8 +326,8 @@ async def get_session(
         created_at=session.created_at,
         last_used_at=session.updated_at,
         ended_at=row["ended_at"],
-        agent_spec=protocol.spec_view(
-            row["spec"], agent_id=session.agent, metadata=session.metadata
+        agent_spec=_spec_view(
+            principal, row["spec"], agent_id=session.agent, metadata=session.metadata
         ),
         messages=protocol.history(session.messages),
         metadata=session.metadata,

@@ -19,6 +19,7 @@ from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, control_channel, run_channel, session_channel
 from corral.services import agents as agent_service
+from corral.services import auth
 from corral.services import files as file_service
 from corral.services.context import Principal, ServiceContext
 from corral.storage import agents as agent_store
@@ -293,10 +294,14 @@ async def _replay(
 
 
 async def find(ctx: ServiceContext, principal: Principal, run_id: str) -> RunRecord:
-    """The run, or `NotFound` (also for another workspace's run)."""
+    """The run, or `NotFound` (also for another workspace's run).
+
+    A run of a session is refused to a key without `sessions:read`.
+    """
     record = await ctx.database.read(run_store.get, principal.workspace_id, run_id)
     if record is None:
         raise NotFound(f"no run {run_id!r}")
+    auth.require_session_scope(principal, record.session_id, "sessions:read")
     return record
 
 
@@ -324,7 +329,10 @@ async def list_runs(
     session: str | None,
     metadata: list[tuple[str, str]],
 ) -> Page[Run]:
-    """Runs newest first, filtered."""
+    """Runs newest first, filtered; without `sessions:read`, only runs outside sessions."""
+    may_read_sessions = auth.allows(principal, "sessions:read")
+    if not may_read_sessions:
+        auth.require_session_scope(principal, session, "sessions:read")
     agent_id = agent
     if agent is not None and not agent.startswith("agt_"):
         record = await ctx.database.read(agent_store.find, principal.workspace_id, agent)
@@ -339,6 +347,7 @@ async def list_runs(
         status=status.value if status else None,
         agent_id=agent_id,
         session_id=session,
+        has_session=None if may_read_sessions else False,
         metadata=metadata,
     )
     records, more = records[:limit], len(records) > limit
@@ -350,6 +359,7 @@ async def list_runs(
 
 async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s: float) -> Run:
     """The run once it has ended, or as it stands after `timeout_s`."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
     with ctx.broker.subscribe(run_channel(run_id)) as subscription:
@@ -393,6 +403,7 @@ async def cancel(
     ctx: ServiceContext, principal: Principal, run_id: str, *, reason: str = CANCEL_REASON
 ) -> Run:
     """End the run `cancelled` now (idempotent; an ended run keeps its status)."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     record, committed = await ctx.database.write(
         _cancel_tx, principal.workspace_id, run_id, reason, ctx.clock()
     )
@@ -419,6 +430,7 @@ async def publish_cancelled(
 
 async def delete(ctx: ServiceContext, principal: Principal, run_id: str) -> None:
     """Delete an ended run and its events."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     record = await find(ctx, principal, run_id)
     if record.status in ACTIVE_STATUSES:
         raise RunActive(f"run {run_id} is {record.status}; cancel it before deleting it")

@@ -9,6 +9,7 @@ from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
+from corral.services import auth
 from corral.services import runs as run_service
 from corral.services.context import Principal, ServiceContext
 from corral.storage import events as event_log
@@ -132,8 +133,10 @@ async def send(
 ) -> tuple[Run, bool]:
     """Queue the next message of the session as a run; it starts when the ones before end.
 
-    The run uses the provider keys it brings, else the session's.
+    The run uses the provider keys it brings, else the session's. It takes `sessions:write`,
+    whichever route sends it.
     """
+    auth.require_session_scope(principal, session_id, "sessions:write")
     row = await find(ctx, principal, session_id)
     if row["ended_at"] is not None:
         raise SessionEnded(f"session {session_id} has ended")

@@ -6,6 +6,7 @@ from typing import Any
 
 from corral.errors import NotFound, RunTerminal, UnknownToolCall
 from corral.pubsub.base import control_channel
+from corral.services import auth
 from corral.services.context import Principal, ServiceContext
 from corral.storage import runs as run_store
 from corral.storage import tool_calls as tool_call_store
@@ -38,6 +39,7 @@ async def submit(
     ctx: ServiceContext, principal: Principal, run_id: str, params: ToolResultParams
 ) -> ToolResultAccepted:
     """Store the result and wake the run's worker."""
+    await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     await ctx.database.write(_submit_tx, principal.workspace_id, run_id, params, ctx.clock())
     await ctx.broker.publish(control_channel(run_id), "tool_result")
     return ToolResultAccepted(run_id=run_id, call_id=params.call_id)

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from corral import private_files
 from corral.errors import Conflict, Unavailable
 from corral.inflight import InFlight
 
@@ -56,6 +57,20 @@ def async_url(url: str) -> str:
 def sqlite_url(url: str) -> str:
     """The URL with the stdlib sqlite3 driver (see the module docstring for why)."""
     return url.replace("sqlite+aiosqlite://", "sqlite://", 1)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Make the database file before SQLite does, readable by this user only.
+
+    SQLite would create it with mode 0644; it creates the `-wal` and `-shm` files with the
+    database's own mode, so those are private too. Files an earlier start left looser are
+    tightened. A directory made for the file is private; an existing one is left as it is.
+    """
+    path.parent.mkdir(mode=private_files.DIR_MODE, parents=True, exist_ok=True)
+    if not private_files.create_file(path):
+        private_files.tighten(path)
+    for suffix in ("-wal", "-shm"):
+        private_files.tighten(path.with_name(path.name + suffix))
 
 
 class Database:
@@ -97,7 +112,7 @@ class Database:
     def _open_sqlite(self) -> sa.Connection:
         url = sa.make_url(sqlite_url(self.url))
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(url.database))
         engine = sa.create_engine(
             url,
             isolation_level="AUTOCOMMIT",

@@ -64,6 +64,7 @@ _IN_WORKSPACE = runs.c.workspace_id == sa.bindparam("b_workspace_id")
 _GET = sa.select(runs).where(_BY_ID, _IN_WORKSPACE)
 _STATUS = sa.select(runs.c.status).where(_BY_ID)
 _STATUS_IN = sa.select(runs.c.status).where(_BY_ID, _IN_WORKSPACE)
+_SESSION_IN = sa.select(runs.c.session_id).where(_BY_ID, _IN_WORKSPACE)
 
 
 def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
@@ -87,6 +88,11 @@ def get_status_in(conn: sa.Connection, workspace_id: str, run_id: str) -> str | 
     return conn.execute(_STATUS_IN, {"b_run_id": run_id, "b_workspace_id": workspace_id}).scalar()
 
 
+def session_of(conn: sa.Connection, workspace_id: str, run_id: str) -> str | None:
+    """The session a run of the workspace belongs to; None outside sessions or for no run."""
+    return conn.execute(_SESSION_IN, {"b_run_id": run_id, "b_workspace_id": workspace_id}).scalar()
+
+
 def get_by_idempotency_key(conn: sa.Connection, workspace_id: str, key: str) -> RunRecord | None:
     """The run created with this idempotency key, if any."""
     row = conn.execute(
@@ -104,9 +110,13 @@ def list_page(
     status: str | None = None,
     agent_id: str | None = None,
     session_id: str | None = None,
+    has_session: bool | None = None,
     metadata: Sequence[tuple[str, str]] = (),
 ) -> list[RunRecord]:
-    """Runs newest first (ids sort by creation time), `limit` of them after the cursor."""
+    """Runs newest first (ids sort by creation time), `limit` of them after the cursor.
+
+    `has_session` False keeps only runs outside sessions, True only runs of sessions.
+    """
     query = sa.select(runs).where(runs.c.workspace_id == workspace_id)
     if before_id is not None:
         query = query.where(runs.c.id < before_id)
@@ -116,6 +126,9 @@ def list_page(
         query = query.where(runs.c.agent_id == agent_id)
     if session_id is not None:
         query = query.where(runs.c.session_id == session_id)
+    if has_session is not None:
+        column = runs.c.session_id
+        query = query.where(column.is_not(None) if has_session else column.is_(None))
     for key, value in metadata:
         query = query.where(runs.c.metadata[key].as_string() == value)
     rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from corral.tools.workspace import Workspace
+from corral.sandbox.channel import Answer
+from corral.sandbox.egress import EgressPolicy
 
 MAX_OUTPUT_CHARS = 50_000
 """Longest tool output given to the model or written to an event."""
@@ -36,6 +36,22 @@ class ToolOutcome:
         return self.error is None
 
 
+class Workspace(Protocol):
+    """The run's environment as its tools reach it: requests to the tool server inside."""
+
+    async def call(
+        self,
+        op: str,
+        fields: dict[str, Any] | None = None,
+        *,
+        timeout_s: float,
+        payload: bytes = b"",
+        max_payload: int = 0,
+    ) -> Answer:
+        """Send one request; raises `EnvironmentLost` when the environment failed."""
+        ...
+
+
 @dataclass(frozen=True, kw_only=True)
 class ToolContext:
     """What a tool may know about the run calling it."""
@@ -43,11 +59,11 @@ class ToolContext:
     run_id: str
     workspace_id: str
     """The tenant (Corral workspace) the run belongs to."""
-    workdir: Workspace | None = None
-    """The run's files, sandbox and jobs; None for tools that need none."""
-    private_hosts: tuple[str, ...] = ()
-    """Hosts `web_fetch` may reach although they resolve to private addresses (operator's
-    choice, e.g. an internal documentation server)."""
+    workspace: Workspace | None = None
+    """The run's environment; None for tools that need none."""
+    egress: EgressPolicy = field(default_factory=EgressPolicy)
+    """Where requests the server makes for the run (`web_fetch`) may go: the run's networking
+    and the operator's private hosts. The default reaches public addresses only."""
 
 
 class ToolFailure(Exception):
@@ -84,6 +100,11 @@ class Tool(Protocol):
     @property
     def needs_files(self) -> bool:
         """Whether the tool works in the run's workspace (so it must exist first)."""
+        ...
+
+    @property
+    def rerun_safe(self) -> bool:
+        """Whether a call cut off by a worker's death may run again (no effects, or idempotent)."""
         ...
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutcome:

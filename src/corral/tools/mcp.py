@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 import anyio
 import httpx2
-from mcp import ClientSession, StdioServerParameters, stdio_client, types
+from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from corral.sandbox.egress import EgressPolicy, EgressRefused
 from corral.tools.base import ToolOutcome
 from corral.tools.mcp_content import outcome
 from corral.tools.mcp_specs import McpServerSpec, McpTool, tool_name
+from corral.tools.mcp_stdio import Launcher, environment_stdio
 
 __all__ = [
     "McpConnection",
@@ -31,17 +31,10 @@ __all__ = [
     "McpTool",
     "McpToolbox",
     "McpUnavailable",
-    "StdioWrapper",
     "tool_name",
 ]
 
 logger = logging.getLogger(__name__)
-
-StdioWrapper = Callable[[str, list[str]], tuple[str, list[str]]]
-"""Rewrites a stdio server's command and arguments, e.g. to run it inside the sandbox.
-
-The wrapped command is started with the server's environment, so a wrapper must pass that
-environment on to the server (no `--clearenv` without a `--setenv` per variable)."""
 
 _CLIENT_INFO = types.Implementation(name="corral", version="0.1.0")
 _STDERR_TAIL_BYTES = 2_000
@@ -63,19 +56,19 @@ class McpUnavailable(Exception):
         self.reason = reason
 
 
-class _StderrTail(asyncio.Protocol):
+class _StderrTail:
     """Keeps the last bytes a stdio server wrote to stderr, to explain why it failed."""
 
     def __init__(self) -> None:
         self.data = bytearray()
         self.closed = asyncio.Event()
 
-    def data_received(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> None:
+        """More of the server's stderr; empty once it is closed."""
+        if not data:
+            self.closed.set()
         self.data += data
         del self.data[:-_STDERR_TAIL_BYTES]
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
 
     def text(self) -> str:
         lines = self.data.decode(errors="replace").strip().splitlines()
@@ -90,16 +83,21 @@ class McpConnection:
     any task and `close` from any other.
     """
 
-    def __init__(self, spec: McpServerSpec, stdio_wrapper: StdioWrapper | None = None) -> None:
+    def __init__(
+        self,
+        spec: McpServerSpec,
+        launcher: Launcher | None = None,
+        egress: EgressPolicy | None = None,
+    ) -> None:
         self.spec = spec
         self.tools: list[McpTool] = []
-        self._wrapper = stdio_wrapper
+        self._launcher = launcher
+        self._egress = egress or EgressPolicy()
         self._session: ClientSession | None = None
         self._stage = "connect"
         self._lost: str | None = None
         self._http_error: str | None = None
         self._stderr: _StderrTail | None = None
-        self._stderr_pipe: asyncio.ReadTransport | None = None
         self._stop = asyncio.Event()
         self._scope = anyio.CancelScope()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -107,14 +105,22 @@ class McpConnection:
 
     @classmethod
     async def open(
-        cls, spec: McpServerSpec, *, stdio_wrapper: StdioWrapper | None = None
+        cls,
+        spec: McpServerSpec,
+        *,
+        launcher: Launcher | None = None,
+        egress: EgressPolicy | None = None,
     ) -> McpConnection:
         """Connect, initialize and list the server's tools within `spec.connect_timeout_s`.
 
+        A remote server is reached only where `egress` allows (default: public addresses); a
+        local one is started by `launcher`, in the run's environment.
+
         Raises:
-            McpUnavailable: any of the three steps failed or took too long.
+            McpUnavailable: any of the three steps failed or took too long, or `egress` refused
+                the server's URL.
         """
-        connection = cls(spec, stdio_wrapper)
+        connection = cls(spec, launcher, egress)
         owner = asyncio.create_task(connection._own(), name=f"mcp {spec.name}")
         connection._owner = owner
         try:
@@ -241,43 +247,38 @@ class McpConnection:
             self._session = None
             if not self._ready.done():
                 self._ready.set_exception(McpUnavailable(self.spec.name, "the connection ended"))
-            if self._stderr_pipe is not None:
-                self._stderr_pipe.close()
 
     @asynccontextmanager
     async def _transport(self) -> AsyncIterator[Any]:
         """The SDK transport for the spec: streamable HTTP or a stdio process."""
         spec = self.spec
         if spec.url is not None:
+            self._egress.check_url(spec.url)  # refused before anything starts; vetted again on use
             timeout = httpx2.Timeout(
                 spec.connect_timeout_s, read=spec.call_timeout_s + _READ_MARGIN_S
             )
             hooks = {"response": [self._note_response]}
             async with (
                 httpx2.AsyncClient(
-                    headers=spec.headers, timeout=timeout, event_hooks=hooks
+                    headers=spec.headers,
+                    timeout=timeout,
+                    event_hooks=hooks,
+                    transport=self._egress.httpx2_transport(),
                 ) as http,
                 streamable_http_client(spec.url, http_client=http) as streams,
             ):
                 yield streams
             return
         assert spec.command is not None
-        command, args = spec.command, list(spec.args)
-        if self._wrapper is not None:
-            if spec.env:  # a wrapper may start from a clean environment: carry the server's own
-                args = [*(f"{k}={v}" for k, v in spec.env.items()), command, *args]
-                command = "env"
-            command, args = self._wrapper(command, args)
-        params = StdioServerParameters(command=command, args=args, env=dict(spec.env))
-        read_fd, write_fd = os.pipe()
+        if self._launcher is None:
+            raise RuntimeError("a local MCP server runs only in a run's environment")
+        self._stage = f"start {spec.command}"
         tail = self._stderr = _StderrTail()
-        loop = asyncio.get_running_loop()
-        self._stderr_pipe, _ = await loop.connect_read_pipe(lambda: tail, os.fdopen(read_fd, "rb"))
-        self._stage = f"start {command}"
-        with os.fdopen(write_fd, "w") as errlog:
-            async with stdio_client(params, errlog=errlog) as streams:
-                errlog.close()  # the server holds the pipe now; its exit ends our reading
-                yield streams
+        argv = [spec.command, *spec.args]
+        async with environment_stdio(
+            self._launcher, spec.name, argv, dict(spec.env), on_stderr=tail.feed
+        ) as streams:
+            yield streams
 
     async def _note_response(self, response: httpx2.Response) -> None:
         """Remember an HTTP error status: the SDK reports it only as a generic JSON-RPC error."""
@@ -300,6 +301,7 @@ class McpConnection:
                 remote_name=tool.name,
                 description=tool.description or tool.title or "",
                 parameters={"type": "object", **tool.input_schema},
+                rerun_safe=self.spec.idempotent or _says_rerun_safe(tool),
             )
             for tool in listed
         ]
@@ -307,13 +309,17 @@ class McpConnection:
     @property
     def _url(self) -> str:
         """The server's URL without credentials or query, fit for errors the model reads."""
-        url = urlsplit(self.spec.url or "")
-        port = f":{url.port}" if url.port else ""
-        return f"{url.scheme}://{url.hostname}{port}{url.path}"
+        try:
+            url = httpx2.URL(self.spec.url or "")
+        except (httpx2.InvalidURL, UnicodeError):  # idna raises UnicodeErrors
+            return "the server's URL"
+        return str(url.copy_with(userinfo=b"", query=None, fragment=None))
 
     async def _explain(self, exc: BaseException) -> str:
         """A one-line reason for a failure, naming the step that failed."""
         leaf = _leaf(exc)
+        if isinstance(leaf, EgressRefused):
+            return str(leaf)  # the policy's reason is the whole story, whatever the step
         if isinstance(leaf, MCPError) and leaf.code == types.CONNECTION_CLOSED:
             what = "the server closed the connection"
         elif isinstance(leaf, httpx2.HTTPError):
@@ -333,6 +339,12 @@ class McpConnection:
         if self._ready.done():
             return what
         return f"{self._stage} failed: {what}"
+
+
+def _says_rerun_safe(tool: types.Tool) -> bool:
+    """Whether the server marks the tool read-only or idempotent (its own hints, MCP 2025-03)."""
+    hints = tool.annotations
+    return hints is not None and bool(hints.read_only_hint or hints.idempotent_hint)
 
 
 async def _list_tools(session: ClientSession) -> list[types.Tool]:
@@ -378,14 +390,21 @@ class McpToolbox:
 
     @classmethod
     async def connect(
-        cls, specs: Sequence[McpServerSpec], *, stdio_wrapper: StdioWrapper | None = None
+        cls,
+        specs: Sequence[McpServerSpec],
+        *,
+        launcher: Launcher | None = None,
+        egress: EgressPolicy | None = None,
     ) -> McpToolbox:
-        """Connect to every server at once; one that fails is recorded, not raised."""
+        """Connect to every server at once; one that fails is recorded, not raised.
+
+        Remote servers are reached only where `egress` allows (default: public addresses).
+        """
         names = [spec.name for spec in specs]
         if len(set(names)) != len(names):
             raise ValueError(f"MCP server names must be unique: {names}")
         opened = await asyncio.gather(
-            *(McpConnection.open(spec, stdio_wrapper=stdio_wrapper) for spec in specs),
+            *(McpConnection.open(spec, launcher=launcher, egress=egress) for spec in specs),
             return_exceptions=True,
         )
         connections = [result for result in opened if isinstance(result, McpConnection)]

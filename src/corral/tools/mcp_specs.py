@@ -54,6 +54,9 @@ class McpServerSpec:
     """One `tools/call` must be answered within this long."""
     tools: tuple[str, ...] | None = None
     """Only these of the server's tools, by the server's names (None: all)."""
+    idempotent: bool = False
+    """Its tools may run again after a worker's death cut a call off (no effects, or the same
+    effect twice as once)."""
 
     def __post_init__(self) -> None:
         if (self.url is None) == (self.command is None):
@@ -74,3 +77,6 @@ class McpTool:
     """What the tool does, in the server's words."""
     parameters: dict[str, Any]
     """JSON Schema of the arguments, as the server declares it."""
+    rerun_safe: bool = False
+    """Whether a call cut off by a worker's death may run again: the server's reference is
+    marked `idempotent`, or the server says the tool is read-only or idempotent."""

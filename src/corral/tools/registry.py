@@ -63,6 +63,7 @@ def mcp_spec(ref: dict[str, Any]) -> McpServerSpec:
         connect_timeout_s=float(ref.get("connect_timeout_s", 30.0)),
         call_timeout_s=float(ref.get("call_timeout_s", 1_800.0)),
         tools=tuple(ref["tools"]) if ref.get("tools") is not None else None,
+        idempotent=bool(ref.get("idempotent", False)),
     )
 
 
@@ -75,6 +76,7 @@ class _McpCall:
         self.name = tool.name
         self.description = tool.description
         self.parameters = tool.parameters
+        self.rerun_safe = tool.rerun_safe
         self._toolbox = toolbox
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolOutcome:

@@ -1,29 +1,24 @@
 """Skills: archives of instructions and scripts, checked and installed into a workspace.
 
 An archive (.zip or .tar.gz) is read entry by entry within count and size bounds, refusing links,
-absolute paths and `..`, before anything is written; it is extracted beside the installed skills
-and renamed into place, so a bad archive leaves no partial skill behind.
+absolute paths and `..`, in memory; the run's environment then writes it beside the installed
+skills and renames it into place, so a bad archive leaves no partial skill behind.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
-import secrets
-import shutil
 import stat
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-from corral.tools import safe_paths
 from corral.types.files import MAX_PATH_BYTES
 
 SKILLS_DIR = ".skills"
@@ -217,64 +212,45 @@ def read_skill(archive: bytes) -> tuple[str, str]:
     return _manifest(skill_md)
 
 
-def install_skill(root: Path, archive: bytes) -> Skill:
-    """Extract a skill archive into `<root>/.skills/<name>/`, replacing one of that name.
+@dataclass(frozen=True, kw_only=True)
+class SkillFile:
+    """One entry of an unpacked skill: a folder (`content` None) or a file."""
+
+    path: str
+    """Relative to the skill's folder, `/`-separated."""
+    content: bytes | None
+    executable: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnpackedSkill:
+    """A checked skill archive, ready to be installed by the run's environment."""
+
+    name: str
+    description: str
+    files: list[SkillFile]
+
+    @property
+    def path(self) -> str:
+        """Where it is installed, relative to the workspace."""
+        return f"{SKILLS_DIR}/{self.name}"
+
+
+def unpack_skill(archive: bytes) -> UnpackedSkill:
+    """Check and unpack a skill archive in memory, writing nothing.
 
     Raises:
         SkillError: as `read_skill`.
-        UnsafePath: the skills folder of the workspace is a symlink.
     """
     entries = _skill_root(_entries(archive))
     skill_md = next(e.content for e in entries if e.parts == ("SKILL.md",))
     assert skill_md is not None
     name, description = _manifest(skill_md)
-    root_fd = safe_paths.open_root(root)
-    try:
-        skills_fd = safe_paths.descend(root_fd, [SKILLS_DIR], create=True)
-    finally:
-        os.close(root_fd)
-    staging = f".{name}.{secrets.token_hex(4)}.partial"
-    try:
-        os.mkdir(staging, 0o755, dir_fd=skills_fd)
-        staging_fd = safe_paths.descend(skills_fd, [staging], create=False)
-        try:
-            _extract(staging_fd, entries)
-        finally:
-            os.close(staging_fd)
-        _remove(skills_fd, name)
-        os.rename(staging, name, src_dir_fd=skills_fd, dst_dir_fd=skills_fd)
-    except BaseException:
-        _remove(skills_fd, staging)
-        raise
-    finally:
-        os.close(skills_fd)
-    return Skill(name=name, description=description, path=f"{SKILLS_DIR}/{name}")
-
-
-def _extract(dir_fd: int, entries: list[_Entry]) -> None:
-    for entry in entries:
-        try:
-            if entry.content is None:
-                os.close(safe_paths.descend(dir_fd, entry.parts, create=True))
-            else:
-                safe_paths.write_file(
-                    dir_fd, entry.parts, entry.content, 0o755 if entry.executable else 0o644
-                )
-        except (safe_paths.UnsafePath, OSError) as error:
-            # Only the archive's own entries exist here: a clash is a file that is also a folder.
-            raise SkillError(f"{'/'.join(entry.parts)!r} cannot be extracted: {error}") from None
-
-
-def _remove(dir_fd: int, name: str) -> None:
-    """Remove `name` below `dir_fd`, a folder tree or not, if it exists."""
-    try:
-        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(info.st_mode):
-        shutil.rmtree(name, dir_fd=dir_fd)
-    else:
-        os.unlink(name, dir_fd=dir_fd)
+    files = [
+        SkillFile(path="/".join(e.parts), content=e.content, executable=e.executable)
+        for e in entries
+    ]
+    return UnpackedSkill(name=name, description=description, files=files)
 
 
 def announce(skills: Sequence[Skill]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -50,15 +51,39 @@ class ModelSettings(ParamsModel):
     """Turns on Anthropic extended thinking with this budget of tokens per turn."""
 
 
-HostPattern = Annotated[str, Field(pattern=r"^(\*\.)?[A-Za-z0-9.-]{1,253}(:\d{1,5})?$")]
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _host_pattern(pattern: str) -> str:
+    """Refuse at submit what the regex lets through but no host matches (`a..b`, `:99999`)."""
+    host, _, port = pattern.partition(":")
+    if port and not 0 < int(port) < 65536:
+        raise ValueError(f"port {port} is out of range (1-65535) in {pattern!r}")
+    bare = host.removeprefix("*.").removesuffix(".")
+    if len(bare) > 253 or not all(_LABEL.fullmatch(label) for label in bare.split(".")):
+        raise ValueError(f"{pattern!r} is not a host name, `*.` and a domain, or an IP address")
+    if host.startswith("*.") and bare.replace(".", "").isdigit():
+        raise ValueError(f"{pattern!r}: a wildcard covers names, not IP addresses")
+    return pattern
+
+
+HostPattern = Annotated[
+    str,
+    Field(pattern=r"^(\*\.)?[A-Za-z0-9.-]{1,253}(:\d{1,5})?$"),
+    AfterValidator(_host_pattern),
+]
 RuntimeSize = Literal["small", "medium", "large"]
 
 
 class Networking(ParamsModel):
-    """What the agent's own commands may reach."""
+    """Where the agent's network traffic may go: its commands' and the server's requests for it.
 
-    mode: Literal["open", "limited"] = "open"
-    """`limited`: only `allowed_hosts`, through an allowlisting proxy (HTTP and HTTPS)."""
+    The server's requests are `web_fetch` and remote MCP servers.
+    """
+
+    mode: Literal["open", "limited", "none"] = "open"
+    """`open`: any public host; `limited`: only `allowed_hosts` (commands reach them through an
+    allowlisting HTTP(S) proxy); `none`: no network at all."""
     allowed_hosts: Annotated[list[HostPattern], Field(max_length=256)] = Field(default_factory=list)
     """`api.example.com`, `*.example.com`, optionally with `:port`."""
 
@@ -67,7 +92,7 @@ class Environment(ParamsModel):
     """The sandbox the agent's tools run in."""
 
     networking: Networking = Field(default_factory=Networking)
-    """Network access of the agent's commands (`web_fetch` is not governed by it)."""
+    """Network access of the agent's commands, `web_fetch` and remote MCP servers."""
     variables: Annotated[
         dict[
             Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")],

@@ -44,6 +44,8 @@ class ErrorCode(StrEnum):
     CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  #: the conversation is too long
     SETUP_FAILED = "setup_failed"  #: a setup command of the run's environment failed
     INPUTS_UNAVAILABLE = "inputs_unavailable"  #: an input file or skill could not be placed
+    SANDBOX_UNAVAILABLE = "sandbox_unavailable"  #: this server cannot sandbox the agent's tools
+    ENVIRONMENT_UNAVAILABLE = "environment_unavailable"  #: the run's environment did not start
 
 
 class ErrorBody(BaseModel):

@@ -74,6 +74,19 @@ class ToolCompleted(BaseEvent):
     error: str | None
 
 
+class ToolInterrupted(BaseEvent):
+    """A call with effects was cut off by the end of the worker running it.
+
+    The run went on elsewhere without running it again; a `tool.completed` with the error
+    follows, and the model is told that the call's effects are unknown.
+    """
+
+    type: Literal["tool.interrupted"] = "tool.interrupted"
+    call_id: str
+    name: str
+    reason: str
+
+
 class ClientToolCall(BaseEvent):
     """The model called a client tool: post its result to `/v1/runs/{id}/tool-results`."""
 
@@ -152,6 +165,7 @@ Event = Annotated[
     | MessageCompleted
     | ToolStarted
     | ToolCompleted
+    | ToolInterrupted
     | ClientToolCall
     | ClientToolResult
     | McpUnavailable

@@ -179,13 +179,19 @@ class LocalToolResultParams(MantyxParams):
 
 
 class AgentSpecView(MantyxWire):
-    """The agent a run or session executes, described as the protocol describes agents."""
+    """The agent a run or session executes, described as the protocol describes agents.
+
+    A key without `agents:read` sees only `agentId`, `modelId` and `metadata`, which Corral's own
+    `/v1/runs` and `/v1/sessions` show too: the prompt, tools and budgets are an agent's definition.
+    """
 
     agent_id: str | None = None
     """The stored agent, when the run or session refers to one."""
-    system_prompt: str
+    system_prompt: str | None = None
+    """The agent's instructions (left out for a key without `agents:read`)."""
     model_id: str
-    tools: list[ToolParams]
+    tools: list[ToolParams] | None = None
+    """The agent's tools (left out for a key without `agents:read`)."""
     budgets: Budgets | None = None
     metadata: dict[str, str]
 

@@ -72,6 +72,10 @@ class McpToolRef(ParamsModel):
     """Connecting, initializing and listing tools must take at most this long."""
     call_timeout_s: Annotated[float, Field(gt=0, le=86_400)] = 1_800.0
     """One tool call must take at most this long."""
+    idempotent: bool = False
+    """Its tools may simply run again when a worker's death cut a call off. Otherwise such a
+    call is answered "interrupted, effects unknown", unless the server marks the tool read-only
+    or idempotent."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpToolRef:

@@ -32,19 +32,30 @@ class EffectiveLimits(WireModel):
 
 
 class SandboxInfo(WireModel):
-    """How this server isolates the commands of agents' tools."""
+    """How this server isolates agents' tools (see docs/tools.md, "The sandbox")."""
 
     tier: str
-    """`bwrap` (bubblewrap: read-only system, private PID namespace, no capabilities) or
-    `process` (a process group in the workspace directory: no file-system isolation)."""
+    """`bwrap`: every builtin tool and local MCP server runs in an environment of its run;
+    `unavailable`: this host cannot enforce one, so those tools are refused (`fix` says what to
+    do); `none`: the operator turned isolation off (`CORRAL_SANDBOX=none`): UNSAFE."""
+    dedicated_users: bool
+    """Each environment runs as a uid of its own (otherwise as the server's user)."""
     cgroups: str | None
     """`v1` or `v2` when CPU, memory and process limits are enforced; null when they are not."""
     kill_tree: str
-    """How a command's whole process tree is killed: `pid_namespace`, `cgroup` or
+    """How one command's whole process tree is ended: `cgroup`, `pid_namespace` or
     `process_group`."""
-    netns: bool
-    """Whether `networking.mode: limited` can be enforced."""
+    networks: list[str]
+    """The `networking.mode`s this server can enforce."""
+    open_network: str | None
+    """How `open` reaches the internet: `slirp4netns` (any protocol, behind a firewall) or
+    `proxy` (HTTP and HTTPS only)."""
+    disk_quota: bool
+    """Whether each environment's files live on a file system of its runtime's size."""
     detail: str
+    """One line saying all of the above."""
+    fix: str | None = None
+    """What to change on this host for the full sandbox, when something is missing."""
 
 
 class WhoAmI(WireModel):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from corral.clock import utcnow
 from corral.errors import CorralError, Unavailable
@@ -22,6 +22,7 @@ from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import (
     ENDED,
     QUEUE_CHANNEL,
+    WORKSPACES_CHANNEL,
     Broker,
     Subscription,
     control_channel,
@@ -30,14 +31,17 @@ from corral.pubsub.base import (
 from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
+from corral.sandbox import cgroups, disk
+from corral.sandbox.capabilities import Capabilities
+from corral.sandbox.fence import Fence
+from corral.sandbox.host import Host
+from corral.sandbox.pool import Environments
 from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage import idempotency, progress, queue
 from corral.storage import runs as run_store
 from corral.storage.database import Database
 from corral.storage.runs import RunRecord
-from corral.tools.sandbox import Capabilities, Sandbox
-from corral.tools.workspace import remove_workspace
 from corral.types.runs import RunStatus
 
 logger = logging.getLogger(__name__)
@@ -50,6 +54,9 @@ HOUSEKEEPING_INTERVAL_S = 600.0
 
 WAITING_FACTOR = 10
 """A worker holds at most this many times `worker_concurrency` runs, counting waiting ones."""
+
+FENCE_MARGIN = 0.2
+"""The fence falls this fraction of a lease before the lease itself expires."""
 
 
 class Worker:
@@ -72,13 +79,29 @@ class Worker:
         self._broker = broker
         self._models = models
         self._secrets = secrets
-        self._sandbox = Sandbox(sandbox)
+        self._capabilities = sandbox
         self._settings = settings
+        self._fence = Fence()
+        self._host = Host(
+            capabilities=sandbox,
+            workspaces=settings.effective_workspaces_dir,
+            uid_base=settings.sandbox_uid_base,
+            extra_mounts=tuple(settings.sandbox_mounts),
+        )
+        self.environments = Environments(
+            self._host,
+            idle_s=settings.environment_idle_s,
+            on_busy=self._ask_for_workspace,
+            fence=self._fence,
+        )
+        """The environments this worker runs, by workspace."""
         self._clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._contexts: dict[str, RunContext] = {}
         self._wake: Subscription | None = None
+        self._workspace_requests: Subscription | None = None
         self._background: list[asyncio.Task[None]] = []
+        self._letting_go: set[asyncio.Task[bool]] = set()
 
     @property
     def active_run_ids(self) -> list[str]:
@@ -96,6 +119,12 @@ class Worker:
                     "resuming runs left by a previous process",
                     extra={"action": "worker.recovered", "count": resumed},
                 )
+        if self._capabilities.layout is not None:
+            await asyncio.to_thread(cgroups.sweep_stale, self._capabilities.layout)
+        await self._fence.start()
+        self._workspace_requests = self._broker.subscribe(
+            WORKSPACES_CHANNEL, on_message=self._on_workspace_request
+        )
         self._wake = self._broker.subscribe(QUEUE_CHANNEL)
         self._background = [
             asyncio.create_task(self._claim_loop(), name=f"{self.id}-claim"),
@@ -127,6 +156,11 @@ class Worker:
                 await self._database.write(
                     queue.release, worker_id=self.id, run_ids=remaining, now=self._clock()
                 )
+        if self._workspace_requests is not None:
+            self._workspace_requests.close()
+        await self.environments.close()
+        await self._fence.close()
+        self._host.close()
         logger.info(
             "worker stopped",
             extra={"action": "worker.stopped", "worker_id": self.id, "released": len(remaining)},
@@ -140,6 +174,7 @@ class Worker:
             free = self._settings.worker_concurrency - self._busy_count()
             batch = min(free, CLAIM_BATCH)
             if batch > 0:
+                claim_started = time.monotonic()
                 try:
                     claimed = await self._database.write(
                         queue.claim,
@@ -154,6 +189,8 @@ class Worker:
                         extra={"action": "worker.claim_failed"},
                     )
                     claimed = []
+                if claimed:
+                    self._hold_fence(claim_started)
                 for run in claimed:
                     self._spawn(run)
                 if claimed and len(claimed) == batch:
@@ -222,7 +259,7 @@ class Worker:
                     models=self._models,
                     secrets=self._secrets,
                     settings=self._settings,
-                    sandbox=self._sandbox,
+                    environments=self.environments,
                     clock=self._clock,
                 )
             except Unavailable:
@@ -256,11 +293,18 @@ class Worker:
 
     # -- leases ----------------------------------------------------------------------------
 
+    def _hold_fence(self, renewed_at: float) -> None:
+        """Environments may outlive a missed heartbeat, but never the leases renewed then."""
+        lease_s = self._settings.lease_s
+        self._fence.hold_until(renewed_at + lease_s * (1 - FENCE_MARGIN))
+
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.effective_heartbeat_s)
             ids = list(self._tasks)
+            renewed_at = time.monotonic()
             if not ids:
+                self._hold_fence(renewed_at)  # alive, with no lease to lose: keep warm ones
                 continue
             try:
                 held = await self._database.write(
@@ -273,6 +317,7 @@ class Worker:
             except Unavailable:
                 logger.warning("heartbeat failed", extra={"action": "worker.heartbeat_failed"})
                 continue
+            self._hold_fence(renewed_at)
             for run_id in ids:
                 task = self._tasks.get(run_id)
                 if run_id in held or task is None or task.done():
@@ -307,16 +352,25 @@ class Worker:
     async def _remove_old_workspaces(self) -> None:
         """Delete the workspaces of runs and sessions that ended longer ago than the retention."""
         base = self._settings.effective_workspaces_dir
-        keys = await asyncio.to_thread(_entries, base)
+        keys = await asyncio.to_thread(disk.workspaces, base)
         if not keys:
             return
         before = self._clock() - timedelta(seconds=self._settings.workspace_retention_s)
         expired = await self._database.read(run_store.finished_before, keys, before)
-        for key in sorted(expired - set(self._tasks)):
-            await asyncio.to_thread(remove_workspace, base, key)
+        busy = {environment.spec.key for environment in self.environments.running()}
+        for key in sorted(expired - set(self._tasks) - busy):
+            await asyncio.to_thread(disk.remove, base / key)
             logger.info("workspace removed", extra={"action": "workspace.removed", "key": key})
 
+    # -- environments ----------------------------------------------------------------------
 
-def _entries(directory: Path) -> list[str]:
-    """Names in `directory` (none when it does not exist yet)."""
-    return [path.name for path in directory.iterdir()] if directory.is_dir() else []
+    async def _ask_for_workspace(self, key: str) -> None:
+        """Ask every worker to stop an idle environment holding the workspace `key`."""
+        await self._broker.publish(WORKSPACES_CHANNEL, key)
+
+    def _on_workspace_request(self, key: str) -> None:
+        if not key:
+            return  # a broker reconnect wakes every subscriber with no message
+        task = asyncio.create_task(self.environments.let_go(key))
+        self._letting_go.add(task)
+        task.add_done_callback(self._letting_go.discard)

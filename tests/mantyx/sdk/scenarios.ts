@@ -168,6 +168,22 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     };
   },
 
+  async stored_agent() {
+    // Run with a key that may start runs and sessions but not read agents: the SDK needs no more.
+    const sdk = client();
+    const run = await sdk.runAgent({ agentId: "helper", prompt: "Hi" });
+    const session = await sdk.createSession({ agentId: "helper" });
+    const first = await session.send("Hello");
+    const resumed = await sdk.resumeSession(session.id);
+    const second = await resumed.send("Still there?");
+    return {
+      text: run.text,
+      answers: [first.text, second.text],
+      history: await resumed.history(),
+      info: await resumed.info(),
+    };
+  },
+
   async cancel() {
     const sdk = client();
     // Cancel before following: the stream replays what happened and ends `cancelled`.

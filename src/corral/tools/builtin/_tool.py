@@ -1,7 +1,9 @@
 """What every builtin tool shares: arguments declared once as a pydantic model.
 
 The model gives both the JSON Schema the LLM sees and the validation of what it sends, so the
-two never disagree; a call with bad arguments is answered with an error naming the field.
+two never disagree; a call with bad arguments is answered with an error naming the field. The
+work itself happens in the run's environment: a tool here only validates, asks and words the
+answer, so nothing an agent names is ever opened or matched by the server.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from corral.tools.base import ToolContext, ToolFailure, ToolOutcome, bound_output
-from corral.tools.workspace import PathOutsideWorkspace, Workspace
+from corral.sandbox.channel import Answer
+from corral.sandbox.environment import EnvironmentLost
+from corral.tools.base import ToolContext, ToolFailure, ToolOutcome, Workspace, bound_output
+
+FILE_TIMEOUT_S = 60.0
+"""How long a file request (read, write, ls...) may take in the environment."""
 
 
 class Arguments(BaseModel):
@@ -41,6 +47,9 @@ class BuiltinTool(Generic[A]):
     description: ClassVar[str]
     arguments: ClassVar[type[Arguments]]
     needs_files: ClassVar[bool] = True
+    rerun_safe: ClassVar[bool] = False
+    """Whether a call cut off by a worker's death may simply run again (it has no effects, or
+    running it twice is the same as once); otherwise the model is told its effects are unknown."""
 
     @cached_property
     def parameters(self) -> dict[str, Any]:
@@ -59,10 +68,10 @@ class BuiltinTool(Generic[A]):
             return ToolOutcome(error=f"invalid arguments for {self.name}: {problems}")
         try:
             output = await self.call(args, context)  # type: ignore[arg-type]
-        except (ToolFailure, PathOutsideWorkspace) as failure:
+        except ToolFailure as failure:
             return ToolOutcome(error=bound_output(str(failure)))
-        except OSError as error:
-            return ToolOutcome(error=f"{self.name}: {error.strerror or error}")
+        except EnvironmentLost as lost:
+            return ToolOutcome(error=f"{self.name}: {lost}")
         return ToolOutcome(output=bound_output(output))
 
     async def call(self, args: A, context: ToolContext) -> str:
@@ -70,8 +79,28 @@ class BuiltinTool(Generic[A]):
         raise NotImplementedError
 
 
-def workdir_of(context: ToolContext) -> Workspace:
-    """The run's workspace (the runtime opens it before calling a tool that needs it)."""
-    if context.workdir is None:
+def workspace_of(context: ToolContext) -> Workspace:
+    """The run's environment (the runtime provides it to every tool that needs files)."""
+    if context.workspace is None:
         raise ToolFailure("this run has no workspace")
-    return context.workdir
+    return context.workspace
+
+
+def output_of(answer: Answer) -> str:
+    """The text of a successful answer; a failed one is the tool's error."""
+    if not answer.ok:
+        raise ToolFailure(answer.error or "the request failed")
+    return answer.text("output")
+
+
+async def ask(
+    context: ToolContext,
+    op: str,
+    fields: dict[str, Any],
+    *,
+    payload: bytes = b"",
+    timeout_s: float = FILE_TIMEOUT_S,
+) -> str:
+    """Send a request to the run's environment; the text it answers with."""
+    answer = await workspace_of(context).call(op, fields, timeout_s=timeout_s, payload=payload)
+    return output_of(answer)

@@ -1,54 +1,17 @@
 """Reading and changing files of the workspace: read, write, edit, ls, head, tail.
 
-They run in the server process, confined to the workspace by path resolution (symlinks
-included), which is faster than a sandboxed command for what is only file I/O.
+Each is one request to the run's environment, where the tool server does the file work with the
+agent's own rights (see `corral.sandbox.inside.files`).
 """
 
 from __future__ import annotations
 
-import os
-import stat
-from collections import deque
-from pathlib import Path
 from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from corral.tools.base import ToolContext, ToolFailure
-from corral.tools.builtin._tool import Arguments, BuiltinTool, workdir_of
-
-MAX_READ_BYTES = 10_000_000
-MAX_LINE_CHARS = 2_000
-LS_LIMIT = 1_000
-
-
-def _regular_file(path: Path, shown: str) -> Path:
-    if not path.exists():
-        raise ToolFailure(f"no such file: {shown}")
-    if path.is_dir():
-        raise ToolFailure(f"{shown} is a directory (use ls)")
-    if path.stat().st_size > MAX_READ_BYTES:
-        raise ToolFailure(
-            f"{shown} is larger than {MAX_READ_BYTES:,} bytes; read it with head or tail"
-        )
-    return path
-
-
-def _text(path: Path, shown: str) -> str:
-    data = _regular_file(path, shown).read_bytes()
-    if b"\0" in data[:8192]:
-        raise ToolFailure(f"{shown} is a binary file")
-    return data.decode("utf-8", errors="replace")
-
-
-def _numbered(lines: list[str], first: int) -> str:
-    width = len(str(first + len(lines) - 1)) if lines else 1
-    out = []
-    for number, line in enumerate(lines, start=first):
-        if len(line) > MAX_LINE_CHARS:
-            line = line[:MAX_LINE_CHARS] + " [... line truncated]"
-        out.append(f"{number:>{width}}\t{line}")
-    return "\n".join(out)
+from corral.tools.base import ToolContext
+from corral.tools.builtin._tool import Arguments, BuiltinTool, ask
 
 
 class ReadArgs(Arguments):
@@ -70,18 +33,13 @@ class Read(BuiltinTool[ReadArgs]):
         "Read a text file of the workspace, with line numbers. Use offset and limit for long files."
     )
     arguments = ReadArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: ReadArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
-        lines = _text(workdir.resolve(args.path), args.path).splitlines()
-        chosen = lines[args.offset - 1 : args.offset - 1 + args.limit]
-        if not chosen:
-            return f"{args.path} has {len(lines)} lines; nothing from line {args.offset}"
-        footer = ""
-        if args.offset - 1 + len(chosen) < len(lines):
-            footer = f"\n[... {len(lines) - (args.offset - 1 + len(chosen))} more lines]"
-        return _numbered(chosen, args.offset) + footer
+        return await ask(
+            context, "read", {"path": args.path, "offset": args.offset, "limit": args.limit}
+        )
 
 
 class WriteArgs(Arguments):
@@ -102,12 +60,8 @@ class Write(BuiltinTool[WriteArgs]):
 
     async def call(self, args: WriteArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        target = workdir_of(context).resolve(args.path)
-        if target.is_dir():
-            raise ToolFailure(f"{args.path} is a directory")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(args.content)
-        return f"wrote {len(args.content.encode()):,} bytes to {args.path}"
+        content = args.content.encode("utf-8", "surrogatepass")
+        return await ask(context, "write", {"path": args.path}, payload=content)
 
 
 class EditArgs(Arguments):
@@ -134,18 +88,13 @@ class Edit(BuiltinTool[EditArgs]):
 
     async def call(self, args: EditArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        target = workdir_of(context).resolve(args.path)
-        content = _text(target, args.path)
-        count = content.count(args.old_string)
-        if count == 0:
-            raise ToolFailure(f"old_string was not found in {args.path}; nothing changed")
-        if count > 1 and not args.replace_all:
-            raise ToolFailure(
-                f"old_string occurs {count} times in {args.path}; give more context to make it "
-                "unique, or set replace_all; nothing changed"
-            )
-        target.write_text(content.replace(args.old_string, args.new_string))
-        return f"replaced {count} occurrence{'s' if count > 1 else ''} in {args.path}"
+        fields = {
+            "path": args.path,
+            "old": args.old_string,
+            "new": args.new_string,
+            "replace_all": args.replace_all,
+        }
+        return await ask(context, "edit", fields)
 
 
 class LsArgs(Arguments):
@@ -163,28 +112,11 @@ class Ls(BuiltinTool[LsArgs]):
     name: ClassVar[str] = "ls"
     description: ClassVar[str] = "List a directory of the workspace: names, types and sizes."
     arguments = LsArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: LsArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        directory = workdir_of(context).resolve(args.path)
-        if not directory.is_dir():
-            raise ToolFailure(f"no such directory: {args.path}")
-        entries = sorted(
-            (e for e in os.scandir(directory) if args.all or not e.name.startswith(".")),
-            key=lambda e: e.name,
-        )
-        lines = []
-        for entry in entries[:LS_LIMIT]:
-            info = entry.stat(follow_symlinks=False)
-            if stat.S_ISDIR(info.st_mode):
-                lines.append(f"{entry.name}/")
-            elif stat.S_ISLNK(info.st_mode):
-                lines.append(f"{entry.name} -> {os.readlink(entry.path)}")
-            else:
-                lines.append(f"{entry.name}  {info.st_size:,} bytes")
-        if len(entries) > LS_LIMIT:
-            lines.append(f"[... {len(entries) - LS_LIMIT} more entries]")
-        return "\n".join(lines) if lines else f"{args.path} is empty"
+        return await ask(context, "ls", {"path": args.path, "all": args.all})
 
 
 class SliceArgs(Arguments):
@@ -202,17 +134,11 @@ class Head(BuiltinTool[SliceArgs]):
     name: ClassVar[str] = "head"
     description: ClassVar[str] = "The first lines of a file of the workspace (any size)."
     arguments = SliceArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: SliceArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        target = workdir_of(context).resolve(args.path)
-        if not target.is_file():
-            raise ToolFailure(f"no such file: {args.path}")
-        lines = []
-        with target.open("r", errors="replace") as file:
-            for _, line in zip(range(args.lines), file, strict=False):
-                lines.append(line.rstrip("\n"))
-        return _numbered(lines, 1)
+        return await ask(context, "head", {"path": args.path, "lines": args.lines})
 
 
 class Tail(BuiltinTool[SliceArgs]):
@@ -221,16 +147,8 @@ class Tail(BuiltinTool[SliceArgs]):
     name: ClassVar[str] = "tail"
     description: ClassVar[str] = "The last lines of a file of the workspace (any size)."
     arguments = SliceArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: SliceArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        target = workdir_of(context).resolve(args.path)
-        if not target.is_file():
-            raise ToolFailure(f"no such file: {args.path}")
-        total = 0
-        last: deque[str] = deque(maxlen=args.lines)
-        with target.open("r", errors="replace") as file:
-            for line in file:
-                total += 1
-                last.append(line.rstrip("\n"))
-        return _numbered(list(last), total - len(last) + 1)
+        return await ask(context, "tail", {"path": args.path, "lines": args.lines})

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from corral.tools.base import ToolContext
-from corral.tools.builtin._tool import Arguments, BuiltinTool, workdir_of
+from corral.tools.builtin._tool import Arguments, BuiltinTool, ask
 
 MAX_WAIT_S = 300.0
-_MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 
 
 class Todo(Arguments):
@@ -31,23 +31,21 @@ class TodoWriteArgs(Arguments):
 
 
 class TodoWrite(BuiltinTool[TodoWriteArgs]):
-    """Keeps the agent's plan."""
+    """Keeps the agent's plan, in the environment's own state folder."""
 
     name: ClassVar[str] = "todo_write"
     description: ClassVar[str] = (
         "Keep a todo list for the task: give the whole list each time, with each item's status."
     )
     arguments = TodoWriteArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: TodoWriteArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
-        workdir.save_state("todos", [todo.model_dump() for todo in args.todos])
-        if not args.todos:
-            return "the todo list is empty"
-        done = sum(todo.status == "completed" for todo in args.todos)
-        lines = [f"{_MARKS[todo.status]} {todo.content}" for todo in args.todos]
-        return "\n".join([*lines, f"{done} of {len(args.todos)} done"])
+        todos = [todo.model_dump() for todo in args.todos]
+        return await ask(
+            context, "todo_write", {"todos": todos}, payload=json.dumps(todos).encode()
+        )
 
 
 class WaitArgs(Arguments):
@@ -66,6 +64,7 @@ class Wait(BuiltinTool[WaitArgs]):
     )
     arguments = WaitArgs
     needs_files: ClassVar[bool] = False
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: WaitArgs, context: ToolContext) -> str:
         """Do the work of one call."""

@@ -1,4 +1,4 @@
-"""Commands in the run's sandbox: bash (foreground or background), bash_output, bash_kill, git."""
+"""Commands in the run's environment: bash (foreground or background), its jobs, and git."""
 
 from __future__ import annotations
 
@@ -7,27 +7,38 @@ from typing import Annotated, ClassVar
 
 from pydantic import Field
 
-from corral.tools.base import MAX_OUTPUT_CHARS, ToolContext, ToolFailure
-from corral.tools.builtin._tool import Arguments, BuiltinTool, workdir_of
-from corral.tools.sandbox import CommandResult
+from corral.sandbox.channel import Answer
+from corral.tools.base import ToolContext, ToolFailure
+from corral.tools.builtin._tool import Arguments, BuiltinTool, workspace_of
 
 DEFAULT_TIMEOUT_S = 120.0
 MAX_TIMEOUT_S = 1_800.0
-MAX_BACKGROUND_JOBS = 16
 
 
-def _report(result: CommandResult, timeout_s: float) -> str:
-    """The output, then how the command ended."""
-    if result.killed == "timeout" or result.timed_out:
+def report(answer: Answer, timeout_s: float) -> str:
+    """A command's output, then how it ended."""
+    if not answer.ok:
+        raise ToolFailure(answer.error or "the command could not run")
+    signal = answer.number("signal")
+    exit_code = answer.number("exit_code")
+    if answer.fields.get("timed_out") is True:
         ending = f"[killed: the command ran longer than {timeout_s:g} s]"
-    elif result.killed == "memory":
+    elif answer.fields.get("memory_exhausted") is True:
         ending = "[killed: out of memory]"
-    elif result.killed is not None:
-        ending = f"[killed: {result.killed}]"
+    elif signal is not None:
+        ending = f"[killed by signal {signal}]"
     else:
-        ending = f"[exit code {result.exit_code}]"
-    output = result.output.rstrip("\n")
+        ending = f"[exit code {exit_code}]"
+    output = answer.text("output").rstrip("\n")
     return f"{output}\n{ending}" if output else ending
+
+
+async def run_command(context: ToolContext, command: str, timeout_s: float) -> str:
+    """Run `command` with bash in the environment and report how it went."""
+    answer = await workspace_of(context).call(
+        "bash", {"command": command, "timeout_s": timeout_s}, timeout_s=timeout_s
+    )
+    return report(answer, timeout_s)
 
 
 class BashArgs(Arguments):
@@ -53,17 +64,14 @@ class Bash(BuiltinTool[BashArgs]):
 
     async def call(self, args: BashArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
         if args.background:
-            running = [job for job in workdir.jobs.values() if (await job.read(0, 0))[2]]
-            if len(running) >= MAX_BACKGROUND_JOBS:
-                raise ToolFailure(f"{MAX_BACKGROUND_JOBS} background jobs are running already")
-            job = await workdir.sandbox.start(args.command, workdir.box)
-            return f"started background job {workdir.add_job(job)}"
-        result = await workdir.sandbox.run(
-            args.command, workdir.box, timeout_s=args.timeout_s, max_output_chars=MAX_OUTPUT_CHARS
-        )
-        return _report(result, args.timeout_s)
+            answer = await workspace_of(context).call(
+                "job_start", {"command": args.command}, timeout_s=30.0
+            )
+            if not answer.ok:
+                raise ToolFailure(answer.error or "the job could not start")
+            return f"started background job {answer.text('job')}"
+        return await run_command(context, args.command, args.timeout_s)
 
 
 class JobArgs(Arguments):
@@ -81,17 +89,19 @@ class BashOutput(BuiltinTool[JobArgs]):
         "New output of a background job since the last call, and whether it is still running."
     )
     arguments = JobArgs
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: JobArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
-        job = workdir.jobs.get(args.job_id)
-        if job is None:
-            raise ToolFailure(f"no background job {args.job_id!r} in this run")
-        text, offset, running, exit_code = await job.read(workdir.read_offsets.get(args.job_id, 0))
-        workdir.read_offsets[args.job_id] = offset
-        state = "running" if running else f"exited with code {exit_code}"
+        answer = await workspace_of(context).call(
+            "job_output", {"job": args.job_id}, timeout_s=30.0
+        )
+        if not answer.ok:
+            raise ToolFailure(answer.error or f"no background job {args.job_id!r}")
+        running = answer.fields.get("running") is True
+        state = "running" if running else f"exited with code {answer.number('exit_code')}"
         ending = f"[{args.job_id} {state}]"
+        text = answer.text("text")
         return f"{text.rstrip()}\n{ending}" if text.strip() else ending
 
 
@@ -104,11 +114,9 @@ class BashKill(BuiltinTool[JobArgs]):
 
     async def call(self, args: JobArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
-        job = workdir.jobs.pop(args.job_id, None)
-        if job is None:
-            raise ToolFailure(f"no background job {args.job_id!r} in this run")
-        await job.kill()
+        answer = await workspace_of(context).call("job_kill", {"job": args.job_id}, timeout_s=30.0)
+        if not answer.ok:
+            raise ToolFailure(answer.error or f"no background job {args.job_id!r}")
         return f"killed {args.job_id}"
 
 
@@ -130,11 +138,4 @@ class Git(BuiltinTool[GitArgs]):
 
     async def call(self, args: GitArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        workdir = workdir_of(context)
-        result = await workdir.sandbox.run(
-            "git " + shlex.join(args.args),
-            workdir.box,
-            timeout_s=args.timeout_s,
-            max_output_chars=MAX_OUTPUT_CHARS,
-        )
-        return _report(result, args.timeout_s)
+        return await run_command(context, "git " + shlex.join(args.args), args.timeout_s)

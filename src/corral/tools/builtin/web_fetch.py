@@ -1,25 +1,28 @@
-"""web_fetch: fetch a URL for the model over a guarded path, whatever the run's networking.
+"""web_fetch: fetch a URL for the model, where the run's network policy lets it go.
 
-Every hop (redirects included) is resolved first and refused if any address is private,
-loopback, link-local or a metadata endpoint, unless the operator listed the host; the request
-then goes to the vetted address (the certificate is still checked against the host name), so a
-DNS answer that changes in between cannot redirect it. Size and time are bounded.
+Every hop (redirects included) goes through the run's `EgressPolicy`: refused in networking mode
+`none`, limited to the allowed hosts in `limited`, and never to a private, loopback, link-local,
+metadata or this server's own address unless the operator listed the host. The policy connects to
+the address it vetted, so a DNS answer that changes in between cannot redirect a request. Size
+and total time are bounded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import html.parser
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
 import httpx
 from pydantic import Field
 
-from corral.sandbox import ssrf
+from corral.sandbox.egress import EgressPolicy, EgressRefused
 from corral.tools.base import ToolContext, ToolFailure
 from corral.tools.builtin._tool import Arguments, BuiltinTool
 
 MAX_BYTES = 5_000_000
 TIMEOUT_S = 30.0
+"""The whole fetch, redirects and body included, ends within this long."""
 MAX_REDIRECTS = 5
 USER_AGENT = "corral-web-fetch/1"
 
@@ -72,21 +75,20 @@ class WebFetchArgs(Arguments):
 
 
 class WebFetch(BuiltinTool[WebFetchArgs]):
-    """Fetches a public URL over the guarded path."""
+    """Fetches a URL where the run's network policy allows."""
 
     name: ClassVar[str] = "web_fetch"
     description: ClassVar[str] = (
         "Fetch a public web page or file over HTTP(S) and return its text (HTML is converted). "
-        "Works whatever the run's networking mode; private addresses are refused."
+        "It follows the agent's networking rules; private addresses are refused."
     )
     arguments = WebFetchArgs
     needs_files: ClassVar[bool] = False
+    rerun_safe: ClassVar[bool] = True
 
     async def call(self, args: WebFetchArgs, context: ToolContext) -> str:
         """Do the work of one call."""
-        status, content_type, body, final_url = await fetch(
-            args.url, private_hosts=context.private_hosts
-        )
+        status, content_type, body, final_url = await fetch(args.url, egress=context.egress)
         text = body.decode("utf-8", errors="replace")
         if "html" in content_type and not args.raw:
             text = html_to_text(text)
@@ -94,49 +96,56 @@ class WebFetch(BuiltinTool[WebFetchArgs]):
 
 
 async def fetch(
-    url: str, *, private_hosts: tuple[str, ...] = (), max_bytes: int = MAX_BYTES
+    url: str,
+    *,
+    egress: EgressPolicy,
+    max_bytes: int = MAX_BYTES,
+    timeout_s: float = TIMEOUT_S,
 ) -> tuple[int, str, bytes, str]:
-    """GET `url` over vetted addresses: (status, content type, body, final URL)."""
-    async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            answer = await _hop(client, url, private_hosts, max_bytes)
-            if isinstance(answer, str):
-                url = answer
-                continue
-            return answer
-    raise ToolFailure(f"{url}: more than {MAX_REDIRECTS} redirects")
+    """GET `url` where `egress` allows: (status, content type, body, final URL).
 
-
-async def _hop(
-    client: httpx.AsyncClient, url: str, private_hosts: tuple[str, ...], max_bytes: int
-) -> tuple[int, str, bytes, str] | str:
-    """One request: the answer, or the URL it redirects to."""
-    target = httpx.URL(url)
-    if target.scheme not in ("http", "https") or not target.host:
-        raise ToolFailure(f"cannot fetch {url}: only http and https URLs")
-    port = target.port or (443 if target.scheme == "https" else 80)
-
-    def allow(host: str, address: Any) -> bool:
-        return bool(private_hosts) and ssrf.host_allowed(host, port, private_hosts)
-
+    The whole fetch (every hop, the body included) ends within `timeout_s`, however slowly
+    the server sends.
+    """
     try:
-        addresses = await ssrf.resolve_public(target.host, port, allow=allow)
-    except ssrf.BlockedAddress as blocked:
-        raise ToolFailure(f"refused: {blocked}") from None
-    pinned = target.copy_with(host=str(addresses[0]))
-    headers = {"Host": target.netloc.decode(), "User-Agent": USER_AGENT}
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+        target = httpx.URL(url)
+    except (httpx.InvalidURL, UnicodeError) as error:  # idna raises UnicodeErrors
+        raise ToolFailure(f"cannot fetch {url}: not a valid URL ({error})") from None
     try:
-        async with client.stream("GET", pinned, headers=headers, extensions=extensions) as reply:
-            if reply.is_redirect and "location" in reply.headers:
-                return str(target.join(reply.headers["location"]))
+        async with asyncio.timeout(timeout_s):
+            return await _get(target, egress, max_bytes, timeout_s)
+    except TimeoutError:
+        raise ToolFailure(f"{url} was not fetched within {timeout_s:g} s") from None
+
+
+async def _get(
+    url: httpx.URL, egress: EgressPolicy, max_bytes: int, timeout_s: float
+) -> tuple[int, str, bytes, str]:
+    client = httpx.AsyncClient(
+        transport=egress.httpx_transport(),
+        timeout=timeout_s,
+        follow_redirects=True,
+        max_redirects=MAX_REDIRECTS,
+        headers={"User-Agent": USER_AGENT},
+    )
+    try:
+        async with client, client.stream("GET", url) as reply:
             body = bytearray()
             async for chunk in reply.aiter_bytes():
                 body.extend(chunk)
                 if len(body) > max_bytes:
                     raise ToolFailure(f"{url} is larger than {max_bytes:,} bytes")
-            return reply.status_code, reply.headers.get("content-type", ""), bytes(body), url
+            return (
+                reply.status_code,
+                reply.headers.get("content-type", ""),
+                bytes(body),
+                str(reply.url),
+            )
+    except EgressRefused as refused:
+        raise ToolFailure(str(refused)) from None
+    except httpx.TooManyRedirects:
+        raise ToolFailure(f"{url}: more than {MAX_REDIRECTS} redirects") from None
     except httpx.TimeoutException:
-        raise ToolFailure(f"{url} did not answer within {TIMEOUT_S:g} s") from None
-    except httpx.HTTPError as error:
+        raise ToolFailure(f"{url} did not answer within {timeout_s:g} s") from None
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as error:  # a redirect's URL, too
         raise ToolFailure(f"cannot fetch {url}: {error}") from None

@@ -1,8 +1,11 @@
-"""Per-call control groups: CPU, memory and process limits, and one switch that kills a whole tree.
+"""Control groups of environments: CPU, memory and process limits, and one switch that kills all.
 
 Two host layouts are handled: cgroup v1 (a hierarchy per controller, plus the empty v2 `unified`
 mount of hybrid hosts, whose `cgroup.kill` still works) and pure cgroup v2 (one directory per
-call). Groups are created below the server's own groups and only groups made here are touched.
+environment). Groups are created below the server's own groups and only groups made here are
+touched. An environment's v2 group is delegated to its user, so the tool server inside can put
+each command in a child group of its own and kill that command's whole tree; the limits, set on
+the group itself, stay out of the agent's reach.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import logging
 import os
 import secrets
 import signal
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,7 +45,7 @@ class Layout:
     has_kill: bool
     """Whether the groups offer `cgroup.kill` (kernel 5.14+), the race-free way to end a tree."""
 
-    def create(self, *, memory_bytes: int, cpus: float, pids: int) -> Group:
+    def create(self, *, memory_bytes: int, cpus: float | None, pids: int) -> Group:
         """Make a fresh group with these limits in every hierarchy; undone if any write fails."""
         name = f"{PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
         group = Group(layout=self, dirs=tuple(parent / name for parent in self.parents))
@@ -94,16 +96,43 @@ class Group:
                 found.update(int(line) for line in procs.read_text().split())
         return found
 
-    def oom_killed(self) -> bool:
-        """Whether the memory limit made the kernel kill a process of this group."""
+    def oom_kills(self) -> int:
+        """How many processes of this group the kernel's OOM killer has taken so far."""
         name = "memory.oom_control" if self.layout.version == "v1" else "memory.events"
         for path in self.dirs:
-            with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError, ValueError):
                 for line in (path / name).read_text().splitlines():
                     key, _, value = line.partition(" ")
-                    if key == "oom_kill" and int(value) > 0:
-                        return True
-        return False
+                    if key == "oom_kill":
+                        return int(value)
+        return 0
+
+    def set_cpus(self, cpus: float | None) -> None:
+        """Change the CPU quota (None: no quota), e.g. once an environment has started."""
+        _write_cpus(self.layout.version, self.dirs, cpus)
+
+    @property
+    def unified(self) -> Path | None:
+        """The group's v2 directory (pure v2, or the `unified` mount of a hybrid host)."""
+        last = self.dirs[-1]
+        if self.layout.version == "v2" or last.is_relative_to(MOUNT / "unified"):
+            return last
+        return None
+
+    def delegate(self, uid: int, gid: int) -> Path | None:
+        """Let `uid` create child groups in the v2 directory and move its processes among them.
+
+        Only the directory and the files that move processes change owner; the limits stay
+        root's. Returns the delegated directory, or None when the host has no v2 group.
+        """
+        directory = self.unified
+        if directory is None:
+            return None
+        os.chown(directory, uid, gid)
+        for name in ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(directory / name, uid, gid)
+        return directory
 
     async def remove(self, *, timeout_s: float = 5.0) -> None:
         """Kill what is left, then delete the directories once the kernel has let go of them."""
@@ -120,16 +149,46 @@ class Group:
             await asyncio.sleep(0.01)
 
     def remove_now(self) -> bool:
-        """Delete the directories that are empty; True when none is left."""
+        """Delete the empty directories and the child groups made in them; True if none is left."""
         left = False
         for path in self.dirs:
-            try:
-                path.rmdir()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                left = True
+            children = sorted((p for p in path.rglob("*") if p.is_dir()), reverse=True)
+            for directory in [*children, path]:
+                try:
+                    directory.rmdir()
+                except FileNotFoundError:
+                    pass
+                except OSError:
+                    left = True
         return not left
+
+
+def sweep_stale(layout: Layout) -> int:
+    """Remove the groups of servers that died (the creating pid is in each group's name)."""
+    removed = 0
+    for parent in layout.parents:
+        for group in parent.glob(f"{PREFIX}*"):
+            pid = group.name.removeprefix(PREFIX).split("-", 1)[0]
+            if not pid.isdigit() or _alive(int(pid)):
+                continue
+            for directory in [*sorted(group.rglob("*"), reverse=True), group]:
+                if directory.is_dir():
+                    with contextlib.suppress(OSError):
+                        (directory / "cgroup.kill").write_text("1")
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
+            removed += not group.exists()
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def detect() -> tuple[Layout | None, str]:
@@ -210,21 +269,28 @@ def _enable_controllers(parent: Path) -> None:
 
 
 def _write_limits(
-    version: Literal["v1", "v2"], dirs: Iterable[Path], memory_bytes: int, cpus: float, pids: int
-) -> None:
-    quota = max(1000, int(cpus * CPU_PERIOD_US))
+    version: Literal["v1", "v2"], dirs: tuple[Path, ...], memory_bytes: int, cpus: float | None,
+    pids: int,
+) -> None:  # fmt: skip
     if version == "v2":
         (path,) = dirs
         (path / "memory.max").write_text(str(memory_bytes))
         with contextlib.suppress(OSError):
             (path / "memory.swap.max").write_text("0")
-        (path / "cpu.max").write_text(f"{quota} {CPU_PERIOD_US}")
         (path / "pids.max").write_text(str(pids))
+    else:
+        memory, _, pids_dir, *_ = dirs
+        (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
+        with contextlib.suppress(OSError):  # only present when swap accounting is on
+            (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
+        (pids_dir / "pids.max").write_text(str(pids))
+    _write_cpus(version, dirs, cpus)
+
+
+def _write_cpus(version: Literal["v1", "v2"], dirs: tuple[Path, ...], cpus: float | None) -> None:
+    quota = -1 if cpus is None else max(1000, int(cpus * CPU_PERIOD_US))
+    if version == "v2":
+        (dirs[0] / "cpu.max").write_text(f"{'max' if quota < 0 else quota} {CPU_PERIOD_US}")
         return
-    memory, cpu, pids_dir, *_ = dirs
-    (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
-    with contextlib.suppress(OSError):  # only present when swap accounting is on
-        (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-    (cpu / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-    (cpu / "cpu.cfs_quota_us").write_text(str(quota))
-    (pids_dir / "pids.max").write_text(str(pids))
+    (dirs[1] / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+    (dirs[1] / "cpu.cfs_quota_us").write_text(str(quota))
