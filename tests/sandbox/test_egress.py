@@ -61,10 +61,23 @@ MODES: list[NetworkMode] = ["open", "limited", "none"]
 
 
 def own_addresses() -> list[str]:
-    """Every address of this host's interfaces, as `ip -j addr` lists them."""
+    """The addresses of loopback and of the default route's interface (`ip -j`).
+
+    Only those: other tests add interfaces of their own while the suite runs, and every test
+    process must collect the same tests.
+    """
     if shutil.which("ip") is not None:
+        routes = subprocess.run(
+            ["ip", "-j", "route", "show", "default"], capture_output=True, text=True, check=True
+        )
+        stable = {"lo"} | {route["dev"] for route in json.loads(routes.stdout or "[]")}
         listed = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True)
-        return [a["local"] for i in json.loads(listed.stdout) for a in i.get("addr_info", [])]
+        return [
+            a["local"]
+            for i in json.loads(listed.stdout)
+            if i.get("ifname") in stable
+            for a in i.get("addr_info", [])
+        ]
     infos = socket.getaddrinfo(socket.gethostname(), None)
     return sorted({str(info[4][0]) for info in infos} | {"127.0.0.1", "::1"})
 

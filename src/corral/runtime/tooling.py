@@ -14,7 +14,7 @@ from typing import Any
 from corral.errors import RunFailure
 from corral.runtime.workspace import RunWorkspace, load_state, save_state
 from corral.sandbox.egress import EgressPolicy
-from corral.sandbox.environment import EnvironmentLost, EnvironmentSpec
+from corral.sandbox.environment import Environment, EnvironmentLost, EnvironmentSpec
 from corral.sandbox.host import RUNTIME_SIZES
 from corral.sandbox.pool import Environments
 from corral.tools import artifacts
@@ -229,13 +229,15 @@ class RunTooling:
             logger.exception("closing the environment failed", extra={"run_id": self.run_id})
 
 
-async def _transfer(environment: Any, op: str, fields: dict[str, Any], payload: bytes) -> None:
+async def _transfer(
+    environment: Environment, op: str, fields: dict[str, Any], payload: bytes
+) -> None:
     answer = await environment.call(op, fields, payload=payload, timeout_s=TRANSFER_TIMEOUT_S)
     if not answer.ok:
         raise InputsUnavailable(f"the inputs could not be placed: {answer.error}")
 
 
-async def _install(environment: Any, skill: UnpackedSkill) -> None:
+async def _install(environment: Environment, skill: UnpackedSkill) -> None:
     entries: list[dict[str, Any]] = []
     contents: list[bytes] = []
     for item in skill.files:

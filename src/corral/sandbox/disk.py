@@ -4,16 +4,14 @@ With disk quotas, each workspace is an ext4 image as large as its runtime allows
 inside its environment's private mount namespace: the agent cannot write more than that, and
 no host mount is left behind when a worker dies. Without them, a folder holds the same layout.
 Either way the top level belongs to root and holds only the folders of `launch.DISK_DIRS`, so
-the agent can never swap one of them for a link. A lock file keeps two environments (on any
-host sharing the directory) from using one workspace at once.
+the agent can never swap one of them for a link. A lock file (`LOCK`, taken by the first process
+of an environment and held by all of them) keeps two environments, on any host sharing the
+directory, from using one workspace at once: two ext4 mounts of one image would corrupt it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
-import fcntl
 import os
 import shutil
 import tempfile
@@ -21,7 +19,7 @@ from pathlib import Path
 
 from corral.sandbox.launch import DiskSource
 
-__all__ = ["IMAGE", "DiskUnavailable", "WorkspaceLock", "prepare", "remove", "workspaces"]
+__all__ = ["IMAGE", "LOCK", "DiskUnavailable", "prepare", "remove", "workspaces"]
 
 IMAGE = "disk.img"
 FOLDER = "disk"
@@ -105,46 +103,3 @@ def remove(root: Path) -> bool:
         return False
     shutil.rmtree(root, ignore_errors=True)
     return True
-
-
-class WorkspaceLock:
-    """An exclusive lock on one workspace, held by its environment's processes.
-
-    `flock` works across processes and, on NFS, across hosts, so a workspace is never used by
-    two environments at once (two ext4 mounts of one image would corrupt it). The environment
-    inherits the locked descriptor and the worker closes its own copy, so the lock lasts exactly
-    as long as the environment: it is released when the environment is killed, even by the
-    fence of a frozen worker, and when the worker dies.
-    """
-
-    def __init__(self, root: Path) -> None:
-        self._path = root / LOCK
-        self.fd: int | None = None
-        """The locked descriptor, until it is handed over or released."""
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free."""
-        fd = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as error:
-            os.close(fd)
-            if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return False
-            raise
-        self.fd = fd
-        return True
-
-    def hand_over(self) -> None:
-        """Close the worker's copy: the environment's processes hold the lock from now on."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def release(self) -> None:
-        """Give the lock up (nothing was started with it)."""
-        if self.fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None

@@ -17,7 +17,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "EnvironmentLost",
     "EnvironmentSpec",
     "EnvironmentUnavailable",
+    "WorkspaceBusy",
 ]
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ _STDERR_TAIL = 4_000
 
 class EnvironmentUnavailable(Exception):
     """An environment could not be started; the message says why."""
+
+
+class WorkspaceBusy(EnvironmentUnavailable):
+    """Another environment holds the workspace (its lock); nothing was started."""
 
 
 class EnvironmentLost(Exception):
@@ -93,7 +98,7 @@ class Environment:
         self._stderr = bytearray()
         self._stderr_task: asyncio.Task[None] | None = None
         self._fstab = host.runtime_dir / f"{self.id}.fstab"
-        self._lock_fd: int | None = None
+        self._on_spawn: Callable[[Environment], None] | None = None
         self._stopped = False
         self._stopping: asyncio.Future[None] | None = None
 
@@ -116,22 +121,25 @@ class Environment:
 
     # -- starting ------------------------------------------------------------------------
 
-    async def start(self, *, lock_fd: int | None = None) -> None:
+    async def start(self, *, on_spawn: Callable[[Environment], None] | None = None) -> None:
         """Launch the sandbox and greet its tool server.
 
         Args:
-            lock_fd: the workspace's locked descriptor, inherited by the environment so the
-                lock lasts as long as it does.
+            on_spawn: told as soon as the environment's first process exists (before anything
+                can hang), e.g. so that a fence can kill it whatever happens next.
 
         Raises:
-            EnvironmentUnavailable: any step failed; nothing of it is left running.
+            WorkspaceBusy: another environment holds the workspace.
+            EnvironmentUnavailable: any other step failed; nothing of it is left running.
         """
         self.started_at = time.monotonic()
-        self._lock_fd = lock_fd
+        self._on_spawn = on_spawn
         try:
             await self._start()
         except (OSError, disk.DiskUnavailable, NetworkUnavailable, ChannelBroken) as error:
             await self.stop()
+            if self.process is not None and self.process.returncode == launch.BUSY_EXIT_CODE:
+                raise WorkspaceBusy(f"the workspace {self.spec.key} is in use") from None
             raise EnvironmentUnavailable(self._why(error)) from None
         except BaseException:
             await self.stop()
@@ -164,8 +172,6 @@ class Environment:
         carrier, carrier_child = socket.socketpair()
         info_read, info_write = os.pipe()
         child_fds = [channel_child.fileno(), carrier_child.fileno(), info_write]
-        if self._lock_fd is not None:
-            child_fds.append(self._lock_fd)
         plan = launch.Plan(
             uid=self.uid,
             gid=self.uid,
@@ -186,6 +192,7 @@ class Environment:
             channel_fd=channel_child.fileno(),
             fds_fd=carrier_child.fileno(),
             info_fd=info_write,
+            lock=self.root / disk.LOCK,
         )
         try:
             if plan.rooted:
@@ -205,6 +212,8 @@ class Environment:
             finally:
                 os.close(write_err)
             self._stderr_task = asyncio.create_task(self._keep_stderr(read_err))
+            if self._on_spawn is not None:
+                self._on_spawn(self)
         finally:
             os.close(info_write)
             channel_child.close()
@@ -238,8 +247,8 @@ class Environment:
     def _command(self, plan: launch.Plan) -> list[str]:
         if not self.host.capabilities.enforced:
             prefix, executable = launch.interpreter()
-            return [str(prefix / executable), "-I", "-S", "-c", BOOTSTRAP,
-                    str(plan.channel_fd), str(plan.fds_fd)]  # fmt: skip
+            return [*launch.locked(plan.lock), str(prefix / executable), "-I", "-S", "-c",
+                    BOOTSTRAP, str(plan.channel_fd), str(plan.fds_fd)]  # fmt: skip
         return launch.argv(plan, self._fstab if plan.rooted else None)
 
     def _config(self) -> dict[str, Any]:
@@ -266,7 +275,6 @@ class Environment:
             "max_output_chars": MAX_OUTPUT_CHARS,
             "job_log_bytes": JOB_LOG_BYTES,
             "max_jobs": MAX_JOBS,
-            "private_fds": [self._lock_fd] if self._lock_fd is not None else [],
         }
 
     async def _child_pid(self, info_read: int) -> int:

@@ -75,6 +75,9 @@ class Host:
     def __post_init__(self) -> None:
         if not self.toolchains:
             self.toolchains = launch.toolchains(self.path)
+        self.workspaces.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.workspaces.stat().st_uid == os.geteuid():
+            self.workspaces.chmod(0o700)
 
     def uid_of(self, key: str) -> int:
         """The environment user of a workspace: stable, so its files stay its own."""

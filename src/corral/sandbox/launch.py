@@ -23,6 +23,7 @@ from corral.sandbox.boot import BOOTSTRAP
 from corral.sandbox.capabilities import drop_privileges
 
 __all__ = [
+    "BUSY_EXIT_CODE",
     "HOME",
     "INNER_UID",
     "STAGE",
@@ -34,6 +35,7 @@ __all__ = [
     "fstab",
     "inner_path",
     "interpreter",
+    "locked",
     "toolchains",
 ]
 
@@ -109,6 +111,9 @@ class Plan:
     """Variables of the tool server itself (commands get theirs from the hello request)."""
     rooted: bool = True
     """The server is root: stage in a private mount namespace and drop to `uid`."""
+    lock: Path | None = None
+    """The workspace's lock file: the first process takes it and every process of the
+    environment holds it, so it is released exactly when the environment is gone."""
     bwrap: str = "bwrap"
     channel_fd: int = 3
     fds_fd: int = 4
@@ -193,16 +198,35 @@ def argv(plan: Plan, fstab_path: Path | None = None) -> list[str]:
     inner += ["--", f"{PYTHON}/{executable}", "-I", "-S", "-c", BOOTSTRAP]
     inner += [str(plan.channel_fd), str(plan.fds_fd)]
     if not plan.rooted:
-        return inner
+        return [*locked(plan.lock), *inner]
     if fstab_path is None:
         raise ValueError("a rooted plan needs its fstab written to a file")
     owner = f"{plan.uid}:{plan.gid}" if plan.disk.fresh else ""
     unshare = shutil.which("unshare") or "unshare"
     return [
-        unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", _JOIN_AND_DROP,
-        "corral-environment", str(fstab_path), owner, *map(str, plan.cgroup_procs), "--",
-        *drop_privileges(plan.uid, plan.gid), *inner,
+        *locked(plan.lock), unshare, "--mount", "--propagation", "private", "--", "/bin/sh",
+        "-c", _JOIN_AND_DROP, "corral-environment", str(fstab_path), owner,
+        *map(str, plan.cgroup_procs), "--", *drop_privileges(plan.uid, plan.gid), *inner,
     ]  # fmt: skip
+
+
+BUSY_EXIT_CODE = 75
+"""How the launch ends when another environment holds the workspace's lock."""
+
+
+def locked(lock: Path | None) -> list[str]:
+    """`flock` arguments that take the workspace's lock and exec the rest, or nothing."""
+    if lock is None:
+        return []
+    flock = shutil.which("flock") or "flock"
+    return [
+        flock,
+        "--nonblock",
+        "--conflict-exit-code",
+        str(BUSY_EXIT_CODE),
+        "--no-fork",
+        str(lock),
+    ]
 
 
 def shell_env(plan: Plan) -> dict[str, str]:

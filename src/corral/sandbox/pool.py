@@ -12,13 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from corral.errors import SandboxUnavailable
 from corral.sandbox import network
-from corral.sandbox.disk import WorkspaceLock
-from corral.sandbox.environment import Environment, EnvironmentSpec, EnvironmentUnavailable
+from corral.sandbox.environment import (
+    Environment,
+    EnvironmentSpec,
+    EnvironmentUnavailable,
+    WorkspaceBusy,
+)
 from corral.sandbox.fence import Fence
 from corral.sandbox.host import Host
 
@@ -56,7 +61,10 @@ class Environments:
         self._on_busy = on_busy
         self._fence = fence
         self._entries: dict[str, _Entry] = {}
-        self._opening: dict[str, asyncio.Lock] = {}
+        self._opening: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        """One lock per workspace being opened or stopped; gone once nobody holds it."""
         self._addresses_at = -ADDRESSES_TTL_S
         self._reaper: asyncio.Task[None] | None = None
 
@@ -68,7 +76,7 @@ class Environments:
             EnvironmentUnavailable: starting it failed.
         """
         self._check(spec)
-        async with self._opening.setdefault(spec.key, asyncio.Lock()):
+        async with self._lock_of(spec.key):
             entry = self._entries.get(spec.key)
             if entry is not None and (
                 not entry.environment.alive or entry.environment.spec != spec
@@ -102,12 +110,18 @@ class Environments:
 
     async def let_go(self, key: str) -> bool:
         """Stop the environment of `key` if it is idle (another worker needs the workspace)."""
-        async with self._opening.setdefault(key, asyncio.Lock()):
+        async with self._lock_of(key):
             entry = self._entries.get(key)
             if entry is None or entry.users > 0:
                 return False
             await self._stop(key)
             return True
+
+    def _lock_of(self, key: str) -> asyncio.Lock:
+        lock = self._opening.get(key)
+        if lock is None:
+            lock = self._opening[key] = asyncio.Lock()
+        return lock
 
     def running(self) -> list[Environment]:
         """The environments alive now."""
@@ -136,41 +150,42 @@ class Environments:
             )
 
     async def _start(self, spec: EnvironmentSpec) -> _Entry:
-        lock = WorkspaceLock(self.host.workspaces / spec.key)
-        await asyncio.to_thread(
-            (self.host.workspaces / spec.key).mkdir, parents=True, exist_ok=True
-        )
-        await self._lock(spec.key, lock)
-        started = False
-        try:
-            await self._refresh_addresses()
-            environment = Environment(spec, self.host)
-            await environment.start(lock_fd=lock.fd)
-            started = True
-        finally:
-            if started:
-                lock.hand_over()
-            else:
-                lock.release()
-        entry = self._entries[spec.key] = _Entry(environment=environment)
-        if self._fence is not None:
-            pid = environment.sandbox_pid or (environment.process.pid if environment.process else 0)
-            self._fence.track(environment.id, pid, environment.kill_switch)
-        return entry
-
-    async def _lock(self, key: str, lock: WorkspaceLock) -> None:
+        """Start an environment, waiting while another one (anywhere) holds the workspace."""
+        root = self.host.workspaces / spec.key
+        await asyncio.to_thread(root.mkdir, mode=0o700, parents=True, exist_ok=True)
+        await self._refresh_addresses()
         deadline = time.monotonic() + self.lock_wait_s
         asked = False
-        while not await asyncio.to_thread(lock.try_acquire):
-            if not asked and self._on_busy is not None:
-                asked = True
-                await self._on_busy(key)
-            if time.monotonic() > deadline:
-                raise EnvironmentUnavailable(
-                    f"the workspace {key} is in use by another environment (waited "
-                    f"{self.lock_wait_s:g} s)"
-                )
-            await asyncio.sleep(0.05)
+        while True:
+            environment = Environment(spec, self.host)
+            try:
+                await environment.start(on_spawn=self._fence_in)
+            except WorkspaceBusy:
+                self._fence_out(environment)
+                if time.monotonic() > deadline:
+                    raise EnvironmentUnavailable(
+                        f"the workspace {spec.key} is in use by another environment (waited "
+                        f"{self.lock_wait_s:g} s)"
+                    ) from None
+                if not asked and self._on_busy is not None:
+                    asked = True
+                    await self._on_busy(spec.key)
+                await asyncio.sleep(0.1)
+                continue
+            except BaseException:
+                self._fence_out(environment)
+                raise
+            entry = self._entries[spec.key] = _Entry(environment=environment)
+            return entry
+
+    def _fence_in(self, environment: Environment) -> None:
+        """From its first process on, the environment dies when the worker's leases lapse."""
+        if self._fence is not None and environment.process is not None:
+            self._fence.track(environment.id, environment.process.pid, environment.kill_switch)
+
+    def _fence_out(self, environment: Environment) -> None:
+        if self._fence is not None:
+            self._fence.forget(environment.id)
 
     async def _stop(self, key: str) -> None:
         entry = self._entries.pop(key, None)
@@ -179,8 +194,7 @@ class Environments:
         try:
             await entry.environment.stop()  # its processes, and with them the workspace lock
         finally:
-            if self._fence is not None:
-                self._fence.forget(entry.environment.id)
+            self._fence_out(entry.environment)
 
     async def _refresh_addresses(self) -> None:
         if time.monotonic() - self._addresses_at > ADDRESSES_TTL_S:
@@ -201,7 +215,7 @@ class Environments:
             for key, since in idle.items():
                 if since is None or now - since < self.idle_s:
                     continue
-                async with self._opening.setdefault(key, asyncio.Lock()):
+                async with self._lock_of(key):
                     entry = self._entries.get(key)
                     if entry is None or entry.users > 0 or entry.idle_since != since:
                         continue

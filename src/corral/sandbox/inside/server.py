@@ -248,11 +248,6 @@ def _text(output: str) -> dict[str, Any]:
 def serve(channel: int, fds: int) -> None:
     """Answer requests on `channel` until it closes; descriptors arrive on `fds`."""
     hello, _ = read_request(channel)
-    for fd in hello["config"].get("private_fds", ()):
-        try:
-            os.set_inheritable(fd, False)  # held for the host (a lock), never given to commands
-        except OSError:
-            pass
     server = Server(hello["config"], fds)
     for name in ("workspace", "state"):
         os.makedirs(hello["config"][name], exist_ok=True)
@@ -280,10 +275,13 @@ def serve(channel: int, fds: int) -> None:
 
 def main(channel: int, fds: int) -> None:
     """Entry point inside the sandbox."""
-    for fd in (channel, fds):
-        try:
-            os.set_inheritable(fd, False)
-        except OSError:
-            pass
+    # Descriptors the launch handed down (the channel, the workspace's lock) are the tool
+    # server's own: commands it starts get none of them.
+    for name in os.listdir("/proc/self/fd"):
+        if int(name) > 2:
+            try:
+                os.set_inheritable(int(name), False)
+            except OSError:
+                pass
     os.umask(0o022)
     serve(channel, fds)
