@@ -10,6 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -119,3 +123,38 @@ async def test_a_frozen_workers_environment_dies_before_another_worker_takes_the
     assert "late" not in (checks[1]["output"] or ""), checks[1]
     takeover = worker_b.actions("run.claimed", run_id=run["id"])
     assert [c["attempt"] for c in takeover] == [2]
+
+
+async def test_a_killed_workers_environments_die_with_it(cluster: Cluster) -> None:
+    env = await cluster.postgres_env(lease_s=2)
+    server, worker_a = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))
+    marker = f"corral-orphan-{uuid.uuid4().hex[:12]}"
+    async with server.client(timeout=30) as client:
+        run = await submit(
+            client,
+            call("bash", command=f"setsid bash -c 'exec -a {marker} sleep 60' &", background=True)
+            + " "
+            + call("bash", command="sleep 60"),
+        )
+        await wait_for_event(client, run["id"], "tool.started", count=2)
+        assert await eventually(lambda: _running(marker)), "the background job never started"
+        slirps = _running("slirp4netns")
+
+        worker_a.kill()
+
+        assert await eventually(lambda: not _running(marker)), _running(marker)
+        assert await eventually(lambda: not (set(_running("slirp4netns")) & set(slirps)))
+
+
+def _running(pattern: str) -> list[str]:
+    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+    return found.stdout.split()
+
+
+async def eventually(condition: Callable[[], object], timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True

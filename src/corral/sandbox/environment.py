@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -99,6 +100,7 @@ class Environment:
         self._stderr_task: asyncio.Task[None] | None = None
         self._fstab = host.runtime_dir / f"{self.id}.fstab"
         self._on_spawn: Callable[[Environment], None] | None = None
+        self._sandbox_pidfd: int | None = None
         self._stopped = False
         self._stopping: asyncio.Future[None] | None = None
 
@@ -225,6 +227,8 @@ class Environment:
             await self._channel.send_raw(bundle())
             if capabilities.enforced:
                 self.sandbox_pid = await self._child_pid(info_read)
+                with contextlib.suppress(OSError):  # a pidfd cannot hit a reused pid later
+                    self._sandbox_pidfd = os.pidfd_open(self.sandbox_pid)
             if configure:
                 assert self.sandbox_pid is not None
                 self.network = await EnvironmentNetwork.attach(
@@ -358,10 +362,14 @@ class Environment:
         if switch is not None:
             with contextlib.suppress(OSError), open(switch, "w") as kill:
                 kill.write("1")
-        for pid in (self.sandbox_pid, self.process.pid if self.process else None):
-            if pid is not None:
-                with contextlib.suppress(OSError):
-                    os.kill(pid, 9)
+        if self._sandbox_pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._sandbox_pidfd, signal.SIGKILL)
+        if self.process is not None and self.process.returncode is None:
+            # Our own child: its pid is ours until reaped. Not `process.kill()`, whose poll()
+            # would reap it behind the back of asyncio's child watcher and lose its exit status.
+            with contextlib.suppress(OSError):
+                os.kill(self.process.pid, signal.SIGKILL)
 
     async def stop(self) -> None:
         """Kill everything in the environment and release what the host holds for it.
@@ -397,6 +405,9 @@ class Environment:
             await self.network.close()
         if self.group is not None:
             await self.group.remove()
+        if self._sandbox_pidfd is not None:
+            os.close(self._sandbox_pidfd)
+            self._sandbox_pidfd = None
         with contextlib.suppress(OSError):
             self._fstab.unlink()
         logger.info(

@@ -12,44 +12,56 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import sys
 import time
 
+Tracked = dict[str, tuple[int | None, str]]
+"""Environment id → (pidfd of its first process, or None once gone; its kill switch or `-`)."""
 
-def _kill(tracked: dict[str, tuple[int, str]]) -> None:
-    for pid, killfile in tracked.values():
+
+def _kill(tracked: Tracked) -> None:
+    for pidfd, killfile in tracked.values():
         if killfile != "-":
             try:
                 with open(killfile, "w") as switch:
                     switch.write("1")
             except OSError:
                 pass
-        try:
-            os.kill(pid, 9)
-        except OSError:
-            pass
+        if pidfd is not None:
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            except OSError:
+                pass
+            os.close(pidfd)
     if tracked:
         sys.stderr.write(f"corral watchdog: lease lapsed, killed {len(tracked)} environment(s)\n")
         sys.stderr.flush()
     tracked.clear()
 
 
-def _apply(line: str, tracked: dict[str, tuple[int, str]], deadline: float | None) -> float | None:
+def _apply(line: str, tracked: Tracked, deadline: float | None) -> float | None:
     parts = line.split()
     if not parts:
         return deadline
     if parts[0] == "d" and len(parts) == 2:
         return float(parts[1])
     if parts[0] == "a" and len(parts) == 4:
-        tracked[parts[1]] = (int(parts[2]), parts[3])
+        try:  # a pidfd names this very process: a pid reused after its exit is never hit
+            pidfd: int | None = os.pidfd_open(int(parts[2]))
+        except OSError:
+            pidfd = None
+        tracked[parts[1]] = (pidfd, parts[3])
     elif parts[0] == "r" and len(parts) == 2:
-        tracked.pop(parts[1], None)
+        forgotten = tracked.pop(parts[1], None)
+        if forgotten is not None and forgotten[0] is not None:
+            os.close(forgotten[0])
     return deadline
 
 
 def main() -> None:
     """Watch until stdin closes."""
-    tracked: dict[str, tuple[int, str]] = {}
+    tracked: Tracked = {}
     deadline: float | None = None
     buffered = b""
     stdin = sys.stdin.fileno()
