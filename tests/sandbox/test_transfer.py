@@ -33,19 +33,8 @@ async def put(environment: Environment, files: dict[str, bytes]) -> Any:
 
 
 async def install(environment: Environment, archive: bytes) -> Any:
-    skill = skills.unpack_skill(archive)
-    entries: list[dict[str, Any]] = []
-    contents = []
-    for item in skill.files:
-        if item.content is None:
-            entries.append({"path": item.path, "dir": True})
-        else:
-            entries.append(
-                {"path": item.path, "size": len(item.content), "executable": item.executable}
-            )
-            contents.append(item.content)
-    fields = {"name": skill.name, "entries": entries}
-    return await environment.call("install_skill", fields, payload=b"".join(contents), timeout_s=10)
+    fields, payload = skills.install_request(skills.unpack_skill(archive))
+    return await environment.call("install_skill", fields, payload=payload, timeout_s=10)
 
 
 async def snapshot(environment: Environment, max_entries: int = 1000) -> dict[str, list[int]]:

@@ -22,7 +22,14 @@ from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin.shell import report
 from corral.tools.mcp import McpToolbox
 from corral.tools.registry import ToolSet
-from corral.tools.skills import Skill, SkillError, UnpackedSkill, announce, unpack_skill
+from corral.tools.skills import (
+    Skill,
+    SkillError,
+    UnpackedSkill,
+    announce,
+    install_request,
+    unpack_skill,
+)
 from corral.types.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -238,21 +245,9 @@ async def _transfer(
 
 
 async def _install(environment: Environment, skill: UnpackedSkill) -> None:
-    entries: list[dict[str, Any]] = []
-    contents: list[bytes] = []
-    for item in skill.files:
-        if item.content is None:
-            entries.append({"path": item.path, "dir": True})
-        else:
-            entries.append(
-                {"path": item.path, "size": len(item.content), "executable": item.executable}
-            )
-            contents.append(item.content)
+    fields, payload = install_request(skill)
     answer = await environment.call(
-        "install_skill",
-        {"name": skill.name, "entries": entries},
-        payload=b"".join(contents),
-        timeout_s=TRANSFER_TIMEOUT_S,
+        "install_skill", fields, payload=payload, timeout_s=TRANSFER_TIMEOUT_S
     )
     if not answer.ok:
         raise InputsUnavailable(f"the skill {skill.name} could not be installed: {answer.error}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 import httpcore
 import httpcore2
@@ -193,12 +193,23 @@ async def _connect_vetted(
     raise failure
 
 
-class _HttpcoreBackend(httpcore.AsyncNetworkBackend):
-    """httpcore's network, reached only at the addresses the policy vetted."""
+class _VettedNetwork:
+    """A network backend that connects only to the addresses the policy vetted.
 
-    def __init__(self, policy: EgressPolicy) -> None:
+    One class serves httpcore and httpcore2, which share the interface.
+    """
+
+    def __init__(
+        self,
+        policy: EgressPolicy,
+        network: Any,
+        connect_error: type[Exception],
+        connect_timeout: type[Exception],
+    ) -> None:
         self._policy = policy
-        self._network = httpcore.AnyIOBackend()
+        self._network = network
+        self._connect_error = connect_error
+        self._unreachable = (connect_error, connect_timeout)
 
     async def connect_tcp(
         self,
@@ -207,9 +218,9 @@ class _HttpcoreBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        def connect(address: str) -> Awaitable[httpcore.AsyncNetworkStream]:
-            return self._network.connect_tcp(
+    ) -> Any:
+        def connect(address: str) -> Awaitable[Any]:
+            return self._network.connect_tcp(  # type: ignore[no-any-return]
                 address, port, timeout, local_address, socket_options=socket_options
             )
 
@@ -218,51 +229,13 @@ class _HttpcoreBackend(httpcore.AsyncNetworkBackend):
             host,
             port,
             connect,
-            unreachable=(httpcore.ConnectError, httpcore.ConnectTimeout),
-            connect_error=httpcore.ConnectError,
+            unreachable=self._unreachable,
+            connect_error=self._connect_error,
         )
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.AsyncNetworkStream:
-        raise EgressRefused(f"unix socket {path}")  # unreachable: the pool has no `uds`
-
-    async def sleep(self, seconds: float) -> None:
-        await self._network.sleep(seconds)
-
-
-class _Httpcore2Backend(httpcore2.AsyncNetworkBackend):
-    """httpcore2's network, reached only at the addresses the policy vetted."""
-
-    def __init__(self, policy: EgressPolicy) -> None:
-        self._policy = policy
-        self._network = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        def connect(address: str) -> Awaitable[httpcore2.AsyncNetworkStream]:
-            return self._network.connect_tcp(
-                address, port, timeout, local_address, socket_options=socket_options
-            )
-
-        return await _connect_vetted(
-            self._policy,
-            host,
-            port,
-            connect,
-            unreachable=(httpcore2.ConnectError, httpcore2.ConnectTimeout),
-            connect_error=httpcore2.ConnectError,
-        )
-
-    async def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore2.AsyncNetworkStream:
+    ) -> Any:
         raise EgressRefused(f"unix socket {path}")  # unreachable: the pool has no `uds`
 
     async def sleep(self, seconds: float) -> None:
@@ -278,8 +251,11 @@ class _HttpxTransport(httpx.AsyncHTTPTransport):
     def __init__(self, policy: EgressPolicy, verify: ssl.SSLContext | bool) -> None:
         context = httpx.create_ssl_context(verify=verify)
         super().__init__(verify=context)
+        network = _VettedNetwork(
+            policy, httpcore.AnyIOBackend(), httpcore.ConnectError, httpcore.ConnectTimeout
+        )
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=context, network_backend=_HttpcoreBackend(policy)
+            ssl_context=context, network_backend=cast(httpcore.AsyncNetworkBackend, network)
         )
         self._policy = policy
 
@@ -293,8 +269,11 @@ class _Httpx2Transport(httpx2.AsyncHTTPTransport):
     def __init__(self, policy: EgressPolicy, verify: ssl.SSLContext | bool) -> None:
         context = httpx2.create_ssl_context(verify=verify)
         super().__init__(verify=context)
+        network = _VettedNetwork(
+            policy, httpcore2.AnyIOBackend(), httpcore2.ConnectError, httpcore2.ConnectTimeout
+        )
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=context, network_backend=_Httpcore2Backend(policy)
+            ssl_context=context, network_backend=cast(httpcore2.AsyncNetworkBackend, network)
         )
         self._policy = policy
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.sandbox import cgroups, disk, launch
+from corral.sandbox import cgroups, disk, launch, pipes
 from corral.sandbox.boot import BOOTSTRAP, bundle
 from corral.sandbox.channel import Answer, Channel, ChannelBroken
 from corral.sandbox.egress import EgressPolicy
@@ -301,17 +301,12 @@ class Environment:
 
     async def _keep_stderr(self, fd: int) -> None:
         """Keep the tail of what the launch chain and the tool server write to stderr."""
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader()
-        transport, _ = await loop.connect_read_pipe(
-            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
-        )
-        try:
-            while chunk := await reader.read(4096):
-                self._stderr += chunk
-                del self._stderr[:-_STDERR_TAIL]
-        finally:
-            transport.close()
+
+        def keep(chunk: bytes) -> None:
+            self._stderr += chunk
+            del self._stderr[:-_STDERR_TAIL]
+
+        await pipes.drain(fd, keep)
 
     def _why(self, error: BaseException) -> str:
         stderr = self._stderr.decode(errors="replace").strip().splitlines()

@@ -21,6 +21,8 @@ import anyio
 from mcp import types
 from mcp.shared.message import SessionMessage
 
+from corral.sandbox import pipes
+
 __all__ = ["MAX_LINE_BYTES", "Launcher", "ServerPipes", "environment_stdio"]
 
 logger = logging.getLogger(__name__)
@@ -126,17 +128,14 @@ def _parse(line: bytes) -> SessionMessage | Exception:
 
 
 async def _read_stderr(fd: int, sink: Callable[[bytes], None] | None) -> None:
-    """Pass what the server writes to stderr on, until it closes."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0)
-    )
+    """Pass what the server writes to stderr on, then an empty chunk once it is closed."""
+
+    def keep(chunk: bytes) -> None:
+        if sink is not None:
+            sink(chunk[-_STDERR_TAIL_BYTES:])
+
     try:
-        while chunk := await reader.read(4096):
-            if sink is not None:
-                sink(chunk[-_STDERR_TAIL_BYTES:])
+        await pipes.drain(fd, keep)
     finally:
-        transport.close()
         if sink is not None:
             sink(b"")

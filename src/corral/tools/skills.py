@@ -236,6 +236,21 @@ class UnpackedSkill:
         return f"{SKILLS_DIR}/{self.name}"
 
 
+def install_request(skill: UnpackedSkill) -> tuple[dict[str, Any], bytes]:
+    """The fields and payload of the environment's `install_skill` request for `skill`."""
+    entries: list[dict[str, Any]] = []
+    contents: list[bytes] = []
+    for item in skill.files:
+        if item.content is None:
+            entries.append({"path": item.path, "dir": True})
+        else:
+            entries.append(
+                {"path": item.path, "size": len(item.content), "executable": item.executable}
+            )
+            contents.append(item.content)
+    return {"name": skill.name, "entries": entries}, b"".join(contents)
+
+
 def unpack_skill(archive: bytes) -> UnpackedSkill:
     """Check and unpack a skill archive in memory, writing nothing.
 
