@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.sandbox.environment import EnvironmentLost
+from corral.sandbox.environment import Environment, EnvironmentLost, EnvironmentSpec
 from corral.sandbox.host import RUNTIME_SIZES
 from tests.sandbox.conftest import (
     CAPS,
@@ -268,3 +268,21 @@ async def test_a_killed_tool_server_fails_the_call_clearly_and_stops_the_environ
                                timeout_s=10)  # fmt: skip
 
     assert not environment.alive
+
+
+async def test_a_host_folder_under_tmp_is_seen_inside_and_the_agents_tmp_stays_its_own(
+    host, tmp_path
+):
+    """A checkout under the host's /tmp (its virtualenv, its tools) must work inside."""
+    tools = tmp_path / "checkout" / "tools"
+    tools.mkdir(parents=True)
+    (tools / "hello.sh").write_text("echo from the checkout\n")
+    host.extra_mounts = (tools,)
+    environment = Environment(EnvironmentSpec(key="run_tmp_checkout"), host)
+    await environment.start()
+    try:
+        seen = await output(environment, f"bash {tools}/hello.sh; touch {tools}/x 2>&1 | wc -l")
+    finally:
+        await environment.stop()
+
+    assert seen == "from the checkout\n1\n"  # visible, and read-only

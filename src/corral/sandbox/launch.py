@@ -184,10 +184,11 @@ def argv(plan: Plan, fstab_path: Path | None = None) -> list[str]:
         read_only = [str(p) for p in (*plan.toolchains, *plan.extra_mounts)]
     inner = [plan.bwrap, *_namespaces(plan), *_system(stage["etc"])]
     inner += ["--ro-bind", stage["python"], PYTHON]
-    for source, host_path in zip(read_only, (*plan.toolchains, *plan.extra_mounts), strict=True):
-        inner += ["--ro-bind", source, str(host_path)]
     for folder, inside in DISK_DIRS.items():
         inner += ["--bind", f"{stage['disk']}/{folder}", inside]
+    # After the disk: a toolchain or a mount may live under /tmp or /home (a checkout in /tmp).
+    for source, host_path in zip(read_only, (*plan.toolchains, *plan.extra_mounts), strict=True):
+        inner += ["--ro-bind", source, str(host_path)]
     if plan.delegated_cgroup is not None:
         inner += ["--bind", str(plan.delegated_cgroup), CGROUP]
     inner += ["--proc", "/proc", "--dev", "/dev", "--chdir", WORKSPACE, "--clearenv"]
