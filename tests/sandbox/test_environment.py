@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import platform
 import secrets
+import shlex
 import time
 from pathlib import Path
 
 import pytest
 
+from corral.sandbox import seccomp
 from corral.sandbox.environment import Environment, EnvironmentLost, EnvironmentSpec
 from corral.sandbox.host import RUNTIME_SIZES
 from tests.sandbox.conftest import (
@@ -286,3 +289,31 @@ async def test_a_host_folder_under_tmp_is_seen_inside_and_the_agents_tmp_stays_i
         await environment.stop()
 
     assert seen == "from the checkout\n1\n"  # visible, and read-only
+
+
+@pytest.mark.skipif(not CAPS.seccomp, reason=f"no seccomp filter here: {CAPS.detail}")
+async def test_risky_system_calls_are_refused_and_ordinary_programs_still_work(start):
+    environment = await start()
+    probe_calls = (
+        "import ctypes, os\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "for name in ('keyctl', 'bpf', 'userfaultfd', 'unshare'):\n"
+        "    number = SYSCALLS[name]\n"
+        "    result = libc.syscall(number, 0, 0, 0, 0, 0)\n"
+        "    print(name, result, os.strerror(ctypes.get_errno()))\n"
+    )
+    numbers = seccomp.ARCHITECTURES[platform.machine()][1]
+    script = f"SYSCALLS = {numbers!r}\n{probe_calls}"
+
+    seen = await output(
+        environment,
+        f"grep Seccomp: /proc/self/status; python3 -c {shlex.quote(script)}; "
+        "git init -q repo && echo git-ok",
+    )
+
+    lines = seen.splitlines()
+    assert lines[0].split() == ["Seccomp:", "2"]
+    assert lines[1:5] == [
+        f"{name} -1 Operation not permitted" for name in ("keyctl", "bpf", "userfaultfd", "unshare")
+    ]
+    assert lines[5] == "git-ok"

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import logging
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from corral.sandbox import cgroups
+from corral.sandbox import cgroups, seccomp
 from corral.sandbox.cgroups import Layout
 
 __all__ = ["Capabilities", "NetworkMode", "SandboxMode", "Tier", "probe"]
@@ -59,6 +60,8 @@ class Capabilities:
     egress proxy (HTTP and HTTPS only)."""
     disk_quota: bool
     """Whether each environment's files live on a file system of its own size."""
+    seccomp: bool = False
+    """Whether a seccomp filter takes rarely needed, risky system calls out of reach."""
     detail: str
     """One human-readable line, for /readyz, whoami and the startup banner."""
     fix: str | None = None
@@ -110,6 +113,8 @@ def probe(mode: SandboxMode = "auto") -> Capabilities:
     if "open" in networks:
         parts.append("open via slirp4netns + nftables" if slirp else "open via the egress proxy")
     parts.append("disk quota" if disk else "no disk quota")
+    filtered = seccomp.supported()
+    parts.append("seccomp filter" if filtered else f"no seccomp filter for {platform.machine()}")
     capabilities = Capabilities(
         tier="bwrap",
         dedicated_users=root,
@@ -118,6 +123,7 @@ def probe(mode: SandboxMode = "auto") -> Capabilities:
         networks=networks,
         open_network=("slirp4netns" if slirp else "proxy") if "open" in networks else None,
         disk_quota=disk,
+        seccomp=filtered,
         detail=", ".join(parts),
         fix="; ".join(missing) or None,
         layout=layout,

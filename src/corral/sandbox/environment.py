@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from corral.sandbox import cgroups, disk, launch, pipes
+from corral.sandbox import cgroups, disk, launch, pipes, seccomp
 from corral.sandbox.boot import BOOTSTRAP, bundle
 from corral.sandbox.channel import Answer, Channel, ChannelBroken
 from corral.sandbox.egress import EgressPolicy
@@ -174,6 +174,9 @@ class Environment:
         carrier, carrier_child = socket.socketpair()
         info_read, info_write = os.pipe()
         child_fds = [channel_child.fileno(), carrier_child.fileno(), info_write]
+        filter_fd = seccomp.memfd() if capabilities.enforced and capabilities.seccomp else None
+        if filter_fd is not None:
+            child_fds.append(filter_fd)
         plan = launch.Plan(
             uid=self.uid,
             gid=self.uid,
@@ -194,6 +197,7 @@ class Environment:
             channel_fd=channel_child.fileno(),
             fds_fd=carrier_child.fileno(),
             info_fd=info_write,
+            seccomp_fd=filter_fd,
             lock=self.root / disk.LOCK,
         )
         try:
@@ -218,6 +222,8 @@ class Environment:
                 self._on_spawn(self)
         finally:
             os.close(info_write)
+            if filter_fd is not None:
+                os.close(filter_fd)
             channel_child.close()
             carrier_child.close()
         try:

@@ -118,6 +118,8 @@ class Plan:
     channel_fd: int = 3
     fds_fd: int = 4
     info_fd: int | None = None
+    seccomp_fd: int | None = None
+    """A descriptor holding the seccomp program bubblewrap loads before the tool server."""
 
 
 def interpreter() -> tuple[Path, str]:
@@ -196,6 +198,8 @@ def argv(plan: Plan, fstab_path: Path | None = None) -> list[str]:
         inner += ["--setenv", name, value]
     if plan.report_pid and plan.info_fd is not None:
         inner += ["--info-fd", str(plan.info_fd)]
+    if plan.seccomp_fd is not None:
+        inner += ["--seccomp", str(plan.seccomp_fd)]
     inner += ["--", f"{PYTHON}/{executable}", "-I", "-S", "-c", BOOTSTRAP]
     inner += [str(plan.channel_fd), str(plan.fds_fd)]
     if not plan.rooted:

@@ -52,6 +52,9 @@ class SandboxInfo(WireModel):
     `proxy` (HTTP and HTTPS only)."""
     disk_quota: bool
     """Whether each environment's files live on a file system of its runtime's size."""
+    seccomp: bool = False
+    """Whether a seccomp filter refuses rarely needed, risky system calls (keyrings, eBPF,
+    io_uring, userfaultfd, perf events, mounts, modules)."""
     detail: str
     """One line saying all of the above."""
     fix: str | None = None
