@@ -19,6 +19,8 @@ INSIDE_MODULES = (
     "errors",
     "protocol",
     "reactor",
+    "groups",
+    "spares",
     "processes",
     "jobs",
     "files",

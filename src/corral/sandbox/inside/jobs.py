@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 
 from corral.sandbox.inside.errors import Failure
-from corral.sandbox.inside.processes import Groups, spawn
+from corral.sandbox.inside.groups import Groups
 from corral.sandbox.inside.reactor import Child, Drain, Reactor
+from corral.sandbox.inside.spares import Spares, find_program
 
 
 class Job:
@@ -55,6 +56,7 @@ class Job:
         if self.running:
             self.killed = True
         self._groups.kill(self.group, self.child.pid)
+        self.child.kill()
         self._reactor.run_until(lambda: self.child.exited)
         self._drain.close()
         self._groups.remove(self.group, self._reactor)
@@ -69,9 +71,17 @@ class Jobs:
     """The environment's background jobs, named `job-1`, `job-2`... in start order."""
 
     def __init__(
-        self, reactor: Reactor, groups: Groups, *, directory: str, limit: int, max_running: int
+        self,
+        reactor: Reactor,
+        spares: Spares,
+        groups: Groups,
+        *,
+        directory: str,
+        limit: int,
+        max_running: int,
     ) -> None:
         self._reactor = reactor
+        self._spares = spares
         self._groups = groups
         self._directory = directory
         self._limit = limit
@@ -87,23 +97,14 @@ class Jobs:
             raise Failure(f"{self._max_running} background jobs are running already")
         self._started += 1
         name = f"job-{self._started}"
-        group = self._groups.create("job")
-        read_fd, write_fd = os.pipe()
-        null = os.open(os.devnull, os.O_RDONLY)
-        try:
-            child = spawn(
-                self._reactor, argv, env=env, cwd=cwd, group=group, stdin=null, stdout=write_fd,
-                stderr=write_fd,
-            )  # fmt: skip
-        finally:
-            os.close(write_fd)
-            os.close(null)
+        spare = self._spares.take()
+        spare.exec(find_program(argv[0], env.get("PATH", "")), argv, env=env, cwd=cwd)
         log = f"{self._directory}/{name}.log"
         if os.path.lexists(log):
             os.unlink(log)
         self._jobs[name] = Job(
-            self._reactor, self._groups, child=child, group=group, log=log, output_fd=read_fd,
-            limit=self._limit,
+            self._reactor, self._groups, child=spare.child, group=spare.group, log=log,
+            output_fd=spare.output, limit=self._limit,
         )  # fmt: skip
         return name
 

@@ -15,8 +15,9 @@ import time
 
 from corral.sandbox.inside.errors import Failure
 from corral.sandbox.inside.files import Workspace
-from corral.sandbox.inside.processes import Groups
-from corral.sandbox.inside.reactor import Child, Drain, Reactor
+from corral.sandbox.inside.groups import Groups
+from corral.sandbox.inside.reactor import Drain, Reactor
+from corral.sandbox.inside.spares import Spares
 
 TYPE_CHECKING = False  # `typing` itself would cost the tool server's start
 if TYPE_CHECKING:
@@ -116,44 +117,55 @@ def _matching_lines(path: str, regex: Any) -> list[tuple[int, str]]:
     return [(number, line) for number, line in enumerate(lines, 1) if regex.search(line)]
 
 
-def in_child(reactor: Reactor, groups: Groups, work: Callable[[], str], *, timeout_s: float) -> str:
-    """Run `work` in a forked child within `timeout_s`; its text, or its failure raised here."""
-    group = groups.create("search")
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child only reports and exits
-        os.close(read_fd)
-        try:
-            if group is not None:
-                with open(f"{group}/cgroup.procs", "w") as procs:
-                    procs.write(str(os.getpid()))
-            try:
-                answer: dict[str, str] = {"output": work()}
-            except Failure as failure:
-                answer = {"error": str(failure)}
-            except OSError as error:
-                answer = {"error": error.strerror or str(error)}
-            data = marshal.dumps(answer)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_fd, view) :]
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    child = Child(reactor, pid)
+def in_spare(
+    reactor: Reactor,
+    spares: Spares,
+    groups: Groups,
+    function: str,
+    args: tuple[Any, ...],
+    *,
+    timeout_s: float,
+) -> str:
+    """Run `function(*args)` of this module in a spare within `timeout_s`.
+
+    Returns its text; its failure is raised here.
+    """
+    spare = spares.take()
+    spare.call(__name__, function, args)
+    child = spare.child
     parts: list[bytes] = []
-    drain = Drain(reactor, read_fd, parts.append)
-    finished = reactor.run_until(
-        lambda: child.exited and drain.closed, time.monotonic() + timeout_s
-    )
-    groups.kill(group, 0)
+    drain = Drain(reactor, spare.output, parts.append)
+    deadline = time.monotonic() + timeout_s
+    finished = reactor.run_until(lambda: child.exited and drain.closed, deadline)
+    groups.kill(spare.group, child.pid)
     child.kill()
     reactor.run_until(lambda: child.exited)
     drain.close()
-    groups.remove(group, reactor)
+    groups.remove(spare.group, reactor)
     if not finished:
         raise Failure(f"the search took longer than {timeout_s:g} s and was stopped")
     return _result(b"".join(parts))
+
+
+def glob_in(root: str, pattern: str, path: str) -> dict[str, str]:
+    """`glob` for a spare: its text or its failure, as plain data."""
+    return _outcome(lambda: glob(Workspace(root), pattern, path))
+
+
+def grep_in(
+    root: str, pattern: str, path: str, name_glob: str | None, ignore_case: bool
+) -> dict[str, str]:
+    """`grep` for a spare: its text or its failure, as plain data."""
+    return _outcome(lambda: grep(Workspace(root), pattern, path, name_glob, ignore_case))
+
+
+def _outcome(work: Callable[[], str]) -> dict[str, str]:
+    try:
+        return {"output": work()}
+    except Failure as failure:
+        return {"error": str(failure)}
+    except OSError as error:
+        return {"error": error.strerror or str(error)}
 
 
 def _result(data: bytes) -> str:

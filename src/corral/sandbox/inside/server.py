@@ -7,15 +7,18 @@ with its error and the loop goes on; the channel closing ends every process and 
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
 from corral.sandbox.inside import files, search, transfer
 from corral.sandbox.inside.errors import Failure
+from corral.sandbox.inside.groups import Groups
 from corral.sandbox.inside.jobs import Jobs
-from corral.sandbox.inside.processes import Groups, run, spawn
+from corral.sandbox.inside.processes import run, spawn
 from corral.sandbox.inside.protocol import answer, read_request
 from corral.sandbox.inside.reactor import Child, Reactor
+from corral.sandbox.inside.spares import Spares
 
 TYPE_CHECKING = False  # `typing` itself would cost the tool server's start
 if TYPE_CHECKING:
@@ -36,8 +39,10 @@ class Server:
         self.env: dict[str, str] = dict(config["env"])
         self.max_chars = int(config["max_output_chars"])
         self.groups = Groups(config.get("cgroup"))
+        self.spares = Spares(self.reactor, self.groups)
         self.jobs = Jobs(
             self.reactor,
+            self.spares,
             self.groups,
             directory=f"{self.state_dir}/jobs",
             limit=int(config["job_log_bytes"]),
@@ -100,26 +105,27 @@ class Server:
         return _text(files.tail(self.workspace, request["path"], request["lines"]))
 
     def glob(self, request: dict[str, Any], payload: bytes) -> dict[str, Any]:
-        workspace, pattern, path = self.workspace, request["pattern"], request["path"]
-        return _text(
-            search.in_child(
-                self.reactor,
-                self.groups,
-                lambda: search.glob(workspace, pattern, path),
-                timeout_s=request["timeout_s"],
-            )
-        )
+        args = (self.workspace.root, request["pattern"], request["path"])
+        return self._search("glob_in", args, request["timeout_s"])
 
     def grep(self, request: dict[str, Any], payload: bytes) -> dict[str, Any]:
-        workspace = self.workspace
-        pattern, path, glob = request["pattern"], request["path"], request.get("glob")
-        ignore_case = bool(request.get("ignore_case"))
+        args = (
+            self.workspace.root,
+            request["pattern"],
+            request["path"],
+            request.get("glob"),
+            bool(request.get("ignore_case")),
+        )
+        return self._search("grep_in", args, request["timeout_s"])
+
+    def _search(self, function: str, args: tuple[Any, ...], timeout_s: float) -> dict[str, Any]:
+        # Loaded once here, so that the spares forked from now on have them ready.
+        import fnmatch  # noqa: F401
+        import re  # noqa: F401
+
         return _text(
-            search.in_child(
-                self.reactor,
-                self.groups,
-                lambda: search.grep(workspace, pattern, path, glob, ignore_case),
-                timeout_s=request["timeout_s"],
+            search.in_spare(
+                self.reactor, self.spares, self.groups, function, args, timeout_s=timeout_s
             )
         )
 
@@ -128,6 +134,7 @@ class Server:
     def bash(self, request: dict[str, Any], payload: bytes) -> dict[str, Any]:
         return run(
             self.reactor,
+            self.spares,
             self.groups,
             ["bash", "-c", request["command"]],
             env=self.env,
@@ -187,6 +194,7 @@ class Server:
     def _stop_spawned(self, name: str) -> None:
         child, group = self.spawned.pop(name)
         self.groups.kill(group, child.pid)
+        child.kill()
         self.reactor.run_until(lambda: child.exited)
         self.groups.remove(group, self.reactor)
 
@@ -239,6 +247,8 @@ class Server:
     def close(self) -> None:
         """End every process the server started."""
         self.reset({}, b"")
+        self.spares.close()
+        self.groups.remove_all(self.reactor)
 
 
 def _text(output: str) -> dict[str, Any]:
@@ -251,6 +261,8 @@ def serve(channel: int, fds: int) -> None:
     server = Server(hello["config"], fds)
     for name in ("workspace", "state"):
         os.makedirs(hello["config"][name], exist_ok=True)
+    gc.freeze()  # what startup made stays put, so forks of the server share its pages
+    server.spares.prepare()
     answer(channel, {"id": hello["id"], "ok": True, "pid": os.getpid()})
     closed = False
 
@@ -264,6 +276,7 @@ def serve(channel: int, fds: int) -> None:
             return
         head, data = server.handle(request, payload)
         answer(channel, {"id": request.get("id"), **head}, data)
+        server.groups.sweep()  # after answering: the caller does not wait for it
         server.reactor.watch(channel, on_request)
 
     server.reactor.watch(channel, on_request)
