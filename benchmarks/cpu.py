@@ -33,6 +33,45 @@ def process_memory_mb(pid: int) -> tuple[float, float]:
     return values["VmRSS"], values["VmHWM"]
 
 
+def process_pss_kib(pid: int) -> int:
+    """Proportional set size of process `pid`: its private pages plus its share of shared ones."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])  # the kernel reports kB
+    return 0
+
+
+def process_name(pid: int) -> str:
+    """The command name of process `pid` (`comm`, at most 15 characters)."""
+    return Path(f"/proc/{pid}/comm").read_text().strip()
+
+
+def children_named(parent: int, name: str) -> list[int]:
+    """Pids of the live children of process `parent` whose command name is `name`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # it exited meanwhile
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == parent and comm == name:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def meminfo_kib() -> dict[str, int]:
+    """The machine's memory counters (/proc/meminfo) in KiB, `MemAvailable` among them."""
+    values = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        values[name] = int(rest.split()[0])
+    return values
+
+
 def machine_busy_s() -> float:
     """CPU seconds all cores have spent busy since boot (anything but idle and I/O wait).
 

@@ -111,14 +111,73 @@ GOALS = [
         at_most=False,
         unit="runs/s",
     ),
+    Goal(
+        scenario="environments",
+        label="p50 environment start ≤ 60 ms, fresh workspace (slowest networking mode)",
+        figure=lambda figures: _slowest_p50(figures["starts"], "fresh_ms"),
+        limit=60.0,
+        at_most=True,
+        unit="ms",
+    ),
+    Goal(
+        scenario="environments",
+        label="p50 environment start ≤ 60 ms, existing workspace (slowest networking mode)",
+        figure=lambda figures: _slowest_p50(figures["starts"], "restart_ms"),
+        limit=60.0,
+        at_most=True,
+        unit="ms",
+    ),
+    Goal(
+        scenario="environments",
+        label="p50 `read` of a small file ≤ 2 ms",
+        figure=lambda figures: figures["calls"]["read_ms"]["p50"],
+        limit=2.0,
+        at_most=True,
+        unit="ms",
+    ),
+    Goal(
+        scenario="environments",
+        label="p50 `bash true` ≤ 5 ms",
+        figure=lambda figures: figures["calls"]["bash_true_ms"]["p50"],
+        limit=5.0,
+        at_most=True,
+        unit="ms",
+    ),
+    Goal(
+        scenario="environments",
+        label="≤ 15 MiB per idle environment (PSS of its processes)",
+        figure=lambda figures: figures["idle"]["pss_mib_per_environment"],
+        limit=15.0,
+        at_most=True,
+        unit="MiB",
+    ),
+    Goal(
+        scenario="environments",
+        label="≤ 15 MiB per idle environment (drop of MemAvailable)",
+        figure=lambda figures: figures["idle"]["mem_available_drop_mib_per_environment"],
+        limit=15.0,
+        at_most=True,
+        unit="MiB",
+    ),
 ]
 
 
-def check_goals(scenarios: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each goal whose scenario ran, with the measured figure and whether it was met."""
+def _slowest_p50(starts: dict[str, dict[str, Any]], series: str) -> float | None:
+    """The highest p50 of one kind of start over the networking modes; None if one is missing."""
+    p50s = [figures[series]["p50"] for figures in starts.values()]
+    return None if not p50s or None in p50s else max(p50s)
+
+
+def check_goals(
+    scenarios: dict[str, dict[str, Any]], environments: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Each goal whose scenario (or the environment section) ran, with the figure and verdict."""
+    results = dict(scenarios)
+    if environments is not None and environments["skipped"] is None:
+        results["environments"] = environments
     checked = []
     for goal in GOALS:
-        result = scenarios.get(goal.scenario)
+        result = results.get(goal.scenario)
         if result is None:
             continue
         measured = goal.figure(result["figures"]) if result["figures"] else None
@@ -151,7 +210,7 @@ def _table(rows: list[list[str]], right_aligned: set[int]) -> list[str]:
 
 
 def _header(report: dict[str, Any]) -> list[str]:
-    machine, server = report["machine"], report["server"]
+    machine, server = report["machine"], report.get("server")
     cpu = f"{machine['cpu_count']} CPUs"
     if machine["cpu_model"]:
         cpu += f" ({machine['cpu_model']})"
@@ -159,11 +218,14 @@ def _header(report: dict[str, Any]) -> list[str]:
     lines = [
         f"Corral benchmark, {machine['measured_at']}",
         f"  machine: {cpu}, {machine['python']}, {machine['platform']}",
-        f"  server:  corral {machine['corral']} `corral serve` (API + embedded worker, one "
-        f"process), {server['database']}",
-        f"  load:    {report['load_processes']} load processes, aiohttp {machine['aiohttp']}"
-        f"{uvloop}, keep-alive connections",
     ]
+    if server is not None:
+        lines += [
+            f"  server:  corral {machine['corral']} `corral serve` (API + embedded worker, one "
+            f"process), {server['database']}",
+            f"  load:    {report['load_processes']} load processes, aiohttp {machine['aiohttp']}"
+            f"{uvloop}, keep-alive connections",
+        ]
     provider = report.get("provider")
     if provider:
         lines.append(
@@ -266,15 +328,23 @@ def _provider_overhead(scenarios: dict[str, dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _problems(scenarios: dict[str, dict[str, Any]]) -> list[str]:
+def _problems(
+    scenarios: dict[str, dict[str, Any]], environments: dict[str, Any] | None
+) -> list[str]:
     lines = []
-    for result in scenarios.values():
-        for failure in result["failures"]:
+    for result in [*scenarios.values(), *([environments] if environments else [])]:
+        for failure in result.get("failures", []):
             lines.append(f"  FAILED {result['name']}: {failure}")
         if result["errors"]:
             lines.append(f"  {result['errors']} errors in {result['name']}, e.g.:")
             lines += [f"    {sample}" for sample in result["error_samples"]]
     return lines
+
+
+def _goal_line(goal: dict[str, Any]) -> str:
+    measured = "n/a" if goal["measured"] is None else f"{goal['measured']:.1f}"
+    verdict = "met   " if goal["met"] else "MISSED"
+    return f"  [{verdict}] {goal['goal']}: {measured} {goal['unit']}"
 
 
 QUIET_OTHER_CPU_PCT = 20.0
@@ -301,7 +371,36 @@ def render(report: dict[str, Any]) -> str:
     """The report as the plain text the command prints."""
     scenarios = report["scenarios"]
     lines = _header(report)
-    lines += _table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5, 6})
+    if scenarios:
+        lines += _scenario_lines(report)
+    environments = report.get("environments")
+    if environments is not None:
+        if lines[-1]:
+            lines.append("")
+        lines += environment_lines(environments)
+    if report["goals"]:
+        lines += ["", "goals:", *map(_goal_line, report["goals"])]
+    problems = _problems(scenarios, environments)
+    if problems:
+        lines += ["", "problems:", *problems]
+    server = report.get("server")
+    if server is None:
+        return "\n".join(lines)
+    memory = server.get("memory") or {}
+    if memory:
+        lines += ["", "server memory (resident, after each scenario / peak so far):"]
+        for name, figures in memory.items():
+            lines.append(
+                f"  {name:<24} {figures['rss_mb']:7.1f} MiB / {figures['peak_rss_mb']:7.1f} MiB"
+            )
+    lines += ["", f"server shutdown: {server['shutdown']}"]
+    return "\n".join(lines)
+
+
+def _scenario_lines(report: dict[str, Any]) -> list[str]:
+    """The scenarios' table, with the CPU notes and comparisons below it."""
+    scenarios = report["scenarios"]
+    lines = _table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5, 6})
     cores = report["machine"]["cpus_usable"]
     lines += [
         "",
@@ -317,21 +416,97 @@ def render(report: dict[str, Any]) -> str:
     overhead = _provider_overhead(scenarios)
     if overhead:
         lines += ["", *overhead]
-    if report["goals"]:
-        lines += ["", "goals:"]
-        for goal in report["goals"]:
-            measured = "n/a" if goal["measured"] is None else f"{goal['measured']:.1f}"
-            verdict = "met   " if goal["met"] else "MISSED"
-            lines.append(f"  [{verdict}] {goal['goal']}: {measured} {goal['unit']}")
-    problems = _problems(scenarios)
-    if problems:
-        lines += ["", "problems:", *problems]
-    memory = report["server"].get("memory") or {}
-    if memory:
-        lines += ["", "server memory (resident, after each scenario / peak so far):"]
-        for name, figures in memory.items():
-            lines.append(
-                f"  {name:<24} {figures['rss_mb']:7.1f} MiB / {figures['peak_rss_mb']:7.1f} MiB"
-            )
-    lines += ["", f"server shutdown: {report['server']['shutdown']}"]
-    return "\n".join(lines)
+    return lines
+
+
+# --- the environment section ----------------------------------------------------------------
+
+
+def environment_lines(section: dict[str, Any]) -> list[str]:
+    """The environment section: its latency table, then memory and CPU notes."""
+    if section["skipped"] is not None:
+        return [f"environments: skipped: {section['skipped']}"]
+    figures, limits = section["figures"], section["limits"]
+    calls, idle = figures["calls"], figures["idle"]
+    rows = [["environments (sandboxes in this process)", "n", "p50", "p99", "max"]]
+    for mode, starts in figures["starts"].items():
+        rows.append(_latency_row(f"start, fresh workspace, network {mode}", starts["fresh_ms"]))
+        rows.append(
+            _latency_row(f"start, existing workspace, network {mode}", starts["restart_ms"])
+        )
+    rows.append(_latency_row("stop, after each start above", figures["stop_ms"]))
+    rows.append(
+        _latency_row(
+            f"start, fresh, {idle['network']}, among up to {idle['environments'] - 1} idle",
+            idle["start_ms"],
+        )
+    )
+    rows.append(
+        _latency_row(f"call: read of a {calls['file_bytes']:,}-byte file", calls["read_ms"])
+    )
+    rows.append(_latency_row("call: bash true", calls["bash_true_ms"]))
+    cpu_ms = calls["environment_cpu_ms_per_call"]
+    lines = [
+        f"environments: runtime size small ({limits['cpus']:g} CPU, {limits['memory_mb']} MiB, "
+        f"{limits['disk_mb']} MiB disk), one start or call at a time; milliseconds",
+        *_table(rows, right_aligned={1, 2, 3, 4}),
+        f"calls: network {calls['network']}, {calls['gap_ms']:.0f} ms pause after each; CPU "
+        f"inside the environment per call: read {_number(cpu_ms.get('read'), 2)} ms,",
+        f"  bash true {_number(cpu_ms.get('bash_true'), 2)} ms; periods throttled by its CPU "
+        f"quota: {_number(calls['throttled_periods'], 0)}",
+        "",
+        *_idle_memory_lines(idle),
+        "",
+        f"section: {section['wall_s']:.0f} s; this process {section['process_cpu_s']:.1f} s CPU; "
+        f"all cores busy {100 * section['machine_cpu_s'] / max(section['wall_s'], 1e-9):.0f}% "
+        "of one core;",
+        f"  other processes used {_number(section['other_cpu_pct_before'], 0)}% of one core "
+        "in the second before it started",
+    ]
+    before = section["other_cpu_pct_before"]
+    if before is not None and before > QUIET_OTHER_CPU_PCT:
+        lines.append("WARNING: the machine was busy; the environment figures understate it.")
+    return lines
+
+
+def _latency_row(label: str, series: dict[str, Any]) -> list[str]:
+    values = [_number(series[name], 2 if series["p50"] and series["p50"] < 10 else 1)
+              for name in ("p50", "p99", "max")]  # fmt: skip
+    return [label, str(series["count"]), *values]
+
+
+def _idle_memory_lines(idle: dict[str, Any]) -> list[str]:
+    count = idle["environments"]
+    title = (
+        f"memory per idle environment, {count} alive at once, network {idle['network']} "
+        f"(read {idle['settle_s']:g} s after the last start):"
+    )
+    if idle["pss_mib_per_environment"] is None:
+        return [title, "  not measured: no environment started"]
+    by_process = ", ".join(
+        f"{name} {mib:.2f}"
+        for name, mib in sorted(
+            idle["pss_mib_per_environment_by_process"].items(), key=lambda item: -item[1]
+        )
+    )
+    changes = idle["meminfo_change_mib_per_environment"]
+    where = ", ".join(f"{name} {mib:+.2f}" for name, mib in changes.items() if mib is not None)
+    return [
+        title,
+        f"  PSS of its processes   {idle['pss_mib_per_environment']:6.2f} MiB  ({by_process})",
+        f"{'':37}({idle['processes_per_environment']:g} processes in "
+        f"its cgroup; {idle['slirp4netns_found']} slirp4netns in all)",
+        f"  drop of MemAvailable   {idle['mem_available_drop_mib_per_environment']:6.2f} MiB  "
+        "(all the machine lost, kernel memory included; noisy)",
+        f"  memory cgroup charge   {idle['cgroup_charge_mib_per_environment']:6.2f} MiB  "
+        "(pages and kernel memory charged to its cgroup)",
+        "  /proc/meminfo changes (MiB):",
+        f"    {where}",
+        "  PSS leaves out kernel memory (namespaces, nftables, sockets, cgroups, the loop device",
+        "  and its ext4 mount), page cache and the worker's own objects "
+        f"({idle['process_rss_growth_mib_per_environment']:.2f} MiB of this process's RSS).",
+    ]
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"

@@ -2,7 +2,9 @@
 
 This process only orchestrates. The server is a `corral serve` subprocess, the load comes
 from a pool of load processes, and the provider scenarios' model is a fake provider in a
-process of its own, so none of them competes with the bookkeeping done here.
+process of its own, so none of them competes with the bookkeeping done here. The one exception
+is the environment section, which measures the sandbox machinery itself: its environments run
+here, after the server has stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from benchmarks.environments import NAME as ENVIRONMENTS
+from benchmarks.environments import measure_environments
 from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
 from benchmarks.fake_provider import FakeProvider
 from benchmarks.loadgen import LoadPool
@@ -29,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run",
         description="Benchmark a real `corral serve` with the deterministic `test` model "
-        "and with a fake OpenAI-compatible provider.",
+        "and with a fake OpenAI-compatible provider, and the sandbox environments of runs.",
     )
     parser.add_argument(
         "--quick", action="store_true", help="short sizes for a smoke run (about 20 s)"
@@ -45,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only",
         action="append",
-        choices=list(SCENARIOS),
-        help="run only this scenario (repeatable); default: all",
+        choices=[*SCENARIOS, ENVIRONMENTS],
+        help="run only this scenario or section (repeatable); default: all",
     )
     parser.add_argument(
         "--database-url",
@@ -73,7 +77,36 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit status 1 if a request failed or a check did not hold."""
     args = build_parser().parse_args(argv)
     config = config_from(args)
-    names = args.only or list(SCENARIOS)
+    names = args.only or [*SCENARIOS, ENVIRONMENTS]
+    report: dict[str, Any] = {"machine": machine_facts(), "server": None, "scenarios": {}}
+    results: list[ScenarioResult] = []
+    if any(name in SCENARIOS for name in names):
+        results = _run_scenarios(
+            args, config, [name for name in names if name in SCENARIOS], report
+        )
+    environments = None
+    if ENVIRONMENTS in names:
+        print("measuring environments ...", file=sys.stderr, flush=True)
+        section = measure_environments(config)
+        print(f"  {section.summary}", file=sys.stderr, flush=True)
+        environments = section.as_dict()
+    report |= {
+        "environments": environments,
+        "config": dataclasses.asdict(config),
+        "goals": check_goals(report["scenarios"], environments),
+    }
+    print(render(report))
+    if args.json is not None:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        print(f"\nfigures written to {args.json}")
+    ok = all(result.ok for result in results) and (environments is None or environments["ok"])
+    return 0 if ok else 1
+
+
+def _run_scenarios(
+    args: argparse.Namespace, config: Config, names: list[str], report: dict[str, Any]
+) -> list[ScenarioResult]:
+    """Start the server (and the fake provider if needed), run `names`, fill in `report`."""
     results: list[ScenarioResult] = []
     memory: dict[str, dict[str, float]] = {}
     provider = None
@@ -104,25 +137,21 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             rss_mb, peak_mb = server.memory_mb()
             memory[name] = {"rss_mb": rss_mb, "peak_rss_mb": peak_mb}
-    scenarios = {result.name: result.as_dict() for result in results}
     fake_model = None
     if provider is not None:
         fake_model = {"model": PROVIDER_MODEL, "deltas_per_answer": provider.deltas}
-    report = {
-        "machine": machine_facts(),
+    report |= {
         "server": {"database": server.database, "shutdown": server.shutdown, "memory": memory},
         "provider": fake_model,
         "load_processes": args.load_processes,
-        "config": dataclasses.asdict(config),
-        "scenarios": scenarios,
-        "goals": check_goals(scenarios),
+        "scenarios": {result.name: result.as_dict() for result in results},
     }
-    print(render(report))
-    if args.json is not None:
-        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-        print(f"\nfigures written to {args.json}")
-    return 0 if all(result.ok for result in results) else 1
+    return results
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("interrupted; everything the benchmark started is stopped", file=sys.stderr)
+        sys.exit(130)

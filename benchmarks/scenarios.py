@@ -81,6 +81,14 @@ class Config:
     """Content deltas in each answer of the fake provider (it must be started with as many)."""
     provider_duration_s: float = 30.0
     """The throughput window of runs on the fake provider."""
+    environment_starts: int = 50
+    """Timed environment starts of each kind (fresh and existing workspace), per networking mode."""
+    environment_calls: int = 500
+    """Timed calls of each kind (`read`, `bash true`) in one warm environment."""
+    idle_environments: int = 100
+    """Environments alive at once for the idle-memory figure."""
+    idle_settle_s: float = 2.0
+    """Quiet time before each memory reading, so that start-up transients are over."""
 
     @classmethod
     def quick(cls) -> Config:
@@ -92,6 +100,9 @@ class Config:
             sse_runs=50,
             tool_runs=50,
             provider_duration_s=2.0,
+            environment_starts=10,
+            environment_calls=100,
+            idle_environments=20,
         )
 
     def run_spec(self, *, provider: bool) -> RunSpec:

@@ -43,36 +43,39 @@ async def prepare(root: Path, *, quota_mb: int | None, uid: int, gid: int) -> Di
     await asyncio.to_thread(root.mkdir, mode=0o700, parents=True, exist_ok=True)
     image = root / IMAGE
     if quota_mb is not None:
-        if image.exists():
-            return DiskSource(path=image, is_image=True)
-        await _make_image(image, quota_mb)
-        return DiskSource(path=image, is_image=True, fresh=True)
+        if not image.exists():
+            await _make_image(image, quota_mb, uid, gid)
+        return DiskSource(path=image, is_image=True)
     folder = root / FOLDER
-    if folder.is_dir():
-        return DiskSource(path=folder, is_image=False)
-    await asyncio.to_thread(_make_folder, folder)
-    return DiskSource(path=folder, is_image=False, fresh=True)
+    if not folder.is_dir():
+        await asyncio.to_thread(_make_folder, folder, uid, gid)
+    return DiskSource(path=folder, is_image=False)
 
 
-def _make_folder(folder: Path) -> None:
+def _make_folders(parent: Path, uid: int, gid: int) -> None:
+    """The folders of a disk, the environment's own; the top stays root's."""
+    for name, mode in _DIR_MODES.items():
+        os.mkdir(parent / name)
+        os.chmod(parent / name, mode)
+        if os.geteuid() == 0:
+            os.chown(parent / name, uid, gid)
+
+
+def _make_folder(folder: Path, uid: int, gid: int) -> None:
     partial = folder.with_name(f".{folder.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(mode=0o755)
-    for name, mode in _DIR_MODES.items():
-        (partial / name).mkdir()
-        os.chmod(partial / name, mode)
+    _make_folders(partial, uid, gid)
     partial.rename(folder)
 
 
-async def _make_image(image: Path, quota_mb: int) -> None:
+async def _make_image(image: Path, quota_mb: int, uid: int, gid: int) -> None:
     mkfs = shutil.which("mkfs.ext4")
     if mkfs is None:
         raise DiskUnavailable("mkfs.ext4 is not installed")
     partial = image.with_name(f".{image.name}.partial")
     with tempfile.TemporaryDirectory(prefix="corral-disk-") as template:
-        for name, mode in _DIR_MODES.items():
-            os.mkdir(Path(template) / name)
-            os.chmod(Path(template) / name, mode)
+        _make_folders(Path(template), uid, gid)  # mkfs -d copies owners and modes
         with partial.open("wb") as handle:
             handle.truncate(quota_mb << 20)
         process = await asyncio.create_subprocess_exec(

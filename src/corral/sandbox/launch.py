@@ -56,19 +56,15 @@ DISK_DIRS = {"workspace": WORKSPACE, "home": HOME, "tmp": "/tmp", ".corral": STA
 MASKED = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers")
 
 _JOIN_AND_DROP = """\
-fstab=$1 owner=$2; shift 2
+fstab=$1; shift
 while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift
 ulimit -c 0 && ulimit -n "$CORRAL_NOFILE" && ulimit -f "$CORRAL_FSIZE" || exit 125
 unset CORRAL_NOFILE CORRAL_FSIZE
 mount -a -T "$fstab" || exit 125
-if [ -n "$owner" ]; then
-  for d in workspace home tmp .corral; do chown "$owner" "$CORRAL_DISK/$d" || exit 125; done
-fi
-unset CORRAL_DISK
 exec "$@"
 """
 """Runs as root in the private mount namespace: join the cgroups, lower rlimits, stage the
-binds, hand a fresh disk's folders to the environment's user, then exec the dropping command."""
+binds, then exec the dropping command."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,8 +74,6 @@ class DiskSource:
     path: Path
     """An ext4 image (`is_image`) or a directory, holding the folders of `DISK_DIRS`."""
     is_image: bool
-    fresh: bool = False
-    """Just made: its folders still belong to root and must be handed over."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -206,11 +200,10 @@ def argv(plan: Plan, fstab_path: Path | None = None) -> list[str]:
         return [*locked(plan.lock), *inner]
     if fstab_path is None:
         raise ValueError("a rooted plan needs its fstab written to a file")
-    owner = f"{plan.uid}:{plan.gid}" if plan.disk.fresh else ""
     unshare = shutil.which("unshare") or "unshare"
     return [
         *locked(plan.lock), unshare, "--mount", "--propagation", "private", "--", "/bin/sh",
-        "-c", _JOIN_AND_DROP, "corral-environment", str(fstab_path), owner,
+        "-c", _JOIN_AND_DROP, "corral-environment", str(fstab_path),
         *map(str, plan.cgroup_procs), "--", *drop_privileges(plan.uid, plan.gid), *inner,
     ]  # fmt: skip
 
@@ -241,7 +234,6 @@ def shell_env(plan: Plan) -> dict[str, str]:
         "PATH": SYSTEM_PATH,
         "CORRAL_NOFILE": str(plan.open_files),
         "CORRAL_FSIZE": str(blocks),
-        "CORRAL_DISK": f"{STAGE}/disk",
     }
 
 

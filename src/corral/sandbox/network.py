@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal, TypeVar
 
-from corral.sandbox import ssrf
 from corral.sandbox.egress import EgressPolicy
 from corral.sandbox.proxy import AllowlistProxy
 
@@ -69,13 +68,22 @@ class NetworkUnavailable(RuntimeError):
     """The host could not set up an environment's network."""
 
 
-def ruleset(own_addresses: Iterable[str], allowed_private: Iterable[str] = ()) -> str:
-    """The nftables rules of an `open` environment's namespace (an `nft -f` script)."""
+def ruleset(
+    own_addresses: Iterable[str], allowed_private: Iterable[str | tuple[str, int | None]] = ()
+) -> str:
+    """The nftables rules of an `open` environment's namespace (an `nft -f` script).
+
+    `allowed_private` holds the addresses of the operator's private hosts: bare (every port), or
+    with the one port the host's pattern names.
+    """
     own4 = [a for a in own_addresses if ipaddress.ip_address(a).version == 4]
     own6 = [a for a in own_addresses if ipaddress.ip_address(a).version == 6]
-    allowed = [ipaddress.ip_address(a) for a in allowed_private]
-    accept4 = ", ".join(str(a) for a in allowed if a.version == 4)
-    accept6 = ", ".join(str(a) for a in allowed if a.version == 6)
+    accepted: dict[tuple[str, int | None], list[str]] = {}
+    for entry in allowed_private:
+        address, port = (entry, None) if isinstance(entry, str) else entry
+        parsed = ipaddress.ip_address(address)
+        family = "ip" if parsed.version == 4 else "ip6"
+        accepted.setdefault((family, port), []).append(str(parsed))
     lines = [
         "table inet corral {",
         "  chain egress {",
@@ -83,10 +91,9 @@ def ruleset(own_addresses: Iterable[str], allowed_private: Iterable[str] = ()) -
         '    oifname "lo" accept',
         f"    ip daddr {DNS_ADDRESS} meta l4proto {{ tcp, udp }} th dport 53 accept",
     ]
-    if accept4:
-        lines.append(f"    ip daddr {{ {accept4} }} accept")
-    if accept6:
-        lines.append(f"    ip6 daddr {{ {accept6} }} accept")
+    for (family, port), addresses in accepted.items():
+        only = f" meta l4proto {{ tcp, udp }} th dport {port}" if port is not None else ""
+        lines.append(f"    {family} daddr {{ {', '.join(addresses)} }}{only} accept")
     lines.append(f"    ip daddr {{ {', '.join([*BLOCKED_V4, *own4])} }} {_REJECT}")
     lines.append(f"    ip6 daddr {{ {', '.join([*BLOCKED_V6, *own6])} }} {_REJECT}")
     lines += ["  }", "}"]
@@ -171,15 +178,10 @@ class EnvironmentNetwork:
         return network
 
     async def _serve_proxy(self, namespace: str, allowed: tuple[str, ...] | None) -> None:
-        private = self.policy.private_hosts
-
-        def allow(host: str, address: ssrf.IPAddress) -> bool:
-            return bool(private) and ssrf.host_allowed(host, 0, private)
-
         self._proxy = AllowlistProxy(
             allowed_hosts=allowed,
             record=self._record,
-            resolver_allow=allow,
+            private_hosts=self.policy.private_hosts,
             resolver=self.policy.resolver,
             log_extra={"environment": self.label},
         )
@@ -198,13 +200,17 @@ class EnvironmentNetwork:
         }  # fmt: skip
 
     async def _start_slirp(self, namespace: str) -> None:
-        slirp = shutil.which("slirp4netns")
-        if slirp is None:
-            raise NetworkUnavailable("slirp4netns is not installed")
+        slirp, unshare = shutil.which("slirp4netns"), shutil.which("unshare")
+        if slirp is None or unshare is None:
+            raise NetworkUnavailable("slirp4netns and unshare are needed for an open network")
         ready_read, ready_write = os.pipe()
         exit_read, exit_write = os.pipe()
         try:
+            # In a mount namespace whose mounts are all private: slirp4netns's sandbox, run as
+            # root, makes only / private before it detaches the old root, so the unmounts would
+            # reach the host's shared mounts (every `ip netns` namespace under /run/netns).
             self._slirp = await asyncio.create_subprocess_exec(
+                unshare, "--mount", "--propagation", "private", "--",
                 slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
                 "--enable-sandbox", "--enable-seccomp", "--ready-fd", str(ready_write),
                 "--exit-fd", str(exit_read), "--netns-type=path", namespace, "tap0",
@@ -264,17 +270,31 @@ class EnvironmentNetwork:
         )
 
 
-async def _resolve_all(hosts: Iterable[str]) -> list[str]:
-    """Addresses of the operator's named private hosts (patterns with `*` are skipped)."""
-    found: list[str] = []
+async def _resolve_all(hosts: Iterable[str]) -> list[tuple[str, int | None]]:
+    """Addresses of the operator's named private hosts, each with the port its pattern names.
+
+    Patterns with `*` are skipped: a firewall cannot follow names.
+    """
+    found: list[tuple[str, int | None]] = []
     for pattern in hosts:
-        host = pattern.rpartition(":")[0] if pattern.count(":") == 1 else pattern
+        host, port = _host_and_port(pattern)
         if "*" in host:
             continue
         with contextlib.suppress(OSError):
             for info in await asyncio.get_running_loop().getaddrinfo(host, None):
-                found.append(str(info[4][0]).partition("%")[0])
-    return sorted(set(found))
+                found.append((str(info[4][0]).partition("%")[0], port))
+    return list(dict.fromkeys(found))
+
+
+def _host_and_port(pattern: str) -> tuple[str, int | None]:
+    """The host and optional port of a (validated) host pattern: `h`, `h:443`, `[v6]:443`."""
+    if pattern.startswith("["):
+        host, _, rest = pattern[1:].partition("]")
+        return host, int(rest[1:]) if rest else None
+    if pattern.count(":") == 1:
+        host, _, port = pattern.partition(":")
+        return host, int(port)
+    return pattern, None
 
 
 async def _load_rules(namespace: str, rules: str) -> None:

@@ -58,7 +58,7 @@ class AllowlistProxy:
         *,
         allowed_hosts: tuple[str, ...] | None,
         record: DecisionLog,
-        resolver_allow: ssrf.AddressAllow | None = None,
+        private_hosts: tuple[str, ...] = (),
         resolver: ssrf.Resolver | None = None,
         log_extra: Mapping[str, object] | None = None,
     ) -> None:
@@ -68,13 +68,14 @@ class AllowlistProxy:
             allowed_hosts: patterns as `ssrf.host_allowed` reads them; None allows any host
                 (still only at public addresses).
             record: called with each decision.
-            resolver_allow: lets a host use a non-public address it resolves to (tests).
+            private_hosts: patterns of the hosts that may resolve to non-public addresses (the
+                operator's trusted internal hosts), matched with the port of each request.
             resolver: replaces the system resolver (tests).
             log_extra: added to the proxy's own log records, e.g. whose network it serves.
         """
         self._allowed_hosts = allowed_hosts
         self._record = record
-        self._resolver_allow = resolver_allow
+        self._private_hosts = private_hosts
         self._resolver = resolver
         self._log_extra = dict(log_extra or {})
         self._server: asyncio.Server | None = None
@@ -170,9 +171,13 @@ class AllowlistProxy:
         ):
             self._record(method, host, port, allowed=False, why="not in allowed_hosts")
             raise _Refused(403, refusal)
+
+        def may_be_private(name: str, address: ssrf.IPAddress) -> bool:
+            return ssrf.host_allowed(name, port, self._private_hosts)
+
         try:
             addresses = await ssrf.resolve_public(
-                host, port, allow=self._resolver_allow, resolver=self._resolver
+                host, port, allow=may_be_private, resolver=self._resolver
             )
         except ssrf.ResolutionFailed as exc:
             self._record(method, host, port, allowed=False, why="does not resolve")
