@@ -13,6 +13,9 @@ from pathlib import Path
 
 CLOCK_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
+QUIET_OTHER_CPU_PCT = 20.0
+"""Above this much CPU used by other processes, the machine was too busy for fair figures."""
+
 
 def process_cpu_s(pid: int) -> float:
     """User plus system CPU seconds used so far by process `pid` (all its threads)."""

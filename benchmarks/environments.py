@@ -14,16 +14,17 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchmarks import cpu
+from benchmarks import environment_usage as usage
 from benchmarks.loadgen import Recorder, RequestFailed
 from benchmarks.report import percentiles
 from benchmarks.scenarios import Config
-from corral.sandbox import cgroups, disk
+from corral.sandbox import disk
 from corral.sandbox.capabilities import Capabilities, NetworkMode, probe
 from corral.sandbox.egress import EgressPolicy
 from corral.sandbox.environment import (
@@ -59,12 +60,6 @@ CALLS: tuple[tuple[str, str, dict[str, Any]], ...] = (
 SCRATCH_PARENT = Path("/var/tmp")
 """Where the temporary workspaces go: on disk, where a tmpfs /tmp would count their files as
 memory."""
-MEMINFO_FIELDS = (
-    "AnonPages", "Shmem", "Cached", "Buffers", "SUnreclaim", "SReclaimable", "KernelStack",
-    "PageTables", "Percpu",
-)  # fmt: skip
-"""The /proc/meminfo counters whose change with the idle environments is reported: where the
-drop of `MemAvailable` went."""
 BACKGROUND_SAMPLE_S = 1.0
 """How long the machine is watched, before the section, for CPU used by other processes."""
 
@@ -224,12 +219,12 @@ async def _calls(fleet: _Fleet, count: int, recorder: Recorder) -> dict[str, Any
         environment, _ = await fleet.start(DEFAULT_NETWORK)
         try:
             await _call(environment, "write", {"path": "small.txt"}, payload=SMALL_FILE)
-            throttled_before = _cpu_stat(environment, "nr_throttled")
+            throttled_before = usage.cpu_stat(environment, "nr_throttled")
             for name, op, request in CALLS:
                 cpu_ms_per_call[name] = await _time_calls(
                     environment, name, op, request, count, recorder
                 )
-            throttled = _difference(throttled_before, _cpu_stat(environment, "nr_throttled"))
+            throttled = _difference(throttled_before, usage.cpu_stat(environment, "nr_throttled"))
         finally:
             await fleet.stop(environment)
             await fleet.remove_workspace(environment.spec.key)
@@ -255,7 +250,7 @@ async def _time_calls(
     """Time `count` calls after a warm-up; the environment's CPU per call, in milliseconds."""
     for _ in range(WARMUP_CALLS):
         await _call(environment, op, request)
-    usage_before = _cpu_stat(environment, "usage_usec")
+    usage_before = usage.cpu_stat(environment, "usage_usec")
     for _ in range(count):
         with _catching(recorder, name):
             started = time.perf_counter()
@@ -264,7 +259,7 @@ async def _time_calls(
         if not environment.alive:
             raise EnvironmentLost(f"the environment stopped during the {name} calls")
         await asyncio.sleep(CALL_GAP_S)
-    spent = _difference(usage_before, _cpu_stat(environment, "usage_usec"))
+    spent = _difference(usage_before, usage.cpu_stat(environment, "usage_usec"))
     return None if spent is None or not count else spent / 1000 / count
 
 
@@ -299,7 +294,7 @@ async def _idle(fleet: _Fleet, config: Config, recorder: Recorder) -> dict[str, 
     await asyncio.sleep(config.idle_settle_s)
     meminfo_change = {name: kib - meminfo[name] for name, kib in cpu.meminfo_kib().items()}
     rss_growth_mib = cpu.process_memory_mb(os.getpid())[0] - rss_mib
-    figures = _memory_of(alive)
+    figures = usage.memory_of(alive)
     for environment in alive:
         await fleet.stop(environment)
     for environment in alive:
@@ -315,65 +310,12 @@ async def _idle(fleet: _Fleet, config: Config, recorder: Recorder) -> dict[str, 
         ),
         "meminfo_change_mib_per_environment": {
             name: meminfo_change[name] / 1024 / count if count else None
-            for name in MEMINFO_FIELDS
+            for name in usage.MEMINFO_FIELDS
             if name in meminfo_change
         },
         "process_rss_growth_mib_per_environment": rss_growth_mib / count if count else None,
         "start_ms": percentiles(recorder.samples_ms.get("crowded_start", [])),
     }
-
-
-def _memory_of(environments: list[Environment]) -> dict[str, Any]:
-    """PSS of every process of the environments (by command name), and their cgroup charge."""
-    pss_kib: dict[str, int] = {}
-    processes = 0
-    charge_kib = 0
-    for environment in environments:
-        group = environment.group
-        for pid in sorted(group.members()) if group is not None else []:
-            with suppress(OSError):  # gone meanwhile: it uses nothing any more
-                name = cpu.process_name(pid)
-                pss_kib[name] = pss_kib.get(name, 0) + cpu.process_pss_kib(pid)
-                processes += 1
-        charge_kib += _memory_charge_kib(group)
-    # slirp4netns is a child of this process, outside the environment's cgroup.
-    slirps = cpu.children_named(os.getpid(), "slirp4netns")
-    for pid in slirps:
-        with suppress(OSError):
-            pss_kib["slirp4netns"] = pss_kib.get("slirp4netns", 0) + cpu.process_pss_kib(pid)
-    count = len(environments)
-    if not count:
-        return {"pss_mib_per_environment": None}
-    return {
-        "pss_mib_per_environment": sum(pss_kib.values()) / 1024 / count,
-        "pss_mib_per_environment_by_process": {
-            name: kib / 1024 / count for name, kib in sorted(pss_kib.items())
-        },
-        "processes_per_environment": processes / count,
-        "slirp4netns_found": len(slirps),
-        "cgroup_charge_mib_per_environment": charge_kib / 1024 / count,
-    }
-
-
-def _memory_charge_kib(group: cgroups.Group | None) -> int:
-    """Memory the kernel charges to the group: its processes' pages, page cache, kernel memory."""
-    for path in group.dirs if group is not None else ():
-        for name in ("memory.usage_in_bytes", "memory.current"):
-            with suppress(OSError, ValueError):
-                return int((path / name).read_text()) // 1024
-    return 0
-
-
-def _cpu_stat(environment: Environment, key: str) -> int | None:
-    """A counter of the environment's `cpu.stat` (v2 `usage_usec`, v1 or v2 `nr_throttled`)."""
-    group = environment.group
-    for path in group.dirs if group is not None else ():
-        with suppress(OSError, ValueError):
-            for line in (path / "cpu.stat").read_text().splitlines():
-                name, _, value = line.partition(" ")
-                if name == key:
-                    return int(value)
-    return None
 
 
 # --- the environments of the section --------------------------------------------------------

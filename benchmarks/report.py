@@ -1,4 +1,4 @@
-"""Figures and how they are shown: percentiles, machine facts, the goals, the table and JSON.
+"""Figures and how they are shown: percentiles, the goals, the table and JSON.
 
 Arithmetic and formatting only: nothing here sends a request or starts a process, so the
 printed table and the `--json` file are both rendered from one report dictionary.
@@ -7,17 +7,14 @@ printed table and the `--json` file are both rendered from one report dictionary
 from __future__ import annotations
 
 import math
-import os
-import platform
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from benchmarks import cpu
+from benchmarks.environment_report import environment_lines
+from benchmarks.tables import table
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, Any]:
@@ -37,39 +34,6 @@ def percentiles(samples_ms: list[float]) -> dict[str, Any]:
         "p90": rank(90),
         "p99": rank(99),
         "max": ordered[-1],
-    }
-
-
-def _version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _cpu_model() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        return None
-    return None
-
-
-def machine_facts() -> dict[str, Any]:
-    """What the figures were measured on."""
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "cpu_model": _cpu_model(),
-        "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "platform": platform.platform(),
-        "corral": _version("corral"),
-        "aiohttp": _version("aiohttp"),
-        "uvloop": _version("uvloop"),
-        "load_average_at_start": cpu.load_average(),
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
@@ -195,18 +159,6 @@ def _cpu(seconds: float | None, percent: float | None) -> str:
     if seconds is None or percent is None:
         return "n/a"
     return f"{percent:.0f}% ({seconds:.1f} s)"
-
-
-def _table(rows: list[list[str]], right_aligned: set[int]) -> list[str]:
-    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = [
-            cell.rjust(width) if column in right_aligned else cell.ljust(width)
-            for column, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-    return lines
 
 
 def _header(report: dict[str, Any]) -> list[str]:
@@ -347,17 +299,13 @@ def _goal_line(goal: dict[str, Any]) -> str:
     return f"  [{verdict}] {goal['goal']}: {measured} {goal['unit']}"
 
 
-QUIET_OTHER_CPU_PCT = 20.0
-"""Above this much CPU used by other processes, the machine was too busy for fair figures."""
-
-
 def _contention_warning(report: dict[str, Any]) -> list[str]:
     others = [
         result["other_cpu_pct"]
         for result in report["scenarios"].values()
         if result["other_cpu_pct"] is not None
     ]
-    if not others or max(others) <= QUIET_OTHER_CPU_PCT:
+    if not others or max(others) <= cpu.QUIET_OTHER_CPU_PCT:
         return []
     one, five, _ = report["machine"]["load_average_at_start"]
     return [
@@ -400,7 +348,7 @@ def render(report: dict[str, Any]) -> str:
 def _scenario_lines(report: dict[str, Any]) -> list[str]:
     """The scenarios' table, with the CPU notes and comparisons below it."""
     scenarios = report["scenarios"]
-    lines = _table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5, 6})
+    lines = table(_scenario_rows(scenarios), right_aligned={1, 3, 4, 5, 6})
     cores = report["machine"]["cpus_usable"]
     lines += [
         "",
@@ -417,96 +365,3 @@ def _scenario_lines(report: dict[str, Any]) -> list[str]:
     if overhead:
         lines += ["", *overhead]
     return lines
-
-
-# --- the environment section ----------------------------------------------------------------
-
-
-def environment_lines(section: dict[str, Any]) -> list[str]:
-    """The environment section: its latency table, then memory and CPU notes."""
-    if section["skipped"] is not None:
-        return [f"environments: skipped: {section['skipped']}"]
-    figures, limits = section["figures"], section["limits"]
-    calls, idle = figures["calls"], figures["idle"]
-    rows = [["environments (sandboxes in this process)", "n", "p50", "p99", "max"]]
-    for mode, starts in figures["starts"].items():
-        rows.append(_latency_row(f"start, fresh workspace, network {mode}", starts["fresh_ms"]))
-        rows.append(
-            _latency_row(f"start, existing workspace, network {mode}", starts["restart_ms"])
-        )
-    rows.append(_latency_row("stop, after each start above", figures["stop_ms"]))
-    rows.append(
-        _latency_row(
-            f"start, fresh, {idle['network']}, among up to {idle['environments'] - 1} idle",
-            idle["start_ms"],
-        )
-    )
-    rows.append(
-        _latency_row(f"call: read of a {calls['file_bytes']:,}-byte file", calls["read_ms"])
-    )
-    rows.append(_latency_row("call: bash true", calls["bash_true_ms"]))
-    cpu_ms = calls["environment_cpu_ms_per_call"]
-    lines = [
-        f"environments: runtime size small ({limits['cpus']:g} CPU, {limits['memory_mb']} MiB, "
-        f"{limits['disk_mb']} MiB disk), one start or call at a time; milliseconds",
-        *_table(rows, right_aligned={1, 2, 3, 4}),
-        f"calls: network {calls['network']}, {calls['gap_ms']:.0f} ms pause after each; CPU "
-        f"inside the environment per call: read {_number(cpu_ms.get('read'), 2)} ms,",
-        f"  bash true {_number(cpu_ms.get('bash_true'), 2)} ms; periods throttled by its CPU "
-        f"quota: {_number(calls['throttled_periods'], 0)}",
-        "",
-        *_idle_memory_lines(idle),
-        "",
-        f"section: {section['wall_s']:.0f} s; this process {section['process_cpu_s']:.1f} s CPU; "
-        f"all cores busy {100 * section['machine_cpu_s'] / max(section['wall_s'], 1e-9):.0f}% "
-        "of one core;",
-        f"  other processes used {_number(section['other_cpu_pct_before'], 0)}% of one core "
-        "in the second before it started",
-    ]
-    before = section["other_cpu_pct_before"]
-    if before is not None and before > QUIET_OTHER_CPU_PCT:
-        lines.append("WARNING: the machine was busy; the environment figures understate it.")
-    return lines
-
-
-def _latency_row(label: str, series: dict[str, Any]) -> list[str]:
-    values = [_number(series[name], 2 if series["p50"] and series["p50"] < 10 else 1)
-              for name in ("p50", "p99", "max")]  # fmt: skip
-    return [label, str(series["count"]), *values]
-
-
-def _idle_memory_lines(idle: dict[str, Any]) -> list[str]:
-    count = idle["environments"]
-    title = (
-        f"memory per idle environment, {count} alive at once, network {idle['network']} "
-        f"(read {idle['settle_s']:g} s after the last start):"
-    )
-    if idle["pss_mib_per_environment"] is None:
-        return [title, "  not measured: no environment started"]
-    by_process = ", ".join(
-        f"{name} {mib:.2f}"
-        for name, mib in sorted(
-            idle["pss_mib_per_environment_by_process"].items(), key=lambda item: -item[1]
-        )
-    )
-    changes = idle["meminfo_change_mib_per_environment"]
-    where = ", ".join(f"{name} {mib:+.2f}" for name, mib in changes.items() if mib is not None)
-    return [
-        title,
-        f"  PSS of its processes   {idle['pss_mib_per_environment']:6.2f} MiB  ({by_process})",
-        f"{'':37}({idle['processes_per_environment']:g} processes in "
-        f"its cgroup; {idle['slirp4netns_found']} slirp4netns in all)",
-        f"  drop of MemAvailable   {idle['mem_available_drop_mib_per_environment']:6.2f} MiB  "
-        "(all the machine lost, kernel memory included; noisy)",
-        f"  memory cgroup charge   {idle['cgroup_charge_mib_per_environment']:6.2f} MiB  "
-        "(pages and kernel memory charged to its cgroup)",
-        "  /proc/meminfo changes (MiB):",
-        f"    {where}",
-        "  PSS leaves out kernel memory (namespaces, nftables, sockets, cgroups, the loop device",
-        "  and its ext4 mount), page cache and the worker's own objects "
-        f"({idle['process_rss_growth_mib_per_environment']:.2f} MiB of this process's RSS).",
-    ]
-
-
-def _number(value: float | None, digits: int) -> str:
-    return "n/a" if value is None else f"{value:.{digits}f}"

@@ -23,7 +23,8 @@ from benchmarks.environments import measure_environments
 from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
 from benchmarks.fake_provider import FakeProvider
 from benchmarks.loadgen import LoadPool
-from benchmarks.report import check_goals, machine_facts, render
+from benchmarks.machine import machine_facts
+from benchmarks.report import check_goals, render
 from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
 from benchmarks.server import BenchServer
 

@@ -17,7 +17,8 @@ from benchmarks import cpu
 from benchmarks.environments import NETWORK_MODES, measure_environments, unavailable_reason
 from benchmarks.fake_provider import MODEL, FakeProvider, answer_text
 from benchmarks.loadgen import LoadPool, parse_frame
-from benchmarks.report import check_goals, machine_facts, percentiles, render
+from benchmarks.machine import machine_facts
+from benchmarks.report import check_goals, percentiles, render
 from benchmarks.scenarios import (
     SCENARIOS,
     Config,

@@ -27,10 +27,10 @@ from corral.tools.mcp import (
     McpConnection,
     McpServerSpec,
     McpTool,
-    McpToolbox,
     McpUnavailable,
     tool_name,
 )
+from corral.tools.mcp_toolbox import McpToolbox
 from tests.sandbox.test_egress import (
     MODES,
     NON_PUBLIC,

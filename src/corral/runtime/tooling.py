@@ -20,7 +20,7 @@ from corral.sandbox.pool import Environments
 from corral.tools import artifacts
 from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin.shell import report
-from corral.tools.mcp import McpToolbox
+from corral.tools.mcp_toolbox import McpToolbox
 from corral.tools.registry import ToolSet
 from corral.tools.skills import (
     Skill,

@@ -18,16 +18,20 @@ import secrets
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from corral.sandbox import cgroups, disk, launch, pipes, seccomp
 from corral.sandbox.boot import BOOTSTRAP, bundle
 from corral.sandbox.channel import Answer, Channel, ChannelBroken
-from corral.sandbox.egress import EgressPolicy
-from corral.sandbox.host import RUNTIME_SIZES, Host, Limits, RuntimeSize
+from corral.sandbox.host import Host
 from corral.sandbox.network import EnvironmentNetwork, NetworkUnavailable
+from corral.sandbox.spec import (
+    EnvironmentLost,
+    EnvironmentSpec,
+    EnvironmentUnavailable,
+    WorkspaceBusy,
+)
 
 __all__ = [
     "CALL_GRACE_S",
@@ -47,37 +51,6 @@ MAX_OUTPUT_CHARS = 50_000
 JOB_LOG_BYTES = 10_000_000
 MAX_JOBS = 16
 _STDERR_TAIL = 4_000
-
-
-class EnvironmentUnavailable(Exception):
-    """An environment could not be started; the message says why."""
-
-
-class WorkspaceBusy(EnvironmentUnavailable):
-    """Another environment holds the workspace (its lock); nothing was started."""
-
-
-class EnvironmentLost(Exception):
-    """An environment died, stalled or broke the protocol during a call; it has been stopped."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class EnvironmentSpec:
-    """What a run asks of its environment."""
-
-    key: str
-    """The run's or session's id: names the workspace."""
-    limits: Limits = RUNTIME_SIZES["small"]
-    """What everything in it may use together (a runtime size's preset)."""
-    network: EgressPolicy = field(default_factory=EgressPolicy)
-    """Where its commands may connect (the run's networking and the operator's private hosts)."""
-    variables: Mapping[str, str] = field(default_factory=dict)
-    """Environment variables of every command."""
-
-    @classmethod
-    def of_size(cls, key: str, runtime: RuntimeSize, **fields: Any) -> EnvironmentSpec:
-        """A spec with the limits of a runtime size."""
-        return cls(key=key, limits=RUNTIME_SIZES[runtime], **fields)
 
 
 class Environment:

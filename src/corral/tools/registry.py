@@ -13,7 +13,8 @@ from corral.domain.tools import ToolSchema
 from corral.errors import InvalidRequest
 from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin import BUILTIN_TOOLS
-from corral.tools.mcp import McpServerSpec, McpTool, McpToolbox
+from corral.tools.mcp_specs import McpServerSpec, McpTool
+from corral.tools.mcp_toolbox import McpToolbox
 
 CLIENT = "client"
 SERVER = "server"
