@@ -202,9 +202,12 @@ def _queue_message(
         if existing is not None:
             return existing
     current = session_store.get(conn, workspace_id, session_id)
-    if current is None or current["ended_at"] is not None:
+    position = None
+    if current is not None:
+        position = session_store.next_position(conn, session_id, values["created_at"])
+    if position is None:
         raise SessionEnded(f"session {session_id} has ended")
-    values["session_position"] = session_store.next_position(conn, session_id, values["created_at"])
+    values["session_position"] = position
     run_store.insert(conn, values)
     return None
 
@@ -214,9 +217,13 @@ def _end_tx(
 ) -> list[tuple[str, event_log.Committed]] | None:
     if session_store.get(conn, workspace_id, session_id) is None:
         return None
+    active = run_store.lock_active_in_session(conn, session_id)
     session_store.end(conn, session_id, now)
+    # A message that reserved its position before the end above is committed by now: cancel it too.
+    late = run_store.lock_active_in_session(conn, session_id)
+    active += [run_id for run_id in late if run_id not in active]
     cancelled = []
-    for run_id in run_store.active_in_session(conn, session_id):
+    for run_id in active:
         committed = event_log.commit(
             conn,
             run_id=run_id,

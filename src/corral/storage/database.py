@@ -36,6 +36,9 @@ T = TypeVar("T")
 TxFunction = Callable[Concatenate[sa.Connection, P], T]
 Dialect = Literal["sqlite", "postgresql"]
 
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+_WRITE_ATTEMPTS = 3
+
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -186,8 +189,18 @@ class Database:
             raise Unavailable("the database is unreachable") from exc
 
     async def _pg_write(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        async with self._require_postgres().begin() as aconn:
-            return await aconn.run_sync(fn, *args, **kwargs)
+        # PostgreSQL may abort one of two transactions that lock the same rows in opposite orders
+        # (deadlock) or that cannot be serialised; the aborted one wrote nothing, so run it again.
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                async with self._require_postgres().begin() as aconn:
+                    return await aconn.run_sync(fn, *args, **kwargs)
+            except sa.exc.DBAPIError as exc:
+                sqlstate = getattr(exc.orig, "sqlstate", None)
+                if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _WRITE_ATTEMPTS:
+                    raise
+                logger.info("write transaction aborted (%s); retrying", sqlstate)
+        raise AssertionError("unreachable")
 
     async def _pg_read(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # In autocommit mode a read is one round trip, not BEGIN, the query and ROLLBACK.

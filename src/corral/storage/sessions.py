@@ -58,16 +58,19 @@ def list_page(
     return list(conn.execute(query.order_by(sessions.c.id.desc()).limit(limit)).mappings())
 
 
-def next_position(conn: sa.Connection, session_id: str, now: datetime) -> int:
-    """Reserve the position of the session's next run (runs execute in this order)."""
-    return int(
-        conn.execute(
-            sessions.update()
-            .where(sessions.c.id == session_id)
-            .values(last_position=sessions.c.last_position + 1, updated_at=now)
-            .returning(sessions.c.last_position)
-        ).scalar_one()
-    )
+def next_position(conn: sa.Connection, session_id: str, now: datetime) -> int | None:
+    """Reserve the position of the session's next run (runs execute in this order).
+
+    None when the session has ended: checked under the row's lock, so a message racing the
+    session's end never lands in an ended session.
+    """
+    position = conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
+        .values(last_position=sessions.c.last_position + 1, updated_at=now)
+        .returning(sessions.c.last_position)
+    ).scalar_one_or_none()
+    return None if position is None else int(position)
 
 
 def end(conn: sa.Connection, session_id: str, now: datetime) -> None:
