@@ -53,7 +53,14 @@ class CorralProcess:
     """One `corral` subprocess and the files its output goes to."""
 
     def __init__(
-        self, *, name: str, args: list[str], env: dict[str, str], log_dir: Path, port: int | None
+        self,
+        *,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        port: int | None,
+        program: tuple[str, ...] = ("-m", "corral"),
     ) -> None:
         self.name = name
         self.args = args
@@ -64,7 +71,7 @@ class CorralProcess:
         self._stderr: IO[bytes] = self.stderr_path.open("wb")
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "corral", *args],
+                [sys.executable, *program, *args],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._stdout,
@@ -256,21 +263,34 @@ class Cluster:
             return process
         raise ProcessFailed("no free port to serve on after 3 attempts")
 
-    async def worker(self, env: dict[str, str]) -> CorralProcess:
-        """`corral worker`, once it has started claiming."""
-        process = self._start("worker", ["worker"], env, port=None)
+    async def worker(
+        self, env: dict[str, str], *, program: tuple[str, ...] = ("-m", "corral")
+    ) -> CorralProcess:
+        """`corral worker` (or a `program` that runs it), once it has started claiming."""
+        process = self._start("worker", ["worker"], env, port=None, program=program)
         await process.wait_ready()
         return process
 
     def _start(
-        self, kind: str, args: list[str], env: dict[str, str], *, port: int | None
+        self,
+        kind: str,
+        args: list[str],
+        env: dict[str, str],
+        *,
+        port: int | None,
+        program: tuple[str, ...] = ("-m", "corral"),
     ) -> CorralProcess:
         env = dict(env)
         if port is not None:
             env["CORRAL_PORT"] = str(port)
             env["CORRAL_HOST"] = "127.0.0.1"
         process = CorralProcess(
-            name=self._name(kind), args=args, env=env, log_dir=self.log_dir, port=port
+            name=self._name(kind),
+            args=args,
+            env=env,
+            log_dir=self.log_dir,
+            port=port,
+            program=program,
         )
         self.processes.append(process)
         return process

@@ -4,6 +4,7 @@ import orjson
 import pytest
 
 from corral.runtime.context import Journal, _suppress
+from corral.runtime.resume import logged_turn
 from corral.storage.events import StoredEvent
 
 
@@ -41,3 +42,36 @@ def test_the_journal_summarises_what_an_interrupted_attempt_already_logged():
 )
 def test_a_resumed_stream_skips_text_that_was_already_emitted(already, text, left, emit):
     assert _suppress(already, text) == (left, emit)
+
+
+def test_a_turn_logged_after_the_checkpoint_is_taken_from_the_log_not_asked_again():
+    journal = Journal.from_events(
+        [
+            stored(4, "message.delta", text="Let me look"),
+            stored(
+                5,
+                "message.completed",
+                text="Let me look",
+                tool_calls=[{"call_id": "call_1", "name": "lookup", "input": {"q": "x"}}],
+            ),
+            stored(6, "usage", input_tokens=120, output_tokens=40, cost_usd=0.5),
+        ]
+    )
+
+    logged = logged_turn(journal)
+
+    assert logged is not None
+    assert logged.turn.text == "Let me look"
+    assert logged.turn.tool_calls == [{"call_id": "call_1", "name": "lookup", "input": {"q": "x"}}]
+    assert (logged.turn.input_tokens, logged.turn.output_tokens, logged.cost_usd) == (120, 40, 0.5)
+    assert logged.turn.assistant_message()["content"][-1]["call_id"] == "call_1"
+    # Taken once: the next turn is the model's, and its text is not matched against this one.
+    assert logged_turn(journal) is None
+    assert journal.text == ""
+
+
+def test_without_a_logged_turn_the_model_is_asked():
+    journal = Journal.from_events([stored(1, "run.started"), stored(2, "message.delta", text="a")])
+
+    assert logged_turn(journal) is None
+    assert journal.text == "a"

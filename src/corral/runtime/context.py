@@ -1,16 +1,14 @@
-"""Everything one executing run needs: its state, its budget, and the way it writes events.
+"""Everything one executing run needs: its state, its budget, and its event writer.
 
-Events are buffered and written in batches by a short-lived flusher, so a fast stream costs a
-few transactions rather than one per delta. `save` writes the buffer together with the run's
-checkpoint, and `finish` writes it together with the terminal event, each in one transaction,
-so the log and the checkpoint never disagree: after a crash, the events logged after the last
-checkpoint (the journal) are exactly what the resumed run must not emit again.
+`save` writes the queued events together with the run's checkpoint, and `finish` writes them
+together with the terminal event, each in one transaction (see `event_writer`), so the log and
+the checkpoint never disagree: after a crash, the events logged after the last checkpoint (the
+journal) are exactly what the resumed run must not emit again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -20,32 +18,23 @@ import orjson
 
 from corral.domain.budgets import Budget
 from corral.domain.runs import TERMINAL_EVENT
-from corral.errors import Unavailable
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
-from corral.pubsub.base import ENDED, QUEUE_CHANNEL, Broker, run_channel, session_channel
+from corral.pubsub.base import QUEUE_CHANNEL, Broker
+from corral.runtime.event_writer import EventWriter, LeaseLost
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
 from corral.settings import Settings
 from corral.storage import files as file_store
-from corral.storage import progress
 from corral.storage.database import Database
-from corral.storage.events import NewEvent, StoredEvent
+from corral.storage.events import StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
-from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import RunStatus
 
-logger = logging.getLogger(__name__)
-
-FLUSH_DELAY_S = 0.01
-"""How long emitted events may wait to be batched with the next ones."""
-
-
-class LeaseLost(Exception):
-    """The run is no longer this worker's: it was cancelled, ended, or taken over."""
+__all__ = ["Journal", "LeaseLost", "RunContext", "RunState"]
 
 
 @dataclass
@@ -81,12 +70,21 @@ class RunState:
 
 @dataclass
 class Journal:
-    """Events a previous attempt logged after the last checkpoint."""
+    """Events a previous attempt logged after the last checkpoint.
+
+    Streamed events only, as the event writer holds everything else back until the checkpoint
+    that records it; a finished turn (`message.completed` with its `usage`) is recognised too,
+    as logs written before that rule may hold one, so that the model is not asked for it again.
+    """
 
     has_started: bool = False
     text: str = ""
     thinking: str = ""
     started_tools: set[str] = field(default_factory=set)
+    turn: dict[str, Any] | None = None
+    """The `message.completed` payload of a turn logged after the checkpoint."""
+    usage: dict[str, Any] | None = None
+    """Its `usage` payload."""
 
     @classmethod
     def from_events(cls, events: Sequence[StoredEvent]) -> Journal:
@@ -95,15 +93,24 @@ class Journal:
         for stored in events:
             if stored.type == "run.started":
                 journal.has_started = True
-            elif stored.type in ("message.delta", "thinking.delta", "tool.started"):
+            elif stored.type in _JOURNALLED:
                 data = orjson.loads(stored.data)
                 if stored.type == "message.delta":
                     journal.text += data["text"]
                 elif stored.type == "thinking.delta":
                     journal.thinking += data["text"]
-                else:
+                elif stored.type == "tool.started":
                     journal.started_tools.add(data["call_id"])
+                elif stored.type == "message.completed":
+                    journal.turn, journal.usage = data, None
+                else:
+                    journal.usage = data
         return journal
+
+
+_JOURNALLED = frozenset(
+    {"message.delta", "thinking.delta", "tool.started", "message.completed", "usage"}
+)
 
 
 def _suppress(already: str, text: str) -> tuple[str, str]:
@@ -161,15 +168,13 @@ class RunContext:
             private_hosts=tuple(settings.network_private_hosts),
             in_session=run.session_id is not None,
         )
-        self.last_seq = run.last_seq
+        self.events = EventWriter(
+            run=run, worker_id=worker_id, database=database, broker=broker, clock=clock
+        )
         self.cancel_requested = False
         self.ended = False
         self.is_waiting = False
         self.tool_results_ready = asyncio.Event()
-        self._buffer: list[NewEvent] = []
-        self._lock = asyncio.Lock()
-        self._flush_timer: asyncio.TimerHandle | None = None
-        self._flush_task: asyncio.Task[None] | None = None
 
     async def load_files(self, file_ids: list[str]) -> dict[str, bytes]:
         """Contents of the workspace's uploaded files (its inputs and skills)."""
@@ -180,12 +185,12 @@ class RunContext:
     # -- emitting --------------------------------------------------------------------------
 
     def emit(self, event_type: str, **payload: Any) -> None:
-        """Queue an event; it is written within `FLUSH_DELAY_S` or with the next save."""
-        self._buffer.append((event_type, payload))
-        if self._flush_timer is None and self._flush_task is None:
-            self._flush_timer = asyncio.get_running_loop().call_later(
-                FLUSH_DELAY_S, self._start_flush
-            )
+        """Queue a streamed event (see `EventWriter`): written within a few milliseconds."""
+        self.events.emit(event_type, payload)
+
+    def emit_checkpointed(self, event_type: str, **payload: Any) -> None:
+        """Queue an event recording progress: written only with the next `save` or `finish`."""
+        self.events.emit_checkpointed(event_type, payload)
 
     def emit_delta(self, event_type: str, text: str) -> None:
         """Queue a text delta, skipping text a previous attempt already streamed."""
@@ -195,35 +200,6 @@ class RunContext:
             self.journal.thinking, text = _suppress(self.journal.thinking, text)
         if text:
             self.emit(event_type, text=text)
-
-    def _start_flush(self) -> None:
-        self._flush_timer = None
-        self._flush_task = asyncio.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        try:
-            async with self._lock:
-                if self._buffer:
-                    await self._commit(values={})
-        except (LeaseLost, Unavailable) as error:
-            logger.info(
-                "flush failed: %s",
-                type(error).__name__,
-                extra={"action": "run.flush_failed", "run_id": self.run.id},
-            )
-            return
-        finally:
-            self._flush_task = None
-        if self._buffer and self._flush_timer is None:
-            # Events emitted while this flush was writing.
-            self._flush_timer = asyncio.get_running_loop().call_later(
-                FLUSH_DELAY_S, self._start_flush
-            )
-
-    def _cancel_timer(self) -> None:
-        if self._flush_timer is not None:
-            self._flush_timer.cancel()
-            self._flush_timer = None
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -240,21 +216,17 @@ class RunContext:
         status: RunStatus | None = None,
         new_tool_calls: Sequence[dict[str, Any]] = (),
     ) -> None:
-        """Write buffered events and the checkpoint (and a status change) atomically."""
-        self._cancel_timer()
-        # Shielded: a write cancelled half-way could commit without us knowing, and the events
-        # would be written twice. The write runs to its end; the caller may still be cancelled.
-        await asyncio.shield(self._save(status, new_tool_calls))
+        """Write queued events and the checkpoint (and a status change) atomically."""
+        values: dict[str, Any] = self._usage_values()
+        if status is not None:
+            values["status"] = status.value
+        await self.events.commit(
+            values=values, checkpoint=self._checkpoint, new_tool_calls=new_tool_calls
+        )
 
-    async def _save(
-        self, status: RunStatus | None, new_tool_calls: Sequence[dict[str, Any]]
-    ) -> None:
-        async with self._lock:
-            self.state.seq = self.last_seq + len(self._buffer)
-            values = {"checkpoint": self.state.to_json(), **self._usage_values()}
-            if status is not None:
-                values["status"] = status.value
-            await self._commit(values=values, new_tool_calls=new_tool_calls)
+    def _checkpoint(self, seq: int) -> dict[str, Any]:
+        self.state.seq = seq
+        return self.state.to_json()
 
     async def finish(
         self,
@@ -263,13 +235,7 @@ class RunContext:
         output: str | None = None,
         error: dict[str, str] | None = None,
     ) -> None:
-        """End the run: buffered events, the terminal event and the final state at once."""
-        self._cancel_timer()
-        await asyncio.shield(self._finish(status, output, error))
-
-    async def _finish(
-        self, status: RunStatus, output: str | None, error: dict[str, str] | None
-    ) -> None:
+        """End the run: queued events, the terminal event and the final state at once."""
         payload: dict[str, Any] = (
             {"output": output or ""} if status is RunStatus.COMPLETED else {"error": error}
         )
@@ -287,55 +253,18 @@ class RunContext:
         if status is RunStatus.COMPLETED and self.run.session_id is not None:
             session_messages = self.state.messages[self.state.history :]
         outputs = await self.tooling.outputs()
-        async with self._lock:
-            self._buffer.append((TERMINAL_EVENT[status], payload))
-            await self._commit(values=values, session_messages=session_messages, outputs=outputs)
+        await self.events.commit(
+            values=values,
+            terminal=(TERMINAL_EVENT[status], payload),
+            session_messages=session_messages,
+            outputs=outputs,
+        )
         self.ended = True
         metrics.RUNS_ENDED.labels(status.value).inc()
         if self.run.session_id is not None:
             await self.broker.publish(QUEUE_CHANNEL)
 
-    async def _commit(
-        self,
-        *,
-        values: dict[str, Any],
-        new_tool_calls: Sequence[dict[str, Any]] = (),
-        session_messages: Sequence[dict[str, Any]] = (),
-        outputs: Sequence[tuple[str, bytes]] = (),
-    ) -> None:
-        events, self._buffer = self._buffer, []
-        try:
-            committed = await self.database.write(
-                progress.save,
-                run_id=self.run.id,
-                session_id=self.run.session_id,
-                events=events,
-                now=self.clock(),
-                owner=self.worker_id,
-                values=values,
-                new_tool_calls=new_tool_calls,
-                session_messages=session_messages,
-                outputs=outputs,
-            )
-        except BaseException:
-            self._buffer[:0] = events
-            raise
-        if committed is None:
-            raise LeaseLost(self.run.id)
-        self.last_seq = committed.last_seq
-        if events:
-            metrics.EVENTS_APPENDED.inc(len(events))
-            message = ENDED if events[-1][0] in TERMINAL_EVENT_TYPES else str(committed.last_seq)
-            await self.broker.publish(run_channel(self.run.id), message)
-            if committed.session_id is not None:
-                await self.broker.publish(
-                    session_channel(committed.session_id), str(committed.session_last_seq)
-                )
-
     async def close(self) -> None:
         """Let a pending flush end and stop the run's tools (the run's task is ending)."""
-        self._cancel_timer()
-        if self._flush_task is not None:
-            await self._flush_task
-            self._flush_task = None
+        await self.events.close()
         await self.tooling.close()

@@ -18,6 +18,7 @@ from corral.domain.event_log import format_time
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
+from corral.runtime.resume import logged_turn
 from corral.storage import tool_calls as tool_call_store
 from corral.tools.base import bound_output
 from corral.tools.registry import CLIENT
@@ -82,29 +83,31 @@ async def _drive(ctx: RunContext) -> None:
         if state.pending:
             await _finish_tool_calls(ctx)
         budgets.check_turn_allowed(state.turns, ctx.budget)
-        turn = await model_turn(ctx)
+        logged = logged_turn(ctx.journal)
+        turn = logged.turn if logged is not None else await model_turn(ctx)
         state.turns += 1
-        cost = ctx.entry.cost_usd(turn.usage)
+        cost = logged.cost_usd if logged is not None else ctx.entry.cost_usd(turn.usage)
         state.input_tokens += turn.input_tokens
         state.output_tokens += turn.output_tokens
         state.cost_usd += cost
         state.messages.append(turn.assistant_message())
-        ctx.emit(
-            "message.completed",
-            text=turn.text,
-            tool_calls=[
-                {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
-                for c in turn.tool_calls
-            ],
-        )
-        ctx.emit(
-            "usage",
-            input_tokens=turn.input_tokens,
-            output_tokens=turn.output_tokens,
-            cache_read_tokens=turn.usage.cache_read_tokens,
-            cache_write_tokens=turn.usage.cache_write_tokens,
-            cost_usd=cost,
-        )
+        if logged is None:
+            ctx.emit_checkpointed(
+                "message.completed",
+                text=turn.text,
+                tool_calls=[
+                    {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
+                    for c in turn.tool_calls
+                ],
+            )
+            ctx.emit_checkpointed(
+                "usage",
+                input_tokens=turn.input_tokens,
+                output_tokens=turn.output_tokens,
+                cache_read_tokens=turn.usage.cache_read_tokens,
+                cache_write_tokens=turn.usage.cache_write_tokens,
+                cost_usd=cost,
+            )
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
         if not turn.tool_calls:
             await ctx.finish(RunStatus.COMPLETED, output=turn.text)
@@ -162,14 +165,20 @@ async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
     error: str | None = call.get("error")
     tool = ctx.tools.server_tool(call["name"])
     if error is None and interrupted and tool is not None and not tool.rerun_safe:
-        ctx.emit("tool.interrupted", call_id=call["call_id"], name=call["name"], reason=INTERRUPTED)
+        ctx.emit_checkpointed(
+            "tool.interrupted", call_id=call["call_id"], name=call["name"], reason=INTERRUPTED
+        )
         error = INTERRUPTED
     if error is None:
         assert tool is not None
+        if not tool.rerun_safe:
+            # Logged before it runs: a worker that takes the run over after a crash must know
+            # the call may have taken effect.
+            await ctx.events.flush()
         outcome = await ctx.tooling.call(tool, call["input"])
         output = bound_output(outcome.output or "") if outcome.ok else None
         error = bound_output(outcome.error) if outcome.error is not None else None
-    ctx.emit(
+    ctx.emit_checkpointed(
         "tool.completed",
         call_id=call["call_id"],
         name=call["name"],
@@ -189,7 +198,7 @@ async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) 
             timeout_s = ctx.tools.client_timeout_s(call["name"], ctx.client_tool_timeout_s)
             call["deadline_at"] = format_time(now + timedelta(seconds=timeout_s))
             call["timeout_s"] = timeout_s
-            ctx.emit(
+            ctx.emit_checkpointed(
                 "client_tool.call", call_id=call["call_id"], name=call["name"], input=call["input"]
             )
         state.issued = True
@@ -216,7 +225,7 @@ async def _collect_results(ctx: RunContext, outstanding: dict[str, dict[str, Any
                 payload = (
                     {"output": row["output"]} if row["error"] is None else {"error": row["error"]}
                 )
-                ctx.emit("client_tool.result", call_id=call["call_id"], **payload)
+                ctx.emit_checkpointed("client_tool.result", call_id=call["call_id"], **payload)
                 output = bound_output(row["output"]) if row["output"] is not None else None
                 error = bound_output(row["error"]) if row["error"] is not None else None
                 state.results.append(_result_block(call, output, error))

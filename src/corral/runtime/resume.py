@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from corral.domain.conversation import input_messages
+from corral.providers.base import UsageUpdate
 from corral.providers.registry import MissingProviderKey, ModelRegistry
 from corral.pubsub.base import Broker
+from corral.runtime.accumulator import TurnResult
 from corral.runtime.context import Journal, RunContext, RunState
 from corral.sandbox.pool import Environments
 from corral.security.sealed import SealError, SecretBox
@@ -71,3 +74,41 @@ async def prepare(
         settings=settings,
         environments=environments,
     )
+
+
+@dataclass(frozen=True)
+class LoggedTurn:
+    """A model turn a previous attempt logged whole after its last checkpoint."""
+
+    turn: TurnResult
+    cost_usd: float
+
+
+def logged_turn(journal: Journal) -> LoggedTurn | None:
+    """Take the journal's finished turn, if it has one, so the model is not called for it again.
+
+    The log keeps the turn's text and tool calls but not its thinking blocks, which the turn
+    rebuilt here goes without. Once taken, the journal's text belongs to no turn any more.
+    """
+    completed, usage = journal.turn, journal.usage or {}
+    if completed is None:
+        return None
+    journal.turn = journal.usage = None
+    journal.text = journal.thinking = ""
+    calls = [
+        {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
+        for c in completed["tool_calls"]
+    ]
+    turn = TurnResult(
+        text=completed["text"],
+        thinking=[],
+        tool_calls=calls,
+        usage=UsageUpdate(
+            input_tokens=int(usage.get("input_tokens", 0)),
+            output_tokens=int(usage.get("output_tokens", 0)),
+            cache_read_tokens=int(usage.get("cache_read_tokens", 0)),
+            cache_write_tokens=int(usage.get("cache_write_tokens", 0)),
+        ),
+        stop_reason="tool_use" if calls else "end_turn",
+    )
+    return LoggedTurn(turn, float(usage.get("cost_usd", 0.0)))

@@ -1,0 +1,227 @@
+"""How an executing run writes its events: batched, and never ahead of the checkpoint they imply.
+
+Two kinds of events leave a run. *Streamed* events (`run.started`, text and thinking deltas,
+`tool.started`) change nothing a resumed run relies on, so a short-lived flusher writes them in
+batches within `FLUSH_DELAY_S`: a fast stream costs a few transactions, not one per delta.
+*Checkpointed* events (a finished turn's `message.completed` and `usage`, tool results, client
+tool calls) record progress that the run's checkpoint records too; they are held back and written
+only in the same transaction as that checkpoint (`commit` with values) or the terminal event. A
+worker that dies at any instant therefore leaves a log and a checkpoint that agree: whatever was
+logged after the checkpoint is streamed output the resumed run must not emit again.
+
+Order is kept: a streamed event emitted after a held one waits with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+from corral.errors import Unavailable
+from corral.observability import metrics
+from corral.pubsub.base import ENDED, Broker, run_channel, session_channel
+from corral.storage import progress
+from corral.storage.database import Database
+from corral.storage.events import NewEvent
+from corral.storage.runs import RunRecord
+from corral.types.events import TERMINAL_EVENT_TYPES
+
+logger = logging.getLogger(__name__)
+
+FLUSH_DELAY_S = 0.01
+"""How long streamed events may wait to be batched with the next ones."""
+
+
+class LeaseLost(Exception):
+    """The run is no longer this worker's: it was cancelled, ended, or taken over."""
+
+
+class EventWriter:
+    """The event buffer of one run, its flusher, and its one way to the database."""
+
+    def __init__(
+        self,
+        *,
+        run: RunRecord,
+        worker_id: str,
+        database: Database,
+        broker: Broker,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._run = run
+        self._worker_id = worker_id
+        self._database = database
+        self._broker = broker
+        self._clock = clock
+        self.last_seq = run.last_seq
+        """The seq of the last event committed."""
+        self._buffer: list[NewEvent] = []
+        self._held_from: int | None = None
+        """Index in the buffer of the first checkpointed event (what the flusher stops at)."""
+        self._lock = asyncio.Lock()
+        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_task: asyncio.Task[None] | None = None
+
+    @property
+    def pending(self) -> int:
+        """How many events wait to be written."""
+        return len(self._buffer)
+
+    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
+        """Queue a streamed event; it is written within `FLUSH_DELAY_S` or with the next commit."""
+        self._buffer.append((event_type, payload))
+        if self._held_from is None:
+            self._schedule_flush()
+
+    def emit_checkpointed(self, event_type: str, payload: dict[str, Any]) -> None:
+        """Queue an event that may only be written with the next checkpoint or terminal event."""
+        if self._held_from is None:
+            self._held_from = len(self._buffer)
+        self._buffer.append((event_type, payload))
+
+    async def flush(self) -> None:
+        """Write the streamed events queued so far, now (say, before a call with effects)."""
+        self._cancel_timer()
+        await asyncio.shield(self._flush_streamed())
+
+    async def commit(
+        self,
+        *,
+        values: dict[str, Any],
+        checkpoint: Callable[[int], dict[str, Any]] | None = None,
+        terminal: NewEvent | None = None,
+        new_tool_calls: Sequence[dict[str, Any]] = (),
+        session_messages: Sequence[dict[str, Any]] = (),
+        outputs: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Write every queued event (and `terminal`, last) with `values` in one transaction.
+
+        `checkpoint(seq)` makes the stored checkpoint, given the seq of the last event it covers.
+        Shielded: a write cancelled half-way could commit without us knowing, and the events
+        would be written twice. The write runs to its end; the caller may still be cancelled.
+        """
+        self._cancel_timer()
+        await asyncio.shield(
+            self._commit_all(
+                values, checkpoint, terminal, new_tool_calls, session_messages, outputs
+            )
+        )
+
+    async def close(self) -> None:
+        """Let a flush already under way end; nothing more is written."""
+        self._cancel_timer()
+        if self._flush_task is not None:
+            await self._flush_task
+            self._flush_task = None
+
+    # -- the flusher -----------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._flush_timer is None and self._flush_task is None:
+            self._flush_timer = asyncio.get_running_loop().call_later(
+                FLUSH_DELAY_S, self._start_flush
+            )
+
+    def _start_flush(self) -> None:
+        self._flush_timer = None
+        self._flush_task = asyncio.create_task(self._flush_in_background())
+
+    async def _flush_in_background(self) -> None:
+        try:
+            await self._flush_streamed()
+        except (LeaseLost, Unavailable) as error:
+            logger.info(
+                "flush failed: %s",
+                type(error).__name__,
+                extra={"action": "run.flush_failed", "run_id": self._run.id},
+            )
+            return
+        finally:
+            self._flush_task = None
+        if self._held_from is None and self._buffer:
+            self._schedule_flush()  # events emitted while this flush was writing
+
+    async def _flush_streamed(self) -> None:
+        async with self._lock:
+            streamed = len(self._buffer) if self._held_from is None else self._held_from
+            if streamed:
+                await self._write(streamed, values={})
+
+    def _cancel_timer(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+
+    # -- writing ---------------------------------------------------------------------------
+
+    async def _commit_all(
+        self,
+        values: dict[str, Any],
+        checkpoint: Callable[[int], dict[str, Any]] | None,
+        terminal: NewEvent | None,
+        new_tool_calls: Sequence[dict[str, Any]],
+        session_messages: Sequence[dict[str, Any]],
+        outputs: Sequence[tuple[str, bytes]],
+    ) -> None:
+        async with self._lock:
+            if terminal is not None:
+                self.emit_checkpointed(*terminal)
+            if checkpoint is not None:
+                values = {**values, "checkpoint": checkpoint(self.last_seq + len(self._buffer))}
+            await self._write(
+                len(self._buffer),
+                values=values,
+                new_tool_calls=new_tool_calls,
+                session_messages=session_messages,
+                outputs=outputs,
+            )
+
+    async def _write(
+        self,
+        count: int,
+        *,
+        values: dict[str, Any],
+        new_tool_calls: Sequence[dict[str, Any]] = (),
+        session_messages: Sequence[dict[str, Any]] = (),
+        outputs: Sequence[tuple[str, bytes]] = (),
+    ) -> None:
+        """Commit the first `count` queued events with `values`; the caller holds the lock."""
+        events, held_from = self._buffer[:count], self._held_from
+        del self._buffer[:count]
+        if held_from is not None:
+            self._held_from = held_from - count if held_from >= count else None
+        try:
+            committed = await self._database.write(
+                progress.save,
+                run_id=self._run.id,
+                session_id=self._run.session_id,
+                events=events,
+                now=self._clock(),
+                owner=self._worker_id,
+                values=values,
+                new_tool_calls=new_tool_calls,
+                session_messages=session_messages,
+                outputs=outputs,
+            )
+        except BaseException:
+            self._buffer[:0] = events
+            if held_from is not None:
+                self._held_from = held_from
+            elif self._held_from is not None:  # held while this write was under way
+                self._held_from += len(events)
+            raise
+        if committed is None:
+            raise LeaseLost(self._run.id)
+        self.last_seq = committed.last_seq
+        if not events:
+            return
+        metrics.EVENTS_APPENDED.inc(len(events))
+        message = ENDED if events[-1][0] in TERMINAL_EVENT_TYPES else str(committed.last_seq)
+        await self._broker.publish(run_channel(self._run.id), message)
+        if committed.session_id is not None:
+            await self._broker.publish(
+                session_channel(committed.session_id), str(committed.session_last_seq)
+            )
