@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from corral.domain import runs
 from corral.domain.event_log import format_time, resume_after
-from corral.errors import InvalidRequest
+from corral.errors import InvalidRequest, RunTerminal
 from corral.types.runs import RunStatus
 
 
@@ -32,6 +34,40 @@ def test_every_terminal_status_has_exactly_one_terminal_event_type():
     terminal = {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.TIMED_OUT}
     assert set(runs.TERMINAL_EVENT) == terminal
     assert len(set(runs.TERMINAL_EVENT.values())) == 4
+
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def test_ending_a_run_releases_its_lease_and_checkpoint_and_names_its_terminal_event():
+    completed = runs.end(RunStatus.WAITING, RunStatus.COMPLETED, now=NOW, output="done")
+    failed = runs.end(
+        RunStatus.RUNNING, RunStatus.FAILED, now=NOW, error={"code": "x", "message": "y"}
+    )
+    cancelled = runs.end(RunStatus.QUEUED, RunStatus.CANCELLED, now=NOW, reason="session ended")
+
+    assert completed.event == ("run.completed", {"output": "done"})
+    assert failed.event == ("run.failed", {"error": {"code": "x", "message": "y"}})
+    assert cancelled.event == ("run.cancelled", {"reason": "session ended"})
+    for ending in (completed, failed, cancelled):
+        assert ending.values["ended_at"] == NOW
+        assert ending.values["lease_owner"] is ending.values["checkpoint"] is None
+    assert completed.values["status"] == "completed" and completed.values["output"] == "done"
+    assert "output" not in cancelled.values  # a cancelled run keeps what it had
+
+
+@pytest.mark.parametrize(
+    ("current", "target"),
+    [
+        (RunStatus.COMPLETED, RunStatus.CANCELLED),
+        (RunStatus.CANCELLED, RunStatus.FAILED),
+        (RunStatus.QUEUED, RunStatus.COMPLETED),
+        (RunStatus.RUNNING, RunStatus.WAITING),
+    ],
+)
+def test_a_run_ends_only_as_the_state_machine_allows(current, target):
+    with pytest.raises(RunTerminal):
+        runs.end(current, target, now=NOW)
 
 
 def test_later_metadata_layers_win():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from corral.errors import InvalidRequest
+from corral.errors import InvalidRequest, RunTerminal
 from corral.types.runs import TERMINAL_STATUSES, RunStatus
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
@@ -29,6 +31,46 @@ TERMINAL_EVENT = {
 def can_transition(current: RunStatus | str, target: RunStatus | str) -> bool:
     """Whether a run in `current` may move to `target`."""
     return RunStatus(target) in _ALLOWED.get(RunStatus(current), frozenset())
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What ending a run writes, in one transaction: its new column values and terminal event."""
+
+    values: dict[str, Any]
+    event: tuple[str, dict[str, Any]]
+
+
+def end(
+    current: RunStatus | str,
+    target: RunStatus,
+    *,
+    now: datetime,
+    output: str | None = None,
+    error: dict[str, str] | None = None,
+    reason: str | None = None,
+) -> Ending:
+    """End a run in `current` as `target`, checked by the state machine.
+
+    `output` completes it, `error` (code and message) fails or times it out, `reason` says why
+    it was cancelled. The lease and the checkpoint go with the end: nobody resumes an ended run.
+    """
+    if target not in TERMINAL_STATUSES or not can_transition(current, target):
+        raise RunTerminal(f"a {RunStatus(current).value} run cannot end {target.value}")
+    values: dict[str, Any] = {
+        "status": target.value,
+        "ended_at": now,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "checkpoint": None,
+    }
+    payload: dict[str, Any]
+    if target is RunStatus.CANCELLED:
+        payload = {"reason": reason}
+    else:
+        values["output"], values["error"] = output, error
+        payload = {"output": output or ""} if target is RunStatus.COMPLETED else {"error": error}
+    return Ending(values, (TERMINAL_EVENT[target], payload))
 
 
 def merge_metadata(*layers: dict[str, str]) -> dict[str, str]:

@@ -16,13 +16,13 @@ from typing import Any
 
 import orjson
 
+from corral.domain import runs as run_rules
 from corral.domain.budgets import Budget
-from corral.domain.runs import TERMINAL_EVENT
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
-from corral.pubsub.base import QUEUE_CHANNEL, Broker
+from corral.pubsub.base import Broker
 from corral.runtime.event_writer import EventWriter, LeaseLost
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
@@ -171,6 +171,8 @@ class RunContext:
         self.events = EventWriter(
             run=run, worker_id=worker_id, database=database, broker=broker, clock=clock
         )
+        self.status = RunStatus(run.status)
+        """The status last written (the claim's, then each `save`'s)."""
         self.cancel_requested = False
         self.ended = False
         self.is_waiting = False
@@ -223,6 +225,8 @@ class RunContext:
         await self.events.commit(
             values=values, checkpoint=self._checkpoint, new_tool_calls=new_tool_calls
         )
+        if status is not None:
+            self.status = status
 
     def _checkpoint(self, seq: int) -> dict[str, Any]:
         self.state.seq = seq
@@ -236,33 +240,20 @@ class RunContext:
         error: dict[str, str] | None = None,
     ) -> None:
         """End the run: queued events, the terminal event and the final state at once."""
-        payload: dict[str, Any] = (
-            {"output": output or ""} if status is RunStatus.COMPLETED else {"error": error}
-        )
-        values = {
-            "status": status.value,
-            "output": output,
-            "error": error,
-            "ended_at": self.clock(),
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "checkpoint": None,
-            **self._usage_values(),
-        }
+        ending = run_rules.end(self.status, status, now=self.clock(), output=output, error=error)
         session_messages: list[dict[str, Any]] = []
         if status is RunStatus.COMPLETED and self.run.session_id is not None:
             session_messages = self.state.messages[self.state.history :]
         outputs = await self.tooling.outputs()
         await self.events.commit(
-            values=values,
-            terminal=(TERMINAL_EVENT[status], payload),
+            values={**ending.values, **self._usage_values()},
+            terminal=ending.event,
             session_messages=session_messages,
             outputs=outputs,
         )
         self.ended = True
+        self.status = status
         metrics.RUNS_ENDED.labels(status.value).inc()
-        if self.run.session_id is not None:
-            await self.broker.publish(QUEUE_CHANNEL)
 
     async def close(self) -> None:
         """Let a pending flush end and stop the run's tools (the run's task is ending)."""

@@ -22,7 +22,8 @@ from typing import Any
 
 from corral.errors import Unavailable
 from corral.observability import metrics
-from corral.pubsub.base import ENDED, Broker, run_channel, session_channel
+from corral.pubsub.base import Broker
+from corral.pubsub.notices import publish_appended
 from corral.storage import progress
 from corral.storage.database import Database
 from corral.storage.events import NewEvent
@@ -219,9 +220,5 @@ class EventWriter:
         if not events:
             return
         metrics.EVENTS_APPENDED.inc(len(events))
-        message = ENDED if events[-1][0] in TERMINAL_EVENT_TYPES else str(committed.last_seq)
-        await self._broker.publish(run_channel(self._run.id), message)
-        if committed.session_id is not None:
-            await self._broker.publish(
-                session_channel(committed.session_id), str(committed.session_last_seq)
-            )
+        ended = events[-1][0] in TERMINAL_EVENT_TYPES
+        await publish_appended(self._broker, self._run.id, committed, ended=ended)

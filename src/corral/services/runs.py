@@ -17,7 +17,8 @@ from corral.errors import (
 )
 from corral.ids import new_id
 from corral.observability import metrics
-from corral.pubsub.base import ENDED, QUEUE_CHANNEL, control_channel, run_channel, session_channel
+from corral.pubsub.base import ENDED, QUEUE_CHANNEL, run_channel
+from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
 from corral.services import auth
 from corral.services import files as file_service
@@ -383,18 +384,9 @@ def _cancel_tx(
     record = run_store.get(conn, workspace_id, run_id)
     if record is None or record.is_terminal:
         return record, None
+    ending = run_rules.end(record.status, RunStatus.CANCELLED, now=now, reason=reason)
     committed = event_log.commit(
-        conn,
-        run_id=run_id,
-        events=[("run.cancelled", {"reason": reason})],
-        now=now,
-        values={
-            "status": RunStatus.CANCELLED.value,
-            "ended_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "checkpoint": None,
-        },
+        conn, run_id=run_id, events=[ending.event], now=now, values=ending.values
     )
     return record, committed
 
@@ -411,21 +403,8 @@ async def cancel(
         raise NotFound(f"no run {run_id!r}")
     if committed is not None:
         metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
-        await publish_cancelled(ctx, run_id, committed)
+        await publish_stopped(ctx.broker, run_id, committed)
     return await get(ctx, principal, run_id)
-
-
-async def publish_cancelled(
-    ctx: ServiceContext, run_id: str, committed: event_log.Committed
-) -> None:
-    """Wake the run's subscribers and stop its worker."""
-    await ctx.broker.publish(control_channel(run_id), "cancel")
-    await ctx.broker.publish(run_channel(run_id), ENDED)
-    if committed.session_id is not None:
-        await ctx.broker.publish(
-            session_channel(committed.session_id), str(committed.session_last_seq)
-        )
-        await ctx.broker.publish(QUEUE_CHANNEL)
 
 
 async def delete(ctx: ServiceContext, principal: Principal, run_id: str) -> None:

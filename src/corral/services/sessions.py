@@ -9,6 +9,7 @@ from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
+from corral.pubsub.notices import publish_stopped
 from corral.services import auth
 from corral.services import runs as run_service
 from corral.services.context import Principal, ServiceContext
@@ -221,21 +222,12 @@ def _end_tx(
     session_store.end(conn, session_id, now)
     # A message that reserved its position before the end above is committed by now: cancel it too.
     late = run_store.lock_active_in_session(conn, session_id)
-    active += [run_id for run_id in late if run_id not in active]
+    active += [run for run in late if run not in active]
     cancelled = []
-    for run_id in active:
+    for run_id, status in active:
+        ending = run_rules.end(status, RunStatus.CANCELLED, now=now, reason="session ended")
         committed = event_log.commit(
-            conn,
-            run_id=run_id,
-            events=[("run.cancelled", {"reason": "session ended"})],
-            now=now,
-            values={
-                "status": RunStatus.CANCELLED.value,
-                "ended_at": now,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "checkpoint": None,
-            },
+            conn, run_id=run_id, events=[ending.event], now=now, values=ending.values
         )
         if committed is not None:
             cancelled.append((run_id, committed))
@@ -249,5 +241,5 @@ async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Ses
         raise NotFound(f"no session {session_id!r}")
     for run_id, committed in cancelled:
         metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
-        await run_service.publish_cancelled(ctx, run_id, committed)
+        await publish_stopped(ctx.broker, run_id, committed)
     return await get(ctx, principal, session_id)

@@ -147,20 +147,20 @@ def delete_ended(conn: sa.Connection, workspace_id: str, run_id: str) -> bool:
     return result.rowcount == 1
 
 
-def lock_active_in_session(conn: sa.Connection, session_id: str) -> list[str]:
-    """Ids of the session's runs that have not ended, oldest first, locked for this transaction.
+def lock_active_in_session(conn: sa.Connection, session_id: str) -> list[tuple[str, str]]:
+    """(id, status) of the session's runs that have not ended, oldest first, locked.
 
-    Committing a run's events locks the run and then its session; whoever changes a session and
-    its runs together takes the runs first, in that same order, so the two never deadlock.
+    The locks last as long as the transaction. Committing a run's events locks the run and then
+    its session; whoever changes a session and its runs together takes the runs first, in that
+    same order, so the two never deadlock.
     """
-    return list(
-        conn.execute(
-            sa.select(runs.c.id)
-            .where(runs.c.session_id == session_id, runs.c.status.in_(ACTIVE_STATUSES))
-            .order_by(runs.c.session_position)
-            .with_for_update()
-        ).scalars()
+    rows = conn.execute(
+        sa.select(runs.c.id, runs.c.status)
+        .where(runs.c.session_id == session_id, runs.c.status.in_(ACTIVE_STATUSES))
+        .order_by(runs.c.session_position)
+        .with_for_update()
     )
+    return [(run_id, status) for run_id, status in rows]
 
 
 def pending_tool_calls(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:

@@ -15,19 +15,19 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from corral.clock import utcnow
+from corral.domain import runs as run_rules
 from corral.errors import CorralError, Unavailable
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import (
-    ENDED,
     QUEUE_CHANNEL,
     WORKSPACES_CHANNEL,
     Broker,
     Subscription,
     control_channel,
-    run_channel,
 )
+from corral.pubsub.notices import publish_appended
 from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
@@ -274,22 +274,25 @@ class Worker:
 
     async def _fail_unprepared(self, run: RunRecord, error: CorralError) -> None:
         """End a run that cannot even start (say its model left the catalog)."""
+        now = self._clock()
+        ending = run_rules.end(
+            run.status,
+            RunStatus.FAILED,
+            now=now,
+            error={"code": str(error.code), "message": error.message},
+        )
         committed = await self._database.write(
             progress.save,
             run_id=run.id,
             session_id=run.session_id,
-            events=[("run.failed", {"error": {"code": str(error.code), "message": error.message}})],
-            now=self._clock(),
+            events=[ending.event],
+            now=now,
             owner=self.id,
-            values={
-                "status": RunStatus.FAILED.value,
-                "error": {"code": str(error.code), "message": error.message},
-                "ended_at": self._clock(),
-                "lease_owner": None,
-            },
+            values=ending.values,
         )
         if committed is not None:
-            await self._broker.publish(run_channel(run.id), ENDED)
+            metrics.RUNS_ENDED.labels(RunStatus.FAILED.value).inc()
+            await publish_appended(self._broker, run.id, committed, ended=True)
 
     # -- leases ----------------------------------------------------------------------------
 
