@@ -17,7 +17,8 @@ import pytest
 import sqlalchemy as sa
 import uvicorn
 
-from corral.api.app import build_context, create_app
+from corral.api.app import create_app
+from corral.process import build_context
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database

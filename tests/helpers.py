@@ -7,8 +7,8 @@ from typing import Any
 import httpx
 import orjson
 
-from corral.api.app import build_context
 from corral.ids import new_id
+from corral.process import build_context
 from corral.security import keys as key_rules
 from corral.settings import Settings
 from corral.storage import keys as key_store

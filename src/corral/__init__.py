@@ -6,8 +6,7 @@
 
 from __future__ import annotations
 
+from corral._version import __version__
 from corral.client import AsyncCorral, Corral, CorralError, tool
-
-__version__ = "0.1.0"
 
 __all__ = ["AsyncCorral", "Corral", "CorralError", "__version__", "tool"]

@@ -4,7 +4,7 @@ import asyncio
 import os
 import stat
 
-from corral.api.app import build_context
+from corral.process import build_context
 from corral.services import auth
 from tests.conftest import api_client, running_app
 from tests.helpers import assert_error, scoped_key, submit, wait

@@ -26,8 +26,9 @@ from pydantic import SecretStr, ValidationError
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 
-from corral.api.app import build_context, create_app
+from corral.api.app import create_app
 from corral.api.errors import validation_error
+from corral.process import build_context
 from corral.security.sealed import new_secret
 from corral.settings import Settings
 from corral.storage.database import Database

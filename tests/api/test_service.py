@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from corral.api.app import build_context
+from corral.process import build_context
 from corral.storage import migrate
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from corral.api.app import build_context
+from corral.process import build_context
 from corral.services import auth
 from tests.conftest import ADMIN_KEY, LiveServer, api_client
 from tests.helpers import parse_sse, scoped_key, wait

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from corral.cli import server as server_commands
+from corral.cli import launch
 from corral.sandbox import capabilities
 from tests.conftest import api_client, running_app
 from tests.helpers import events, submit, wait
@@ -78,8 +78,8 @@ async def test_the_unsafe_tier_runs_tools_only_when_asked_for_and_says_so(make_s
 def test_the_startup_banner_says_loudly_when_tools_are_refused_or_unsandboxed(
     capsys, no_bubblewrap
 ):
-    server_commands._announce_sandbox(capabilities.probe("auto"))
-    server_commands._announce_sandbox(capabilities.probe("none"))
+    launch.announce_sandbox(capabilities.probe("auto"))
+    launch.announce_sandbox(capabilities.probe("none"))
 
     printed = " ".join(capsys.readouterr().err.split())
     assert "sandbox unavailable" in printed and "sandbox_unavailable" in printed
@@ -90,7 +90,7 @@ def test_the_startup_banner_says_loudly_when_tools_are_refused_or_unsandboxed(
 def test_requiring_the_sandbox_on_a_host_without_it_stops_the_server_with_one_line(
     make_settings, no_bubblewrap
 ):
-    from corral.api.app import sandbox_of
+    from corral.process import sandbox_of
 
     with pytest.raises(ValueError, match="CORRAL_SANDBOX=bwrap but") as refused:
         sandbox_of(make_settings(sandbox="bwrap"))

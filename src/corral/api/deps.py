@@ -10,9 +10,10 @@ from typing import Any
 
 from fastapi import Request
 
+from corral.context import ServiceContext
 from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of a JSON body (the storage encoder stops at 255 levels, and a stored spec

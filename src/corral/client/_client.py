@@ -1,16 +1,11 @@
-"""`Corral` and `AsyncCorral`: configuration, the retrying request loop, and the resources.
+"""`Corral` and `AsyncCorral`: the clients users make, and the resources they hold.
 
-The SDK reads `CORRAL_BASE_URL` and `CORRAL_API_KEY` itself (arguments win), like the other
-LLM SDKs do; it is the one place outside `corral.settings` that looks at the environment.
+Each resource is built on first use and kept; the request loop lives in `_base_client`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
-import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -18,9 +13,9 @@ from typing import Any
 import httpx
 
 from corral.client import _http
-from corral.client._http import NOT_GIVEN, ClientConfig
+from corral.client._base_client import AsyncBaseClient, SyncBaseClient
+from corral.client._http import NOT_GIVEN
 from corral.client._tools import Tool
-from corral.client.errors import APIConnectionError, APITimeoutError
 from corral.client.resources.agents import Agents, AsyncAgents
 from corral.client.resources.files import AsyncFiles, Files
 from corral.client.resources.models import AsyncModels, Models
@@ -30,65 +25,7 @@ from corral.types.runs import Run
 from corral.types.workspaces import WhoAmI
 
 
-class _Base:
-    def __init__(
-        self,
-        *,
-        base_url: str | None,
-        api_key: str | None,
-        timeout: float | None,
-        max_retries: int,
-    ) -> None:
-        self._config = _http.resolve_config(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
-        )
-        self._rng = random.Random()
-
-    @property
-    def base_url(self) -> str:
-        """Where the server is."""
-        return self._config.base_url
-
-    @property
-    def config(self) -> ClientConfig:
-        """The resolved configuration."""
-        return self._config
-
-    def _options(self, timeout: float | None, max_retries: int) -> dict[str, Any]:
-        """The options of a copy: those given, else this client's."""
-        return {
-            "timeout": self._config.timeout_s if timeout is NOT_GIVEN else timeout,
-            "max_retries": self._config.max_retries if max_retries is NOT_GIVEN else max_retries,
-        }
-
-    def _prepare(
-        self, headers: dict[str, str] | None, idempotency_key: str | None
-    ) -> dict[str, str]:
-        merged = dict(headers or {})
-        if idempotency_key is not None:
-            merged["Idempotency-Key"] = idempotency_key
-        return merged
-
-    def _retry_decision(
-        self, attempt: int, retries: int, error: BaseException | httpx.Response
-    ) -> float | None:
-        """Seconds to wait before trying again, or None to give up."""
-        if attempt >= retries:
-            return None
-        if isinstance(error, httpx.Response):
-            if not _http.should_retry_status(error.status_code):
-                return None
-            return _http.retry_delay_s(self._config, attempt, _http.retry_after_s(error), self._rng)
-        return _http.retry_delay_s(self._config, attempt, None, self._rng)
-
-    @staticmethod
-    def _connection_error(error: httpx.TransportError) -> APIConnectionError:
-        if isinstance(error, httpx.TimeoutException):
-            return APITimeoutError(f"request timed out: {error}")
-        return APIConnectionError(f"cannot reach the server: {error}")
-
-
-class Corral(_Base):
+class Corral(SyncBaseClient):
     """The synchronous client: `Corral(api_key=...)` or from `CORRAL_API_KEY`."""
 
     def __init__(
@@ -101,11 +38,12 @@ class Corral(_Base):
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client()
-        self._headers = _http.default_headers(self._config)
 
     def with_options(
         self, *, timeout: float | None = NOT_GIVEN, max_retries: int = NOT_GIVEN
@@ -181,72 +119,6 @@ class Corral(_Base):
             on_event=on_event,
         )
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        idempotency_key: str | None = None,
-        timeout: float | None = NOT_GIVEN,
-        retry: bool = True,
-    ) -> httpx.Response:
-        """Send a request, retrying 429, 5xx and network errors; raises on an error status.
-
-        The body is `json`, or the raw `content` (an upload).
-        """
-        request = self._http.build_request(
-            method,
-            self._config.base_url + path,
-            params=_http.clean_params(params or {}),
-            json=json,
-            content=content,
-            headers={**self._headers, **self._prepare(headers, idempotency_key)},
-            timeout=self._config.timeout_s if timeout is NOT_GIVEN else timeout,
-        )
-        retries = self._config.max_retries if retry else 0
-        attempt = 0
-        while True:
-            try:
-                response = self._http.send(request)
-            except httpx.TransportError as error:
-                delay = self._retry_decision(attempt, retries, error)
-                if delay is None:
-                    raise self._connection_error(error) from error
-            else:
-                if response.is_success:
-                    return response
-                delay = self._retry_decision(attempt, retries, response)
-                if delay is None:
-                    raise _http.error_from_response(response)
-            time.sleep(delay)
-            attempt += 1
-
-    def stream_connection(
-        self, path: str, params: dict[str, Any] | None = None
-    ) -> Callable[[dict[str, str]], AbstractContextManager[httpx.Response]]:
-        """Opens the event stream at `path` with extra headers (`Last-Event-ID`)."""
-        timeout = httpx.Timeout(self._config.timeout_s, read=None)
-
-        def connect(extra: dict[str, str]) -> AbstractContextManager[httpx.Response]:
-            return self._http.stream(
-                "GET",
-                self._config.base_url + path,
-                params=_http.clean_params(params or {}),
-                headers={**self._headers, "Accept": "text/event-stream", **extra},
-                timeout=timeout,
-            )
-
-        return connect
-
-    def close(self) -> None:
-        """Close the connections (when the client created its own HTTP client)."""
-        if self._owns_http:
-            self._http.close()
-
     def __enter__(self) -> Corral:
         return self
 
@@ -259,7 +131,7 @@ class Corral(_Base):
         self.close()
 
 
-class AsyncCorral(_Base):
+class AsyncCorral(AsyncBaseClient):
     """The asynchronous client: the same resources and methods as `Corral`, awaited."""
 
     def __init__(
@@ -272,11 +144,12 @@ class AsyncCorral(_Base):
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
-            base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries
+            base_url=base_url,
+            api_key=api_key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient()
-        self._headers = _http.default_headers(self._config)
 
     def with_options(
         self, *, timeout: float | None = NOT_GIVEN, max_retries: int = NOT_GIVEN
@@ -352,72 +225,6 @@ class AsyncCorral(_Base):
             idempotency_key=idempotency_key,
             on_event=on_event,
         )
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: dict[str, Any] | None = None,
-        json: Any = None,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        idempotency_key: str | None = None,
-        timeout: float | None = NOT_GIVEN,
-        retry: bool = True,
-    ) -> httpx.Response:
-        """Send a request, retrying 429, 5xx and network errors; raises on an error status.
-
-        The body is `json`, or the raw `content` (an upload).
-        """
-        request = self._http.build_request(
-            method,
-            self._config.base_url + path,
-            params=_http.clean_params(params or {}),
-            json=json,
-            content=content,
-            headers={**self._headers, **self._prepare(headers, idempotency_key)},
-            timeout=self._config.timeout_s if timeout is NOT_GIVEN else timeout,
-        )
-        retries = self._config.max_retries if retry else 0
-        attempt = 0
-        while True:
-            try:
-                response = await self._http.send(request)
-            except httpx.TransportError as error:
-                delay = self._retry_decision(attempt, retries, error)
-                if delay is None:
-                    raise self._connection_error(error) from error
-            else:
-                if response.is_success:
-                    return response
-                delay = self._retry_decision(attempt, retries, response)
-                if delay is None:
-                    raise _http.error_from_response(response)
-            await asyncio.sleep(delay)
-            attempt += 1
-
-    def stream_connection(
-        self, path: str, params: dict[str, Any] | None = None
-    ) -> Callable[[dict[str, str]], AbstractAsyncContextManager[httpx.Response]]:
-        """Opens the event stream at `path` with extra headers (`Last-Event-ID`)."""
-        timeout = httpx.Timeout(self._config.timeout_s, read=None)
-
-        def connect(extra: dict[str, str]) -> AbstractAsyncContextManager[httpx.Response]:
-            return self._http.stream(
-                "GET",
-                self._config.base_url + path,
-                params=_http.clean_params(params or {}),
-                headers={**self._headers, "Accept": "text/event-stream", **extra},
-                timeout=timeout,
-            )
-
-        return connect
-
-    async def close(self) -> None:
-        """Close the connections (when the client created its own HTTP client)."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def __aenter__(self) -> AsyncCorral:
         return self

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from corral import retry_after
+from corral._version import __version__
 from corral.client.errors import APIStatusError, CorralError, status_error_class
 
 DEFAULT_BASE_URL = "http://127.0.0.1:7070"
@@ -59,8 +60,6 @@ def resolve_config(
 
 def default_headers(config: ClientConfig) -> dict[str, str]:
     """Headers every request carries."""
-    from corral import __version__
-
     return {
         "Authorization": f"Bearer {config.api_key}",
         "User-Agent": f"corral-python/{__version__}",

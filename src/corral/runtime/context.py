@@ -9,26 +9,23 @@ journal) are exactly what the resumed run must not emit again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain.budgets import Budget
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
-from corral.pubsub.base import Broker
 from corral.runtime.event_writer import EventWriter, LeaseLost
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
-from corral.settings import Settings
 from corral.storage import files as file_store
-from corral.storage.database import Database
 from corral.storage.events import StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
@@ -134,22 +131,20 @@ class RunContext:
         state: RunState,
         journal: Journal,
         worker_id: str,
-        database: Database,
-        broker: Broker,
-        clock: Callable[[], datetime],
+        services: ServiceContext,
         entry: CatalogEntry,
         provider: Provider,
         endpoint: Endpoint,
-        settings: Settings,
         environments: Environments,
     ) -> None:
+        settings = services.settings
         self.run = run
         self.state = state
         self.journal = journal
         self.worker_id = worker_id
-        self.database = database
-        self.broker = broker
-        self.clock = clock
+        self.database = services.database
+        self.broker = services.broker
+        self.clock = services.clock
         self.entry = entry
         self.provider = provider
         self.endpoint = endpoint
@@ -169,7 +164,11 @@ class RunContext:
             in_session=run.session_id is not None,
         )
         self.events = EventWriter(
-            run=run, worker_id=worker_id, database=database, broker=broker, clock=clock
+            run=run,
+            worker_id=worker_id,
+            database=services.database,
+            broker=services.broker,
+            clock=services.clock,
         )
         self.status = RunStatus(run.status)
         """The status last written (the claim's, then each `save`'s)."""

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
+from corral.context import ServiceContext
 from corral.domain.conversation import input_messages
 from corral.providers.base import UsageUpdate
-from corral.providers.registry import MissingProviderKey, ModelRegistry
-from corral.pubsub.base import Broker
+from corral.providers.registry import MissingProviderKey
 from corral.runtime.accumulator import TurnResult
 from corral.runtime.context import Journal, RunContext, RunState
 from corral.sandbox.pool import Environments
-from corral.security.sealed import SealError, SecretBox
-from corral.settings import Settings
+from corral.security.sealed import SealError
 from corral.storage import events as event_log
 from corral.storage import sessions as session_store
-from corral.storage.database import Database
 from corral.storage.runs import RunRecord
 
 _JOURNAL_LIMIT = 1_000_000
 
 
 async def prepare(
-    run: RunRecord,
-    *,
-    worker_id: str,
-    database: Database,
-    broker: Broker,
-    models: ModelRegistry,
-    secrets: SecretBox,
-    settings: Settings,
-    environments: Environments,
-    clock: Callable[[], datetime],
+    run: RunRecord, services: ServiceContext, *, worker_id: str, environments: Environments
 ) -> RunContext:
     """The context to execute `run` with, picking up where a previous attempt stopped.
 
@@ -44,16 +31,19 @@ async def prepare(
     else:
         history: list[dict[str, object]] = []
         if run.session_id is not None:
-            history = await database.read(session_store.messages, run.session_id)
+            history = await services.database.read(session_store.messages, run.session_id)
         state = RunState(messages=[*history, *input_messages(run.input)], history=len(history))
     journal = Journal()
     if run.last_seq > state.seq:
         journal = Journal.from_events(
-            await database.read(event_log.read, run.id, after=state.seq, limit=_JOURNAL_LIMIT)
+            await services.database.read(
+                event_log.read, run.id, after=state.seq, limit=_JOURNAL_LIMIT
+            )
         )
+    models = services.models
     entry = models.resolve(run.model)
     try:
-        run_keys = secrets.open(run.api_keys) if run.api_keys else None
+        run_keys = services.secrets.open(run.api_keys) if run.api_keys else None
     except SealError:
         raise MissingProviderKey(
             "the run's provider key was sealed with another secret key: every node must share "
@@ -65,13 +55,10 @@ async def prepare(
         state=state,
         journal=journal,
         worker_id=worker_id,
-        database=database,
-        broker=broker,
-        clock=clock,
+        services=services,
         entry=entry,
         provider=await models.provider(entry),
         endpoint=models.endpoint(entry, run_keys),
-        settings=settings,
         environments=environments,
     )
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
 from corral.services import files as file_service
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import agents as agent_store
 from corral.storage.agents import AgentRecord
 from corral.storage.database import Connection

@@ -8,10 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 from corral import private_files
+from corral.context import ServiceContext
 from corral.errors import Conflict, InsufficientScope, Unauthorized
 from corral.ids import new_id
 from corral.security import keys as key_rules
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import keys as key_store
 from corral.storage import runs as run_store
 from corral.storage.database import Connection

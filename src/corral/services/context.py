@@ -1,19 +1,10 @@
-"""What every use case needs: the database, the broker, the model catalog, settings, a clock."""
+"""Who is calling a use case: the principal an API key stands for."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
-from corral.clock import utcnow
-from corral.domain.budgets import Defaults
-from corral.providers.registry import ModelRegistry
-from corral.pubsub.base import Broker
-from corral.sandbox.capabilities import Capabilities
-from corral.security.sealed import SecretBox
-from corral.settings import Settings
-from corral.storage.database import Database
+__all__ = ["Principal"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,27 +16,3 @@ class Principal:
     key_id: str
     key_name: str
     scopes: list[str]
-
-
-@dataclass(kw_only=True)
-class ServiceContext:
-    """Shared handles, built once per process."""
-
-    settings: Settings
-    database: Database
-    broker: Broker
-    models: ModelRegistry
-    secrets: SecretBox
-    """Seals the provider keys runs bring."""
-    sandbox: Capabilities
-    """What this host's sandbox can enforce (probed at start)."""
-    clock: Callable[[], datetime] = field(default=utcnow)
-
-    @property
-    def defaults(self) -> Defaults:
-        """Limits applied when an agent leaves them unset."""
-        return Defaults(
-            max_turns=self.settings.max_turns,
-            max_tool_calls_per_turn=self.settings.max_tool_calls_per_turn,
-            timeout_s=self.settings.run_timeout_s,
-        )

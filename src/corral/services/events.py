@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from corral.context import ServiceContext
 from corral.errors import NotFound
 from corral.pubsub.base import run_channel, session_channel
 from corral.services import auth
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store

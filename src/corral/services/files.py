@@ -9,10 +9,11 @@ import mimetypes
 import re
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.errors import InvalidRequest, NotFound, PayloadTooLarge, RunActive
 from corral.ids import new_id
 from corral.services import auth
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import files as file_store
 from corral.storage import runs as run_store
 from corral.storage.database import Connection

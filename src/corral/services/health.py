@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.errors import CorralError
-from corral.services.context import ServiceContext
 from corral.storage import migrate
 
 

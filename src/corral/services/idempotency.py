@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from corral.context import ServiceContext
 from corral.domain.runs import fingerprint
 from corral.errors import Conflict, CorralError, IdempotencyConflict
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import idempotency as records
 from corral.storage.database import Connection
 from corral.storage.idempotency import IdempotencyRecord

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
+from corral.context import ServiceContext
 from corral.domain import mantyx as protocol
 from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
 from corral.providers.catalog import CatalogEntry
@@ -24,7 +25,7 @@ from corral.services import auth, tool_results
 from corral.services import events as event_service
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage.agents import AgentRecord
 from corral.storage.events import StoredEvent
 from corral.tools.registry import validate_refs

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain.budgets import resolve_limits
 from corral.errors import (
@@ -22,7 +23,7 @@ from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
 from corral.services import auth
 from corral.services import files as file_service
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import agents as agent_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store

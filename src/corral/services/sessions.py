@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
 from corral.ids import new_id
@@ -12,7 +13,7 @@ from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
 from corral.services import auth
 from corral.services import runs as run_service
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store

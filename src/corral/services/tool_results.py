@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.context import ServiceContext
 from corral.errors import NotFound, RunTerminal, UnknownToolCall
 from corral.pubsub.base import control_channel
 from corral.services import auth
-from corral.services.context import Principal, ServiceContext
+from corral.services.context import Principal
 from corral.storage import runs as run_store
 from corral.storage import tool_calls as tool_call_store
 from corral.storage.database import Connection

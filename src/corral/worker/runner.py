@@ -11,19 +11,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from corral.clock import utcnow
+from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.errors import CorralError, Unavailable
 from corral.ids import new_id
 from corral.observability import metrics
-from corral.providers.registry import ModelRegistry
 from corral.pubsub.base import (
     QUEUE_CHANNEL,
     WORKSPACES_CHANNEL,
-    Broker,
     Subscription,
     control_channel,
 )
@@ -32,15 +29,11 @@ from corral.runtime import loop
 from corral.runtime.context import RunContext
 from corral.runtime.resume import prepare
 from corral.sandbox import cgroups, disk
-from corral.sandbox.capabilities import Capabilities
 from corral.sandbox.fence import Fence
 from corral.sandbox.host import Host
 from corral.sandbox.pool import Environments
-from corral.security.sealed import SecretBox
-from corral.settings import Settings
 from corral.storage import idempotency, progress, queue
 from corral.storage import runs as run_store
-from corral.storage.database import Database
 from corral.storage.runs import RunRecord
 from corral.types.runs import RunStatus
 
@@ -62,28 +55,13 @@ FENCE_MARGIN = 0.2
 class Worker:
     """Executes runs from the queue until stopped."""
 
-    def __init__(
-        self,
-        *,
-        database: Database,
-        broker: Broker,
-        models: ModelRegistry,
-        secrets: SecretBox,
-        settings: Settings,
-        sandbox: Capabilities,
-        clock: Callable[[], datetime] = utcnow,
-        worker_id: str | None = None,
-    ) -> None:
+    def __init__(self, ctx: ServiceContext, *, worker_id: str | None = None) -> None:
         self.id = worker_id or new_id("wrk")
-        self._database = database
-        self._broker = broker
-        self._models = models
-        self._secrets = secrets
-        self._capabilities = sandbox
-        self._settings = settings
+        self._ctx = ctx
         self._fence = Fence()
+        settings = ctx.settings
         self._host = Host(
-            capabilities=sandbox,
+            capabilities=ctx.sandbox,
             workspaces=settings.effective_workspaces_dir,
             uid_base=settings.sandbox_uid_base,
             extra_mounts=tuple(settings.sandbox_mounts),
@@ -95,7 +73,6 @@ class Worker:
             fence=self._fence,
         )
         """The environments this worker runs, by workspace."""
-        self._clock = clock
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._contexts: dict[str, RunContext] = {}
         self._wake: Subscription | None = None
@@ -110,22 +87,22 @@ class Worker:
 
     async def start(self) -> None:
         """Begin claiming and heartbeating."""
-        if self._database.dialect == "sqlite":
+        if self._ctx.database.dialect == "sqlite":
             # SQLite mode is one process: leases still held belong to a predecessor that died,
             # so its runs resume now rather than when the leases expire.
-            resumed = await self._database.write(queue.expire_all, now=self._clock())
+            resumed = await self._ctx.database.write(queue.expire_all, now=self._ctx.clock())
             if resumed:
                 logger.info(
                     "resuming runs left by a previous process",
                     extra={"action": "worker.recovered", "count": resumed},
                 )
-        if self._capabilities.layout is not None:
-            await asyncio.to_thread(cgroups.sweep_stale, self._capabilities.layout)
+        if self._ctx.sandbox.layout is not None:
+            await asyncio.to_thread(cgroups.sweep_stale, self._ctx.sandbox.layout)
         await self._fence.start()
-        self._workspace_requests = self._broker.subscribe(
+        self._workspace_requests = self._ctx.broker.subscribe(
             WORKSPACES_CHANNEL, on_message=self._on_workspace_request
         )
-        self._wake = self._broker.subscribe(QUEUE_CHANNEL)
+        self._wake = self._ctx.broker.subscribe(QUEUE_CHANNEL)
         self._background = [
             asyncio.create_task(self._claim_loop(), name=f"{self.id}-claim"),
             asyncio.create_task(self._heartbeat_loop(), name=f"{self.id}-heartbeat"),
@@ -153,8 +130,8 @@ class Worker:
                 await task
         if remaining:
             with contextlib.suppress(CorralError):
-                await self._database.write(
-                    queue.release, worker_id=self.id, run_ids=remaining, now=self._clock()
+                await self._ctx.database.write(
+                    queue.release, worker_id=self.id, run_ids=remaining, now=self._ctx.clock()
                 )
         if self._workspace_requests is not None:
             self._workspace_requests.close()
@@ -171,16 +148,16 @@ class Worker:
     async def _claim_loop(self) -> None:
         assert self._wake is not None
         while True:
-            free = self._settings.worker_concurrency - self._busy_count()
+            free = self._ctx.settings.worker_concurrency - self._busy_count()
             batch = min(free, CLAIM_BATCH)
             if batch > 0:
                 claim_started = time.monotonic()
                 try:
-                    claimed = await self._database.write(
+                    claimed = await self._ctx.database.write(
                         queue.claim,
                         worker_id=self.id,
-                        now=self._clock(),
-                        lease_s=self._settings.lease_s,
+                        now=self._ctx.clock(),
+                        lease_s=self._ctx.settings.lease_s,
                         limit=batch,
                     )
                 except Unavailable:
@@ -196,7 +173,7 @@ class Worker:
                 if claimed and len(claimed) == batch:
                     await asyncio.sleep(0)
                     continue
-            await self._wake.wait(self._settings.poll_interval_s)
+            await self._wake.wait(self._ctx.settings.poll_interval_s)
 
     def _busy_count(self) -> int:
         """Runs that use capacity.
@@ -205,7 +182,7 @@ class Worker:
         `WAITING_FACTOR` times the concurrency, to bound memory).
         """
         waiting = sum(1 for ctx in self._contexts.values() if ctx.is_waiting)
-        waiting = min(waiting, self._settings.worker_concurrency * (WAITING_FACTOR - 1))
+        waiting = min(waiting, self._ctx.settings.worker_concurrency * (WAITING_FACTOR - 1))
         return len(self._tasks) - waiting
 
     def _spawn(self, run: RunRecord) -> None:
@@ -249,18 +226,10 @@ class Worker:
             elif message == "tool_result" and ctx is not None:
                 ctx.tool_results_ready.set()
 
-        with self._broker.subscribe(control_channel(run.id), on_message=on_control):
+        with self._ctx.broker.subscribe(control_channel(run.id), on_message=on_control):
             try:
                 ctx = await prepare(
-                    run,
-                    worker_id=self.id,
-                    database=self._database,
-                    broker=self._broker,
-                    models=self._models,
-                    secrets=self._secrets,
-                    settings=self._settings,
-                    environments=self.environments,
-                    clock=self._clock,
+                    run, self._ctx, worker_id=self.id, environments=self.environments
                 )
             except Unavailable:
                 return
@@ -274,14 +243,14 @@ class Worker:
 
     async def _fail_unprepared(self, run: RunRecord, error: CorralError) -> None:
         """End a run that cannot even start (say its model left the catalog)."""
-        now = self._clock()
+        now = self._ctx.clock()
         ending = run_rules.end(
             run.status,
             RunStatus.FAILED,
             now=now,
             error={"code": str(error.code), "message": error.message},
         )
-        committed = await self._database.write(
+        committed = await self._ctx.database.write(
             progress.save,
             run_id=run.id,
             session_id=run.session_id,
@@ -292,30 +261,30 @@ class Worker:
         )
         if committed is not None:
             metrics.RUNS_ENDED.labels(RunStatus.FAILED.value).inc()
-            await publish_appended(self._broker, run.id, committed, ended=True)
+            await publish_appended(self._ctx.broker, run.id, committed, ended=True)
 
     # -- leases ----------------------------------------------------------------------------
 
     def _hold_fence(self, renewed_at: float) -> None:
         """Environments may outlive a missed heartbeat, but never the leases renewed then."""
-        lease_s = self._settings.lease_s
+        lease_s = self._ctx.settings.lease_s
         self._fence.hold_until(renewed_at + lease_s * (1 - FENCE_MARGIN))
 
     async def _heartbeat_loop(self) -> None:
         while True:
-            await asyncio.sleep(self._settings.effective_heartbeat_s)
+            await asyncio.sleep(self._ctx.settings.effective_heartbeat_s)
             ids = list(self._tasks)
             renewed_at = time.monotonic()
             if not ids:
                 self._hold_fence(renewed_at)  # alive, with no lease to lose: keep warm ones
                 continue
             try:
-                held = await self._database.write(
+                held = await self._ctx.database.write(
                     queue.heartbeat,
                     worker_id=self.id,
                     run_ids=ids,
-                    now=self._clock(),
-                    lease_s=self._settings.lease_s,
+                    now=self._ctx.clock(),
+                    lease_s=self._ctx.settings.lease_s,
                 )
             except Unavailable:
                 logger.warning("heartbeat failed", extra={"action": "worker.heartbeat_failed"})
@@ -342,9 +311,9 @@ class Worker:
         Harmless when several workers do it at once.
         """
         while True:
-            before = self._clock() - timedelta(seconds=self._settings.idempotency_ttl_s)
+            before = self._ctx.clock() - timedelta(seconds=self._ctx.settings.idempotency_ttl_s)
             try:
-                await self._database.write(idempotency.expire, before=before)
+                await self._ctx.database.write(idempotency.expire, before=before)
                 await self._remove_old_workspaces()
             except Unavailable:
                 logger.warning(
@@ -354,12 +323,12 @@ class Worker:
 
     async def _remove_old_workspaces(self) -> None:
         """Delete the workspaces of runs and sessions that ended longer ago than the retention."""
-        base = self._settings.effective_workspaces_dir
+        base = self._ctx.settings.effective_workspaces_dir
         keys = await asyncio.to_thread(disk.workspaces, base)
         if not keys:
             return
-        before = self._clock() - timedelta(seconds=self._settings.workspace_retention_s)
-        expired = await self._database.read(run_store.finished_before, keys, before)
+        before = self._ctx.clock() - timedelta(seconds=self._ctx.settings.workspace_retention_s)
+        expired = await self._ctx.database.read(run_store.finished_before, keys, before)
         busy = {environment.spec.key for environment in self.environments.running()}
         for key in sorted(expired - set(self._tasks) - busy):
             await asyncio.to_thread(disk.remove, base / key)
@@ -369,7 +338,7 @@ class Worker:
 
     async def _ask_for_workspace(self, key: str) -> None:
         """Ask every worker to stop an idle environment holding the workspace `key`."""
-        await self._broker.publish(WORKSPACES_CHANNEL, key)
+        await self._ctx.broker.publish(WORKSPACES_CHANNEL, key)
 
     def _on_workspace_request(self, key: str) -> None:
         if not key:

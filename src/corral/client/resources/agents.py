@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from corral.client._http import NOT_GIVEN, clean_body, new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
+from corral.client.resources._base import AsyncResource, SyncResource
 from corral.client.resources._common import ToolLike, segment, tool_refs
 from corral.types.agents import Agent, AgentVersion
-
-if TYPE_CHECKING:
-    from corral.client._client import AsyncCorral, Corral
 
 
 def _agent_body(tools: Sequence[ToolLike] | Any, **fields: Any) -> dict[str, Any]:
@@ -22,11 +20,8 @@ def _agent_body(tools: Sequence[ToolLike] | Any, **fields: Any) -> dict[str, Any
     return body
 
 
-class Agents:
+class Agents(SyncResource):
     """`/v1/agents`."""
-
-    def __init__(self, client: Corral) -> None:
-        self._client = client
 
     def create(
         self,
@@ -75,14 +70,7 @@ class Agents:
 
     def list(self, *, limit: int | None = None) -> SyncPage[Agent]:
         """Every agent, newest first (iterating the page walks all pages)."""
-
-        def fetch(cursor: str | None) -> tuple[list[Agent], str | None]:
-            body = self._client.request(
-                "GET", "/v1/agents", params={"limit": limit, "cursor": cursor}
-            ).json()
-            return [Agent.model_validate(a) for a in body["data"]], body["next_cursor"]
-
-        return SyncPage(fetch, *fetch(None))
+        return self._page("/v1/agents", Agent, {"limit": limit})
 
     def update(
         self,
@@ -127,11 +115,8 @@ class Agents:
         return [AgentVersion.model_validate(v) for v in body["data"]]
 
 
-class AsyncAgents:
+class AsyncAgents(AsyncResource):
     """`/v1/agents`."""
-
-    def __init__(self, client: AsyncCorral) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -180,15 +165,7 @@ class AsyncAgents:
 
     async def list(self, *, limit: int | None = None) -> AsyncPage[Agent]:
         """Every agent, newest first (iterating the page walks all pages)."""
-
-        async def fetch(cursor: str | None) -> tuple[list[Agent], str | None]:
-            response = await self._client.request(
-                "GET", "/v1/agents", params={"limit": limit, "cursor": cursor}
-            )
-            body = response.json()
-            return [Agent.model_validate(a) for a in body["data"]], body["next_cursor"]
-
-        return AsyncPage(fetch, *(await fetch(None)))
+        return await self._page("/v1/agents", Agent, {"limit": limit})
 
     async def update(
         self,

@@ -11,14 +11,12 @@ import builtins
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from corral.client._pagination import AsyncPage, SyncPage
+from corral.client.resources._base import AsyncResource, SyncResource
 from corral.client.resources._common import segment
 from corral.types.files import File, RunFileRef, RunOutput, RunOutputList, SkillRef
-
-if TYPE_CHECKING:
-    from corral.client._client import AsyncCorral, Corral
 
 FileSource = str | os.PathLike[str] | bytes
 """What `files.create` uploads: a path on this machine, or the bytes themselves."""
@@ -66,11 +64,8 @@ def _upload_request(name: str, media_type: str | None) -> dict[str, Any]:
     }
 
 
-class Files:
+class Files(SyncResource):
     """`/v1/files`."""
-
-    def __init__(self, client: Corral) -> None:
-        self._client = client
 
     def create(
         self, file: FileSource, *, name: str | None = None, media_type: str | None = None
@@ -93,14 +88,7 @@ class Files:
 
     def list(self, *, limit: int | None = None) -> SyncPage[File]:
         """Files newest first (iterating the page walks all pages)."""
-
-        def fetch(cursor: str | None) -> tuple[builtins.list[File], str | None]:
-            body = self._client.request(
-                "GET", "/v1/files", params={"limit": limit, "cursor": cursor}
-            ).json()
-            return [File.model_validate(f) for f in body["data"]], body["next_cursor"]
-
-        return SyncPage(fetch, *fetch(None))
+        return self._page("/v1/files", File, {"limit": limit})
 
     def content(self, file_id: str) -> bytes:
         """The file's bytes."""
@@ -111,11 +99,8 @@ class Files:
         self._client.request("DELETE", f"/v1/files/{segment(file_id)}")
 
 
-class RunOutputs:
+class RunOutputs(SyncResource):
     """`/v1/runs/{id}/outputs`."""
-
-    def __init__(self, client: Corral) -> None:
-        self._client = client
 
     def list(self, run_id: str) -> builtins.list[RunOutput]:
         """Files the run created or changed, by path (none until it has ended)."""
@@ -134,11 +119,8 @@ class RunOutputs:
         ).content
 
 
-class AsyncFiles:
+class AsyncFiles(AsyncResource):
     """`/v1/files`."""
-
-    def __init__(self, client: AsyncCorral) -> None:
-        self._client = client
 
     async def create(
         self, file: FileSource, *, name: str | None = None, media_type: str | None = None
@@ -161,15 +143,7 @@ class AsyncFiles:
 
     async def list(self, *, limit: int | None = None) -> AsyncPage[File]:
         """Files newest first (iterating the page walks all pages)."""
-
-        async def fetch(cursor: str | None) -> tuple[builtins.list[File], str | None]:
-            response = await self._client.request(
-                "GET", "/v1/files", params={"limit": limit, "cursor": cursor}
-            )
-            body = response.json()
-            return [File.model_validate(f) for f in body["data"]], body["next_cursor"]
-
-        return AsyncPage(fetch, *(await fetch(None)))
+        return await self._page("/v1/files", File, {"limit": limit})
 
     async def content(self, file_id: str) -> bytes:
         """The file's bytes."""
@@ -181,11 +155,8 @@ class AsyncFiles:
         await self._client.request("DELETE", f"/v1/files/{segment(file_id)}")
 
 
-class AsyncRunOutputs:
+class AsyncRunOutputs(AsyncResource):
     """`/v1/runs/{id}/outputs`."""
-
-    def __init__(self, client: AsyncCorral) -> None:
-        self._client = client
 
     async def list(self, run_id: str) -> builtins.list[RunOutput]:
         """Files the run created or changed, by path (none until it has ended)."""

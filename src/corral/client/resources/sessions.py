@@ -7,20 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import httpx
-
-from corral.client._http import error_from_response, new_idempotency_key
+from corral.client._http import new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
-from corral.client._sse import AnyEvent, AsyncStream, ServerSentEvent, Stream, parse_event
+from corral.client._sse import AnyEvent, AsyncStream, Stream
+from corral.client.resources._base import AsyncResource, SyncResource
 from corral.client.resources._common import ToolLike, segment, tool_refs
-from corral.client.resources.runs import OnEvent
+from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.types.runs import Run
 from corral.types.sessions import Session, SessionStatus, SessionSummary
-
-if TYPE_CHECKING:
-    from corral.client._client import AsyncCorral, Corral
 
 
 def _session_body(
@@ -61,19 +57,8 @@ def _message_body(
     return body
 
 
-def _frame(frame: ServerSentEvent) -> AnyEvent:
-    return parse_event(frame.data)
-
-
-def _raise(response: httpx.Response) -> None:
-    raise error_from_response(response)
-
-
-class SessionMessages:
+class SessionMessages(SyncResource):
     """`/v1/sessions/{id}/messages`."""
-
-    def __init__(self, client: Corral) -> None:
-        self._client = client
 
     def create(
         self,
@@ -95,11 +80,8 @@ class SessionMessages:
         return Run.model_validate(response.json())
 
 
-class Sessions:
+class Sessions(SyncResource):
     """`/v1/sessions`."""
-
-    def __init__(self, client: Corral) -> None:
-        self._client = client
 
     @cached_property
     def messages(self) -> SessionMessages:
@@ -133,14 +115,7 @@ class Sessions:
 
     def list(self, *, limit: int | None = None) -> SyncPage[SessionSummary]:
         """Sessions newest first (iterating the page walks all pages)."""
-
-        def fetch(cursor: str | None) -> tuple[list[SessionSummary], str | None]:
-            body = self._client.request(
-                "GET", "/v1/sessions", params={"limit": limit, "cursor": cursor}
-            ).json()
-            return [SessionSummary.model_validate(s) for s in body["data"]], body["next_cursor"]
-
-        return SyncPage(fetch, *fetch(None))
+        return self._page("/v1/sessions", SessionSummary, {"limit": limit})
 
     def end(self, session_id: str) -> Session:
         """End the session; its queued and active runs are cancelled."""
@@ -172,7 +147,7 @@ class Sessions:
             api_keys=api_keys,
             idempotency_key=idempotency_key,
         )
-        return self._client.runs.follow(
+        return Runs(self._client).follow(
             run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
         )
 
@@ -186,21 +161,16 @@ class Sessions:
         def is_over() -> bool:
             return self.retrieve(session_id).status == SessionStatus.ENDED
 
-        return Stream(
-            connect=self._client.stream_connection(f"/v1/sessions/{segment(session_id)}/stream"),
-            raise_for_status=_raise,
-            parse=_frame,
+        return self._event_stream(
+            f"/v1/sessions/{segment(session_id)}/stream",
             is_last=lambda _: False,
             is_over=is_over,
-            after=None if after is None else str(after),
+            after=after,
         )
 
 
-class AsyncSessionMessages:
+class AsyncSessionMessages(AsyncResource):
     """`/v1/sessions/{id}/messages`."""
-
-    def __init__(self, client: AsyncCorral) -> None:
-        self._client = client
 
     async def create(
         self,
@@ -222,11 +192,8 @@ class AsyncSessionMessages:
         return Run.model_validate(response.json())
 
 
-class AsyncSessions:
+class AsyncSessions(AsyncResource):
     """`/v1/sessions`."""
-
-    def __init__(self, client: AsyncCorral) -> None:
-        self._client = client
 
     @cached_property
     def messages(self) -> AsyncSessionMessages:
@@ -260,15 +227,7 @@ class AsyncSessions:
 
     async def list(self, *, limit: int | None = None) -> AsyncPage[SessionSummary]:
         """Sessions newest first (iterating the page walks all pages)."""
-
-        async def fetch(cursor: str | None) -> tuple[list[SessionSummary], str | None]:
-            response = await self._client.request(
-                "GET", "/v1/sessions", params={"limit": limit, "cursor": cursor}
-            )
-            body = response.json()
-            return [SessionSummary.model_validate(s) for s in body["data"]], body["next_cursor"]
-
-        return AsyncPage(fetch, *(await fetch(None)))
+        return await self._page("/v1/sessions", SessionSummary, {"limit": limit})
 
     async def end(self, session_id: str) -> Session:
         """End the session; its queued and active runs are cancelled."""
@@ -300,7 +259,7 @@ class AsyncSessions:
             api_keys=api_keys,
             idempotency_key=idempotency_key,
         )
-        return await self._client.runs.follow(
+        return await AsyncRuns(self._client).follow(
             run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
         )
 
@@ -314,11 +273,9 @@ class AsyncSessions:
         async def is_over() -> bool:
             return (await self.retrieve(session_id)).status == SessionStatus.ENDED
 
-        return AsyncStream(
-            connect=self._client.stream_connection(f"/v1/sessions/{segment(session_id)}/stream"),
-            raise_for_status=_raise,
-            parse=_frame,
+        return self._event_stream(
+            f"/v1/sessions/{segment(session_id)}/stream",
             is_last=lambda _: False,
             is_over=is_over,
-            after=None if after is None else str(after),
+            after=after,
         )

@@ -1,0 +1,59 @@
+"""`corral worker`: a process that executes queued runs, with no HTTP API (and no web framework)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from corral.cli.launch import (
+    DatabaseUrl,
+    DataDir,
+    announce_sandbox,
+    configuration_errors,
+    console,
+    describe,
+    freeze_startup_objects,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    from corral.settings import Settings
+
+__all__ = ["run_worker"]
+
+
+def run_worker(
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Runs executed at once (env: CORRAL_WORKER_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Run a worker that executes queued runs until stopped (SIGTERM hands runs back)."""
+    from corral.observability.logging import configure
+
+    settings = load_settings(
+        database_url=database_url, data_dir=data_dir, worker_concurrency=concurrency
+    )
+    configure(settings.log_level)
+    freeze_startup_objects()
+    asyncio.run(_worker_main(settings))
+
+
+async def _worker_main(settings: Settings) -> None:
+    from corral.process import build_context, running
+
+    with configuration_errors():
+        ctx = build_context(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with running(ctx, with_worker=True) as worker:
+        assert worker is not None
+        console.print(f"worker {worker.id} running (database: {describe(settings)})")
+        announce_sandbox(ctx.sandbox)
+        await stop.wait()
