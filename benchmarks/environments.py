@@ -21,9 +21,9 @@ from typing import Any
 
 from benchmarks import cpu
 from benchmarks import environment_usage as usage
+from benchmarks.config import Config
 from benchmarks.loadgen import Recorder, RequestFailed
 from benchmarks.report import percentiles
-from benchmarks.scenarios import Config
 from corral.sandbox import disk
 from corral.sandbox.capabilities import Capabilities, NetworkMode, probe
 from corral.sandbox.egress import EgressPolicy

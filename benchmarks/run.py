@@ -18,14 +18,16 @@ from typing import Any
 
 import orjson
 
+from benchmarks.config import Config
 from benchmarks.environments import NAME as ENVIRONMENTS
 from benchmarks.environments import measure_environments
 from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
 from benchmarks.fake_provider import FakeProvider
 from benchmarks.loadgen import LoadPool
 from benchmarks.machine import machine_facts
+from benchmarks.measurement import ScenarioResult
 from benchmarks.report import check_goals, render
-from benchmarks.scenarios import SCENARIOS, Config, ScenarioResult, run_scenario
+from benchmarks.scenarios import SCENARIOS, run_scenario
 from benchmarks.server import BenchServer
 
 

@@ -22,6 +22,7 @@ from corral.process import build_context
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database
+from tests.events_schema import assert_stored_events_match_the_wire_schema
 
 ADMIN_KEY = "crl_test_admin_key_0123456789abcdefghijklmnopqrstuvwxyz"
 PG_URL = os.environ.get("CORRAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -50,10 +51,20 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
-    """A fresh, empty database: a SQLite file or a new PostgreSQL schema."""
+async def database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[str, str | None]]:
+    """A fresh, empty database: a SQLite file or a new PostgreSQL schema.
+
+    Afterwards, every event the test stored must match the wire schema (`tests/events_schema.py`)
+    unless the test is marked `synthetic_events`.
+    """
+    check = request.node.get_closest_marker("synthetic_events") is None
     if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'corral.db'}", None
+        url = f"sqlite:///{tmp_path / 'corral.db'}"
+        yield url, None
+        if check:
+            await assert_stored_events_match_the_wire_schema(url, None)
         return
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = Database(PG_URL)
@@ -61,6 +72,8 @@ async def database_url(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str,
     await admin.run_sync_admin(lambda c: c.execute(sa.text(f'CREATE SCHEMA "{schema}"')))
     try:
         yield PG_URL, schema
+        if check:
+            await assert_stored_events_match_the_wire_schema(PG_URL, schema)
     finally:
         await admin.run_sync_admin(
             lambda c: c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -14,19 +14,15 @@ from typing import Any, NamedTuple
 import orjson
 import pytest
 from benchmarks import cpu
+from benchmarks.config import Config, RunSpec
 from benchmarks.environments import NETWORK_MODES, measure_environments, unavailable_reason
 from benchmarks.fake_provider import MODEL, FakeProvider, answer_text
+from benchmarks.latency import sequential_runs
 from benchmarks.loadgen import LoadPool, parse_frame
 from benchmarks.machine import machine_facts
+from benchmarks.measurement import ScenarioResult
 from benchmarks.report import check_goals, percentiles, render
-from benchmarks.scenarios import (
-    SCENARIOS,
-    Config,
-    RunSpec,
-    ScenarioResult,
-    run_scenario,
-    sequential_runs,
-)
+from benchmarks.scenarios import SCENARIOS, run_scenario
 from benchmarks.server import BenchServer
 
 from corral.sandbox import cgroups

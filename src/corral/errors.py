@@ -1,9 +1,11 @@
-"""The one error vocabulary of Corral, raised by domain, storage and services alike.
+"""The one error vocabulary of the server, raised by domain, storage and services alike.
+
+(The SDK has its own tree, rooted at `corral.client.CorralError`: what a client sees of these.)
 
 Every error has a machine `code` and an `http_status` as class attributes, and its docstring is
 the default message. The API renders any of them as `{"error": code, "message", "field", ...}`.
 
-    CorralError                      500 internal_error
+    ServiceError                     500 internal_error
     ├── InvalidRequest               400 invalid_request   (field: JSON pointer to the bad input)
     │   └── InvalidModel             400 invalid_model
     ├── Unauthorized                 401 unauthorized
@@ -34,7 +36,7 @@ from typing import Any, ClassVar
 from corral.types.errors import ErrorCode
 
 
-class CorralError(Exception):
+class ServiceError(Exception):
     """An unexpected error occurred."""
 
     code: str = ErrorCode.INTERNAL_ERROR
@@ -64,7 +66,7 @@ class CorralError(Exception):
         return body
 
 
-class InvalidRequest(CorralError):
+class InvalidRequest(ServiceError):
     """The request is not valid."""
 
     code = ErrorCode.INVALID_REQUEST
@@ -77,14 +79,14 @@ class InvalidModel(InvalidRequest):
     code = ErrorCode.INVALID_MODEL
 
 
-class Unauthorized(CorralError):
+class Unauthorized(ServiceError):
     """A valid API key is required: send `Authorization: Bearer <key>`."""
 
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
 
 
-class Forbidden(CorralError):
+class Forbidden(ServiceError):
     """This key may not do that."""
 
     code = ErrorCode.FORBIDDEN
@@ -97,7 +99,7 @@ class InsufficientScope(Forbidden):
     code = ErrorCode.INSUFFICIENT_SCOPE
 
 
-class NotFound(CorralError):
+class NotFound(ServiceError):
     """No such object in this workspace."""
 
     code = ErrorCode.NOT_FOUND
@@ -110,7 +112,7 @@ class UnknownToolCall(NotFound):
     code = ErrorCode.UNKNOWN_TOOL_CALL
 
 
-class Conflict(CorralError):
+class Conflict(ServiceError):
     """The request conflicts with the current state."""
 
     code = ErrorCode.CONFLICT
@@ -141,28 +143,28 @@ class SessionEnded(Conflict):
     code = ErrorCode.SESSION_ENDED
 
 
-class PayloadTooLarge(CorralError):
+class PayloadTooLarge(ServiceError):
     """The request body is too large."""
 
     code = ErrorCode.PAYLOAD_TOO_LARGE
     http_status = 413
 
 
-class RateLimited(CorralError):
+class RateLimited(ServiceError):
     """Too many requests; retry later."""
 
     code = ErrorCode.RATE_LIMITED
     http_status = 429
 
 
-class Unavailable(CorralError):
+class Unavailable(ServiceError):
     """The service is not ready; retry shortly."""
 
     code = ErrorCode.UNAVAILABLE
     http_status = 503
 
 
-class RunFailure(CorralError):
+class RunFailure(ServiceError):
     """The run failed."""
 
     code = ErrorCode.RUN_FAILED

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from corral.domain import runs
+from corral.domain import events, runs
 from corral.domain.event_log import format_time, resume_after
 from corral.errors import InvalidRequest, RunTerminal
 from corral.types.runs import RunStatus
@@ -42,13 +42,14 @@ NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 def test_ending_a_run_releases_its_lease_and_checkpoint_and_names_its_terminal_event():
     completed = runs.end(RunStatus.WAITING, RunStatus.COMPLETED, now=NOW, output="done")
     failed = runs.end(
-        RunStatus.RUNNING, RunStatus.FAILED, now=NOW, error={"code": "x", "message": "y"}
+        RunStatus.RUNNING, RunStatus.FAILED, now=NOW, error=events.Failure(code="x", message="y")
     )
     cancelled = runs.end(RunStatus.QUEUED, RunStatus.CANCELLED, now=NOW, reason="session ended")
 
-    assert completed.event == ("run.completed", {"output": "done"})
-    assert failed.event == ("run.failed", {"error": {"code": "x", "message": "y"}})
-    assert cancelled.event == ("run.cancelled", {"reason": "session ended"})
+    assert completed.event.entry() == ("run.completed", {"output": "done"})
+    assert failed.event.entry() == ("run.failed", {"error": {"code": "x", "message": "y"}})
+    assert failed.values["error"] == {"code": "x", "message": "y"}
+    assert cancelled.event.entry() == ("run.cancelled", {"reason": "session ended"})
     for ending in (completed, failed, cancelled):
         assert ending.values["ended_at"] == NOW
         assert ending.values["lease_owner"] is ending.values["checkpoint"] is None

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from corral.storage.database import Database
 from tests.conftest import ADMIN_KEY, PG_URL, REDIS_URL, free_port
+from tests.events_schema import assert_stored_events_match_the_wire_schema
 
 STARTUP_TIMEOUT_S = 20.0
 """How long a process may take to answer `/readyz` (servers) or log `worker.started`."""
@@ -303,6 +304,10 @@ class Cluster:
                 process.close()
             except Exception as error:  # noqa: BLE001 - close the others first, then report
                 failures.append(error)
+        try:
+            await self._check_stored_events()
+        except AssertionError as error:
+            failures.append(error)
         if self._admin is not None:
             schemas = list(self._schemas)
 
@@ -316,6 +321,13 @@ class Cluster:
                 await self._admin.close()
         if failures:
             raise failures[0]
+
+    async def _check_stored_events(self) -> None:
+        """The processes wrote only events the wire schema allows (SQLite and every schema)."""
+        sqlite_file = self.tmp_path / "data" / "corral.db"
+        await assert_stored_events_match_the_wire_schema(f"sqlite:///{sqlite_file}", None)
+        for schema in self._schemas:
+            await assert_stored_events_match_the_wire_schema(PG_URL, schema)
 
 
 @pytest.fixture

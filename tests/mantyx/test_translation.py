@@ -1,4 +1,4 @@
-"""The pure translation rules of `corral.domain.mantyx`, as plain function calls."""
+"""The pure translation rules of `corral.compat.mantyx.translate`, as plain function calls."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from corral.domain import mantyx as protocol
+from corral.compat.mantyx import translate as protocol
+from corral.compat.mantyx.types import Budgets
 from corral.errors import InvalidRequest
-from corral.types.mantyx import Budgets
 from corral.types.messages import Message
 
 COMMON = {"seq": 7, "run_id": "run_x", "created_at": "2026-01-01T00:00:00.000000Z"}

@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from corral.domain import events
 from corral.pubsub.memory import MemoryBroker
 from corral.runtime.event_writer import FLUSH_DELAY_S, EventWriter
 from corral.storage import events as event_log
@@ -80,7 +81,7 @@ async def test_a_flush_already_under_way_does_not_take_a_finished_turn_along(
     writer = writer_of(run, database, snapshots)
     loop = asyncio.get_running_loop()
 
-    writer.emit("message.delta", {"text": "Hello"})  # arms the flush timer
+    writer.emit(events.MessageDelta(text="Hello"))  # arms the flush timer
     # Wake this task in the same loop iteration as the timer, but first: the flush task is then
     # created, not yet run, when the turn ends below: the moment a flusher could take the
     # finished turn along without its checkpoint.
@@ -88,8 +89,8 @@ async def test_a_flush_already_under_way_does_not_take_a_finished_turn_along(
     loop.call_later(FLUSH_DELAY_S / 2, turn_ended.set_result, None)
     time.sleep(FLUSH_DELAY_S * 3)  # both are due when the loop looks again
     await turn_ended
-    writer.emit_checkpointed("message.completed", {"text": "Hello", "tool_calls": []})
-    writer.emit_checkpointed("usage", {"input_tokens": 3, "output_tokens": 1})
+    writer.emit_checkpointed(events.MessageCompleted(text="Hello", tool_calls=()))
+    writer.emit_checkpointed(events.Usage(3, 1, 0, 0, 0.0))
     await writer.commit(values={}, checkpoint=lambda seq: {"seq": seq})
     await writer.close()
 
@@ -105,9 +106,9 @@ async def test_streamed_events_after_a_held_one_wait_with_it_and_keep_their_orde
     snapshots = Snapshots(database, run.id)
     writer = writer_of(run, database, snapshots)
 
-    writer.emit("tool.started", {"call_id": "c1"})
-    writer.emit_checkpointed("tool.completed", {"call_id": "c1"})
-    writer.emit("message.delta", {"text": "next"})
+    writer.emit(events.ToolStarted(call_id="c1", name="bash", input={}))
+    writer.emit_checkpointed(events.ToolCompleted("c1", "bash", True, "ok", None))
+    writer.emit(events.MessageDelta(text="next"))
     await asyncio.sleep(FLUSH_DELAY_S * 5)
     assert [types for types, _ in snapshots.taken] == [["tool.started"]]
     assert writer.pending == 2

@@ -11,6 +11,9 @@ from corral.storage import events
 from corral.storage.database import Database
 from tests.storage.conftest import NOW
 
+# The log stores any payload; these tests drive it with placeholder events, not a run's.
+pytestmark = pytest.mark.synthetic_events
+
 
 async def test_appended_events_get_consecutive_seqs_and_complete_documents(database, make_run):
     run_id = await make_run(status="running", lease_owner="w1")

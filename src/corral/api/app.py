@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from corral import compat
 from corral._version import __version__
 from corral.api import errors, openapi
 from corral.api.middleware import RequestMiddleware
-from corral.api.routes import agents, files, mantyx, runs, service, sessions
+from corral.api.routes import agents, files, runs, service, sessions
 from corral.context import ServiceContext
 from corral.process import build_context, running
 from corral.services.auth import KeyCache
@@ -42,8 +43,10 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, service, mantyx):
+    for module in (runs, sessions, agents, files, service):
         app.include_router(module.router)
+    for router in compat.routers():
+        app.include_router(router)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,

@@ -10,11 +10,11 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from corral.api.responses import JSONBody
-from corral.errors import CorralError, InvalidRequest
+from corral.errors import InvalidRequest, ServiceError
 from corral.types.errors import ErrorCode
 
 
-def error_response(error: CorralError, request: Request) -> JSONBody:
+def error_response(error: ServiceError, request: Request) -> JSONBody:
     """The response for a Corral error."""
     body = error.to_body()
     request_id = request.scope.get("corral.request_id")
@@ -106,8 +106,8 @@ def validation_error(errors: list[dict[str, Any]], body: Any) -> InvalidRequest:
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
 
-    @app.exception_handler(CorralError)
-    async def corral_error(request: Request, exc: CorralError) -> JSONBody:
+    @app.exception_handler(ServiceError)
+    async def corral_error(request: Request, exc: ServiceError) -> JSONBody:
         return error_response(exc, request)
 
     @app.exception_handler(RequestValidationError)
@@ -121,9 +121,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:
         if exc.status_code == 404:
-            error = CorralError(f"no route {request.url.path}", code=ErrorCode.NOT_FOUND)
+            error = ServiceError(f"no route {request.url.path}", code=ErrorCode.NOT_FOUND)
         elif exc.status_code == 405:
-            error = CorralError(
+            error = ServiceError(
                 f"{request.method} is not allowed on {request.url.path}",
                 code=ErrorCode.METHOD_NOT_ALLOWED,
             )

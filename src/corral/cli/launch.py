@@ -69,12 +69,12 @@ def load_settings(**overrides: Any) -> Settings:
 @contextlib.contextmanager
 def configuration_errors() -> Iterator[None]:
     """A bad catalog, secret key or default model: one line and exit status 2."""
-    from corral.errors import CorralError
+    from corral.errors import ServiceError
 
     try:
         yield
-    except (ValueError, CorralError) as error:
-        message = error.message if isinstance(error, CorralError) else str(error)
+    except (ValueError, ServiceError) as error:
+        message = error.message if isinstance(error, ServiceError) else str(error)
         console.print(f"error: configuration: {message}")
         raise typer.Exit(2) from None
 

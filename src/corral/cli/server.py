@@ -119,11 +119,11 @@ def create_workspace(
         finally:
             await ctx.database.close()
 
-    from corral.errors import CorralError
+    from corral.errors import ServiceError
 
     try:
         workspace_id, key = asyncio.run(main())
-    except CorralError as error:
+    except ServiceError as error:
         console.print(f"error: {error.message}")
         raise typer.Exit(1) from None
     console.print(f"workspace {name} ({workspace_id}) created; its admin key:")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
 
+from corral.domain import events
 from corral.errors import InvalidRequest, RunTerminal
 from corral.types.runs import TERMINAL_STATUSES, RunStatus
 
@@ -38,7 +39,7 @@ class Ending:
     """What ending a run writes, in one transaction: its new column values and terminal event."""
 
     values: dict[str, Any]
-    event: tuple[str, dict[str, Any]]
+    event: events.EventPayload
 
 
 def end(
@@ -47,13 +48,13 @@ def end(
     *,
     now: datetime,
     output: str | None = None,
-    error: dict[str, str] | None = None,
-    reason: str | None = None,
+    error: events.Failure | None = None,
+    reason: str = "",
 ) -> Ending:
     """End a run in `current` as `target`, checked by the state machine.
 
-    `output` completes it, `error` (code and message) fails or times it out, `reason` says why
-    it was cancelled. The lease and the checkpoint go with the end: nobody resumes an ended run.
+    `output` completes it, `error` fails or times it out, `reason` says why it was cancelled.
+    The lease and the checkpoint go with the end: nobody resumes an ended run.
     """
     if target not in TERMINAL_STATUSES or not can_transition(current, target):
         raise RunTerminal(f"a {RunStatus(current).value} run cannot end {target.value}")
@@ -64,13 +65,20 @@ def end(
         "lease_expires_at": None,
         "checkpoint": None,
     }
-    payload: dict[str, Any]
     if target is RunStatus.CANCELLED:
-        payload = {"reason": reason}
-    else:
-        values["output"], values["error"] = output, error
-        payload = {"output": output or ""} if target is RunStatus.COMPLETED else {"error": error}
-    return Ending(values, (TERMINAL_EVENT[target], payload))
+        return Ending(values, events.RunCancelled(reason=reason))
+    values["output"] = output
+    if target is RunStatus.COMPLETED:
+        values["error"] = None
+        return Ending(values, events.RunCompleted(output=output or ""))
+    failure = error or _NO_REASON
+    values["error"] = asdict(failure)
+    if target is RunStatus.TIMED_OUT:
+        return Ending(values, events.RunTimedOut(error=failure))
+    return Ending(values, events.RunFailed(error=failure))
+
+
+_NO_REASON = events.Failure(code="internal_error", message="the run ended without a reason")
 
 
 def merge_metadata(*layers: dict[str, str]) -> dict[str, str]:

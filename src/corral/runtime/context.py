@@ -18,6 +18,7 @@ import orjson
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain.budgets import Budget
+from corral.domain.events import EventPayload, Failure, MessageDelta, ThinkingDelta
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
@@ -185,22 +186,24 @@ class RunContext:
 
     # -- emitting --------------------------------------------------------------------------
 
-    def emit(self, event_type: str, **payload: Any) -> None:
+    def emit(self, event: EventPayload) -> None:
         """Queue a streamed event (see `EventWriter`): written within a few milliseconds."""
-        self.events.emit(event_type, payload)
+        self.events.emit(event)
 
-    def emit_checkpointed(self, event_type: str, **payload: Any) -> None:
+    def emit_checkpointed(self, event: EventPayload) -> None:
         """Queue an event recording progress: written only with the next `save` or `finish`."""
-        self.events.emit_checkpointed(event_type, payload)
+        self.events.emit_checkpointed(event)
 
     def emit_delta(self, event_type: str, text: str) -> None:
         """Queue a text delta, skipping text a previous attempt already streamed."""
         if event_type == "message.delta":
             self.journal.text, text = _suppress(self.journal.text, text)
+            if text:
+                self.emit(MessageDelta(text=text))
         else:
             self.journal.thinking, text = _suppress(self.journal.thinking, text)
-        if text:
-            self.emit(event_type, text=text)
+            if text:
+                self.emit(ThinkingDelta(text=text))
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -236,7 +239,7 @@ class RunContext:
         status: RunStatus,
         *,
         output: str | None = None,
-        error: dict[str, str] | None = None,
+        error: Failure | None = None,
     ) -> None:
         """End the run: queued events, the terminal event and the final state at once."""
         ending = run_rules.end(self.status, status, now=self.clock(), output=output, error=error)

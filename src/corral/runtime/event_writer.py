@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from corral.domain.events import EventPayload
 from corral.errors import Unavailable
 from corral.observability import metrics
 from corral.pubsub.base import Broker
@@ -71,17 +72,17 @@ class EventWriter:
         """How many events wait to be written."""
         return len(self._buffer)
 
-    def emit(self, event_type: str, payload: dict[str, Any]) -> None:
+    def emit(self, event: EventPayload) -> None:
         """Queue a streamed event; it is written within `FLUSH_DELAY_S` or with the next commit."""
-        self._buffer.append((event_type, payload))
+        self._buffer.append(event.entry())
         if self._held_from is None:
             self._schedule_flush()
 
-    def emit_checkpointed(self, event_type: str, payload: dict[str, Any]) -> None:
+    def emit_checkpointed(self, event: EventPayload) -> None:
         """Queue an event that may only be written with the next checkpoint or terminal event."""
         if self._held_from is None:
             self._held_from = len(self._buffer)
-        self._buffer.append((event_type, payload))
+        self._buffer.append(event.entry())
 
     async def flush(self) -> None:
         """Write the streamed events queued so far, now (say, before a call with effects)."""
@@ -93,7 +94,7 @@ class EventWriter:
         *,
         values: dict[str, Any],
         checkpoint: Callable[[int], dict[str, Any]] | None = None,
-        terminal: NewEvent | None = None,
+        terminal: EventPayload | None = None,
         new_tool_calls: Sequence[dict[str, Any]] = (),
         session_messages: Sequence[dict[str, Any]] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
@@ -162,14 +163,14 @@ class EventWriter:
         self,
         values: dict[str, Any],
         checkpoint: Callable[[int], dict[str, Any]] | None,
-        terminal: NewEvent | None,
+        terminal: EventPayload | None,
         new_tool_calls: Sequence[dict[str, Any]],
         session_messages: Sequence[dict[str, Any]],
         outputs: Sequence[tuple[str, bytes]],
     ) -> None:
         async with self._lock:
             if terminal is not None:
-                self.emit_checkpointed(*terminal)
+                self.emit_checkpointed(terminal)
             if checkpoint is not None:
                 values = {**values, "checkpoint": checkpoint(self.last_seq + len(self._buffer))}
             await self._write(

@@ -12,9 +12,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from corral.domain import budgets
+from corral.domain import budgets, events
 from corral.domain.conversation import tool_results_message
 from corral.domain.event_log import format_time
+from corral.domain.events import Failure
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
@@ -40,14 +41,14 @@ async def execute(ctx: RunContext) -> None:
         except TimeoutError:
             await ctx.finish(
                 RunStatus.TIMED_OUT,
-                error={
-                    "code": ErrorCode.RUN_TIMEOUT,
-                    "message": f"the run exceeded its timeout of {ctx.budget.timeout_s:g} s",
-                },
+                error=Failure(
+                    code=ErrorCode.RUN_TIMEOUT,
+                    message=f"the run exceeded its timeout of {ctx.budget.timeout_s:g} s",
+                ),
             )
         except RunFailure as failure:
             await ctx.finish(
-                RunStatus.FAILED, error={"code": str(failure.code), "message": failure.message}
+                RunStatus.FAILED, error=Failure(code=str(failure.code), message=failure.message)
             )
     except LeaseLost:
         logger.info("run no longer owned", extra={"action": "run.lost", "run_id": run_id})
@@ -65,10 +66,9 @@ async def execute(ctx: RunContext) -> None:
         with contextlib.suppress(LeaseLost, Unavailable):
             await ctx.finish(
                 RunStatus.FAILED,
-                error={
-                    "code": ErrorCode.INTERNAL_ERROR,
-                    "message": "internal error in the runtime",
-                },
+                error=Failure(
+                    code=ErrorCode.INTERNAL_ERROR, message="internal error in the runtime"
+                ),
             )
     finally:
         await ctx.close()
@@ -77,7 +77,7 @@ async def execute(ctx: RunContext) -> None:
 async def _drive(ctx: RunContext) -> None:
     state = ctx.state
     if state.seq == 0 and not ctx.journal.has_started:
-        ctx.emit("run.started", model=ctx.entry.id)
+        ctx.emit(events.RunStarted(model=ctx.entry.id))
     await ctx.tooling.start(ctx.emit, ctx.load_files)
     while True:
         if state.pending:
@@ -93,20 +93,22 @@ async def _drive(ctx: RunContext) -> None:
         state.messages.append(turn.assistant_message())
         if logged is None:
             ctx.emit_checkpointed(
-                "message.completed",
-                text=turn.text,
-                tool_calls=[
-                    {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
-                    for c in turn.tool_calls
-                ],
+                events.MessageCompleted(
+                    text=turn.text,
+                    tool_calls=tuple(
+                        events.CalledTool(call_id=c["call_id"], name=c["name"], input=c["input"])
+                        for c in turn.tool_calls
+                    ),
+                )
             )
             ctx.emit_checkpointed(
-                "usage",
-                input_tokens=turn.input_tokens,
-                output_tokens=turn.output_tokens,
-                cache_read_tokens=turn.usage.cache_read_tokens,
-                cache_write_tokens=turn.usage.cache_write_tokens,
-                cost_usd=cost,
+                events.Usage(
+                    input_tokens=turn.input_tokens,
+                    output_tokens=turn.output_tokens,
+                    cache_read_tokens=turn.usage.cache_read_tokens,
+                    cache_write_tokens=turn.usage.cache_write_tokens,
+                    cost_usd=cost,
+                )
             )
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
         if not turn.tool_calls:
@@ -160,13 +162,15 @@ finished: running it again could do twice what was meant once."""
 async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
     interrupted = call["call_id"] in ctx.journal.started_tools
     if not interrupted:
-        ctx.emit("tool.started", call_id=call["call_id"], name=call["name"], input=call["input"])
+        ctx.emit(
+            events.ToolStarted(call_id=call["call_id"], name=call["name"], input=call["input"])
+        )
     output: str | None = None
     error: str | None = call.get("error")
     tool = ctx.tools.server_tool(call["name"])
     if error is None and interrupted and tool is not None and not tool.rerun_safe:
         ctx.emit_checkpointed(
-            "tool.interrupted", call_id=call["call_id"], name=call["name"], reason=INTERRUPTED
+            events.ToolInterrupted(call_id=call["call_id"], name=call["name"], reason=INTERRUPTED)
         )
         error = INTERRUPTED
     if error is None:
@@ -179,12 +183,9 @@ async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
         output = bound_output(outcome.output or "") if outcome.ok else None
         error = bound_output(outcome.error) if outcome.error is not None else None
     ctx.emit_checkpointed(
-        "tool.completed",
-        call_id=call["call_id"],
-        name=call["name"],
-        ok=error is None,
-        output=output,
-        error=error,
+        events.ToolCompleted(
+            call_id=call["call_id"], name=call["name"], ok=error is None, output=output, error=error
+        )
     )
     ctx.state.results.append(_result_block(call, output, error))
     await ctx.save()
@@ -199,7 +200,9 @@ async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) 
             call["deadline_at"] = format_time(now + timedelta(seconds=timeout_s))
             call["timeout_s"] = timeout_s
             ctx.emit_checkpointed(
-                "client_tool.call", call_id=call["call_id"], name=call["name"], input=call["input"]
+                events.ClientToolCall(
+                    call_id=call["call_id"], name=call["name"], input=call["input"]
+                )
             )
         state.issued = True
         rows = [
@@ -222,10 +225,11 @@ async def _collect_results(ctx: RunContext, outstanding: dict[str, dict[str, Any
         if answered:
             for row in sorted(answered, key=lambda r: list(outstanding).index(r["call_id"])):
                 call = outstanding.pop(row["call_id"])
-                payload = (
-                    {"output": row["output"]} if row["error"] is None else {"error": row["error"]}
+                ctx.emit_checkpointed(
+                    events.ClientToolResult(
+                        call_id=call["call_id"], output=row["output"], error=row["error"]
+                    )
                 )
-                ctx.emit_checkpointed("client_tool.result", call_id=call["call_id"], **payload)
                 output = bound_output(row["output"]) if row["output"] is not None else None
                 error = bound_output(row["error"]) if row["error"] is not None else None
                 state.results.append(_result_block(call, output, error))

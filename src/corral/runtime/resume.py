@@ -24,7 +24,7 @@ async def prepare(
 ) -> RunContext:
     """The context to execute `run` with, picking up where a previous attempt stopped.
 
-    Raises a `CorralError` when the run cannot start (its model or its provider key is gone).
+    Raises a `ServiceError` when the run cannot start (its model or its provider key is gone).
     """
     if run.checkpoint is not None:
         state = RunState.from_json(run.checkpoint)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from corral.domain.events import EventPayload, McpUnavailable, ToolCompleted, ToolStarted
 from corral.errors import RunFailure
 from corral.runtime.workspace import RunWorkspace, load_state, save_state
 from corral.sandbox.egress import EgressPolicy
@@ -53,7 +54,7 @@ class InputsUnavailable(RunFailure):
     code = ErrorCode.INPUTS_UNAVAILABLE
 
 
-Emit = Callable[..., None]
+Emit = Callable[[EventPayload], None]
 LoadFiles = Callable[[list[str]], Awaitable[dict[str, bytes]]]
 
 
@@ -120,7 +121,7 @@ class RunTooling:
                 self.tools.mcp_servers, launcher=self.workspace, egress=self.egress
             )
             for server, reason in self._mcp.failures.items():
-                emit("mcp.unavailable", server=server, reason=reason)
+                emit(McpUnavailable(server=server, reason=reason))
                 self.notes.append(
                     f"The MCP server {server!r} is unavailable ({reason}); its tools are missing."
                 )
@@ -183,7 +184,7 @@ class RunTooling:
             return
         for index, command in enumerate(self.environment["setup"]):
             call_id = f"setup_{index + 1}"
-            emit("tool.started", call_id=call_id, name="setup", input={"command": command})
+            emit(ToolStarted(call_id=call_id, name="setup", input={"command": command}))
             try:
                 answer = await self.workspace.call(
                     "bash", {"command": command, "timeout_s": SETUP_TIMEOUT_S},
@@ -196,12 +197,13 @@ class RunTooling:
             ok = answer.ok and answer.number("exit_code") == 0
             output = answer.text("output")
             emit(
-                "tool.completed",
-                call_id=call_id,
-                name="setup",
-                ok=ok,
-                output=output if ok else None,
-                error=None if ok else output or answer.error or report(answer, SETUP_TIMEOUT_S),
+                ToolCompleted(
+                    call_id=call_id,
+                    name="setup",
+                    ok=ok,
+                    output=output if ok else None,
+                    error=None if ok else output or answer.error or report(answer, SETUP_TIMEOUT_S),
+                )
             )
             if not ok:
                 ending = report(answer, SETUP_TIMEOUT_S).rsplit("\n", 1)[-1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.context import ServiceContext
-from corral.errors import CorralError
+from corral.errors import ServiceError
 from corral.storage import migrate
 
 
@@ -14,7 +14,7 @@ async def readiness(ctx: ServiceContext) -> dict[str, Any]:
     expected = migrate.head_revision()
     try:
         current = await migrate.current_revision(ctx.database)
-    except CorralError as error:
+    except ServiceError as error:
         return {"status": "unavailable", "database": "unreachable", "detail": error.message}
     if current != expected:
         return {

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from corral.context import ServiceContext
 from corral.domain.runs import fingerprint
-from corral.errors import Conflict, CorralError, IdempotencyConflict
+from corral.errors import Conflict, IdempotencyConflict, ServiceError
 from corral.services.context import Principal
 from corral.storage import idempotency as records
 from corral.storage.database import Connection
@@ -82,7 +82,7 @@ async def once(
         return replay.status_code or 200, replay.body or ""
     try:
         status, model = await produce()
-    except CorralError:
+    except ServiceError:
         await ctx.database.write(records.release, principal.workspace_id, key)
         raise
     body = model.model_dump_json()

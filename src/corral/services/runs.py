@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
-from corral.domain.budgets import resolve_limits
 from corral.errors import (
     Conflict,
     IdempotencyConflict,
-    InvalidRequest,
     NotFound,
     RunActive,
 )
-from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, run_channel
 from corral.pubsub.notices import publish_stopped
-from corral.services import agents as agent_service
 from corral.services import auth
 from corral.services import files as file_service
 from corral.services.context import Principal
+from corral.services.run_requests import new_run_values, resolve_source, sealed_keys
 from corral.storage import agents as agent_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
 from corral.storage.runs import RunRecord
-from corral.tools.registry import resolve_builtins, validate_refs
-from corral.types.common import METADATA_MAX_ENTRIES, Page
+from corral.types.common import Page
 from corral.types.runs import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -40,16 +35,6 @@ from corral.types.runs import (
 )
 
 CANCEL_REASON = "cancelled by request"
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewRun:
-    """Everything a run is made of, before it is stored."""
-
-    agent_id: str | None
-    agent_version: int | None
-    spec: dict[str, Any]
-    agent_metadata: dict[str, str]
 
 
 def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None = None) -> Run:
@@ -76,122 +61,6 @@ def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None =
             "started_at": record.started_at,
             "ended_at": record.ended_at,
         }
-    )
-
-
-def build_spec(
-    ctx: ServiceContext,
-    agent_spec: dict[str, Any],
-    run_tools: list[dict[str, Any]],
-    environment: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The frozen spec a run executes: model, instructions, tools, environment, limits.
-
-    `environment` (the run's own) replaces the agent's settings it gives.
-    """
-    validate_refs(run_tools)
-    entry = ctx.models.resolve(agent_spec["model"])
-    merged_environment = {**(agent_spec.get("environment") or {}), **(environment or {})}
-    agent_service.check_environment(ctx, merged_environment)
-    return {
-        "model": entry.id if entry.provider == "corral" else entry.qualified_id,
-        "instructions": agent_spec.get("instructions", ""),
-        "tools": run_rules.merge_tools(agent_spec.get("tools", []), run_tools),
-        "builtin_tools": resolve_builtins(agent_spec),
-        "environment": merged_environment,
-        "limits": resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
-        "model_settings": agent_spec.get("model_settings") or {},
-        **({"skills": agent_spec["skills"]} if agent_spec.get("skills") else {}),
-    }
-
-
-def sealed_keys(
-    ctx: ServiceContext,
-    model: str,
-    given: dict[str, str] | None,
-    *,
-    inherited: str | None = None,
-    field: str = "/api_keys",
-) -> str | None:
-    """Check that a run of `model` can call its provider; the key it brings, sealed.
-
-    Only the key of the model's provider is kept. `inherited` is a session's sealed keys,
-    used when the message brings none.
-    """
-    entry = ctx.models.resolve(model)
-    key = (given or {}).get(entry.provider)
-    if key is None and inherited is not None:
-        key = ctx.secrets.open(inherited).get(entry.provider)
-    ctx.models.check_key(entry, {entry.provider: key} if key else None, field=field)
-    return ctx.secrets.seal({entry.provider: key}) if key else None
-
-
-def merged_metadata(*layers: dict[str, str]) -> dict[str, str]:
-    """Layered metadata, still within the per-run limit."""
-    merged = run_rules.merge_metadata(*layers)
-    if len(merged) > METADATA_MAX_ENTRIES:
-        raise InvalidRequest(
-            f"the agent's and the run's metadata together have {len(merged)} entries; "
-            f"at most {METADATA_MAX_ENTRIES} are allowed",
-            field="/metadata",
-        )
-    return merged
-
-
-def new_run_values(
-    ctx: ServiceContext,
-    principal: Principal,
-    source: NewRun,
-    *,
-    run_input: Any,
-    metadata: dict[str, str],
-    idempotency_key: str | None,
-    request_hash: str | None,
-    session_id: str | None = None,
-) -> dict[str, Any]:
-    """The row of a new queued run."""
-    return {
-        "id": new_id("run"),
-        "workspace_id": principal.workspace_id,
-        "agent_id": source.agent_id,
-        "agent_version": source.agent_version,
-        "session_id": session_id,
-        "status": RunStatus.QUEUED.value,
-        "model": source.spec["model"],
-        "spec": source.spec,
-        "input": run_input,
-        "metadata": merged_metadata(source.agent_metadata, metadata),
-        "idempotency_key": idempotency_key,
-        "request_hash": request_hash,
-        "created_at": ctx.clock(),
-    }
-
-
-async def resolve_source(
-    ctx: ServiceContext,
-    principal: Principal,
-    *,
-    agent: str | None,
-    agent_version: int | None,
-    agent_spec: Any,
-    run_tools: list[dict[str, Any]],
-    environment: dict[str, Any] | None = None,
-) -> NewRun:
-    """The agent a new run or session uses, stored or inline."""
-    if agent is not None:
-        record = await agent_service.find(
-            ctx, principal, agent, version=agent_version, field="/agent"
-        )
-        spec = record.spec
-        agent_id, version = record.id, record.version
-    else:
-        spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec")
-        agent_id, version = None, None
-    return NewRun(
-        agent_id=agent_id,
-        agent_version=version,
-        spec=build_spec(ctx, spec, run_tools, environment),
-        agent_metadata=spec.get("metadata") or {},
     )
 
 
@@ -387,7 +256,7 @@ def _cancel_tx(
         return record, None
     ending = run_rules.end(record.status, RunStatus.CANCELLED, now=now, reason=reason)
     committed = event_log.commit(
-        conn, run_id=run_id, events=[ending.event], now=now, values=ending.values
+        conn, run_id=run_id, events=[ending.event.entry()], now=now, values=ending.values
     )
     return record, committed
 

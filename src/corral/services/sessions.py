@@ -11,7 +11,7 @@ from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
-from corral.services import auth
+from corral.services import auth, run_requests
 from corral.services import runs as run_service
 from corral.services.context import Principal
 from corral.storage import events as event_log
@@ -52,7 +52,7 @@ def _summary_fields(row: Any, busy: bool) -> dict[str, Any]:
 
 async def create(ctx: ServiceContext, principal: Principal, params: SessionCreateParams) -> Session:
     """Open an idle session."""
-    source = await run_service.resolve_source(
+    source = await run_requests.resolve_source(
         ctx,
         principal,
         agent=params.agent,
@@ -73,7 +73,7 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
             "metadata": params.metadata,
             "created_at": now,
             "updated_at": now,
-            "api_keys": run_service.sealed_keys(ctx, source.spec["model"], params.api_keys),
+            "api_keys": run_requests.sealed_keys(ctx, source.spec["model"], params.api_keys),
         },
     )
     return await get(ctx, principal, session_id)
@@ -154,13 +154,13 @@ async def send(
         "metadata": metadata,
     }
     request_hash = run_rules.fingerprint(request) if idempotency_key else None
-    source = run_service.NewRun(
+    source = run_requests.NewRun(
         agent_id=row["agent_id"],
         agent_version=row["agent_version"],
         spec=spec,
         agent_metadata=agent_metadata,
     )
-    values = run_service.new_run_values(
+    values = run_requests.new_run_values(
         ctx,
         principal,
         source,
@@ -170,7 +170,7 @@ async def send(
         request_hash=request_hash,
         session_id=session_id,
     )
-    values["api_keys"] = run_service.sealed_keys(
+    values["api_keys"] = run_requests.sealed_keys(
         ctx, spec["model"], api_keys, inherited=row["api_keys"]
     )
 
@@ -228,7 +228,7 @@ def _end_tx(
     for run_id, status in active:
         ending = run_rules.end(status, RunStatus.CANCELLED, now=now, reason="session ended")
         committed = event_log.commit(
-            conn, run_id=run_id, events=[ending.event], now=now, values=ending.values
+            conn, run_id=run_id, events=[ending.event.entry()], now=now, values=ending.values
         )
         if committed is not None:
             cancelled.append((run_id, committed))

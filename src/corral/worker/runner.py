@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
-from corral.errors import CorralError, Unavailable
+from corral.domain.events import Failure
+from corral.errors import ServiceError, Unavailable
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import (
@@ -129,7 +130,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if remaining:
-            with contextlib.suppress(CorralError):
+            with contextlib.suppress(ServiceError):
                 await self._ctx.database.write(
                     queue.release, worker_id=self.id, run_ids=remaining, now=self._ctx.clock()
                 )
@@ -233,7 +234,7 @@ class Worker:
                 )
             except Unavailable:
                 return
-            except CorralError as error:
+            except ServiceError as error:
                 await self._fail_unprepared(run, error)
                 return
             if cancelled_early:
@@ -241,20 +242,20 @@ class Worker:
             self._contexts[run.id] = ctx
             await loop.execute(ctx)
 
-    async def _fail_unprepared(self, run: RunRecord, error: CorralError) -> None:
+    async def _fail_unprepared(self, run: RunRecord, error: ServiceError) -> None:
         """End a run that cannot even start (say its model left the catalog)."""
         now = self._ctx.clock()
         ending = run_rules.end(
             run.status,
             RunStatus.FAILED,
             now=now,
-            error={"code": str(error.code), "message": error.message},
+            error=Failure(code=str(error.code), message=error.message),
         )
         committed = await self._ctx.database.write(
             progress.save,
             run_id=run.id,
             session_id=run.session_id,
-            events=[ending.event],
+            events=[ending.event.entry()],
             now=now,
             owner=self.id,
             values=ending.values,

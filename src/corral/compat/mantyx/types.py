@@ -2,7 +2,7 @@
 
 Field names are camelCase on the wire, as the protocol and its SDKs spell them; the Python
 attributes keep snake_case. These models describe requests and answers only: events of the
-protocol are built from Corral's own events by `corral.domain.mantyx`.
+protocol are built from Corral's own events by `corral.compat.mantyx.translate`.
 """
 
 from __future__ import annotations

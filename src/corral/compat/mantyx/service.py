@@ -3,7 +3,7 @@
 It keeps nothing and executes nothing of its own: each request becomes calls of Corral's
 services, so a run started through the protocol is a normal Corral run (listed in `/v1/runs`,
 streamed, cancelled and billed like any other). The translation rules are in
-`corral.domain.mantyx`.
+`corral.compat.mantyx.translate`.
 """
 
 from __future__ import annotations
@@ -16,21 +16,8 @@ from typing import Any
 import orjson
 from pydantic import TypeAdapter
 
-from corral.context import ServiceContext
-from corral.domain import mantyx as protocol
-from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
-from corral.providers.catalog import CatalogEntry
-from corral.services import agents as agent_service
-from corral.services import auth, tool_results
-from corral.services import events as event_service
-from corral.services import runs as run_service
-from corral.services import sessions as session_service
-from corral.services.context import Principal
-from corral.storage.agents import AgentRecord
-from corral.storage.events import StoredEvent
-from corral.tools.registry import validate_refs
-from corral.types.agents import AgentSpec
-from corral.types.mantyx import (
+from corral.compat.mantyx import translate
+from corral.compat.mantyx.types import (
     Acknowledged,
     AgentRunAccepted,
     AgentRunCreateParams,
@@ -47,6 +34,19 @@ from corral.types.mantyx import (
     ModelPricing,
     RunUsage,
 )
+from corral.context import ServiceContext
+from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
+from corral.providers.catalog import CatalogEntry
+from corral.services import agents as agent_service
+from corral.services import auth, tool_results
+from corral.services import events as event_service
+from corral.services import runs as run_service
+from corral.services import sessions as session_service
+from corral.services.context import Principal
+from corral.storage.agents import AgentRecord
+from corral.storage.events import StoredEvent
+from corral.tools.registry import validate_refs
+from corral.types.agents import AgentSpec
 from corral.types.runs import RunCreateParams, RunStatus
 from corral.types.sessions import SessionCreateParams, SessionStatus
 from corral.types.tools import ToolRef, ToolResultParams
@@ -103,7 +103,7 @@ def _model(ctx: ServiceContext, model_id: str | None) -> str | None:
     """Corral's id of a `modelId` the server can run (None when none is given)."""
     if model_id is None:
         return None
-    entry = ctx.models.resolve(protocol.model_ref(model_id), field="/modelId")
+    entry = ctx.models.resolve(translate.model_ref(model_id), field="/modelId")
     if not ctx.models.has_key(entry):
         raise InvalidModel(
             f"model {model_id!r} needs a key for provider {entry.provider!r}, which this server "
@@ -115,7 +115,7 @@ def _model(ctx: ServiceContext, model_id: str | None) -> str | None:
 
 
 async def _stored_agent(ctx: ServiceContext, principal: Principal, agent_id: str) -> AgentRecord:
-    protocol.check_agent_ref(agent_id)
+    translate.check_agent_ref(agent_id)
     try:
         return await agent_service.find(ctx, principal, agent_id)
     except NotFound:
@@ -135,8 +135,8 @@ def _spec_view(
     stored as one.
     """
     if auth.allows(principal, "agents:read"):
-        return protocol.spec_view(spec, agent_id=agent_id, metadata=metadata)
-    return protocol.spec_outline(spec, agent_id=agent_id, metadata=metadata)
+        return translate.spec_view(spec, agent_id=agent_id, metadata=metadata)
+    return translate.spec_outline(spec, agent_id=agent_id, metadata=metadata)
 
 
 def _name(principal: Principal, record: AgentRecord) -> str:
@@ -162,17 +162,17 @@ async def _source(
     extra_instructions: str = "",
     for_session: bool = False,
 ) -> _Source:
-    refs = protocol.tool_refs(spec.tools)
+    refs = translate.tool_refs(spec.tools)
     validate_refs(refs, field="/tools")
     model = _model(ctx, spec.model_id)
     if spec.agent_id is None:
-        inline = protocol.inline_spec(
+        inline = translate.inline_spec(
             spec, model=model or ctx.models.default, extra_instructions=extra_instructions
         )
         return _Source(agent_spec=AgentSpec.model_validate(inline))
     record = await _stored_agent(ctx, principal, spec.agent_id)
     # A run takes extra tools by itself; a session remembers only the tools of its agent spec.
-    changed = protocol.overlay(
+    changed = translate.overlay(
         record.spec, model=model, budgets=spec.budgets, tools=refs if for_session else []
     )
     run_tools = [] if for_session else refs
@@ -185,7 +185,7 @@ async def create_run(
     ctx: ServiceContext, principal: Principal, workspace_slug: str, params: AgentRunCreateParams
 ) -> AgentRunAccepted:
     """Submit a one-shot run."""
-    source = await _source(ctx, principal, params, extra_instructions=protocol.system_text(params))
+    source = await _source(ctx, principal, params, extra_instructions=translate.system_text(params))
     run, _ = await run_service.create(
         ctx,
         principal,
@@ -193,13 +193,13 @@ async def create_run(
             {
                 "agent": source.agent,
                 "agent_spec": source.agent_spec,
-                "input": protocol.run_input(params),
+                "input": translate.run_input(params),
                 "tools": source.run_tools,
                 "metadata": params.metadata,
             }
         ),
     )
-    return AgentRunAccepted(run_id=run.id, stream_url=protocol.stream_url(workspace_slug, run.id))
+    return AgentRunAccepted(run_id=run.id, stream_url=translate.stream_url(workspace_slug, run.id))
 
 
 async def get_run(ctx: ServiceContext, principal: Principal, run_id: str) -> AgentRunSnapshot:
@@ -211,7 +211,7 @@ async def get_run(ctx: ServiceContext, principal: Principal, run_id: str) -> Age
         run_id=run.id,
         session_id=run.session,
         status=run.status.value,
-        subtype=protocol.run_subtype(run.status, error.code if error else None),
+        subtype=translate.run_subtype(run.status, error.code if error else None),
         text=run.output,
         error=error.message if error else None,
         error_code=error.code if error else None,
@@ -253,7 +253,7 @@ async def _translated(
                 continue
             frames = []
             for stored in batch:
-                translated = protocol.event(orjson.loads(stored.data))
+                translated = translate.event(orjson.loads(stored.data))
                 if translated is not None:
                     data = orjson.dumps(translated).decode()
                     frames.append(StoredEvent(seq=stored.seq, type=translated["type"], data=data))
@@ -330,7 +330,7 @@ async def get_session(
         agent_spec=_spec_view(
             principal, row["spec"], agent_id=session.agent, metadata=session.metadata
         ),
-        messages=protocol.history(session.messages),
+        messages=translate.history(session.messages),
         metadata=session.metadata,
     )
 
@@ -345,7 +345,7 @@ async def send_message(
     """Queue the session's next message as a run."""
     tools: list[dict[str, Any]] = []
     if params.tools:
-        refs = protocol.tool_refs(params.tools)
+        refs = translate.tool_refs(params.tools)
         validate_refs(refs, field="/tools")
         session = await session_service.find(ctx, principal, session_id)
         known = {ref["name"] for ref in session["spec"]["tools"]}
@@ -359,7 +359,7 @@ async def send_message(
         metadata=params.metadata,
         idempotency_key=None,
     )
-    return AgentRunAccepted(run_id=run.id, stream_url=protocol.stream_url(workspace_slug, run.id))
+    return AgentRunAccepted(run_id=run.id, stream_url=translate.stream_url(workspace_slug, run.id))
 
 
 async def end_session(ctx: ServiceContext, principal: Principal, session_id: str) -> Acknowledged:

@@ -19,13 +19,8 @@ from corral.api import sse
 from corral.api.deps import Call, authenticated
 from corral.api.errors import validation_error
 from corral.api.responses import JSONBody, respond
-from corral.domain import mantyx as protocol
-from corral.domain.event_log import resume_after
-from corral.errors import CorralError, NotFound
-from corral.services import auth
-from corral.services import mantyx as facade
-from corral.types.common import INT32_MAX
-from corral.types.mantyx import (
+from corral.compat.mantyx import service, translate
+from corral.compat.mantyx.types import (
     Acknowledged,
     AgentRunAccepted,
     AgentRunCreateParams,
@@ -38,11 +33,15 @@ from corral.types.mantyx import (
     MantyxErrorBody,
     ModelCatalog,
 )
+from corral.domain.event_log import resume_after
+from corral.errors import NotFound, ServiceError
+from corral.services import auth
+from corral.types.common import INT32_MAX
 
 
-def error_response(error: CorralError, request: Request) -> JSONBody:
+def error_response(error: ServiceError, request: Request) -> JSONBody:
     """A Corral error as the protocol's error body (`error` and `code` both hold the code)."""
-    body = protocol.error_body(error.to_body())
+    body = translate.error_body(error.to_body())
     request_id = request.scope.get("corral.request_id")
     if request_id:
         body["request_id"] = request_id
@@ -59,7 +58,7 @@ class ProtocolRoute(APIRoute):
         async def handler(request: Request) -> Response:
             try:
                 return await handle(request)
-            except CorralError as error:
+            except ServiceError as error:
                 return error_response(error, request)
             except RequestValidationError as invalid:
                 return error_response(
@@ -93,7 +92,7 @@ def caller(required_scope: str | None = None) -> Callable[[Request, str], Awaita
 
     async def dependency(request: Request, workspace_slug: Slug) -> Call:
         call = await authenticated(request)
-        facade.check_workspace(call.principal, workspace_slug)
+        service.check_workspace(call.principal, workspace_slug)
         if required_scope is not None:
             auth.require_scope(call.principal, required_scope)
         return call
@@ -112,7 +111,7 @@ SessionWriter = Annotated[Call, Depends(caller("sessions:write"))]
 @router.get("/models", response_model=ModelCatalog)
 async def list_models(call: Caller) -> JSONBody:
     """Models the workspace can run; `id` is what `modelId` takes."""
-    return respond(facade.list_models(call.ctx))
+    return respond(service.list_models(call.ctx))
 
 
 @router.post("/agent-runs", status_code=202, response_model=AgentRunAccepted)
@@ -120,14 +119,14 @@ async def create_run(
     workspace_slug: Slug, params: AgentRunCreateParams, call: RunWriter
 ) -> JSONBody:
     """Submit a one-shot run: 202 with its id and the path of its event stream."""
-    accepted = await facade.create_run(call.ctx, call.principal, workspace_slug, params)
+    accepted = await service.create_run(call.ctx, call.principal, workspace_slug, params)
     return respond(accepted, 202)
 
 
 @router.get("/agent-runs/{runId}", response_model=AgentRunSnapshot)
 async def get_run(run_id: RunId, call: RunReader) -> JSONBody:
     """The run as it stands, without following its events."""
-    return respond(await facade.get_run(call.ctx, call.principal, run_id))
+    return respond(await service.get_run(call.ctx, call.principal, run_id))
 
 
 @router.get(
@@ -146,7 +145,7 @@ async def stream_run(
     The stream closes after the terminal `result` or `cancelled` event.
     """
     cursor = resume_after(last_event_id=last_event_id, after=last_seq)
-    events = await facade.follow_run(call.ctx, call.principal, run_id, after=cursor)
+    events = await service.follow_run(call.ctx, call.principal, run_id, after=cursor)
     return sse.run_stream(events)
 
 
@@ -155,25 +154,25 @@ async def submit_tool_result(
     run_id: RunId, params: LocalToolResultParams, call: RunWriter
 ) -> JSONBody:
     """Answer a `local_tool_call`; the run resumes."""
-    return respond(await facade.submit_tool_result(call.ctx, call.principal, run_id, params))
+    return respond(await service.submit_tool_result(call.ctx, call.principal, run_id, params))
 
 
 @router.post("/agent-runs/{runId}/cancel", response_model=Acknowledged)
 async def cancel_run(run_id: RunId, call: RunWriter) -> JSONBody:
     """Cancel the run (idempotent); its stream ends with a `cancelled` event."""
-    return respond(await facade.cancel_run(call.ctx, call.principal, run_id))
+    return respond(await service.cancel_run(call.ctx, call.principal, run_id))
 
 
 @router.post("/agent-sessions", status_code=201, response_model=AgentSessionCreated)
 async def create_session(params: AgentSpecParams, call: SessionWriter) -> JSONBody:
     """Open a session with an agent."""
-    return respond(await facade.create_session(call.ctx, call.principal, params), 201)
+    return respond(await service.create_session(call.ctx, call.principal, params), 201)
 
 
 @router.get("/agent-sessions/{sessionId}", response_model=AgentSessionInfo)
 async def get_session(session_id: SessionId, call: SessionReader) -> JSONBody:
     """The session, its conversation and its metadata."""
-    return respond(await facade.get_session(call.ctx, call.principal, session_id))
+    return respond(await service.get_session(call.ctx, call.principal, session_id))
 
 
 @router.post(
@@ -189,7 +188,7 @@ async def send_message(
     call: SessionWriter,
 ) -> JSONBody:
     """Queue the session's next message as a run: 202 with its id and stream path."""
-    accepted = await facade.send_message(
+    accepted = await service.send_message(
         call.ctx, call.principal, workspace_slug, session_id, params
     )
     return respond(accepted, 202)
@@ -198,7 +197,7 @@ async def send_message(
 @router.delete("/agent-sessions/{sessionId}", response_model=Acknowledged)
 async def end_session(session_id: SessionId, call: SessionWriter) -> JSONBody:
     """End the session and cancel its run in flight."""
-    return respond(await facade.end_session(call.ctx, call.principal, session_id))
+    return respond(await service.end_session(call.ctx, call.principal, session_id))
 
 
 @router.api_route(

@@ -1,8 +1,8 @@
 """Translation rules between Corral and the MANTYX agent-runs protocol, as pure functions.
 
 Events, error codes, model references, agent specs and conversations are mapped here, on plain
-data, so the facade in `corral.services.mantyx` only fetches and stores through Corral's own
-services. Where the protocol document and the published SDK disagree, the SDK's reading wins.
+data, so the facade's `service` only fetches and stores through Corral's own services. Where the
+protocol document and the published SDK disagree, the SDK's reading wins.
 """
 
 from __future__ import annotations
@@ -12,10 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from corral.domain.runs import merge_tools
-from corral.errors import InvalidRequest
-from corral.ids import kind_of
-from corral.types.mantyx import (
+from corral.compat.mantyx.types import (
     AgentRunCreateParams,
     AgentSpecParams,
     AgentSpecView,
@@ -25,6 +22,9 @@ from corral.types.mantyx import (
     PluginToolParams,
     ToolParams,
 )
+from corral.domain.runs import merge_tools
+from corral.errors import InvalidRequest
+from corral.ids import kind_of
 from corral.types.messages import Message
 from corral.types.runs import RunStatus
 

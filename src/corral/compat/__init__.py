@@ -1,0 +1,26 @@
+"""Facades: foreign wire protocols served over Corral's own services.
+
+A facade lets a program written for another agent-runs API talk to Corral unchanged. It lives
+whole in `compat/<name>/` (its wire `types`, a pure `translate`, a `service` over Corral's
+services, and its `routes`) and keeps nothing of its own. The core never imports this package;
+only the app factory includes `routers()`. To add a facade, add its folder and its router below;
+to remove one, delete both.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["routers"]
+
+
+def routers() -> tuple[APIRouter, ...]:
+    """The routers of every facade, for the app factory to include."""
+    # Imported on call: a facade's routes import `corral.api`, whose app factory calls this, and
+    # a facade's pure modules stay importable without the web stack.
+    from corral.compat.mantyx import routes as mantyx
+
+    return (mantyx.router,)

@@ -1,0 +1,210 @@
+"""What a run's events say, as typed payloads built where they are emitted.
+
+Each class is one event type of the public log (`corral.types.events` is its wire schema, which
+adds the envelope: `seq`, `run_id`, `created_at`). A misspelt field or a wrong type is an error
+where the event is written, caught by the type checker, not a malformed event in someone's log.
+Payloads are immutable and cheap (a frozen dataclass, no validation on the hot path of deltas);
+`tests/events_schema.py` validates every event the test suite stores against the wire schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
+
+__all__ = [
+    "CalledTool",
+    "ClientToolCall",
+    "ClientToolResult",
+    "EventPayload",
+    "Failure",
+    "McpUnavailable",
+    "MessageCompleted",
+    "MessageDelta",
+    "RunCancelled",
+    "RunCompleted",
+    "RunFailed",
+    "RunStarted",
+    "RunTimedOut",
+    "ThinkingDelta",
+    "ToolCompleted",
+    "ToolInterrupted",
+    "ToolStarted",
+    "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EventPayload:
+    """Base of every payload: its `type` and its fields as the log stores them."""
+
+    type: ClassVar[str]
+
+    def fields(self) -> dict[str, Any]:
+        """The payload as JSON-ready fields (nested payload parts become objects)."""
+        return asdict(self)
+
+    def entry(self) -> tuple[str, dict[str, Any]]:
+        """`(type, fields)`, as the event log takes it."""
+        return self.type, self.fields()
+
+
+@dataclass(frozen=True, slots=True)
+class CalledTool:
+    """A tool call as a finished turn reports it."""
+
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a run failed or timed out: a machine code and a human message."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted(EventPayload):
+    """A worker began executing the run."""
+
+    type: ClassVar[str] = "run.started"
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDelta(EventPayload):
+    """A piece of the assistant's text."""
+
+    type: ClassVar[str] = "message.delta"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta(EventPayload):
+    """A piece of the model's reasoning."""
+
+    type: ClassVar[str] = "thinking.delta"
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCompleted(EventPayload):
+    """A model turn ended."""
+
+    type: ClassVar[str] = "message.completed"
+    text: str
+    tool_calls: tuple[CalledTool, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Usage(EventPayload):
+    """Tokens and cost of one model call."""
+
+    type: ClassVar[str] = "usage"
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted(EventPayload):
+    """Corral began executing a tool call."""
+
+    type: ClassVar[str] = "tool.started"
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCompleted(EventPayload):
+    """A tool call Corral executed has a result: `output` when `ok`, else `error`."""
+
+    type: ClassVar[str] = "tool.completed"
+    call_id: str
+    name: str
+    ok: bool
+    output: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInterrupted(EventPayload):
+    """A call with effects was cut off by the end of the worker running it."""
+
+    type: ClassVar[str] = "tool.interrupted"
+    call_id: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToolCall(EventPayload):
+    """The model called a tool the caller executes."""
+
+    type: ClassVar[str] = "client_tool.call"
+    call_id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToolResult(EventPayload):
+    """The caller's result for a client tool call: exactly one of `output` and `error`."""
+
+    type: ClassVar[str] = "client_tool.result"
+    call_id: str
+    output: str | None = None
+    error: str | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """Only the side that was given, as the caller posted it."""
+        if self.error is not None:
+            return {"call_id": self.call_id, "error": self.error}
+        return {"call_id": self.call_id, "output": self.output}
+
+
+@dataclass(frozen=True, slots=True)
+class McpUnavailable(EventPayload):
+    """An MCP server of the run could not be used."""
+
+    type: ClassVar[str] = "mcp.unavailable"
+    server: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunCompleted(EventPayload):
+    """Terminal: the run produced its answer."""
+
+    type: ClassVar[str] = "run.completed"
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunFailed(EventPayload):
+    """Terminal: the run failed."""
+
+    type: ClassVar[str] = "run.failed"
+    error: Failure
+
+
+@dataclass(frozen=True, slots=True)
+class RunCancelled(EventPayload):
+    """Terminal: the run was cancelled."""
+
+    type: ClassVar[str] = "run.cancelled"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimedOut(EventPayload):
+    """Terminal: the run exceeded its timeout."""
+
+    type: ClassVar[str] = "run.timed_out"
+    error: Failure
