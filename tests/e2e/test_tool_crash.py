@@ -138,7 +138,9 @@ async def test_a_killed_workers_environments_die_with_it(cluster: Cluster) -> No
         )
         await wait_for_event(client, run["id"], "tool.started", count=2)
         assert await eventually(lambda: _running(marker)), "the background job never started"
-        slirps = _running("slirp4netns")
+        # This worker's network helpers (other tests may run environments of their own).
+        slirps = _running("slirp4netns", session=worker_a.pid)
+        assert slirps, "the run's environment has no network helper to watch"
 
         worker_a.kill()
 
@@ -146,8 +148,11 @@ async def test_a_killed_workers_environments_die_with_it(cluster: Cluster) -> No
         assert await eventually(lambda: not (set(_running("slirp4netns")) & set(slirps)))
 
 
-def _running(pattern: str) -> list[str]:
-    found = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True, check=False)
+def _running(pattern: str, *, session: int | None = None) -> list[str]:
+    where = ["-s", str(session)] if session is not None else []
+    found = subprocess.run(
+        ["pgrep", *where, "-f", pattern], capture_output=True, text=True, check=False
+    )
     return found.stdout.split()
 
 
