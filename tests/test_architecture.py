@@ -89,3 +89,20 @@ def test_the_code_passes_the_linter_and_the_formatter():
 def test_the_source_type_checks_strictly():
     result = _tool("mypy", "src")
     assert result.returncode == 0, result.stdout
+
+
+def test_a_worker_process_loads_no_web_framework():
+    # Until a run uses an MCP server: the MCP SDK loads its server side, a web framework with it.
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, corral.cli.main, corral.cli.worker, corral.process; "
+            "print(sorted({'fastapi', 'starlette', 'uvicorn', 'mcp'} & set(sys.modules)))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "[]"

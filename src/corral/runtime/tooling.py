@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.domain.events import EventPayload, McpUnavailable, ToolCompleted, ToolStarted
 from corral.errors import RunFailure
@@ -21,7 +21,6 @@ from corral.sandbox.pool import Environments
 from corral.tools import artifacts
 from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin.shell import report
-from corral.tools.mcp_toolbox import McpToolbox
 from corral.tools.registry import ToolSet
 from corral.tools.skills import (
     Skill,
@@ -32,6 +31,9 @@ from corral.tools.skills import (
     unpack_skill,
 )
 from corral.types.errors import ErrorCode
+
+if TYPE_CHECKING:
+    from corral.tools.mcp_toolbox import McpToolbox
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,10 @@ class RunTooling:
         if self.environment.get("setup"):
             await self._setup(emit)
         if self.tools.mcp_servers:
+            # Imported here: the MCP SDK loads its server side (a web framework among it), which
+            # a worker whose runs use no MCP server has no need of.
+            from corral.tools.mcp_toolbox import McpToolbox
+
             self._mcp = await McpToolbox.connect(
                 self.tools.mcp_servers, launcher=self.workspace, egress=self.egress
             )

@@ -12,7 +12,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.errors import EnvironmentFailed
 from corral.sandbox import disk
@@ -21,7 +21,9 @@ from corral.sandbox.environment import Environment, EnvironmentLost, Environment
 from corral.sandbox.environment import EnvironmentUnavailable as Unstartable
 from corral.sandbox.pool import Environments
 from corral.tools import artifacts
-from corral.tools.mcp_stdio import ServerPipes
+
+if TYPE_CHECKING:
+    from corral.tools.mcp_stdio import ServerPipes
 
 __all__ = ["RunWorkspace", "load_state", "save_state"]
 
@@ -185,6 +187,8 @@ class RunWorkspace:
             for fd in our_ends:
                 os.close(fd)
             raise OSError(answer.error or f"cannot start {argv[0]}")
+        from corral.tools.mcp_stdio import ServerPipes  # with the MCP SDK, only when used
+
         return ServerPipes(stdin=our_ends[0], stdout=our_ends[1], stderr=our_ends[2])
 
     async def stop(self, name: str) -> None:

@@ -7,14 +7,16 @@ The order is the one users of such platforms expect: builtin tools, then the cal
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from corral.domain.tools import ToolSchema
 from corral.errors import InvalidRequest
 from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin import BUILTIN_TOOLS
 from corral.tools.mcp_specs import McpServerSpec, McpTool
-from corral.tools.mcp_toolbox import McpToolbox
+
+if TYPE_CHECKING:  # the MCP SDK is loaded only by runs that use MCP servers
+    from corral.tools.mcp_toolbox import McpToolbox
 
 CLIENT = "client"
 SERVER = "server"
