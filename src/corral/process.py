@@ -7,7 +7,6 @@ and so imports no web framework.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import AsyncIterator
 
@@ -25,8 +24,6 @@ from corral.storage.database import Database
 from corral.worker.runner import Worker
 
 __all__ = ["build_context", "make_broker", "prepare_data_dir", "running", "sandbox_of"]
-
-logger = logging.getLogger(__name__)
 
 
 def make_broker(settings: Settings, database: Database) -> Broker:

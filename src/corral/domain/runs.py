@@ -22,11 +22,12 @@ _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
 }
 
 TERMINAL_EVENT = {
-    RunStatus.COMPLETED: "run.completed",
-    RunStatus.FAILED: "run.failed",
-    RunStatus.CANCELLED: "run.cancelled",
-    RunStatus.TIMED_OUT: "run.timed_out",
+    RunStatus.COMPLETED: events.RunCompleted.type,
+    RunStatus.FAILED: events.RunFailed.type,
+    RunStatus.CANCELLED: events.RunCancelled.type,
+    RunStatus.TIMED_OUT: events.RunTimedOut.type,
 }
+"""The event type that ends a run with each terminal status (`end` builds the event itself)."""
 
 
 def can_transition(current: RunStatus | str, target: RunStatus | str) -> bool:
