@@ -51,7 +51,7 @@ def test_unset_limits_take_the_defaults_and_set_ones_are_kept():
 
     resolved = budgets.resolve_limits({"max_turns": 4, "max_output_tokens": 50}, defaults)
 
-    assert resolved == {
+    assert resolved.to_json() == {
         "max_turns": 4,
         "max_tool_calls_per_turn": 16,
         "max_output_tokens": 50,

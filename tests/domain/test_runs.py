@@ -79,17 +79,6 @@ def test_later_metadata_layers_win():
     }
 
 
-def test_run_tools_follow_the_agent_tools_and_names_must_be_unique():
-    agent = [{"type": "client", "name": "a"}]
-    assert [t["name"] for t in runs.merge_tools(agent, [{"type": "client", "name": "b"}])] == [
-        "a",
-        "b",
-    ]
-    with pytest.raises(InvalidRequest) as raised:
-        runs.merge_tools(agent, [{"type": "client", "name": "x"}, {"type": "client", "name": "a"}])
-    assert raised.value.field == "/tools/1/name"
-
-
 def test_the_fingerprint_ignores_key_order_but_not_values():
     assert runs.fingerprint({"a": 1, "b": [1, 2]}) == runs.fingerprint({"b": [1, 2], "a": 1})
     assert runs.fingerprint({"a": 1}) != runs.fingerprint({"a": 2})

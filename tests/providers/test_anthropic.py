@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from anthropic import types as wire
 
+from corral.domain.conversation import Message, ToolCall, parse_message, parse_messages
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.anthropic import (
@@ -78,7 +79,13 @@ WEATHER_AND_TIME = [
 
 def model_request(cassette: Cassette, **fields: Any) -> ModelRequest:
     fields.setdefault("instructions", "")
+    fields["messages"] = [typed(message) for message in fields["messages"]]
     return ModelRequest(api_key=KEY, base_url=cassette.base_url, **fields)
+
+
+def typed(message: Message | dict[str, Any]) -> Message:
+    """A message written out as stored JSON, as the runtime reads it."""
+    return message if isinstance(message, Message) else parse_message(message)
 
 
 async def collect(
@@ -199,18 +206,18 @@ async def test_whole_answer_with_text_and_two_tool_calls():
         "current time there. Let's use the available tools to get this information for you."
     )
     assert turn.tool_calls == [
-        {
-            "call_id": "call_1",
-            "name": "get_weather",
-            "provider_call_id": "toolu_012r6TBCWjRHG71j6zruYyUL",
-            "input": {"location": "New York, NY", "unit": "fahrenheit"},
-        },
-        {
-            "call_id": "call_2",
-            "name": "get_time",
-            "provider_call_id": "toolu_01SkeBKkLCNYWNuivqFerGDd",
-            "input": {"timezone": "America/New_York"},
-        },
+        ToolCall(
+            call_id="call_1",
+            name="get_weather",
+            provider_call_id="toolu_012r6TBCWjRHG71j6zruYyUL",
+            input={"location": "New York, NY", "unit": "fahrenheit"},
+        ),
+        ToolCall(
+            call_id="call_2",
+            name="get_time",
+            provider_call_id="toolu_01SkeBKkLCNYWNuivqFerGDd",
+            input={"timezone": "America/New_York"},
+        ),
     ]
     assert turn.usage == UsageUpdate(514, 152)
     assert turn.stop_reason == "tool_use"
@@ -267,8 +274,8 @@ async def test_four_parallel_calls_and_their_results_round_trip():
             "content": [
                 {
                     "type": "tool_result",
-                    "call_id": call["call_id"],
-                    "name": call["name"],
+                    "call_id": call.call_id,
+                    "name": call.name,
                     "output": output,
                     "is_error": False,
                 }
@@ -295,13 +302,13 @@ async def test_four_parallel_calls_and_their_results_round_trip():
 
     # Response 0: text, then four tool_use blocks.
     assert first.text.startswith("I'll help you find out who is the youngest")
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in first.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in first.tool_calls] == [
         ("retrieve_entity_info", {"name": "Alice"}, "toolu_0167cfEnoQaPviGdVXA95zcu"),
         ("retrieve_entity_info", {"name": "Bob"}, "toolu_01EEe2V5HD1Ac4rKiUR4HD2T"),
         ("retrieve_entity_info", {"name": "Charlie"}, "toolu_01XFyAjstT3966qvRynZyVPo"),
         ("retrieve_entity_info", {"name": "Daisy"}, "toolu_013mnQZbgtK2oe3Mo3XKJsx3"),
     ]
-    assert [c["call_id"] for c in first.tool_calls] == ["call_1", "call_2", "call_3", "call_4"]
+    assert [c.call_id for c in first.tool_calls] == ["call_1", "call_2", "call_3", "call_4"]
     assert first.usage == UsageUpdate(423, 202)
     assert first.stop_reason == "tool_use"
     for index in (0, 1):
@@ -357,8 +364,8 @@ async def test_whole_answer_thinking_and_signature_are_replayed_with_the_tool_re
         call = first.tool_calls[0]
         result = {
             "type": "tool_result",
-            "call_id": call["call_id"],
-            "name": call["name"],
+            "call_id": call.call_id,
+            "name": call.name,
             "output": "Mexico",
             "is_error": False,
         }
@@ -369,7 +376,7 @@ async def test_whole_answer_thinking_and_signature_are_replayed_with_the_tool_re
         await provider.aclose()
 
     # messages-thinking-tool-use-roundtrip.json, response 0: thinking, text, tool_use.
-    assert first.thinking == [
+    assert [block.to_json() for block in first.thinking] == [
         {
             "type": "thinking",
             "text": 'The user is asking about the largest city in "the user country". To '
@@ -384,8 +391,8 @@ async def test_whole_answer_thinking_and_signature_are_replayed_with_the_tool_re
         "I'll help you find the largest city in your country. "
         "First, let me determine which country you're from."
     )
-    assert call["provider_call_id"] == "toolu_01YGzqpRE16Vricda3Aqcejo"
-    assert call["input"] == {}
+    assert call.provider_call_id == "toolu_01YGzqpRE16Vricda3Aqcejo"
+    assert call.input == {}
     assert first.usage == UsageUpdate(398, 155)
     assert first.stop_reason == "tool_use"
     for index in (0, 1):
@@ -453,7 +460,7 @@ async def test_streamed_text_then_two_tool_calls_indexed_by_content_block():
         "Certainly! I can help you with that information. To get the weather and current time in "
         "San Francisco, I'll need to use two separate functions. Let me fetch that data for you."
     )
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in turn.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in turn.tool_calls] == [
         (
             "get_weather",
             {"location": "San Francisco, CA", "unit": "celsius"},
@@ -509,7 +516,7 @@ async def test_streamed_parallel_tool_calls_reassemble_their_fragments():
     ]
     turn = fold(events)
     assert turn.text == ""
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in turn.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in turn.tool_calls] == [
         ("plus", {"a": 1, "b": 2}, "toolu_01CM7Nqnu3tF2UqzksSCxsqt"),
         ("minus", {"a": 2, "b": 1}, "toolu_01MGZBHepZSnpCrVLDT34yxu"),
     ]
@@ -539,8 +546,8 @@ async def test_streamed_calls_without_arguments_round_trip_with_empty_input():
             "content": [
                 {
                     "type": "tool_result",
-                    "call_id": call["call_id"],
-                    "name": call["name"],
+                    "call_id": call.call_id,
+                    "name": call.name,
                     "output": output,
                     "is_error": False,
                 }
@@ -555,11 +562,11 @@ async def test_streamed_calls_without_arguments_round_trip_with_empty_input():
         await provider.aclose()
 
     # messages-stream-tool-use-noargs-roundtrip.0.sse: two tool_use blocks, partial_json "".
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in first.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in first.tool_calls] == [
         ("pelican_name_generator", {}, "toolu_01LtHJmixrs9NcWQkK8hu8hj"),
         ("pelican_name_generator", {}, "toolu_01N8a4jWyf116qKTMqKKmjyt"),
     ]
-    assert "error" not in first.tool_calls[0]
+    assert first.tool_calls[0].call_id not in first.argument_errors
     assert first.usage == UsageUpdate(542, 62)
     assert first.stop_reason == "tool_use"
     assert_sent_like_recorded(cassette, 0, fields=("model", "max_tokens", "tools", "stream"))
@@ -618,8 +625,8 @@ async def test_streamed_thinking_and_signature_are_replayed_with_the_tool_result
         call = first.tool_calls[0]
         result = {
             "type": "tool_result",
-            "call_id": call["call_id"],
-            "name": call["name"],
+            "call_id": call.call_id,
+            "name": call.name,
             "output": "0.32a0",
             "is_error": False,
         }
@@ -639,7 +646,7 @@ async def test_streamed_thinking_and_signature_are_replayed_with_the_tool_result
         ),
         ThinkingDelta("", signature=HAIKU_SIGNATURE),
     ]
-    assert first.thinking == [
+    assert [block.to_json() for block in first.thinking] == [
         {
             "type": "thinking",
             "text": "The user wants me to:\n1. Use the fixed_version tool\n2. Tell them the version"
@@ -651,7 +658,7 @@ async def test_streamed_thinking_and_signature_are_replayed_with_the_tool_result
     assert (
         ToolCallStart(1, "fixed_version", call_id="toolu_01825dXWLSoJwCst1qTsiWdb") in first_events
     )
-    assert call["input"] == {}
+    assert call.input == {}
     # message_delta: 598 in, 92 out, of which thinking_tokens 53.
     assert first.usage == UsageUpdate(598, 92, reasoning_tokens=53)
     assert first.stop_reason == "tool_use"
@@ -934,7 +941,7 @@ def test_tool_results_and_a_following_user_message_share_one_user_turn():
         },
         {"role": "user", "content": "and then?"},
     ]
-    assert wire_messages(messages) == [
+    assert wire_messages(parse_messages(messages)) == [
         {"role": "user", "content": [{"type": "text", "text": "go"}]},
         {
             "role": "assistant",
@@ -965,7 +972,7 @@ def test_an_assistant_turn_with_nothing_to_send_is_dropped_and_users_merge():
         {"role": "assistant", "content": [{"type": "thinking", "text": "x", "id": "rs_1"}]},
         {"role": "user", "content": "two"},
     ]
-    assert wire_messages(messages) == [
+    assert wire_messages(parse_messages(messages)) == [
         {
             "role": "user",
             "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
@@ -997,7 +1004,9 @@ def test_default_max_tokens_fits_the_family_and_exceeds_the_thinking_budget(
 def test_request_leaves_out_what_is_not_set():
     params = request_params(
         ModelRequest(
-            model="claude-haiku-4-5", instructions="", messages=[{"role": "user", "content": "hi"}]
+            model="claude-haiku-4-5",
+            instructions="",
+            messages=parse_messages([{"role": "user", "content": "hi"}]),
         )
     )
     assert params == {

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from corral.domain.conversation import Message, ToolCall, ToolResult, parse_messages
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
@@ -115,21 +116,15 @@ def _normalized_message(message: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def tool_results(calls: list[dict[str, Any]], outputs: list[str]) -> dict[str, Any]:
+def tool_results(calls: list[ToolCall], outputs: list[str]) -> Message:
     """The Corral tool message answering `calls` (with Corral's own call ids)."""
-    return {
-        "role": "tool",
-        "content": [
-            {
-                "type": "tool_result",
-                "call_id": call["call_id"],
-                "name": call["name"],
-                "output": output,
-                "is_error": False,
-            }
+    return Message(
+        "tool",
+        tuple(
+            ToolResult(call_id=call.call_id, name=call.name, output=output, is_error=False)
             for call, output in zip(calls, outputs, strict=True)
-        ],
-    }
+        ),
+    )
 
 
 # --- non-streaming -------------------------------------------------------------------------
@@ -137,7 +132,7 @@ def tool_results(calls: list[dict[str, Any]], outputs: list[str]) -> dict[str, A
 SAY_THIS_IS_A_TEST = ModelRequest(
     model="gpt-4o-mini",
     instructions="",
-    messages=[{"role": "user", "content": "Say this is a test"}],
+    messages=parse_messages([{"role": "user", "content": "Say this is a test"}]),
     api_key="sk-test",
     stream=False,
 )
@@ -171,7 +166,7 @@ async def test_parallel_tool_calls_come_back_with_results_under_openai_call_ids(
         request = ModelRequest(
             model="gpt-4o-mini",
             instructions="You're a helpful assistant.",
-            messages=[{"role": "user", "content": WEATHER_QUESTION}],
+            messages=parse_messages([{"role": "user", "content": WEATHER_QUESTION}]),
             tools=tools_of(recorded[0]),
             stream=False,
         )
@@ -185,7 +180,7 @@ async def test_parallel_tool_calls_come_back_with_results_under_openai_call_ids(
 
     # chat-tool-calls-parallel-roundtrip.json, response 0: two get_current_weather calls
     assert first.text == ""
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in first.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in first.tool_calls] == [
         ("get_current_weather", {"location": "Seattle, WA"}, "call_JpNb8OiAkbIbHzDggfpdDHpi"),
         ("get_current_weather", {"location": "San Francisco, CA"}, "call_vaFQc3zK6hHTRZKXRI5Eo2cJ"),
     ]
@@ -234,7 +229,7 @@ async def test_parallel_tool_calls_stream_in_fragments_by_index():
         request = ModelRequest(
             model="gpt-4o-mini",
             instructions="You're a helpful assistant.",
-            messages=[{"role": "user", "content": WEATHER_QUESTION}],
+            messages=parse_messages([{"role": "user", "content": WEATHER_QUESTION}]),
             tools=tools_of(recorded),
         )
         events = await collect(provider, cassette, request)
@@ -256,7 +251,7 @@ async def test_parallel_tool_calls_stream_in_fragments_by_index():
         'A"}',
     ]
     result = turn(events)
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in result.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in result.tool_calls] == [
         ("get_current_weather", {"location": "Seattle, WA"}, "call_fHCjJqt9Pysde6vcJcvbXGBx"),
         ("get_current_weather", {"location": "San Francisco, CA"}, "call_3J9foSw3CUb48lrqIXoTky6U"),
     ]
@@ -278,7 +273,7 @@ async def test_a_streamed_tool_call_and_its_result_make_a_second_streamed_turn()
     request = ModelRequest(
         model="gpt-4o-mini",
         instructions="",
-        messages=[{"role": "user", "content": "What is 1231 * 2331?"}],
+        messages=parse_messages([{"role": "user", "content": "What is 1231 * 2331?"}]),
         tools=[MULTIPLY],
     )
     async with replay("openai/chat-stream-tool-call-roundtrip") as cassette, adapter() as provider:
@@ -292,12 +287,12 @@ async def test_a_streamed_tool_call_and_its_result_make_a_second_streamed_turn()
 
     # chat-stream-tool-call-roundtrip.0.sse: one multiply call, usage 54 / 20
     assert first.tool_calls == [
-        {
-            "call_id": first.tool_calls[0]["call_id"],
-            "name": "multiply",
-            "input": {"a": 1231, "b": 2331},
-            "provider_call_id": "call_1EYWDzueHEp8OsB8jJSEp7WB",
-        }
+        ToolCall(
+            call_id=first.tool_calls[0].call_id,
+            name="multiply",
+            input={"a": 1231, "b": 2331},
+            provider_call_id="call_1EYWDzueHEp8OsB8jJSEp7WB",
+        )
     ]
     assert (first.usage, first.stop_reason) == (UsageUpdate(54, 20), "tool_use")
     recorded = [normalized(i.request_body or {}) for i in cassette.interactions]
@@ -380,29 +375,31 @@ async def test_sampling_settings_and_the_output_limit_are_sent(name, limit_field
 
 
 async def test_thinking_is_dropped_and_a_failed_result_sends_its_error_text():
-    conversation: list[dict[str, Any]] = [
-        {"role": "user", "content": "Say this is a test"},
-        {
-            "role": "assistant",
-            "content": [
-                {"type": "thinking", "text": "I should check first.", "signature": None},
-                {"type": "text", "text": "Checking."},
-                {"type": "tool_call", "call_id": "corral_7", "name": "check", "input": {}},
-            ],
-        },
-        {
-            "role": "tool",
-            "content": [
-                {
-                    "type": "tool_result",
-                    "call_id": "corral_7",
-                    "name": "check",
-                    "output": "error: check is unavailable",
-                    "is_error": True,
-                }
-            ],
-        },
-    ]
+    conversation = parse_messages(
+        [
+            {"role": "user", "content": "Say this is a test"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "text": "I should check first.", "signature": None},
+                    {"type": "text", "text": "Checking."},
+                    {"type": "tool_call", "call_id": "corral_7", "name": "check", "input": {}},
+                ],
+            },
+            {
+                "role": "tool",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "call_id": "corral_7",
+                        "name": "check",
+                        "output": "error: check is unavailable",
+                        "is_error": True,
+                    }
+                ],
+            },
+        ]
+    )
     request = replace(SAY_THIS_IS_A_TEST, instructions="Be brief.", messages=conversation)
     async with replay("openai/chat-text") as cassette, adapter() as provider:
         await collect(provider, cassette, request)
@@ -431,7 +428,9 @@ async def test_thinking_is_dropped_and_a_failed_result_sends_its_error_text():
 FAILING = ModelRequest(
     model="gpt-4o",
     instructions="",
-    messages=[{"role": "user", "content": "This should fail with AuthenticationError"}],
+    messages=parse_messages(
+        [{"role": "user", "content": "This should fail with AuthenticationError"}]
+    ),
     api_key="invalid-12345",
 )
 
@@ -462,7 +461,7 @@ FAILING = ModelRequest(
                 SAY_THIS_IS_A_TEST,
                 model="o1-mini",
                 instructions="You are a helpful assistant.",
-                messages=[{"role": "user", "content": "Hello"}],
+                messages=parse_messages([{"role": "user", "content": "Hello"}]),
             ),
             "provider_error",
             400,

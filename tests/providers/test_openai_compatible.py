@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from corral.domain.conversation import Message, ToolCall, parse_messages
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
@@ -38,7 +39,7 @@ from tests.providers.test_openai_chat import (
 JOKE = ModelRequest(
     model="deepseek-chat",
     instructions="",
-    messages=[{"role": "user", "content": "Tell me a joke about opentelemetry"}],
+    messages=parse_messages([{"role": "user", "content": "Tell me a joke about opentelemetry"}]),
     api_key="sk-deepseek",
 )
 
@@ -71,7 +72,7 @@ async def test_deepseek_reasoner_answer_carries_reasoning_content_as_thinking():
     request = ModelRequest(
         model="deepseek-reasoner",
         instructions="",
-        messages=[{"role": "user", "content": "How do I cross the street?"}],
+        messages=parse_messages([{"role": "user", "content": "How do I cross the street?"}]),
         stream=False,
     )
     async with replay("deepseek/chat-reasoner-text") as cassette, adapter("deepseek") as provider:
@@ -85,9 +86,9 @@ async def test_deepseek_reasoner_answer_carries_reasoning_content_as_thinking():
     # deepseek/chat-reasoner-text.json: reasoning_content (1997 chars) then content (1568
     # chars), passed through whole; usage 12 / 789 of which 415 reasoning
     assert [type(e) for e in events] == [ThinkingDelta, TextDelta, UsageUpdate, Stop]
-    assert [block["text"] for block in result.thinking] == [message["reasoning_content"]]
-    assert result.thinking[0]["text"].startswith("Okay, the user is asking how to cross the")
-    assert len(result.thinking[0]["text"]) == 1997
+    assert [block.text for block in result.thinking] == [message["reasoning_content"]]
+    assert result.thinking[0].text.startswith("Okay, the user is asking how to cross the")
+    assert len(result.thinking[0].text) == 1997
     assert result.text == message["content"]
     assert result.text.endswith(
         "Prioritize safety over speed, and stay alert until you've fully crossed."
@@ -101,7 +102,7 @@ async def test_deepseek_reasoner_stream_thinks_then_answers():
     request = ModelRequest(
         model="deepseek-reasoner",
         instructions="",
-        messages=[{"role": "user", "content": "Hello"}],
+        messages=parse_messages([{"role": "user", "content": "Hello"}]),
     )
     async with replay("deepseek/chat-reasoner-stream") as cassette, adapter("deepseek") as provider:
         events = await collect(provider, cassette, request, prefix="")
@@ -112,7 +113,7 @@ async def test_deepseek_reasoner_stream_thinks_then_answers():
     result = turn(events)
     # deepseek/chat-reasoner-stream.sse: reasoning_content deltas, then content deltas, then
     # the finish chunk with usage 6 / 212 (198 reasoning)
-    assert [block["text"] for block in result.thinking] == [
+    assert [block.text for block in result.thinking] == [
         "Hmm, the user just said \"Hello\". It's a simple greeting but I wonder if there's more "
         "to it.  \n\nThe message is very brief, so I don't have much context to work with. "
         "Maybe they're just testing if I'm responsive, or perhaps they're new to chatting with "
@@ -161,18 +162,17 @@ async def test_deepseek_gets_each_turns_reasoning_back_beside_its_tool_calls():
         request = ModelRequest(
             model="deepseek-reasoner",
             instructions=f"{DICE_GAME}\n\n{DEFERRED}",
-            messages=[{"role": "user", "content": "My guess is 4"}],
+            messages=parse_messages([{"role": "user", "content": "My guess is 4"}]),
             tools=tools_of(recorded[0]),
             stream=False,
         )
         first = turn(await collect(provider, cassette, request, prefix=""))
         # The recorded client then answered with a call of its own making (no reasoning).
-        search = {
-            "type": "tool_call",
-            "call_id": "auto_load_eb5fc31bb581b4e7",
-            "name": "search_tools",
-            "input": {"queries": ["DICE_ROLL"]},
-        }
+        search = ToolCall(
+            call_id="auto_load_eb5fc31bb581b4e7",
+            name="search_tools",
+            input={"queries": ["DICE_ROLL"]},
+        )
         found = (
             '{"discovered_tools":[{"name":"get_player_name","description":"Get the player\'s '
             'name."},{"name":"roll_dice","description":"Roll a six-sided die and return the '
@@ -182,7 +182,7 @@ async def test_deepseek_gets_each_turns_reasoning_back_beside_its_tool_calls():
             *request.messages,
             first.assistant_message(),
             tool_results(first.tool_calls, ["{}"]),
-            {"role": "assistant", "content": [search]},
+            Message("assistant", (search,)),
             tool_results([search], [found]),
         ]
         request = replace(request, messages=conversation, tools=tools_of(recorded[1]))
@@ -197,9 +197,9 @@ async def test_deepseek_gets_each_turns_reasoning_back_beside_its_tool_calls():
         assert normalized(cassette.sent_json(index)) == normalized(recorded[index])
     # chat-reasoner-tool-calls-roundtrip.json, response 0: reasoning, text, one call; usage
     # 563 in of which 512 cached, 116 out of which 60 reasoning
-    assert first.thinking[0]["text"].startswith("The user wants to play a dice game.")
+    assert first.thinking[0].text.startswith("The user wants to play a dice game.")
     assert first.text == "Let me load the dice rolling capability!"
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in first.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in first.tool_calls] == [
         ("load_capability", {"id": "DICE_ROLL"}, "call_00_sXqYgMESDht75NCLLZtt9804")
     ]
     assert first.usage == UsageUpdate(
@@ -207,13 +207,13 @@ async def test_deepseek_gets_each_turns_reasoning_back_beside_its_tool_calls():
     )
     assert first.stop_reason == "tool_use"
     # response 1: two parallel calls without arguments
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in second.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in second.tool_calls] == [
         ("get_player_name", {}, "call_00_6edlnw3Z1MgeMfey687g8451"),
         ("roll_dice", {}, "call_01_km02sac7sHxNDPATKLZy7705"),
     ]
     assert second.usage == UsageUpdate(input_tokens=875, output_tokens=79, reasoning_tokens=26)
     # response 2: the verdict; 976 in of which 896 cached, 61 out of which 25 reasoning
-    assert third.thinking == [
+    assert [block.to_json() for block in third.thinking] == [
         {
             "type": "thinking",
             "text": (
@@ -250,7 +250,7 @@ async def test_ollama_sends_a_whole_tool_call_in_one_chunk_and_closes_it_with_st
     request = ModelRequest(
         model="llama3.1",
         instructions="",
-        messages=[{"role": "user", "content": "Return True."}],
+        messages=parse_messages([{"role": "user", "content": "Return True."}]),
         tools=[RETURN_BOOL],
     )
     async with (
@@ -270,14 +270,14 @@ async def test_ollama_sends_a_whole_tool_call_in_one_chunk_and_closes_it_with_st
         ToolCallDelta(0, '{"value":true}'),
         Stop("tool_use"),
     ]
-    assert turn(events).tool_calls[0]["input"] == {"value": True}
+    assert turn(events).tool_calls[0].input == {"value": True}
 
 
 async def test_ollama_stream_without_usage_has_no_usage_event():
     request = ModelRequest(
         model="llama3.1",
         instructions="",
-        messages=[{"role": "user", "content": "Say hello!"}],
+        messages=parse_messages([{"role": "user", "content": "Say hello!"}]),
     )
     async with (
         replay("ollama/openai-compat-stream-text") as cassette,
@@ -320,7 +320,9 @@ async def test_ollama_cloud_reasoning_field_is_thinking_and_its_tool_call_is_rea
         request = ModelRequest(
             model="gpt-oss:20b",
             instructions="",
-            messages=[{"role": "user", "content": "What is the capital of France?"}],
+            messages=parse_messages(
+                [{"role": "user", "content": "What is the capital of France?"}]
+            ),
             tools=tools_of(recorded[0]),
             stream=False,
         )
@@ -329,7 +331,7 @@ async def test_ollama_cloud_reasoning_field_is_thinking_and_its_tool_call_is_rea
         conversation = [
             *request.messages,
             first.assistant_message(),
-            {"role": "user", "content": retry},
+            Message("user", retry),
         ]
         second = turn(await collect(provider, cassette, replace(request, messages=conversation)))
 
@@ -339,13 +341,13 @@ async def test_ollama_cloud_reasoning_field_is_thinking_and_its_tool_call_is_rea
     assert "reasoning" in recorded[1]["messages"][1]
     assert normalized(cassette.sent_json(1)) == normalized(recorded[1])
     # ollama/cloud-openai-compat-tool-call.json, response 0: message.reasoning + "Paris."
-    assert first.thinking[0]["text"].startswith('We need to answer question: "What is the capital')
+    assert first.thinking[0].text.startswith('We need to answer question: "What is the capital')
     assert first.text == "Paris."
     assert (first.usage, first.stop_reason) == (UsageUpdate(134, 122), "end_turn")
     # response 1: reasoning, empty content, one final_result call
-    assert [block["text"] for block in second.thinking] == [FINAL_RESULT_REASONING]
+    assert [block.text for block in second.thinking] == [FINAL_RESULT_REASONING]
     assert second.text == ""
-    assert [(c["name"], c["input"], c["provider_call_id"]) for c in second.tool_calls] == [
+    assert [(c.name, c.input, c.provider_call_id) for c in second.tool_calls] == [
         ("final_result", {"city": "Paris", "country": "France"}, "call_o2vnpxrw")
     ]
     assert (second.usage, second.stop_reason) == (UsageUpdate(206, 194), "tool_use")
@@ -377,7 +379,7 @@ async def test_openrouter_upstream_rate_limit_is_retryable():
     request = ModelRequest(
         model="google/gemini-2.0-flash-exp:free",
         instructions="Be helpful.",
-        messages=[{"role": "user", "content": "Tell me a joke."}],
+        messages=parse_messages([{"role": "user", "content": "Tell me a joke."}]),
         stream=False,
     )
     async with (

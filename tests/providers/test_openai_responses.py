@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,6 +17,13 @@ from openai.types.responses import (
 )
 from openai.types.responses.response import IncompleteDetails
 
+from corral.domain.conversation import (
+    Message,
+    ToolCall,
+    ToolResult,
+    parse_message,
+    parse_messages,
+)
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import ModelRequest, ModelSettings, Stop, UsageUpdate
@@ -58,11 +66,13 @@ async def provider():
     await adapter.aclose()
 
 
-def _request(cassette: Cassette, messages: list[dict[str, Any]], **overrides: Any) -> ModelRequest:
+def _request(
+    cassette: Cassette, messages: list[Message | dict[str, Any]], **overrides: Any
+) -> ModelRequest:
     fields: dict[str, Any] = {
         "model": "gpt-5.5",
         "instructions": "",
-        "messages": messages,
+        "messages": [m if isinstance(m, Message) else parse_message(m) for m in messages],
         "api_key": KEY,
         "base_url": cassette.base_url + "/v1",
         **overrides,
@@ -101,20 +111,14 @@ def _assert_sent_as_recorded(cassette: Cassette, index: int) -> None:
     assert _parsed_arguments(cassette.sent_json(index)) == _parsed_arguments(recorded)
 
 
-def _tool_results(turn: TurnResult, outputs: list[str]) -> dict[str, Any]:
-    return {
-        "role": "tool",
-        "content": [
-            {
-                "type": "tool_result",
-                "call_id": call["call_id"],
-                "name": call["name"],
-                "output": output,
-                "is_error": False,
-            }
+def _tool_results(turn: TurnResult, outputs: list[str]) -> Message:
+    return Message(
+        "tool",
+        tuple(
+            ToolResult(call_id=call.call_id, name=call.name, output=output, is_error=False)
             for call, output in zip(turn.tool_calls, outputs, strict=True)
-        ],
-    }
+        ),
+    )
 
 
 async def test_plain_request_sends_stateless_body_and_yields_text(provider):
@@ -154,7 +158,7 @@ async def test_stream_yields_text_usage_and_end_turn(provider):
 
 
 async def test_function_call_round_trip_returns_openai_call_id(provider):
-    messages: list[dict[str, Any]] = [{"role": "user", "content": MULTIPLY_PROMPT}]
+    messages: list[Message | dict[str, Any]] = [{"role": "user", "content": MULTIPLY_PROMPT}]
     settings = ModelSettings(reasoning_effort="low")
     async with replay("openai/responses-function-call-roundtrip") as cassette:
         first = await _turn(
@@ -162,13 +166,13 @@ async def test_function_call_round_trip_returns_openai_call_id(provider):
             _request(cassette, messages, tools=[MULTIPLY], settings=settings, stream=False),
         )
         # responses-function-call-roundtrip.json, response 0: one function_call.
-        assert [{**call, "call_id": "<corral>"} for call in first.tool_calls] == [
-            {
-                "call_id": "<corral>",
-                "name": "multiply",
-                "provider_call_id": "call_nJmCK7SJe3ajdYYplIbH0KgL",
-                "input": {"a": 1231, "b": 2331},
-            }
+        assert [replace(call, call_id="<corral>") for call in first.tool_calls] == [
+            ToolCall(
+                call_id="<corral>",
+                name="multiply",
+                provider_call_id="call_nJmCK7SJe3ajdYYplIbH0KgL",
+                input={"a": 1231, "b": 2331},
+            )
         ]
         assert first.text == ""
         assert first.usage == UsageUpdate(58, 23)
@@ -190,7 +194,7 @@ async def test_function_call_round_trip_returns_openai_call_id(provider):
 
 
 async def test_streamed_function_call_round_trip(provider):
-    messages: list[dict[str, Any]] = [{"role": "user", "content": MULTIPLY_PROMPT}]
+    messages: list[Message | dict[str, Any]] = [{"role": "user", "content": MULTIPLY_PROMPT}]
     settings = ModelSettings(reasoning_effort="low")
     async with replay("openai/responses-stream-function-call-roundtrip") as cassette:
         first = await _turn(
@@ -198,13 +202,13 @@ async def test_streamed_function_call_round_trip(provider):
         )
         # responses-stream-function-call-roundtrip.0.sse: output_item.added names the call,
         # eleven function_call_arguments.delta fragments spell its arguments.
-        assert [{**call, "call_id": "<corral>"} for call in first.tool_calls] == [
-            {
-                "call_id": "<corral>",
-                "name": "multiply",
-                "provider_call_id": "call_sVidsfFJ6zlzRpelrPkTPlpd",
-                "input": {"a": 1231, "b": 2331},
-            }
+        assert [replace(call, call_id="<corral>") for call in first.tool_calls] == [
+            ToolCall(
+                call_id="<corral>",
+                name="multiply",
+                provider_call_id="call_sVidsfFJ6zlzRpelrPkTPlpd",
+                input={"a": 1231, "b": 2331},
+            )
         ]
         assert first.usage == UsageUpdate(58, 23)
         assert first.stop_reason == "tool_use"
@@ -257,7 +261,7 @@ PUZZLE_OUTPUTS = [["Begin with the value 7."], ["unknown key"], ["unknown key"]]
 
 
 async def test_reasoning_items_are_replayed_with_encrypted_content(provider):
-    messages: list[dict[str, Any]] = [{"role": "user", "content": PUZZLE_PROMPT}]
+    messages: list[Message | dict[str, Any]] = [{"role": "user", "content": PUZZLE_PROMPT}]
     settings = ModelSettings(reasoning_effort="high")
     async with replay("openai/responses-reasoning-function-calls-multiturn") as cassette:
         for index, expected in enumerate(PUZZLE_TURNS):
@@ -270,7 +274,7 @@ async def test_reasoning_items_are_replayed_with_encrypted_content(provider):
             # The encrypted reasoning is opaque; it is read straight from the recorded body.
             recorded_item = cassette.interactions[index].response_json["output"][0]
             assert recorded_item["encrypted_content"].startswith("gAAAAABp-r_")
-            assert turn.thinking == [
+            assert [block.to_json() for block in turn.thinking] == [
                 {
                     "type": "thinking",
                     "text": "",
@@ -278,9 +282,9 @@ async def test_reasoning_items_are_replayed_with_encrypted_content(provider):
                     "id": expected["reasoning_id"],
                 }
             ]
-            assert [
-                (call["provider_call_id"], call["name"], call["input"]) for call in turn.tool_calls
-            ] == [(call_id, "db_lookup", arguments) for call_id, arguments in expected["calls"]]
+            assert [(call.provider_call_id, call.name, call.input) for call in turn.tool_calls] == [
+                (call_id, "db_lookup", arguments) for call_id, arguments in expected["calls"]
+            ]
             assert turn.text == ""
             assert turn.usage == expected["usage"]
             assert turn.stop_reason == "tool_use"
@@ -406,7 +410,7 @@ def test_input_items_replay_only_openai_reasoning_and_use_provider_ids():
             ],
         },
     ]
-    assert input_items(messages) == [
+    assert input_items(parse_messages(messages)) == [
         {
             "role": "user",
             "content": [{"type": "input_text", "text": "a"}, {"type": "input_text", "text": "b"}],

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from corral.domain.conversation import parse_messages
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
@@ -34,7 +35,7 @@ async def play(text: str, *, tools=(), messages=None, instructions="") -> list:
     request = ModelRequest(
         model="test",
         instructions=instructions,
-        messages=messages or [{"role": "user", "content": text}],
+        messages=parse_messages(messages or [{"role": "user", "content": text}]),
         tools=list(tools),
     )
     return [event async for event in ScriptedModel().stream(request)]

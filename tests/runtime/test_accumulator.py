@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 
+from corral.domain.conversation import ToolCall
 from corral.providers.base import (
     Stop,
     TextDelta,
@@ -26,7 +27,7 @@ def test_text_deltas_are_emitted_and_joined():
 
     assert emitted == [("message.delta", "Hel"), None, ("message.delta", "lo")]
     assert result.text == "Hello"
-    assert result.assistant_message() == {
+    assert result.assistant_message().to_json() == {
         "role": "assistant",
         "content": [{"type": "text", "text": "Hello"}],
     }
@@ -49,8 +50,8 @@ def test_tool_arguments_streamed_in_pieces_become_one_input_per_call():
     result = acc.result()
 
     assert result.tool_calls == [
-        {"call_id": "call_1", "name": "a", "input": {"q": "z"}},
-        {"call_id": "call_2", "name": "b", "input": {"x": 2}},
+        ToolCall(call_id="call_1", name="a", input={"q": "z"}),
+        ToolCall(call_id="call_2", name="b", input={"x": 2}),
     ]
     assert (result.input_tokens, result.output_tokens, result.stop_reason) == (10, 3, "tool_use")
 
@@ -58,7 +59,7 @@ def test_tool_arguments_streamed_in_pieces_become_one_input_per_call():
 def test_empty_arguments_mean_an_empty_object():
     acc = accumulator()
     acc.feed(ToolCallStart(0, "noargs"))
-    assert acc.result().tool_calls[0]["input"] == {}
+    assert acc.result().tool_calls[0].input == {}
 
 
 def test_arguments_that_are_not_a_json_object_carry_an_error_for_the_model():
@@ -68,10 +69,11 @@ def test_arguments_that_are_not_a_json_object_carry_an_error_for_the_model():
     acc.feed(ToolCallStart(1, "listy"))
     acc.feed(ToolCallDelta(1, "[1, 2]"))
 
-    broken, listy = acc.result().tool_calls
+    result = acc.result()
+    broken, listy = result.tool_calls
 
-    assert broken["input"] == {} and "not valid JSON" in broken["error"]
-    assert listy["input"] == {} and "JSON object" in listy["error"]
+    assert broken.input == {} and "not valid JSON" in result.argument_errors[broken.call_id]
+    assert listy.input == {} and "JSON object" in result.argument_errors[listy.call_id]
 
 
 def test_thinking_is_kept_with_its_signature_before_the_text():
@@ -81,7 +83,7 @@ def test_thinking_is_kept_with_its_signature_before_the_text():
     acc.feed(ThinkingDelta("", signature="sig"))
     acc.feed(TextDelta("answer"))
 
-    message = acc.result().assistant_message()
+    message = acc.result().assistant_message().to_json()
 
     assert message["content"] == [
         {"type": "thinking", "text": "hmm yes", "signature": "sig"},

@@ -3,6 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from corral.domain.conversation import ToolCall
 from corral.runtime.context import Journal, _suppress
 from corral.runtime.resume import logged_turn
 from corral.storage.events import StoredEvent
@@ -62,9 +63,9 @@ def test_a_turn_logged_after_the_checkpoint_is_taken_from_the_log_not_asked_agai
 
     assert logged is not None
     assert logged.turn.text == "Let me look"
-    assert logged.turn.tool_calls == [{"call_id": "call_1", "name": "lookup", "input": {"q": "x"}}]
+    assert logged.turn.tool_calls == [ToolCall(call_id="call_1", name="lookup", input={"q": "x"})]
     assert (logged.turn.input_tokens, logged.turn.output_tokens, logged.cost_usd) == (120, 40, 0.5)
-    assert logged.turn.assistant_message()["content"][-1]["call_id"] == "call_1"
+    assert logged.turn.assistant_message().to_json()["content"][-1]["call_id"] == "call_1"
     # Taken once: the next turn is the model's, and its text is not matched against this one.
     assert logged_turn(journal) is None
     assert journal.text == ""

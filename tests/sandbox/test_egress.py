@@ -30,6 +30,7 @@ import hypothesis
 import pytest
 from hypothesis import strategies as st
 
+from corral.domain.run_spec import Networking
 from corral.sandbox.egress import EgressPolicy, EgressRefused, NetworkMode
 from corral.sandbox.ssrf import IPAddress
 
@@ -323,12 +324,12 @@ async def test_one_private_answer_among_public_ones_refuses_the_host():
 def test_policies_are_built_from_a_runs_networking():
     assert EgressPolicy.for_networking(None) == EgressPolicy()
     assert EgressPolicy.for_networking(
-        {"mode": "limited", "allowed_hosts": ["api.example.com", "x.com:99999"]},
+        Networking(mode="limited", allowed_hosts=("api.example.com", "x.com:99999")),
         private_hosts=["docs.internal"],
     ) == EgressPolicy(
         mode="limited", allowed_hosts=("api.example.com",), private_hosts=("docs.internal",)
     )
-    assert EgressPolicy.for_networking({"mode": "none"}).mode == "none"
+    assert EgressPolicy.for_networking(Networking(mode="none")).mode == "none"
     with pytest.raises(ValueError, match="network mode"):
         EgressPolicy(mode="closed")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="pattern"):

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from corral.domain.run_spec import InputFile
 from corral.sandbox.environment import Environment
 from corral.tools import artifacts, skills
 from corral.tools.artifacts import MissingInput
@@ -219,8 +220,8 @@ async def test_inputs_are_not_written_through_a_symlink_out_of_the_workspace(sta
 
 def test_inputs_resolve_from_uploads_and_inline_content():
     entries = [
-        {"path": "a.csv", "file_id": "file_1"},
-        {"path": "b.bin", "content_base64": base64.b64encode(b"\x00\xff").decode()},
+        InputFile(path="a.csv", file_id="file_1"),
+        InputFile(path="b.bin", content_base64=base64.b64encode(b"\x00\xff").decode()),
     ]
 
     resolved = artifacts.resolve_inputs(entries, {"file_1": b"csv"})

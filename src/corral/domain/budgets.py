@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from corral.errors import BudgetExceeded
 from corral.types.errors import ErrorCode
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Budget:
     """Limits of one run, with defaults already applied."""
 
@@ -20,7 +21,7 @@ class Budget:
     timeout_s: float
 
     @classmethod
-    def from_spec(cls, limits: dict[str, Any]) -> Budget:
+    def from_spec(cls, limits: Mapping[str, Any]) -> Budget:
         """Read the resolved limits stored with a run."""
         return cls(
             max_turns=limits["max_turns"],
@@ -28,6 +29,15 @@ class Budget:
             max_output_tokens=limits.get("max_output_tokens"),
             timeout_s=limits["timeout_s"],
         )
+
+    def to_json(self) -> dict[str, Any]:
+        """The limits as stored with a run."""
+        return {
+            "max_turns": self.max_turns,
+            "max_tool_calls_per_turn": self.max_tool_calls_per_turn,
+            "max_output_tokens": self.max_output_tokens,
+            "timeout_s": self.timeout_s,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,15 +49,15 @@ class Defaults:
     timeout_s: float
 
 
-def resolve_limits(limits: dict[str, Any], defaults: Defaults) -> dict[str, Any]:
+def resolve_limits(limits: Mapping[str, Any], defaults: Defaults) -> Budget:
     """The limits a run will obey, frozen when it is created."""
-    return {
-        "max_turns": limits.get("max_turns") or defaults.max_turns,
-        "max_tool_calls_per_turn": limits.get("max_tool_calls_per_turn")
+    return Budget(
+        max_turns=limits.get("max_turns") or defaults.max_turns,
+        max_tool_calls_per_turn=limits.get("max_tool_calls_per_turn")
         or defaults.max_tool_calls_per_turn,
-        "max_output_tokens": limits.get("max_output_tokens"),
-        "timeout_s": limits.get("timeout_s") or defaults.timeout_s,
-    }
+        max_output_tokens=limits.get("max_output_tokens"),
+        timeout_s=limits.get("timeout_s") or defaults.timeout_s,
+    )
 
 
 def check_turn_allowed(turns_done: int, budget: Budget) -> None:

@@ -16,6 +16,11 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_time(text: str) -> datetime:
+    """A time written by `format_time`, back as the same (tz-aware) moment."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def resume_after(*, last_event_id: str | None, after: int | None, field: str = "after") -> int:
     """The cursor to replay from: `Last-Event-ID` wins over the `after` parameter."""
     if last_event_id is not None and last_event_id.strip():

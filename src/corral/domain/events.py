@@ -9,6 +9,7 @@ Payloads are immutable and cheap (a frozen dataclass, no validation on the hot p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -105,6 +106,15 @@ class MessageCompleted(EventPayload):
         calls = [{"call_id": c.call_id, "name": c.name, "input": c.input} for c in self.tool_calls]
         return {"text": self.text, "tool_calls": calls}
 
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> MessageCompleted:
+        """The payload as the log stored it (missing fields read as empty)."""
+        calls = tuple(
+            CalledTool(call_id=c["call_id"], name=c["name"], input=c.get("input") or {})
+            for c in data.get("tool_calls") or ()
+        )
+        return cls(text=data.get("text") or "", tool_calls=calls)
+
 
 @dataclass(frozen=True, slots=True)
 class Usage(EventPayload):
@@ -116,6 +126,17 @@ class Usage(EventPayload):
     cache_read_tokens: int
     cache_write_tokens: int
     cost_usd: float
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any]) -> Usage:
+        """The payload as the log stored it (missing counts read as zero)."""
+        return cls(
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            cache_read_tokens=int(data.get("cache_read_tokens", 0)),
+            cache_write_tokens=int(data.get("cache_write_tokens", 0)),
+            cost_usd=float(data.get("cost_usd", 0.0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from corral.domain import events
-from corral.errors import InvalidRequest, RunTerminal
+from corral.errors import RunTerminal
 from corral.types.runs import TERMINAL_STATUSES, RunStatus
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
@@ -88,22 +88,6 @@ def merge_metadata(*layers: dict[str, str]) -> dict[str, str]:
     for layer in layers:
         merged.update(layer)
     return merged
-
-
-def merge_tools(
-    agent_tools: list[dict[str, Any]], run_tools: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The agent's tools followed by the run's; a name may appear only once."""
-    seen: set[str] = {tool["name"] for tool in agent_tools}
-    if len(seen) != len(agent_tools):
-        raise InvalidRequest("the agent lists a tool name twice", field="/tools")
-    for index, tool in enumerate(run_tools):
-        if tool["name"] in seen:
-            raise InvalidRequest(
-                f"tool name {tool['name']!r} is used twice", field=f"/tools/{index}/name"
-            )
-        seen.add(tool["name"])
-    return [*agent_tools, *run_tools]
 
 
 def fingerprint(request: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ only `AnthropicProvider` talks to the network.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import anthropic
 import httpx2
 from anthropic import types as wire
 
+from corral.domain.conversation import Block, Message, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
 from corral.providers import failures, history
 from corral.providers.base import (
@@ -72,7 +73,7 @@ def max_tokens(request: ModelRequest) -> int:
     return limit + (request.settings.thinking_budget_tokens or 0)
 
 
-def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """The conversation as Messages API turns.
 
     Tool results travel in a user turn, and consecutive turns of one role are merged, since the
@@ -81,10 +82,10 @@ def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = history.wire_call_ids(messages)
     turns: list[dict[str, Any]] = []
     for message in messages:
-        role = "assistant" if message["role"] == "assistant" else "user"
+        role = "assistant" if message.role == "assistant" else "user"
         content = [
             translated
-            for block in history.blocks(message)
+            for block in message.blocks()
             if (translated := _wire_block(block, ids)) is not None
         ]
         if not content:
@@ -96,33 +97,34 @@ def wire_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return turns
 
 
-def _wire_block(block: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:
+def _wire_block(block: Block, ids: dict[str, str]) -> dict[str, Any] | None:
     """One Corral block as a Messages content block, or None when Anthropic cannot take it.
 
     Thinking goes back only with Anthropic's signature; blocks with an `id` (other providers'
     reasoning) are dropped.
     """
-    kind = block["type"]
-    if kind == "text":
-        return {"type": "text", "text": block["text"]} if block["text"] else None
-    if kind == "thinking":
-        if not block.get("signature") or block.get("id") is not None:
-            return None
-        return {"type": "thinking", "thinking": block["text"], "signature": block["signature"]}
-    if kind == "tool_call":
-        call_id = ids.get(block["call_id"], block["call_id"])
-        return {"type": "tool_use", "id": call_id, "name": block["name"], "input": block["input"]}
-    if kind == "tool_result":
-        result: dict[str, Any] = {
-            "type": "tool_result",
-            "tool_use_id": ids.get(block["call_id"], block["call_id"]),
-        }
-        if block["output"]:
-            result["content"] = block["output"]
-        if block.get("is_error"):
-            result["is_error"] = True
-        return result
-    return None
+    match block:
+        case Text(text=text):
+            return {"type": "text", "text": text} if text else None
+        case Thinking(text=text, signature=signature, id=block_id):
+            if not signature or block_id is not None:
+                return None
+            return {"type": "thinking", "thinking": text, "signature": signature}
+        case ToolCall(call_id=call_id, name=name, input=arguments):
+            return {
+                "type": "tool_use",
+                "id": ids.get(call_id, call_id),
+                "name": name,
+                "input": arguments,
+            }
+        case ToolResult(call_id=call_id, output=output, is_error=is_error):
+            tool_use_id = ids.get(call_id, call_id)
+            result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_use_id}
+            if output:
+                result["content"] = output
+            if is_error:
+                result["is_error"] = True
+            return result
 
 
 def request_params(request: ModelRequest) -> dict[str, Any]:

@@ -7,22 +7,13 @@ calls whose JSON arguments arrive in pieces, usage, and a stop reason. It raises
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
+from corral.domain.conversation import Message
+from corral.domain.run_spec import ModelSettings
 from corral.domain.tools import ToolSchema
-
-
-@dataclass(frozen=True, kw_only=True)
-class ModelSettings:
-    """Sampling and reasoning options; each adapter maps those its API understands."""
-
-    temperature: float | None = None
-    reasoning_effort: str | None = None
-    """`minimal`, `low`, `medium` or `high` (OpenAI reasoning models, DeepSeek)."""
-    thinking_budget_tokens: int | None = None
-    """Enables Anthropic extended thinking with this many tokens."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +23,7 @@ class ModelRequest:
     model: str
     """The provider's own id of the model (`claude-haiku-4-5`, `gpt-4o-mini`)."""
     instructions: str
-    messages: list[dict[str, Any]]
-    """Messages in the wire format of `corral.types.messages.Message`."""
+    messages: Sequence[Message]
     tools: list[ToolSchema] = field(default_factory=list)
     max_output_tokens: int | None = None
     settings: ModelSettings = field(default_factory=ModelSettings)

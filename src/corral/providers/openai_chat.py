@@ -8,7 +8,7 @@ closes a tool call. This module absorbs them, so the runtime sees one kind of st
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
 from openai.types.completion_usage import CompletionUsage
 
+from corral.domain.conversation import Block, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
 from corral.providers import failures
 from corral.providers.base import (
@@ -29,7 +30,7 @@ from corral.providers.base import (
     ToolCallStart,
     UsageUpdate,
 )
-from corral.providers.history import blocks, wire_call_ids
+from corral.providers.history import wire_call_ids
 
 _TIMEOUT = openai.Timeout(600.0, connect=10.0)
 """A reasoning model may think for minutes before its first token arrives."""
@@ -170,48 +171,48 @@ def _chat_messages(
     if request.instructions:
         wire.append({"role": "system", "content": request.instructions})
     for message in request.messages:
-        parts = blocks(message)
-        if message["role"] == "assistant":
+        parts = message.blocks()
+        if message.role == "assistant":
             wire.append(_assistant_message(parts, ids, replay_reasoning=replay_reasoning))
-        elif message["role"] == "tool":
+        elif message.role == "tool":
             wire.extend(
                 {
                     "role": "tool",
-                    "tool_call_id": ids.get(part["call_id"], part["call_id"]),
-                    "content": part["output"],
+                    "tool_call_id": ids.get(part.call_id, part.call_id),
+                    "content": part.output,
                 }
                 for part in parts
-                if part["type"] == "tool_result"
+                if isinstance(part, ToolResult)
             )
         else:
-            wire.append({"role": "user", "content": _joined(parts, "text")})
+            wire.append({"role": "user", "content": _joined(parts, Text)})
     return wire
 
 
 def _assistant_message(
-    parts: list[dict[str, Any]], ids: dict[str, str], *, replay_reasoning: bool
+    parts: Sequence[Block], ids: dict[str, str], *, replay_reasoning: bool
 ) -> dict[str, Any]:
     calls = [
         {
-            "id": ids[part["call_id"]],
+            "id": ids[part.call_id],
             "type": "function",
-            "function": {"name": part["name"], "arguments": json.dumps(part["input"])},
+            "function": {"name": part.name, "arguments": json.dumps(part.input)},
         }
         for part in parts
-        if part["type"] == "tool_call"
+        if isinstance(part, ToolCall)
     ]
-    text = _joined(parts, "text")
+    text = _joined(parts, Text)
     # Content may be null only beside tool calls.
     message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
     if calls:
         message["tool_calls"] = calls
     if replay_reasoning:
-        message["reasoning_content"] = _joined(parts, "thinking")
+        message["reasoning_content"] = _joined(parts, Thinking)
     return message
 
 
-def _joined(parts: list[dict[str, Any]], kind: str) -> str:
-    return "\n\n".join(part["text"] for part in parts if part["type"] == kind and part["text"])
+def _joined(parts: Iterable[Block], kind: type[Text | Thinking]) -> str:
+    return "\n\n".join(part.text for part in parts if isinstance(part, kind) and part.text)
 
 
 def _tool(name: str, description: str, parameters: dict[str, Any]) -> dict[str, Any]:

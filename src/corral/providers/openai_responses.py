@@ -8,7 +8,7 @@ verbatim on later turns. SDK errors and failed responses become `ProviderError` 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import openai
@@ -34,6 +34,7 @@ from openai.types.responses import (
     ResponseUsage,
 )
 
+from corral.domain.conversation import Message, Text, Thinking, ToolCall, ToolResult
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers import failures, history
@@ -151,12 +152,12 @@ def _tool(tool: ToolSchema) -> dict[str, Any]:
     }
 
 
-def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def input_items(messages: Sequence[Message]) -> list[dict[str, Any]]:
     """A Corral conversation as Responses API input items, with OpenAI's own call ids."""
     call_ids = history.wire_call_ids(messages)
     items: list[dict[str, Any]] = []
     for message in messages:
-        role = message["role"]
+        role = message.role
         if role == "user":
             items.extend(_user_items(message))
         elif role == "assistant":
@@ -165,17 +166,17 @@ def input_items(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             items.extend(
                 {
                     "type": "function_call_output",
-                    "call_id": call_ids.get(block["call_id"], block["call_id"]),
-                    "output": block["output"],
+                    "call_id": call_ids.get(block.call_id, block.call_id),
+                    "output": block.output,
                 }
-                for block in history.blocks(message)
-                if block["type"] == "tool_result"
+                for block in message.blocks()
+                if isinstance(block, ToolResult)
             )
     return items
 
 
-def _user_items(message: dict[str, Any]) -> list[dict[str, Any]]:
-    texts = [block["text"] for block in history.blocks(message) if block["type"] == "text"]
+def _user_items(message: Message) -> list[dict[str, Any]]:
+    texts = [block.text for block in message.blocks() if isinstance(block, Text)]
     if not texts:
         return []
     if len(texts) == 1:
@@ -184,42 +185,41 @@ def _user_items(message: dict[str, Any]) -> list[dict[str, Any]]:
     return [{"role": "user", "content": parts}]
 
 
-def _assistant_items(message: dict[str, Any], call_ids: dict[str, str]) -> list[dict[str, Any]]:
+def _assistant_items(message: Message, call_ids: dict[str, str]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    for block in history.blocks(message):
-        kind = block["type"]
-        if kind == "thinking":
-            items.extend(_reasoning_item(block))
-        elif kind == "text" and block["text"]:
-            items.append({"role": "assistant", "content": block["text"]})
-        elif kind == "tool_call":
-            items.append(
-                {
-                    "type": "function_call",
-                    "call_id": call_ids.get(block["call_id"], block["call_id"]),
-                    "name": block["name"],
-                    "arguments": json.dumps(block["input"]),
-                }
-            )
+    for block in message.blocks():
+        match block:
+            case Thinking():
+                items.extend(_reasoning_item(block))
+            case Text(text=text) if text:
+                items.append({"role": "assistant", "content": text})
+            case ToolCall():
+                items.append(
+                    {
+                        "type": "function_call",
+                        "call_id": call_ids.get(block.call_id, block.call_id),
+                        "name": block.name,
+                        "arguments": json.dumps(block.input),
+                    }
+                )
     return items
 
 
-def _reasoning_item(block: dict[str, Any]) -> list[dict[str, Any]]:
+def _reasoning_item(block: Thinking) -> list[dict[str, Any]]:
     """The reasoning item a thinking block came from, if it is one OpenAI can read back.
 
     With `store: false` the API knows a reasoning item only by its encrypted content, so a
     block without it (or from another provider) cannot be replayed.
     """
-    block_id = block.get("id") or ""
-    if not block_id.startswith(_REASONING_PREFIX) or not block.get("signature"):
+    block_id = block.id or ""
+    if not block_id.startswith(_REASONING_PREFIX) or not block.signature:
         return []
-    text = block.get("text") or ""
-    summary = [{"type": "summary_text", "text": text}] if text else []
+    summary = [{"type": "summary_text", "text": block.text}] if block.text else []
     return [
         {
             "type": "reasoning",
             "id": block_id,
-            "encrypted_content": block["signature"],
+            "encrypted_content": block.signature,
             "summary": summary,
         }
     ]

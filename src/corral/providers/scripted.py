@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from corral.domain.conversation import last_user_text
+from corral.domain.conversation import Message, ToolResult, last_user_text
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
@@ -145,17 +145,17 @@ def example_arguments(schema: dict[str, Any]) -> Any:
     return placeholders.get(kind, "example")
 
 
-def _tool_round(messages: list[dict[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+def _tool_round(messages: Sequence[Message]) -> tuple[int, list[ToolResult]]:
     """How many tool rounds followed the last user message, and the latest results."""
     rounds = 0
-    latest: list[dict[str, Any]] = []
+    latest: list[ToolResult] = []
     for message in reversed(messages):
-        if message["role"] == "user":
+        if message.role == "user":
             break
-        if message["role"] == "tool":
+        if message.role == "tool":
             rounds += 1
             if not latest:
-                latest = list(message["content"])
+                latest = [block for block in message.blocks() if isinstance(block, ToolResult)]
     return rounds, latest
 
 
@@ -229,7 +229,8 @@ class ScriptedModel:
         if script.tokens:
             yield UsageUpdate(*script.tokens)
         else:
-            prompt_size = len(request.instructions) + len(orjson.dumps(request.messages))
+            conversation = [message.to_json() for message in request.messages]
+            prompt_size = len(request.instructions) + len(orjson.dumps(conversation))
             yield UsageUpdate(_tokens("x" * prompt_size), _tokens(output))
         yield Stop(stop)
 
@@ -251,13 +252,13 @@ class ScriptedModel:
         return []
 
     @staticmethod
-    def _answer(clean: str, results: list[dict[str, Any]]) -> str:
+    def _answer(clean: str, results: list[ToolResult]) -> str:
         if not results:
             return clean
         lines = []
         for result in results:
-            verb = "failed" if result.get("is_error") else "returned"
-            lines.append(f"{result['name']} {verb}: {result['output']}")
+            verb = "failed" if result.is_error else "returned"
+            lines.append(f"{result.name} {verb}: {result.output}")
         return "\n".join(lines)
 
 

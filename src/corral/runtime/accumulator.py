@@ -5,12 +5,12 @@ Pure and synchronous: the loop feeds it provider events and emits what it return
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import orjson
 
+from corral.domain.conversation import Message, Text, Thinking, ToolCall
 from corral.providers.base import (
     ProviderEvent,
     Stop,
@@ -23,7 +23,7 @@ from corral.providers.base import (
 
 
 @dataclass
-class _PendingCall:
+class _OpenCall:
     name: str
     provider_call_id: str | None = None
     arguments: list[str] = field(default_factory=list)
@@ -34,12 +34,12 @@ class TurnResult:
     """One finished model call."""
 
     text: str
-    thinking: list[dict[str, Any]]
-    tool_calls: list[dict[str, Any]]
-    """`{call_id, name, input}`, plus `provider_call_id` when the provider named the call and
-    `error` when the arguments were not a JSON object."""
+    thinking: list[Thinking]
+    tool_calls: list[ToolCall]
     usage: UsageUpdate
     stop_reason: str
+    argument_errors: Mapping[str, str] = field(default_factory=dict)
+    """Call id → why the call's arguments were not a JSON object (it is answered with that)."""
 
     @property
     def input_tokens(self) -> int:
@@ -51,22 +51,10 @@ class TurnResult:
         """Every generated token of the call."""
         return self.usage.output_tokens
 
-    def assistant_message(self) -> dict[str, Any]:
+    def assistant_message(self) -> Message:
         """The turn as a conversation message."""
-        content: list[dict[str, Any]] = list(self.thinking)
-        if self.text:
-            content.append({"type": "text", "text": self.text})
-        for call in self.tool_calls:
-            block = {
-                "type": "tool_call",
-                "call_id": call["call_id"],
-                "name": call["name"],
-                "input": call["input"],
-            }
-            if call.get("provider_call_id"):
-                block["provider_call_id"] = call["provider_call_id"]
-            content.append(block)
-        return {"role": "assistant", "content": content}
+        text: tuple[Text, ...] = (Text(self.text),) if self.text else ()
+        return Message("assistant", (*self.thinking, *text, *self.tool_calls))
 
 
 class TurnAccumulator:
@@ -75,9 +63,9 @@ class TurnAccumulator:
     def __init__(self, new_call_id: Callable[[], str]) -> None:
         self._new_call_id = new_call_id
         self._text: list[str] = []
-        self._thinking: list[dict[str, Any]] = []
+        self._thinking: list[Thinking] = []
         self._thinking_text: list[str] = []
-        self._calls: dict[int, _PendingCall] = {}
+        self._calls: dict[int, _OpenCall] = {}
         self._usage = UsageUpdate(0, 0)
         self._stop_reason = "end_turn"
 
@@ -95,9 +83,9 @@ class TurnAccumulator:
                 self._close_thinking(event.signature, event.id)
             return ("thinking.delta", event.text) if event.text else None
         if isinstance(event, ToolCallStart):
-            self._calls[event.index] = _PendingCall(event.name, event.call_id)
+            self._calls[event.index] = _OpenCall(event.name, event.call_id)
         elif isinstance(event, ToolCallDelta):
-            self._calls.setdefault(event.index, _PendingCall("")).arguments.append(event.arguments)
+            self._calls.setdefault(event.index, _OpenCall("")).arguments.append(event.arguments)
         elif isinstance(event, UsageUpdate):
             self._usage = event
         elif isinstance(event, Stop):
@@ -106,39 +94,32 @@ class TurnAccumulator:
 
     def _close_thinking(self, signature: str | None, block_id: str | None = None) -> None:
         if self._thinking_text or signature or block_id:
-            block: dict[str, Any] = {
-                "type": "thinking",
-                "text": "".join(self._thinking_text),
-                "signature": signature,
-            }
-            if block_id is not None:
-                block["id"] = block_id
-            self._thinking.append(block)
+            text = "".join(self._thinking_text)
+            self._thinking.append(Thinking(text, signature=signature, id=block_id))
         self._thinking_text = []
 
     def result(self) -> TurnResult:
         """The finished turn."""
         if self._thinking_text:
             self._close_thinking(None)
-        calls = []
+        calls: list[ToolCall] = []
+        errors: dict[str, str] = {}
         for index in sorted(self._calls):
             pending = self._calls[index]
-            call: dict[str, Any] = {"call_id": self._new_call_id(), "name": pending.name}
-            if pending.provider_call_id:
-                call["provider_call_id"] = pending.provider_call_id
+            call_id = self._new_call_id()
             raw = "".join(pending.arguments).strip()
             try:
                 value = orjson.loads(raw) if raw else {}
             except orjson.JSONDecodeError as exc:
-                value, call["error"] = {}, f"the tool arguments are not valid JSON: {exc}"
+                value, errors[call_id] = {}, f"the tool arguments are not valid JSON: {exc}"
             if not isinstance(value, dict):
-                value, call["error"] = {}, "the tool arguments must be a JSON object"
-            call["input"] = value
-            calls.append(call)
+                value, errors[call_id] = {}, "the tool arguments must be a JSON object"
+            calls.append(ToolCall(call_id, pending.name, value, pending.provider_call_id or None))
         return TurnResult(
             text="".join(self._text),
             thinking=self._thinking,
             tool_calls=calls,
             usage=self._usage,
             stop_reason=self._stop_reason,
+            argument_errors=errors,
         )

@@ -9,16 +9,25 @@ journal) are exactly what the resumed run must not emit again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
-from corral.domain.budgets import Budget
-from corral.domain.events import EventPayload, Failure, MessageDelta, ThinkingDelta
+from corral.domain.conversation import Message, ToolResult, parse_messages, parse_tool_result
+from corral.domain.events import (
+    EventPayload,
+    Failure,
+    MessageCompleted,
+    MessageDelta,
+    ThinkingDelta,
+    Usage,
+)
+from corral.domain.run_spec import parse_run_spec
+from corral.domain.tool_calls import PendingCall, parse_pending_call
 from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
@@ -39,7 +48,7 @@ __all__ = ["Journal", "LeaseLost", "RunContext", "RunState"]
 class RunState:
     """The checkpoint: enough to resume the run after a crash without redoing finished work."""
 
-    messages: list[dict[str, Any]]
+    messages: list[Message]
     """The whole conversation: session history, then this run's input and turns."""
     history: int = 0
     """How many leading messages came from the session (not appended back at the end)."""
@@ -47,23 +56,45 @@ class RunState:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-    pending: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[PendingCall] = field(default_factory=list)
     """Tool calls of the last assistant turn still being worked on."""
-    results: list[dict[str, Any]] = field(default_factory=list)
-    """Results (tool_result blocks) already obtained for `pending`."""
+    results: list[ToolResult] = field(default_factory=list)
+    """Results already obtained for `pending`."""
     issued: bool = False
     """Whether the pending client tool calls were announced to the caller."""
     seq: int = 0
     """The last event seq this checkpoint covers."""
 
     def to_json(self) -> dict[str, Any]:
-        """The checkpoint as stored."""
-        return asdict(self)
+        """The checkpoint as stored (at every tool call: new dicts, the values shared)."""
+        return {
+            "messages": [message.to_json() for message in self.messages],
+            "history": self.history,
+            "turns": self.turns,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_usd": self.cost_usd,
+            "pending": [call.to_json() for call in self.pending],
+            "results": [result.to_json() for result in self.results],
+            "issued": self.issued,
+            "seq": self.seq,
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RunState:
-        """Read a stored checkpoint."""
-        return cls(**data)
+    def from_json(cls, data: Mapping[str, Any]) -> RunState:
+        """Read a stored checkpoint; keys an older one lacks take their defaults."""
+        return cls(
+            messages=parse_messages(data.get("messages") or ()),
+            history=int(data.get("history", 0)),
+            turns=int(data.get("turns", 0)),
+            input_tokens=int(data.get("input_tokens", 0)),
+            output_tokens=int(data.get("output_tokens", 0)),
+            cost_usd=float(data.get("cost_usd", 0.0)),
+            pending=[parse_pending_call(call) for call in data.get("pending") or ()],
+            results=[parse_tool_result(result) for result in data.get("results") or ()],
+            issued=bool(data.get("issued", False)),
+            seq=int(data.get("seq", 0)),
+        )
 
 
 @dataclass
@@ -79,9 +110,9 @@ class Journal:
     text: str = ""
     thinking: str = ""
     started_tools: set[str] = field(default_factory=set)
-    turn: dict[str, Any] | None = None
+    turn: MessageCompleted | None = None
     """The `message.completed` payload of a turn logged after the checkpoint."""
-    usage: dict[str, Any] | None = None
+    usage: Usage | None = None
     """Its `usage` payload."""
 
     @classmethod
@@ -100,9 +131,9 @@ class Journal:
                 elif stored.type == "tool.started":
                     journal.started_tools.add(data["call_id"])
                 elif stored.type == "message.completed":
-                    journal.turn, journal.usage = data, None
+                    journal.turn, journal.usage = MessageCompleted.parse(data), None
                 else:
-                    journal.usage = data
+                    journal.usage = Usage.parse(data)
         return journal
 
 
@@ -143,22 +174,21 @@ class RunContext:
         self.state = state
         self.journal = journal
         self.worker_id = worker_id
-        self.database = services.database
-        self.broker = services.broker
+        self.services = services
         self.clock = services.clock
         self.entry = entry
         self.provider = provider
         self.endpoint = endpoint
-        self.settings = settings
         self.client_tool_timeout_s = settings.client_tool_timeout_s
         self.resync_s = settings.resync_s
-        self.budget = Budget.from_spec(run.spec["limits"])
-        self.tools = ToolSet(run.spec)
+        self.spec = parse_run_spec(run.spec)
+        self.budget = self.spec.limits
+        self.tools = ToolSet(self.spec)
         self.tooling = RunTooling(
             run_id=run.id,
             workspace_id=run.workspace_id,
             key=run.session_id or run.id,
-            spec=run.spec,
+            spec=self.spec,
             tools=self.tools,
             environments=environments,
             private_hosts=tuple(settings.network_private_hosts),
@@ -181,7 +211,9 @@ class RunContext:
     async def load_files(self, file_ids: list[str]) -> dict[str, bytes]:
         """Contents of the workspace's uploaded files (its inputs and skills)."""
         return dict(
-            await self.database.read(file_store.file_contents, self.run.workspace_id, file_ids)
+            await self.services.database.read(
+                file_store.file_contents, self.run.workspace_id, file_ids
+            )
         )
 
     # -- emitting --------------------------------------------------------------------------
@@ -218,7 +250,7 @@ class RunContext:
         self,
         *,
         status: RunStatus | None = None,
-        new_tool_calls: Sequence[dict[str, Any]] = (),
+        new_tool_calls: Sequence[PendingCall] = (),
     ) -> None:
         """Write queued events and the checkpoint (and a status change) atomically."""
         values: dict[str, Any] = self._usage_values()
@@ -243,7 +275,7 @@ class RunContext:
     ) -> None:
         """End the run: queued events, the terminal event and the final state at once."""
         ending = run_rules.end(self.status, status, now=self.clock(), output=output, error=error)
-        session_messages: list[dict[str, Any]] = []
+        session_messages: Sequence[Message] = ()
         if status is RunStatus.COMPLETED and self.run.session_id is not None:
             session_messages = self.state.messages[self.state.history :]
         outputs = await self.tooling.outputs()

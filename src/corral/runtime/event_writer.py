@@ -20,7 +20,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from corral.domain.conversation import Message
 from corral.domain.events import EventPayload
+from corral.domain.tool_calls import PendingCall
 from corral.errors import Unavailable
 from corral.observability import metrics
 from corral.pubsub.base import Broker
@@ -95,21 +97,23 @@ class EventWriter:
         values: dict[str, Any],
         checkpoint: Callable[[int], dict[str, Any]] | None = None,
         terminal: EventPayload | None = None,
-        new_tool_calls: Sequence[dict[str, Any]] = (),
-        session_messages: Sequence[dict[str, Any]] = (),
+        new_tool_calls: Sequence[PendingCall] = (),
+        session_messages: Sequence[Message] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         """Write every queued event (and `terminal`, last) with `values` in one transaction.
 
         `checkpoint(seq)` makes the stored checkpoint, given the seq of the last event it covers.
+        `new_tool_calls` are announced client calls, now awaited; `session_messages` are the
+        turns a completing run adds to its session.
         Shielded: a write cancelled half-way could commit without us knowing, and the events
         would be written twice. The write runs to its end; the caller may still be cancelled.
         """
         self._cancel_timer()
+        rows = [_tool_call_row(call) for call in new_tool_calls]
+        messages = [message.to_json() for message in session_messages]
         await asyncio.shield(
-            self._commit_all(
-                values, checkpoint, terminal, new_tool_calls, session_messages, outputs
-            )
+            self._commit_all(values, checkpoint, terminal, rows, messages, outputs)
         )
 
     async def close(self) -> None:
@@ -223,3 +227,13 @@ class EventWriter:
         metrics.EVENTS_APPENDED.inc(len(events))
         ended = events[-1][0] in TERMINAL_EVENT_TYPES
         await publish_appended(self._broker, self._run.id, committed, ended=ended)
+
+
+def _tool_call_row(call: PendingCall) -> dict[str, Any]:
+    """An announced client call as the tool call store takes it."""
+    return {
+        "call_id": call.call_id,
+        "name": call.name,
+        "input": call.input,
+        "deadline_at": call.deadline(),
+    }

@@ -9,20 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime, timedelta
-from typing import Any
 
 from corral.domain import budgets, events
-from corral.domain.conversation import tool_results_message
-from corral.domain.event_log import format_time
+from corral.domain.conversation import ToolCall, ToolResult, tool_results_message
 from corral.domain.events import Failure
+from corral.domain.tool_calls import CallKind, PendingCall
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
 from corral.runtime.resume import logged_turn
 from corral.storage import tool_calls as tool_call_store
 from corral.tools.base import bound_output
-from corral.tools.registry import CLIENT
 from corral.types.errors import ErrorCode
 from corral.types.runs import RunStatus
 
@@ -96,7 +93,7 @@ async def _drive(ctx: RunContext) -> None:
                 events.MessageCompleted(
                     text=turn.text,
                     tool_calls=tuple(
-                        events.CalledTool(call_id=c["call_id"], name=c["name"], input=c["input"])
+                        events.CalledTool(call_id=c.call_id, name=c.name, input=c.input)
                         for c in turn.tool_calls
                     ),
                 )
@@ -115,39 +112,36 @@ async def _drive(ctx: RunContext) -> None:
             await ctx.finish(RunStatus.COMPLETED, output=turn.text)
             return
         budgets.check_tool_calls(len(turn.tool_calls), ctx.budget)
-        state.pending = [_classify(ctx, call) for call in turn.tool_calls]
+        state.pending = [
+            _classify(ctx, call, turn.argument_errors.get(call.call_id)) for call in turn.tool_calls
+        ]
         state.results = []
         state.issued = False
         await ctx.save()
 
 
-def _classify(ctx: RunContext, call: dict[str, Any]) -> dict[str, Any]:
+def _classify(ctx: RunContext, call: ToolCall, error: str | None) -> PendingCall:
     """Decide who executes a call; a call that cannot run carries its error already."""
-    pending = dict(call)
-    pending["kind"] = ctx.tools.kind(call["name"])
-    if (
-        pending["kind"] != CLIENT
-        and "error" not in pending
-        and ctx.tools.server_tool(call["name"]) is None
-    ):
-        pending["error"] = f"unknown tool {call['name']!r}"
-    if pending["kind"] == CLIENT and "error" in pending:
-        pending["kind"] = "server"  # answered with its error at once, never sent to the caller
-    return pending
+    kind = CallKind(ctx.tools.kind(call.name))
+    if kind is CallKind.SERVER and error is None and ctx.tools.server_tool(call.name) is None:
+        error = f"unknown tool {call.name!r}"
+    if kind is CallKind.CLIENT and error is not None:
+        kind = CallKind.SERVER  # answered with its error at once, never sent to the caller
+    return PendingCall.of(call, kind=kind, error=error)
 
 
 async def _finish_tool_calls(ctx: RunContext) -> None:
     """Get a result for every pending call, then give them all to the model."""
     state = ctx.state
-    done = {result["call_id"] for result in state.results}
+    done = {result.call_id for result in state.results}
     for call in state.pending:
-        if call["kind"] != CLIENT and call["call_id"] not in done:
+        if call.kind is CallKind.SERVER and call.call_id not in done:
             await _run_server_tool(ctx, call)
-    waiting = [c for c in state.pending if c["kind"] == CLIENT and c["call_id"] not in done]
+    waiting = [c for c in state.pending if c.kind is CallKind.CLIENT and c.call_id not in done]
     if waiting:
         await _await_client_results(ctx, waiting)
-    by_id = {result["call_id"]: result for result in state.results}
-    state.messages.append(tool_results_message([by_id[c["call_id"]] for c in state.pending]))
+    by_id = {result.call_id: result for result in state.results}
+    state.messages.append(tool_results_message(by_id[c.call_id] for c in state.pending))
     state.pending, state.results, state.issued = [], [], False
 
 
@@ -159,18 +153,16 @@ INTERRUPTED = (
 finished: running it again could do twice what was meant once."""
 
 
-async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
-    interrupted = call["call_id"] in ctx.journal.started_tools
+async def _run_server_tool(ctx: RunContext, call: PendingCall) -> None:
+    interrupted = call.call_id in ctx.journal.started_tools
     if not interrupted:
-        ctx.emit(
-            events.ToolStarted(call_id=call["call_id"], name=call["name"], input=call["input"])
-        )
+        ctx.emit(events.ToolStarted(call_id=call.call_id, name=call.name, input=call.input))
     output: str | None = None
-    error: str | None = call.get("error")
-    tool = ctx.tools.server_tool(call["name"])
+    error = call.error
+    tool = ctx.tools.server_tool(call.name)
     if error is None and interrupted and tool is not None and not tool.rerun_safe:
         ctx.emit_checkpointed(
-            events.ToolInterrupted(call_id=call["call_id"], name=call["name"], reason=INTERRUPTED)
+            events.ToolInterrupted(call_id=call.call_id, name=call.name, reason=INTERRUPTED)
         )
         error = INTERRUPTED
     if error is None:
@@ -179,37 +171,35 @@ async def _run_server_tool(ctx: RunContext, call: dict[str, Any]) -> None:
             # Logged before it runs: a worker that takes the run over after a crash must know
             # the call may have taken effect.
             await ctx.events.flush()
-        outcome = await ctx.tooling.call(tool, call["input"])
+        outcome = await ctx.tooling.call(tool, call.input)
         output = bound_output(outcome.output or "") if outcome.ok else None
         error = bound_output(outcome.error) if outcome.error is not None else None
     ctx.emit_checkpointed(
         events.ToolCompleted(
-            call_id=call["call_id"], name=call["name"], ok=error is None, output=output, error=error
+            call_id=call.call_id, name=call.name, ok=error is None, output=output, error=error
         )
     )
     ctx.state.results.append(_result_block(call, output, error))
     await ctx.save()
 
 
-async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) -> None:
+async def _await_client_results(ctx: RunContext, waiting: list[PendingCall]) -> None:
     state = ctx.state
     if not state.issued:
         now = ctx.clock()
-        for call in waiting:
-            timeout_s = ctx.tools.client_timeout_s(call["name"], ctx.client_tool_timeout_s)
-            call["deadline_at"] = format_time(now + timedelta(seconds=timeout_s))
-            call["timeout_s"] = timeout_s
-            ctx.emit_checkpointed(
-                events.ClientToolCall(
-                    call_id=call["call_id"], name=call["name"], input=call["input"]
-                )
-            )
-        state.issued = True
-        rows = [
-            {**call, "deadline_at": now + timedelta(seconds=call["timeout_s"])} for call in waiting
+        waiting = [
+            call.issued(now, ctx.tools.client_timeout_s(call.name, ctx.client_tool_timeout_s))
+            for call in waiting
         ]
-        await ctx.save(status=RunStatus.WAITING, new_tool_calls=rows)
-    outstanding = {call["call_id"]: call for call in waiting}
+        for call in waiting:
+            ctx.emit_checkpointed(
+                events.ClientToolCall(call_id=call.call_id, name=call.name, input=call.input)
+            )
+        issued = {call.call_id: call for call in waiting}
+        state.pending = [issued.get(call.call_id, call) for call in state.pending]
+        state.issued = True
+        await ctx.save(status=RunStatus.WAITING, new_tool_calls=waiting)
+    outstanding = {call.call_id: call for call in waiting}
     ctx.is_waiting = True
     try:
         await _collect_results(ctx, outstanding)
@@ -217,17 +207,19 @@ async def _await_client_results(ctx: RunContext, waiting: list[dict[str, Any]]) 
         ctx.is_waiting = False
 
 
-async def _collect_results(ctx: RunContext, outstanding: dict[str, dict[str, Any]]) -> None:
+async def _collect_results(ctx: RunContext, outstanding: dict[str, PendingCall]) -> None:
     state = ctx.state
     while outstanding:
         ctx.tool_results_ready.clear()
-        answered = await ctx.database.read(tool_call_store.answered, ctx.run.id, list(outstanding))
+        answered = await ctx.services.database.read(
+            tool_call_store.answered, ctx.run.id, list(outstanding)
+        )
         if answered:
             for row in sorted(answered, key=lambda r: list(outstanding).index(r["call_id"])):
                 call = outstanding.pop(row["call_id"])
                 ctx.emit_checkpointed(
                     events.ClientToolResult(
-                        call_id=call["call_id"], output=row["output"], error=row["error"]
+                        call_id=call.call_id, output=row["output"], error=row["error"]
                     )
                 )
                 output = bound_output(row["output"]) if row["output"] is not None else None
@@ -238,29 +230,24 @@ async def _collect_results(ctx: RunContext, outstanding: dict[str, dict[str, Any
         await _wait_for_results(ctx, outstanding)
 
 
-async def _wait_for_results(ctx: RunContext, outstanding: dict[str, dict[str, Any]]) -> None:
+async def _wait_for_results(ctx: RunContext, outstanding: dict[str, PendingCall]) -> None:
     now = ctx.clock()
-    first_due = min(outstanding.values(), key=lambda c: c["deadline_at"])
-    left_s = (_parse_time(first_due["deadline_at"]) - now).total_seconds()
+    first_due = min(outstanding.values(), key=PendingCall.deadline)
+    left_s = (first_due.deadline() - now).total_seconds()
     if left_s <= 0:
         raise ClientToolTimeout(
-            f"no result for client tool {first_due['name']!r} (call {first_due['call_id']}) "
-            f"within {first_due['timeout_s']:g} s"
+            f"no result for client tool {first_due.name!r} (call {first_due.call_id}) "
+            f"within {first_due.timeout_s or 0:g} s"
         )
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(min(left_s, ctx.resync_s)):
             await ctx.tool_results_ready.wait()
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _result_block(call: dict[str, Any], output: str | None, error: str | None) -> dict[str, Any]:
-    return {
-        "type": "tool_result",
-        "call_id": call["call_id"],
-        "name": call["name"],
-        "output": error if error is not None else (output or ""),
-        "is_error": error is not None,
-    }
+def _result_block(call: PendingCall, output: str | None, error: str | None) -> ToolResult:
+    return ToolResult(
+        call.call_id,
+        call.name,
+        error if error is not None else (output or ""),
+        is_error=error is not None,
+    )

@@ -15,7 +15,7 @@ import random
 from corral.domain import budgets
 from corral.errors import ProviderError
 from corral.ids import new_id
-from corral.providers.base import ModelRequest, ModelSettings
+from corral.providers.base import ModelRequest
 from corral.runtime.accumulator import TurnAccumulator, TurnResult
 from corral.runtime.context import RunContext
 
@@ -36,16 +36,14 @@ def backoff_s(
 
 def request_of(ctx: RunContext) -> ModelRequest:
     """The next model call of the run."""
-    spec = ctx.run.spec
-    settings = spec.get("model_settings") or {}
-    instructions = "\n\n".join([spec.get("instructions", ""), *ctx.tooling.notes]).strip()
+    instructions = "\n\n".join([ctx.spec.instructions, *ctx.tooling.notes]).strip()
     return ModelRequest(
         model=ctx.entry.model,
         instructions=instructions,
         messages=ctx.state.messages,
         tools=ctx.tools.schemas(),
         max_output_tokens=budgets.remaining_output_tokens(ctx.state.output_tokens, ctx.budget),
-        settings=ModelSettings(**settings),
+        settings=ctx.spec.model_settings,
         api_key=ctx.endpoint.api_key,
         base_url=ctx.endpoint.base_url,
         stream=ctx.endpoint.stream,
@@ -69,15 +67,15 @@ async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnR
             return accumulator.result()
         except ProviderError as error:
             _mask_key(error, ctx.endpoint.api_key)
-            if not error.retryable or attempt >= ctx.settings.provider_max_retries:
+            if not error.retryable or attempt >= ctx.services.settings.provider_max_retries:
                 raise
             partial = accumulator.result()
             shown_text = _longest(shown_text, partial.text)
             shown_thinking = _longest(
-                shown_thinking, "".join(block["text"] for block in partial.thinking)
+                shown_thinking, "".join(block.text for block in partial.thinking)
             )
             delay_s = backoff_s(
-                attempt, ctx.settings.provider_retry_base_s, error.retry_after_s, rng
+                attempt, ctx.services.settings.provider_retry_base_s, error.retry_after_s, rng
             )
             logger.warning(
                 "model call failed, retrying in %.1f s: %s",

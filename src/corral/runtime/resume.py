@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from corral.context import ServiceContext
-from corral.domain.conversation import input_messages
+from corral.domain.conversation import Message, ToolCall, input_messages, parse_messages
+from corral.domain.events import Usage
 from corral.providers.base import UsageUpdate
 from corral.providers.registry import MissingProviderKey
 from corral.runtime.accumulator import TurnResult
@@ -29,9 +30,10 @@ async def prepare(
     if run.checkpoint is not None:
         state = RunState.from_json(run.checkpoint)
     else:
-        history: list[dict[str, object]] = []
+        history: list[Message] = []
         if run.session_id is not None:
-            history = await services.database.read(session_store.messages, run.session_id)
+            stored = await services.database.read(session_store.messages, run.session_id)
+            history = parse_messages(stored)
         state = RunState(messages=[*history, *input_messages(run.input)], history=len(history))
     journal = Journal()
     if run.last_seq > state.seq:
@@ -63,6 +65,10 @@ async def prepare(
     )
 
 
+_NO_USAGE = Usage.parse({})
+"""What a logged turn cost when its `usage` event is missing from the log."""
+
+
 @dataclass(frozen=True)
 class LoggedTurn:
     """A model turn a previous attempt logged whole after its last checkpoint."""
@@ -77,25 +83,22 @@ def logged_turn(journal: Journal) -> LoggedTurn | None:
     The log keeps the turn's text and tool calls but not its thinking blocks, which the turn
     rebuilt here goes without. Once taken, the journal's text belongs to no turn any more.
     """
-    completed, usage = journal.turn, journal.usage or {}
+    completed, usage = journal.turn, journal.usage or _NO_USAGE
     if completed is None:
         return None
     journal.turn = journal.usage = None
     journal.text = journal.thinking = ""
-    calls = [
-        {"call_id": c["call_id"], "name": c["name"], "input": c["input"]}
-        for c in completed["tool_calls"]
-    ]
+    calls = [ToolCall(c.call_id, c.name, c.input) for c in completed.tool_calls]
     turn = TurnResult(
-        text=completed["text"],
+        text=completed.text,
         thinking=[],
         tool_calls=calls,
         usage=UsageUpdate(
-            input_tokens=int(usage.get("input_tokens", 0)),
-            output_tokens=int(usage.get("output_tokens", 0)),
-            cache_read_tokens=int(usage.get("cache_read_tokens", 0)),
-            cache_write_tokens=int(usage.get("cache_write_tokens", 0)),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
         ),
         stop_reason="tool_use" if calls else "end_turn",
     )
-    return LoggedTurn(turn, float(usage.get("cost_usd", 0.0)))
+    return LoggedTurn(turn, usage.cost_usd)

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from corral.domain.events import EventPayload, McpUnavailable, ToolCompleted, ToolStarted
+from corral.domain.run_spec import RunEnvironment, RunSpec
 from corral.errors import RunFailure
 from corral.runtime.workspace import RunWorkspace, load_state, save_state
 from corral.sandbox.egress import EgressPolicy
@@ -60,14 +61,15 @@ Emit = Callable[[EventPayload], None]
 LoadFiles = Callable[[list[str]], Awaitable[dict[str, bytes]]]
 
 
-def environment_spec(key: str, spec: dict[str, Any], egress: EgressPolicy) -> EnvironmentSpec:
+def environment_spec(
+    key: str, environment: RunEnvironment, egress: EgressPolicy
+) -> EnvironmentSpec:
     """What a run spec's `environment` asks of the sandbox."""
-    environment = spec.get("environment") or {}
     return EnvironmentSpec(
         key=key,
-        limits=RUNTIME_SIZES[environment.get("runtime", "small")],
+        limits=RUNTIME_SIZES[environment.runtime],
         network=egress,
-        variables=dict(environment.get("variables") or {}),
+        variables=dict(environment.variables),
     )
 
 
@@ -80,7 +82,7 @@ class RunTooling:
         run_id: str,
         workspace_id: str,
         key: str,
-        spec: dict[str, Any],
+        spec: RunSpec,
         tools: ToolSet,
         environments: Environments,
         private_hosts: tuple[str, ...],
@@ -88,15 +90,14 @@ class RunTooling:
     ) -> None:
         self.run_id = run_id
         self.workspace_id = workspace_id
-        self.environment: dict[str, Any] = spec.get("environment") or {}
         self.tools = tools
         self.egress = EgressPolicy.for_networking(
-            self.environment.get("networking"), private_hosts=private_hosts
+            spec.environment.networking, private_hosts=private_hosts
         )
         """Where web_fetch, remote MCP servers and the agent's own commands may connect."""
         self.workspace = RunWorkspace(
             run_id=run_id,
-            spec=environment_spec(key, spec, self.egress),
+            spec=environment_spec(key, spec.environment, self.egress),
             environments=environments,
             keep_warm=in_session,
         )
@@ -112,11 +113,11 @@ class RunTooling:
         the MCP servers are connected.
         """
         had_files = self.workspace.exists
-        if self.spec.get("files") or self.spec.get("skills"):
+        if self.spec.has_inputs:
             await self._inputs(load_files)
-        if had_files or self.spec.get("files") or self.spec.get("skills"):
+        if had_files or self.spec.has_inputs:
             await self._read_agents_md()
-        if self.environment.get("setup"):
+        if self.spec.environment.setup:
             await self._setup(emit)
         if self.tools.mcp_servers:
             # Imported here: the MCP SDK loads its server side (a web framework among it), which
@@ -145,17 +146,17 @@ class RunTooling:
             self.notes.append(announce(skills))
 
     async def _place(self, load_files: LoadFiles) -> dict[str, Any]:
-        files = self.spec.get("files") or []
-        skill_refs = self.spec.get("skills") or []
-        ids = [e["file_id"] for e in [*files, *skill_refs] if "file_id" in e]
+        files, skill_refs = self.spec.files, self.spec.skills
+        ids = [f.file_id for f in files if f.file_id is not None]
+        ids += [ref.file_id for ref in skill_refs]
         uploaded = await load_files(ids) if ids else {}
         try:
             inputs = artifacts.resolve_inputs(files, uploaded)
             skills = []
             for ref in skill_refs:
-                archive = uploaded.get(ref["file_id"])
+                archive = uploaded.get(ref.file_id)
                 if archive is None:
-                    raise artifacts.MissingInput(f"skill file {ref['file_id']} was deleted")
+                    raise artifacts.MissingInput(f"skill file {ref.file_id} was deleted")
                 skills.append(unpack_skill(archive))
         except (artifacts.MissingInput, SkillError) as error:
             raise InputsUnavailable(str(error)) from None
@@ -188,7 +189,7 @@ class RunTooling:
     async def _setup(self, emit: Emit) -> None:
         if load_state(self.workspace.root, SETUP_DONE, False):
             return
-        for index, command in enumerate(self.environment["setup"]):
+        for index, command in enumerate(self.spec.environment.setup):
             call_id = f"setup_{index + 1}"
             emit(ToolStarted(call_id=call_id, name="setup", input={"command": command}))
             try:

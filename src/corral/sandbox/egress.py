@@ -12,20 +12,20 @@ here reads settings: the caller passes the operator's private hosts in.
 from __future__ import annotations
 
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar, cast, get_args
+from typing import Any, TypeVar, cast, get_args
 
 import httpcore
 import httpcore2
 import httpx
 import httpx2
 
+from corral.domain.run_spec import Networking, NetworkMode
 from corral.sandbox import ssrf
 
 __all__ = ["EgressPolicy", "EgressRefused", "NetworkMode"]
 
-NetworkMode = Literal["open", "limited", "none"]
 """`open`: any public host; `limited`: the allowed hosts only; `none`: nothing at all."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -81,15 +81,15 @@ class EgressPolicy:
 
     @classmethod
     def for_networking(
-        cls, networking: Mapping[str, Any] | None, *, private_hosts: Iterable[str] = ()
+        cls, networking: Networking | None, *, private_hosts: Iterable[str] = ()
     ) -> EgressPolicy:
         """The policy of a run whose spec's `environment.networking` is `networking`."""
-        networking = networking or {}
+        networking = networking or Networking()
         # A spec stored before its patterns were checked at submit may hold malformed ones: they
         # match nothing, as `ssrf.host_allowed` treats them, rather than fail the run.
-        allowed = [p for p in networking.get("allowed_hosts") or () if _is_pattern(p)]
+        allowed = [p for p in networking.allowed_hosts if _is_pattern(p)]
         return cls(
-            mode=networking.get("mode", "open"),
+            mode=networking.mode,
             allowed_hosts=tuple(allowed),
             private_hosts=tuple(private_hosts),
         )

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from corral.context import ServiceContext
+from corral.domain.run_spec import InputFile, SkillFile
 from corral.errors import InvalidRequest, NotFound, PayloadTooLarge, RunActive
 from corral.ids import new_id
 from corral.services import auth
@@ -222,20 +223,20 @@ async def check_agent_skills(
         names[name] = index
 
 
-def run_inputs(params: RunCreateParams) -> dict[str, Any]:
+def run_inputs(params: RunCreateParams) -> tuple[tuple[InputFile, ...], tuple[SkillFile, ...]]:
     """The run's input files and skills as its spec keeps them.
 
-    `files`: `{"path", "file_id"}` for an upload, `{"path", "content_base64"}` for inline
-    content (`tools.artifacts.resolve_inputs` reads both back); `skills`: `{"file_id"}`.
+    A file is an upload (`file_id`) or inline content (`content_base64`);
+    `tools.artifacts.resolve_inputs` reads both back.
     """
-    files: list[dict[str, Any]] = []
+    files = []
     for ref in params.files:
         inline = ref.data()
         if inline is None:
-            files.append({"path": ref.path, "file_id": ref.file_id})
+            files.append(InputFile(path=ref.path, file_id=ref.file_id))
         else:
-            files.append({"path": ref.path, "content_base64": base64.b64encode(inline).decode()})
-    return {"files": files, "skills": [{"file_id": ref.file_id} for ref in params.skills]}
+            files.append(InputFile(path=ref.path, content_base64=base64.b64encode(inline).decode()))
+    return tuple(files), tuple(SkillFile(file_id=ref.file_id) for ref in params.skills)
 
 
 # -- outputs ---------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ from typing import Any
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain.budgets import resolve_limits
+from corral.domain.run_spec import (
+    ModelSettings,
+    RunEnvironment,
+    RunSpec,
+    merge_tools,
+    parse_skills,
+    parse_tool_ref,
+)
 from corral.errors import InvalidRequest
 from corral.ids import new_id
 from corral.services import agents as agent_service
@@ -35,7 +43,7 @@ class NewRun:
 
     agent_id: str | None
     agent_version: int | None
-    spec: dict[str, Any]
+    spec: RunSpec
     agent_metadata: dict[str, str]
 
 
@@ -44,25 +52,29 @@ def build_spec(
     agent_spec: dict[str, Any],
     run_tools: list[dict[str, Any]],
     environment: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> RunSpec:
     """The frozen spec a run executes: model, instructions, tools, environment, limits.
 
-    `environment` (the run's own) replaces the agent's settings it gives.
+    `agent_spec` is a validated agent spec as stored; `environment` (the run's own) replaces
+    the agent's settings it gives.
     """
     validate_refs(run_tools)
     entry = ctx.models.resolve(agent_spec["model"])
     merged_environment = {**(agent_spec.get("environment") or {}), **(environment or {})}
     agent_service.check_environment(ctx, merged_environment)
-    return {
-        "model": entry.id if entry.provider == "corral" else entry.qualified_id,
-        "instructions": agent_spec.get("instructions", ""),
-        "tools": run_rules.merge_tools(agent_spec.get("tools", []), run_tools),
-        "builtin_tools": resolve_builtins(agent_spec),
-        "environment": merged_environment,
-        "limits": resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
-        "model_settings": agent_spec.get("model_settings") or {},
-        **({"skills": agent_spec["skills"]} if agent_spec.get("skills") else {}),
-    }
+    return RunSpec(
+        model=entry.id if entry.provider == "corral" else entry.qualified_id,
+        instructions=agent_spec.get("instructions", ""),
+        tools=merge_tools(
+            [parse_tool_ref(ref) for ref in agent_spec.get("tools") or ()],
+            [parse_tool_ref(ref) for ref in run_tools],
+        ),
+        builtin_tools=tuple(resolve_builtins(agent_spec)),
+        environment=RunEnvironment.from_json(merged_environment),
+        limits=resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
+        model_settings=ModelSettings.from_json(agent_spec.get("model_settings") or {}),
+        skills=parse_skills(agent_spec.get("skills") or ()),
+    )
 
 
 def sealed_keys(
@@ -117,8 +129,8 @@ def new_run_values(
         "agent_version": source.agent_version,
         "session_id": session_id,
         "status": RunStatus.QUEUED.value,
-        "model": source.spec["model"],
-        "spec": source.spec,
+        "model": source.spec.model,
+        "spec": source.spec.to_json(),
         "input": run_input,
         "metadata": merged_metadata(source.agent_metadata, metadata),
         "idempotency_key": idempotency_key,

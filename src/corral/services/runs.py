@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from corral.context import ServiceContext
@@ -98,11 +99,10 @@ async def create(
             else None
         ),
     )
-    inputs = file_service.run_inputs(params)
-    if inputs["files"]:
-        source.spec["files"] = inputs["files"]
-    if inputs["skills"]:
-        source.spec["skills"] = [*source.spec.get("skills", []), *inputs["skills"]]
+    files, skills = file_service.run_inputs(params)
+    source = replace(
+        source, spec=replace(source.spec, files=files, skills=(*source.spec.skills, *skills))
+    )
     values = new_run_values(
         ctx,
         principal,
@@ -112,7 +112,7 @@ async def create(
         idempotency_key=key,
         request_hash=request_hash,
     )
-    values["api_keys"] = sealed_keys(ctx, source.spec["model"], params.api_keys)
+    values["api_keys"] = sealed_keys(ctx, source.spec.model, params.api_keys)
     try:
         await ctx.database.write(run_store.insert, values)
     except Conflict:

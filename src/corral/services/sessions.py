@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
+from corral.domain.run_spec import merge_tools, parse_run_spec, parse_tool_ref
 from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
 from corral.ids import new_id
 from corral.observability import metrics
@@ -43,7 +45,7 @@ def _summary_fields(row: Any, busy: bool) -> dict[str, Any]:
         "status": _status(row, busy),
         "agent": row["agent_id"],
         "agent_version": row["agent_version"],
-        "model": row["spec"]["model"],
+        "model": parse_run_spec(row["spec"]).model,
         "metadata": row["metadata"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -69,11 +71,11 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
             "workspace_id": principal.workspace_id,
             "agent_id": source.agent_id,
             "agent_version": source.agent_version,
-            "spec": {**source.spec, "agent_metadata": source.agent_metadata},
+            "spec": {**source.spec.to_json(), "agent_metadata": source.agent_metadata},
             "metadata": params.metadata,
             "created_at": now,
             "updated_at": now,
-            "api_keys": run_requests.sealed_keys(ctx, source.spec["model"], params.api_keys),
+            "api_keys": run_requests.sealed_keys(ctx, source.spec.model, params.api_keys),
         },
     )
     return await get(ctx, principal, session_id)
@@ -144,9 +146,10 @@ async def send(
         raise SessionEnded(f"session {session_id} has ended")
     extra_tools = [tool.model_dump(mode="json") for tool in tools]
     validate_refs(extra_tools)
-    spec = dict(row["spec"])
-    agent_metadata = spec.pop("agent_metadata", {})
-    spec["tools"] = run_rules.merge_tools(spec["tools"], extra_tools)
+    stored = parse_run_spec(row["spec"])
+    spec = replace(
+        stored, tools=merge_tools(stored.tools, [parse_tool_ref(ref) for ref in extra_tools])
+    )
     request = {
         "session": session_id,
         "input": run_input if isinstance(run_input, str) else [m.model_dump() for m in run_input],
@@ -158,7 +161,7 @@ async def send(
         agent_id=row["agent_id"],
         agent_version=row["agent_version"],
         spec=spec,
-        agent_metadata=agent_metadata,
+        agent_metadata=row["spec"].get("agent_metadata") or {},
     )
     values = run_requests.new_run_values(
         ctx,
@@ -171,7 +174,7 @@ async def send(
         session_id=session_id,
     )
     values["api_keys"] = run_requests.sealed_keys(
-        ctx, spec["model"], api_keys, inherited=row["api_keys"]
+        ctx, spec.model, api_keys, inherited=row["api_keys"]
     )
 
     try:

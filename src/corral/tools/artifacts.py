@@ -11,8 +11,8 @@ import base64
 import io
 import tarfile
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
+from corral.domain.run_spec import InputFile
 from corral.types.files import MAX_PATH_BYTES
 
 __all__ = [
@@ -41,11 +41,10 @@ class MissingInput(LookupError):
 
 
 def resolve_inputs(
-    entries: Iterable[Mapping[str, Any]], uploaded: Mapping[str, bytes]
+    entries: Iterable[InputFile], uploaded: Mapping[str, bytes]
 ) -> list[tuple[str, bytes]]:
     """The `(path, content)` of each input file of a run spec's `files`.
 
-    `entries` are in the stored form `{"path", "file_id"}` or `{"path", "content_base64"}`;
     `uploaded` maps file ids to contents (`storage.files.file_contents`).
 
     Raises:
@@ -53,13 +52,13 @@ def resolve_inputs(
     """
     resolved = []
     for entry in entries:
-        if "file_id" in entry:
-            content = uploaded.get(entry["file_id"])
+        if entry.file_id is not None:
+            content = uploaded.get(entry.file_id)
             if content is None:
-                raise MissingInput(f"input file {entry['file_id']} ({entry['path']}) was deleted")
+                raise MissingInput(f"input file {entry.file_id} ({entry.path}) was deleted")
         else:
-            content = base64.b64decode(entry["content_base64"])
-        resolved.append((entry["path"], content))
+            content = base64.b64decode(entry.content_base64 or "")
+        resolved.append((entry.path, content))
     return resolved
 
 

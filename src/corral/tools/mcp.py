@@ -19,10 +19,11 @@ from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
+from corral.domain.run_spec import McpServerSpec
 from corral.sandbox.egress import EgressPolicy, EgressRefused
 from corral.tools.base import ToolOutcome
 from corral.tools.mcp_content import outcome
-from corral.tools.mcp_specs import McpServerSpec, McpTool, tool_name
+from corral.tools.mcp_specs import McpTool, tool_name
 from corral.tools.mcp_stdio import Launcher, environment_stdio
 
 __all__ = [

@@ -1,6 +1,7 @@
-"""What a run asks of MCP: the servers it names, the tools they offer, and how those are named.
+"""What a run's MCP servers offer: their tools, and how those are named for the model.
 
-Plain values with no I/O; `tool_name` is the rule that keeps every MCP tool's name valid for the
+The servers themselves are part of the run spec (`domain.run_spec.McpServerSpec`). Plain
+values with no I/O; `tool_name` is the rule that keeps every MCP tool's name valid for the
 model and distinct from builtin, client and other servers' tools.
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -29,38 +30,6 @@ def tool_name(server: str, remote_name: str) -> str:
         return joined
     digest = hashlib.sha256(joined.encode()).hexdigest()[:8]
     return f"{_INVALID_CHARS.sub('_', joined)[:55]}_{digest}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class McpServerSpec:
-    """One MCP server a run uses: remote (`url`) or a local stdio process (`command`)."""
-
-    name: str
-    """Name of the server reference; prefixes its tools' names."""
-    url: str | None = None
-    """Streamable HTTP endpoint of a remote server."""
-    headers: dict[str, str] = field(default_factory=dict)
-    """Headers sent with every request to `url`, e.g. `Authorization`."""
-    command: str | None = None
-    """Program of a stdio server."""
-    args: tuple[str, ...] = ()
-    """Arguments of `command`."""
-    env: dict[str, str] = field(default_factory=dict)
-    """Environment of `command`, on top of HOME, LOGNAME, PATH, SHELL, TERM and USER (nothing
-    else of Corral's own environment reaches the server)."""
-    connect_timeout_s: float = 30.0
-    """Connecting, initializing and listing tools must take at most this long."""
-    call_timeout_s: float = 1800.0
-    """One `tools/call` must be answered within this long."""
-    tools: tuple[str, ...] | None = None
-    """Only these of the server's tools, by the server's names (None: all)."""
-    idempotent: bool = False
-    """Its tools may run again after a worker's death cut a call off (no effects, or the same
-    effect twice as once)."""
-
-    def __post_init__(self) -> None:
-        if (self.url is None) == (self.command is None):
-            raise ValueError(f"MCP server {self.name!r}: give exactly one of url or command")
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from corral.domain.run_spec import McpServerSpec
 from corral.sandbox.egress import EgressPolicy
 from corral.tools.base import ToolOutcome
 from corral.tools.mcp import McpConnection, McpUnavailable
-from corral.tools.mcp_specs import McpServerSpec, McpTool
+from corral.tools.mcp_specs import McpTool
 from corral.tools.mcp_stdio import Launcher
 
 __all__ = ["McpToolbox"]

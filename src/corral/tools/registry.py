@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from corral.domain.run_spec import BuiltinTool, RunSpec
 from corral.domain.tools import ToolSchema
 from corral.errors import InvalidRequest
 from corral.tools.base import Tool, ToolContext, ToolOutcome
 from corral.tools.builtin import BUILTIN_TOOLS
-from corral.tools.mcp_specs import McpServerSpec, McpTool
+from corral.tools.mcp_specs import McpTool
 
 if TYPE_CHECKING:  # the MCP SDK is loaded only by runs that use MCP servers
     from corral.tools.mcp_toolbox import McpToolbox
@@ -54,22 +55,6 @@ def resolve_builtins(spec: dict[str, Any], *, field: str = "/builtin_tools") -> 
     return [name for name in BUILTIN_TOOLS if name in chosen]
 
 
-def mcp_spec(ref: dict[str, Any]) -> McpServerSpec:
-    """The server a `{"type": "mcp"}` reference names."""
-    return McpServerSpec(
-        name=ref["name"],
-        url=ref.get("url"),
-        headers=dict(ref.get("headers") or {}),
-        command=ref.get("command"),
-        args=tuple(ref.get("args") or ()),
-        env=dict(ref.get("env") or {}),
-        connect_timeout_s=float(ref.get("connect_timeout_s", 30.0)),
-        call_timeout_s=float(ref.get("call_timeout_s", 1_800.0)),
-        tools=tuple(ref["tools"]) if ref.get("tools") is not None else None,
-        idempotent=bool(ref.get("idempotent", False)),
-    )
-
-
 class _McpCall:
     """An MCP server's tool, executed like any server-side tool."""
 
@@ -89,13 +74,12 @@ class _McpCall:
 class ToolSet:
     """The tools of one run."""
 
-    def __init__(self, spec: dict[str, Any]) -> None:
-        refs = spec["tools"]
-        explicit = [ref["name"] for ref in refs if ref["type"] == "builtin"]
-        chosen = set(spec.get("builtin_tools") or ()) | set(explicit)
+    def __init__(self, spec: RunSpec) -> None:
+        explicit = {ref.name for ref in spec.tools if isinstance(ref, BuiltinTool)}
+        chosen = set(spec.builtin_tools) | explicit
         self._builtins = [name for name in BUILTIN_TOOLS if name in chosen]
-        self._clients = {ref["name"]: ref for ref in refs if ref["type"] == "client"}
-        self.mcp_servers = [mcp_spec(ref) for ref in refs if ref["type"] == "mcp"]
+        self._clients = {ref.name: ref for ref in spec.client_tools}
+        self.mcp_servers = spec.mcp_servers
         self._mcp: dict[str, _McpCall] = {}
 
     def attach(self, toolbox: McpToolbox) -> None:
@@ -115,9 +99,9 @@ class ToolSet:
         ]
         schemas += [
             ToolSchema(
-                name=ref["name"],
-                description=ref.get("description", ""),
-                parameters=ref.get("parameters") or {"type": "object", "properties": {}},
+                name=ref.name,
+                description=ref.description,
+                parameters=ref.schema,
                 kind="client",
             )
             for ref in self._clients.values()
@@ -134,8 +118,8 @@ class ToolSet:
 
     def client_timeout_s(self, name: str, default: float) -> float:
         """How long a run waits for the caller's result of this client tool."""
-        ref = self._clients.get(name) or {}
-        return float(ref.get("timeout_s") or default)
+        ref = self._clients.get(name)
+        return ref.timeout_s if ref is not None and ref.timeout_s else default
 
     def server_tool(self, name: str) -> Tool | None:
         """The tool Corral runs for `name`, or None when the model named no such tool."""

@@ -35,6 +35,7 @@ from corral.compat.mantyx.types import (
     RunUsage,
 )
 from corral.context import ServiceContext
+from corral.domain.run_spec import parse_run_spec
 from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
 from corral.providers.catalog import CatalogEntry
 from corral.services import agents as agent_service
@@ -127,13 +128,18 @@ async def _stored_agent(ctx: ServiceContext, principal: Principal, agent_id: str
 
 
 def _spec_view(
-    principal: Principal, spec: dict[str, Any], *, agent_id: str | None, metadata: dict[str, str]
+    principal: Principal,
+    stored: dict[str, Any],
+    *,
+    agent_id: str | None,
+    metadata: dict[str, str],
 ) -> AgentSpecView:
     """A run's or session's agent as the key may see it: in full only with `agents:read`.
 
     Inline specs are outlined too: a copy of a stored agent (another model or budgets) is
     stored as one.
     """
+    spec = parse_run_spec(stored)
     if auth.allows(principal, "agents:read"):
         return translate.spec_view(spec, agent_id=agent_id, metadata=metadata)
     return translate.spec_outline(spec, agent_id=agent_id, metadata=metadata)
@@ -348,7 +354,7 @@ async def send_message(
         refs = translate.tool_refs(params.tools)
         validate_refs(refs, field="/tools")
         session = await session_service.find(ctx, principal, session_id)
-        known = {ref["name"] for ref in session["spec"]["tools"]}
+        known = {ref.name for ref in parse_run_spec(session["spec"]).tools}
         tools = [ref for ref in refs if ref["name"] not in known]
     run, _ = await session_service.send(
         ctx,

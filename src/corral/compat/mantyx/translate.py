@@ -22,7 +22,7 @@ from corral.compat.mantyx.types import (
     PluginToolParams,
     ToolParams,
 )
-from corral.domain.runs import merge_tools
+from corral.domain.run_spec import BuiltinTool, ClientTool, RunSpec, merge_tools, parse_tool_ref
 from corral.errors import InvalidRequest
 from corral.ids import kind_of
 from corral.types.messages import Message
@@ -171,52 +171,53 @@ def overlay(
         spec["model"] = model
     if limit is not None:
         spec["limits"] = {**(spec.get("limits") or {}), "max_turns": limit}
-    spec["tools"] = merge_tools(list(spec.get("tools") or []), tools)
+    agent_tools = list(spec.get("tools") or ())
+    # Refuses a name used twice; the agent spec keeps the references as given.
+    merge_tools(
+        [parse_tool_ref(ref) for ref in agent_tools], [parse_tool_ref(ref) for ref in tools]
+    )
+    spec["tools"] = [*agent_tools, *tools]
     return spec
 
 
-def spec_view(
-    spec: dict[str, Any], *, agent_id: str | None, metadata: dict[str, str]
-) -> AgentSpecView:
+def spec_view(spec: RunSpec, *, agent_id: str | None, metadata: dict[str, str]) -> AgentSpecView:
     """A run's or session's frozen Corral spec, described as the protocol describes agents."""
     tools: list[ToolParams] = []
     named: set[str] = set()
-    for ref in spec.get("tools") or []:
-        if ref["type"] == "client":
+    for ref in spec.tools:
+        if isinstance(ref, ClientTool):
             tools.append(
                 LocalToolParams(
                     kind="local",
-                    name=ref["name"],
-                    description=ref.get("description", ""),
-                    parameters=ref.get("parameters") or {"type": "object", "properties": {}},
+                    name=ref.name,
+                    description=ref.description,
+                    parameters=ref.schema,
                 )
             )
-        elif ref["type"] == "builtin":
-            named.add(ref["name"])
-            tools.append(PluginToolParams(kind="mantyx_plugin", name=PLUGIN_PREFIX + ref["name"]))
-    for name in spec.get("builtin_tools") or []:
+        elif isinstance(ref, BuiltinTool):
+            named.add(ref.name)
+            tools.append(PluginToolParams(kind="mantyx_plugin", name=PLUGIN_PREFIX + ref.name))
+    for name in spec.builtin_tools:
         if name not in named:
             tools.append(PluginToolParams(kind="mantyx_plugin", name=PLUGIN_PREFIX + name))
-    turns = (spec.get("limits") or {}).get("max_turns")
+    turns = spec.limits.max_turns
     return AgentSpecView(
         agent_id=agent_id,
-        system_prompt=spec.get("instructions", ""),
-        model_id=spec["model"],
+        system_prompt=spec.instructions,
+        model_id=spec.model,
         tools=tools,
         budgets=Budgets.model_validate({"maxToolTurns": turns - 1}) if turns else None,
         metadata=metadata,
     )
 
 
-def spec_outline(
-    spec: dict[str, Any], *, agent_id: str | None, metadata: dict[str, str]
-) -> AgentSpecView:
+def spec_outline(spec: RunSpec, *, agent_id: str | None, metadata: dict[str, str]) -> AgentSpecView:
     """What `spec_view` shows of an agent to a key that may not read agents.
 
     The agent's id, the model and the tags, as Corral's own run and session bodies show them;
     no instructions, tools or budgets.
     """
-    return AgentSpecView(agent_id=agent_id, model_id=spec["model"], metadata=metadata)
+    return AgentSpecView(agent_id=agent_id, model_id=spec.model, metadata=metadata)
 
 
 def _text(message: Message) -> str:
