@@ -135,7 +135,7 @@ async def test_streaming_yields_every_delta_in_order(sdk, live_server):
 
     streamed = observed["streamed"]
     deltas = [e["text"] for e in streamed if e["type"] == "assistant_delta"]
-    assert len(deltas) == 21
+    assert len(deltas) > 1, "the answer arrived in pieces, as it was written"
     assert "".join(deltas) == "Streaming, word by word, as it is written."
     assert [e["seq"] for e in streamed] == sorted({e["seq"] for e in streamed})
     assert streamed[-1]["type"] == "result" and streamed[-1]["subtype"] == "success"

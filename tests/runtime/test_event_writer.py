@@ -10,6 +10,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from corral.domain import events
 from corral.pubsub.memory import MemoryBroker
 from corral.runtime.event_writer import FLUSH_DELAY_S, EventWriter
@@ -116,3 +118,65 @@ async def test_streamed_events_after_a_held_one_wait_with_it_and_keep_their_orde
     await writer.commit(values={}, checkpoint=lambda seq: {"seq": seq})
     await writer.close()
     assert snapshots.taken[-1] == (["tool.started", "tool.completed", "message.delta"], 3)
+
+
+async def _logged(database: Database, run_id: str) -> list[tuple[str, str]]:
+    stored = await database.read(event_log.read, run_id, after=0, limit=1000)
+    return [(e.type, orjson.loads(e.data).get("text", "")) for e in stored]
+
+
+async def test_deltas_waiting_in_one_batch_become_one_event_with_their_text_joined(
+    database: Database, make_run: Any
+) -> None:
+    run = await claimed_run(database, make_run)
+    writer = writer_of(run, database, Snapshots(database, run.id))
+
+    for piece in ("Hel", "lo"):
+        writer.emit(events.MessageDelta(text=piece))
+    writer.emit(events.ThinkingDelta(text="hm"))
+    for piece in (" wor", "ld", "!"):
+        writer.emit(events.MessageDelta(text=piece))
+    writer.emit(events.ToolStarted(call_id="c1", name="bash", input={}))
+    writer.emit(events.MessageDelta(text="after"))
+    await writer.commit(values={})
+    await writer.close()
+
+    assert await _logged(database, run.id) == [
+        ("message.delta", "Hello"),
+        ("thinking.delta", "hm"),
+        ("message.delta", " world!"),
+        ("tool.started", ""),
+        ("message.delta", "after"),
+    ]
+
+
+async def test_an_event_emitted_while_the_writer_is_idle_is_written_without_waiting(
+    database: Database, make_run: Any
+) -> None:
+    run = await claimed_run(database, make_run)
+    snapshots = Snapshots(database, run.id)
+    writer = writer_of(run, database, snapshots)
+
+    writer.emit(events.MessageDelta(text="first"))
+    await asyncio.sleep(0)  # the loop's next turn starts the flush
+    await writer.close()  # waits for a flush under way, and starts none
+
+    assert [types for types, _ in snapshots.taken] == [["message.delta"]]
+
+
+async def test_deltas_emitted_while_a_flush_writes_wait_for_the_next_batch_together(
+    database: Database, make_run: Any
+) -> None:
+    run = await claimed_run(database, make_run)
+    writer = writer_of(run, database, Snapshots(database, run.id))
+
+    writer.emit(events.MessageDelta(text="a"))
+    while writer.pending:  # until the flush has taken "a" to write it
+        await asyncio.sleep(0)
+    writer.emit(events.MessageDelta(text="b"))
+    writer.emit(events.MessageDelta(text="c"))
+    await asyncio.sleep(FLUSH_DELAY_S * 3)
+    await writer.commit(values={})
+    await writer.close()
+
+    assert await _logged(database, run.id) == [("message.delta", "a"), ("message.delta", "bc")]

@@ -2,7 +2,11 @@
 
 Two kinds of events leave a run. *Streamed* events (`run.started`, text and thinking deltas,
 `tool.started`) change nothing a resumed run relies on, so a short-lived flusher writes them in
-batches within `FLUSH_DELAY_S`: a fast stream costs a few transactions, not one per delta.
+batches: one emitted while the writer is idle is written at once (the first token of a turn
+reaches subscribers without waiting), and those emitted while a write is under way, or within
+`FLUSH_DELAY_S` of the last one, wait for the next batch. Consecutive deltas of one kind waiting
+in a batch become one event whose text is theirs joined, so a fast stream costs a few
+transactions and a few events, not one per token.
 *Checkpointed* events (a finished turn's `message.completed` and `usage`, tool results, client
 tool calls) record progress that the run's checkpoint records too; they are held back and written
 only in the same transaction as that checkpoint (`commit` with values) or the terminal event. A
@@ -21,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from corral.domain.conversation import Message
-from corral.domain.events import EventPayload
+from corral.domain.events import EventPayload, MessageDelta, ThinkingDelta
 from corral.domain.tool_calls import PendingCall
 from corral.errors import Unavailable
 from corral.observability import metrics
@@ -66,8 +70,12 @@ class EventWriter:
         self._held_from: int | None = None
         """Index in the buffer of the first checkpointed event (what the flusher stops at)."""
         self._lock = asyncio.Lock()
-        self._flush_timer: asyncio.TimerHandle | None = None
+        self._flush_timer: asyncio.Handle | None = None
         self._flush_task: asyncio.Task[None] | None = None
+        self._last_flush_at = -FLUSH_DELAY_S
+        """When the last flush began (event loop time)."""
+        self._open_text: list[str] | None = None
+        """The pieces of the delta that ends the buffer, while more may join it."""
 
     @property
     def pending(self) -> int:
@@ -76,12 +84,31 @@ class EventWriter:
 
     def emit(self, event: EventPayload) -> None:
         """Queue a streamed event; it is written within `FLUSH_DELAY_S` or with the next commit."""
-        self._buffer.append(event.entry())
+        if isinstance(event, (MessageDelta, ThinkingDelta)):
+            self._emit_delta(event.type, event.text)
+        else:
+            self._close_text()
+            self._buffer.append(event.entry())
         if self._held_from is None:
             self._schedule_flush()
 
+    def _emit_delta(self, event_type: str, text: str) -> None:
+        if self._open_text is not None and self._buffer[-1][0] == event_type:
+            self._open_text.append(text)
+            return
+        self._close_text()
+        self._buffer.append((event_type, {"text": text}))
+        self._open_text = [text]
+
+    def _close_text(self) -> None:
+        """Give the delta that ends the buffer its whole text; nothing more joins it."""
+        pieces, self._open_text = self._open_text, None
+        if pieces is not None and len(pieces) > 1:
+            self._buffer[-1][1]["text"] = "".join(pieces)
+
     def emit_checkpointed(self, event: EventPayload) -> None:
         """Queue an event that may only be written with the next checkpoint or terminal event."""
+        self._close_text()
         if self._held_from is None:
             self._held_from = len(self._buffer)
         self._buffer.append(event.entry())
@@ -126,13 +153,21 @@ class EventWriter:
     # -- the flusher -----------------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
-        if self._flush_timer is None and self._flush_task is None:
-            self._flush_timer = asyncio.get_running_loop().call_later(
-                FLUSH_DELAY_S, self._start_flush
-            )
+        if self._flush_timer is not None or self._flush_task is not None:
+            return
+        loop = asyncio.get_running_loop()
+        wait_s = self._last_flush_at + FLUSH_DELAY_S - loop.time()
+        # At once means on the loop's next turn: a run that reaches its commit without
+        # yielding (a short answer of the test model) still writes everything in one go.
+        self._flush_timer = (
+            loop.call_later(wait_s, self._start_flush)
+            if wait_s > 0
+            else loop.call_soon(self._start_flush)
+        )
 
     def _start_flush(self) -> None:
         self._flush_timer = None
+        self._last_flush_at = asyncio.get_running_loop().time()
         self._flush_task = asyncio.create_task(self._flush_in_background())
 
     async def _flush_in_background(self) -> None:
@@ -195,6 +230,8 @@ class EventWriter:
         outputs: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         """Commit the first `count` queued events with `values`; the caller holds the lock."""
+        if count == len(self._buffer):
+            self._close_text()
         events, held_from = self._buffer[:count], self._held_from
         del self._buffer[:count]
         if held_from is not None:
