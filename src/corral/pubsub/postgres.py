@@ -34,7 +34,9 @@ class PostgresBroker(Broker):
 
     async def start(self) -> None:
         """Connect the listener and the publishing pool."""
-        self._pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=4)
+        self._pool = await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=4, reset=_nothing_to_reset
+        )
         await self._listen()
         self._supervisor = asyncio.create_task(self._supervise(), name="pg-broker-supervisor")
 
@@ -92,3 +94,11 @@ class PostgresBroker(Broker):
                     continue
                 self.wake_all()
                 break
+
+
+async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
+    """A publishing connection runs `pg_notify` only and keeps no session state.
+
+    asyncpg's default reset (unlock advisory locks, close cursors, unlisten, reset settings)
+    would be a second round trip after every NOTIFY.
+    """

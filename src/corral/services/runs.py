@@ -114,7 +114,7 @@ async def create(
     )
     values["api_keys"] = sealed_keys(ctx, source.spec.model, params.api_keys)
     try:
-        await ctx.database.write(run_store.insert, values)
+        await ctx.database.write_statement(run_store.insert, values)
     except Conflict:
         if key:
             replay = await _replay(ctx, principal, key, request_hash)

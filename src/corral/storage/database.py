@@ -158,6 +158,19 @@ class Database:
 
     async def write(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run `fn(conn, ...)` in one write transaction and commit it."""
+        return await self._write(False, fn, *args, **kwargs)
+
+    async def write_statement(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Like `write`, for a function that issues exactly one statement.
+
+        A single statement is atomic by itself, so on PostgreSQL it runs in autocommit mode: one
+        round trip instead of three (BEGIN, the statement, COMMIT).
+        """
+        return await self._write(True, fn, *args, **kwargs)
+
+    async def _write(
+        self, autocommit: bool, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         try:
             if self.dialect == "sqlite":
                 conn = self._require_sqlite()
@@ -173,7 +186,7 @@ class Database:
                     raise
                 driver.execute("COMMIT")
                 return result
-            return await self._in_flight.run(self._pg_write(fn, *args, **kwargs))
+            return await self._in_flight.run(self._pg_write(autocommit, fn, *args, **kwargs))
         except sa.exc.IntegrityError as exc:
             raise Conflict("the change conflicts with existing data") from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
@@ -188,12 +201,19 @@ class Database:
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             raise Unavailable("the database is unreachable") from exc
 
-    async def _pg_write(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    async def _pg_write(
+        self, autocommit: bool, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         # PostgreSQL may abort one of two transactions that lock the same rows in opposite orders
         # (deadlock) or that cannot be serialised; the aborted one wrote nothing, so run it again.
+        engine = self._require_postgres()
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
-                async with self._require_postgres().begin() as aconn:
+                if autocommit:
+                    single = engine.execution_options(isolation_level="AUTOCOMMIT")
+                    async with single.connect() as aconn:
+                        return await aconn.run_sync(fn, *args, **kwargs)
+                async with engine.begin() as aconn:
                     return await aconn.run_sync(fn, *args, **kwargs)
             except sa.exc.DBAPIError as exc:
                 sqlstate = getattr(exc.orig, "sqlstate", None)

@@ -154,7 +154,7 @@ class Worker:
             if batch > 0:
                 claim_started = time.monotonic()
                 try:
-                    claimed = await self._ctx.database.write(
+                    claimed = await self._ctx.database.write_statement(
                         queue.claim,
                         worker_id=self.id,
                         now=self._ctx.clock(),
