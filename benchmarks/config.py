@@ -44,6 +44,25 @@ class Config:
     """Content deltas in each answer of the fake provider (it must be started with as many)."""
     provider_duration_s: float = 30.0
     """The throughput window of runs on the fake provider."""
+    adapter_deltas: tuple[int, ...] = (20, 200, 2000)
+    """Text deltas per answer at each size the adapter scenarios run (two sizes at least: a line
+    is fitted through them)."""
+    adapter_runs: tuple[int, ...] = (300, 100, 20)
+    """Timed runs at each size of `adapter_deltas`: a second or more of server CPU each, so the
+    10 ms ticks of /proc weigh about 1%."""
+    adapter_baseline_runs: int = 300
+    """Timed runs on the test model in each adapter scenario, the baseline of its fixed cost."""
+    adapter_rounds: int = 4
+    """Turns the sizes and the baseline take, each with a share of its runs, so they share the
+    machine's ups and downs."""
+    adapter_warmup_runs: int = 3
+    """Untimed runs at each size before an adapter scenario measures (the first loads the SDK)."""
+    first_token_runs: int = 100
+    """Timed runs per adapter of the time-to-first-token scenario."""
+    first_token_hold_ms: int = 50
+    """How long the fake provider holds each answer back, so the subscriber is there first."""
+    first_token_deltas: int = 20
+    """Text deltas in each answer of the time-to-first-token scenario."""
     environment_starts: int = 50
     """Timed environment starts of each kind (fresh and existing workspace), per networking mode."""
     environment_calls: int = 500
@@ -63,6 +82,11 @@ class Config:
             sse_runs=50,
             tool_runs=50,
             provider_duration_s=2.0,
+            adapter_runs=(30, 10, 3),
+            adapter_baseline_runs=30,
+            adapter_rounds=1,
+            adapter_warmup_runs=1,
+            first_token_runs=10,
             environment_starts=10,
             environment_calls=100,
             idle_environments=20,

@@ -1,13 +1,16 @@
-"""A stand-in OpenAI-compatible model server, so runs on a real provider adapter can be measured.
+"""A stand-in model server, so runs on a real provider adapter can be measured.
 
 It answers every Chat Completions request at once with the same text, streamed the way OpenAI
 streams it, so what a provider scenario measures is Corral's adapter, the `openai` SDK and HTTP
-streaming, not a model. It runs in a process of its own (`python -m benchmarks.fake_provider`,
-started by `FakeProvider`): its CPU is then neither counted as the server's nor hidden in the
-load generator's, and it is shown on its own.
+streaming, not a model. A request whose prompt asks for a number of deltas gets a recorded
+stream of its API instead (Anthropic Messages, OpenAI Responses or Chat Completions; see
+`benchmarks.replay_provider`). It runs in a process of its own (`python -m
+benchmarks.fake_provider`, started by `FakeProvider`): its CPU is then neither counted as the
+server's nor hidden in the load generator's, and it is shown on its own.
 
 Corral reaches it as the provider `vllm` (any model name, no key), whose endpoint the server
-reads from `VLLM_BASE_URL`.
+reads from `VLLM_BASE_URL`, and as `anthropic` and `openai`, through `ANTHROPIC_BASE_URL` and
+`OPENAI_BASE_URL` with placeholder keys.
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ import orjson
 from aiohttp import web
 
 from benchmarks.cpu import process_cpu_s
+from benchmarks.replay_provider import Replay, add_routes
 from benchmarks.server import ManagedProcess, free_port, read_tail, terminate, wait_ready
 
 MODEL = "vllm/bench"
 """The model id a run names to be answered by the fake provider."""
 BASE_URL_VARIABLE = "VLLM_BASE_URL"
 """Where `corral serve` reads the endpoint of the provider `vllm`."""
+PLACEHOLDER_KEY = "bench-placeholder-key"
+"""The server's key for `anthropic` and `openai`, which refuse to call without one."""
 DEFAULT_DELTAS = 20
 CREATED = 1_700_000_000
 """The `created` timestamp of every answer: fixed, since nothing reads it."""
@@ -158,7 +164,7 @@ async def _models(request: web.Request) -> web.Response:
 def create_app(deltas: int = DEFAULT_DELTAS, frame_delay_s: float = 0.0) -> web.Application:
     """The fake provider's web application."""
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", ChatCompletions(deltas, frame_delay_s).handle)
+    add_routes(app, Replay(), chat_fallback=ChatCompletions(deltas, frame_delay_s).handle)
     app.router.add_get("/v1/models", _models)
     return app
 
@@ -181,15 +187,26 @@ class FakeProvider(ManagedProcess):
         self.startup_timeout_s = startup_timeout_s
         self.shutdown_timeout_s = shutdown_timeout_s
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.root_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{self.root_url}/v1"
         self._log_dir: tempfile.TemporaryDirectory[str] | None = None
         self._log: IO[bytes] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def server_environ(self) -> dict[str, str]:
-        """The environment `corral serve` needs to send `MODEL`'s calls here."""
-        return {BASE_URL_VARIABLE: self.base_url}
+        """The environment `corral serve` needs to send `MODEL`'s calls here.
+
+        Calls to `anthropic` and `openai` come here too, with placeholder keys, which also keep
+        any real key in the caller's environment from being sent anywhere.
+        """
+        return {
+            BASE_URL_VARIABLE: self.base_url,
+            "ANTHROPIC_BASE_URL": self.root_url,  # the Anthropic SDK adds `/v1` itself
+            "ANTHROPIC_API_KEY": PLACEHOLDER_KEY,
+            "OPENAI_BASE_URL": self.base_url,
+            "OPENAI_API_KEY": PLACEHOLDER_KEY,
+        }
 
     @property
     def answer(self) -> str:
@@ -250,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     """Serve until SIGTERM or SIGINT."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.fake_provider",
-        description="A fake OpenAI-compatible Chat Completions server that answers at once.",
+        description="A fake model server that answers at once: generated Chat Completions, "
+        "and recorded Anthropic, Responses and Chat Completions streams.",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)

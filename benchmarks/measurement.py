@@ -26,6 +26,8 @@ class Bench:
     """Reads the server's CPU seconds so far; None when the server is not ours to watch."""
     provider_cpu_s: Callable[[], float] | None = None
     """Reads the fake provider's CPU seconds so far; None when none is running."""
+    provider_url: str | None = None
+    """The fake provider's root URL, for scenarios that ask it when it sent what."""
 
     def read_cpu(self) -> cpu.CpuReading:
         """The server's, the fake provider's and the machine's CPU seconds so far."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks import cpu
+from benchmarks.adapter_report import adapter_cost_lines, first_token_lines, is_adapter_cost
 from benchmarks.environment_report import environment_lines
 from benchmarks.tables import table
 
@@ -185,6 +186,11 @@ def _header(report: dict[str, Any]) -> list[str]:
             f"OpenAI-compatible server in its own process, {provider['deltas_per_answer']} "
             "deltas an answer"
         )
+        if any(is_adapter_cost(result) for result in report["scenarios"].values()):
+            lines.append(
+                "           adapter scenarios: the same fake provider replaying recorded streams "
+                "of tests/fixtures/providers/"
+            )
     return [*lines, ""]
 
 
@@ -204,7 +210,7 @@ def _title(result: dict[str, Any]) -> str:
         sizes = f"{figures['concurrency']} clients, {figures['duration_s']:g} s"
         return f"throughput, {sizes}{variant}"
     if result["name"] == "fan_out" and figures:
-        return f"fan-out, {figures['deltas']:,} deltas to {figures['subscribers']}"
+        return f"fan-out, {figures['deltas']:,} tokens to {figures['subscribers']}"
     return str(result["title"])
 
 
@@ -226,14 +232,14 @@ def _scenario_rows(scenarios: dict[str, dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-OPERATION_NAMES = {"fan_out": "delta delivered", "client_tool": "round trip"}
+OPERATION_NAMES = {"fan_out": "token delivered", "client_tool": "round trip"}
 
 
 def _cpu_per_operation(scenarios: dict[str, dict[str, Any]]) -> list[str]:
     lines = []
     for result in scenarios.values():
         per_op_ms = result["server_cpu_ms_per_op"]
-        if per_op_ms is None:
+        if per_op_ms is None or is_adapter_cost(result):  # by size, in a section of their own
             continue
         line = f"  {_title(result):32} {per_op_ms:7.3f} ms per "
         line += OPERATION_NAMES.get(result["name"], "run")
@@ -361,7 +367,11 @@ def _scenario_lines(report: dict[str, Any]) -> list[str]:
     per_operation = _cpu_per_operation(scenarios)
     if per_operation:
         lines += ["", *per_operation]
-    overhead = _provider_overhead(scenarios)
-    if overhead:
-        lines += ["", *overhead]
+    for section in (
+        _provider_overhead(scenarios),
+        adapter_cost_lines(scenarios),
+        first_token_lines(scenarios),
+    ):
+        if section:
+            lines += ["", *section]
     return lines

@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from benchmarks.adapter_cost import ADAPTERS, adapter_cost
 from benchmarks.config import Config
 from benchmarks.fan_out import fan_out
+from benchmarks.first_token import first_token
 from benchmarks.latency import submit_latency
 from benchmarks.loadgen import LoadPool, Recorder, Target
 from benchmarks.measurement import Bench, Measurement, ScenarioResult
@@ -65,6 +67,21 @@ SCENARIOS: dict[str, Scenario] = {
             measure=functools.partial(throughput, provider=True),
             provider=True,
         ),
+        *[
+            Scenario(
+                name=f"adapter_cost_{name}",
+                title=f"adapter cost, {adapter.title}",
+                measure=functools.partial(adapter_cost, adapter=name),
+                provider=True,
+            )
+            for name, adapter in ADAPTERS.items()
+        ],
+        Scenario(
+            name="first_token",
+            title="time to first token added",
+            measure=first_token,
+            provider=True,
+        ),
     ]
 }
 
@@ -77,12 +94,14 @@ def run_scenario(
     *,
     server_cpu_s: Callable[[], float] | None = None,
     provider_cpu_s: Callable[[], float] | None = None,
+    provider_url: str | None = None,
 ) -> ScenarioResult:
     """Run scenario `name` against the server at `target` and account for the CPU it cost.
 
     `server_cpu_s` reads the server's CPU seconds so far; without it, the result shows no
     server CPU (for a server that is not a local process). `provider_cpu_s` reads the fake
-    provider's; it is reported for the scenarios whose runs it answers.
+    provider's; it is reported for the scenarios whose runs it answers. `provider_url` is the
+    fake provider's root URL, which `first_token` asks when it sent each answer.
     """
     scenario = SCENARIOS[name]
     bench = Bench(
@@ -92,6 +111,7 @@ def run_scenario(
         server_cpu_s=server_cpu_s,
         # Idle while other scenarios run: its CPU is only theirs to report.
         provider_cpu_s=provider_cpu_s if scenario.provider else None,
+        provider_url=provider_url,
     )
     cpu_before = bench.read_cpu()
     started = time.monotonic()

@@ -6,27 +6,25 @@ what `python -m benchmarks.run` is for.
 
 from __future__ import annotations
 
-import os
+import re
 import urllib.request
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import orjson
 import pytest
-from benchmarks import cpu
+from benchmarks.adapter_cost import ADAPTERS, adapter_run, fit
 from benchmarks.config import Config, RunSpec
-from benchmarks.environments import NETWORK_MODES, measure_environments, unavailable_reason
 from benchmarks.fake_provider import MODEL, FakeProvider, answer_text
 from benchmarks.latency import sequential_runs
 from benchmarks.loadgen import LoadPool, parse_frame
 from benchmarks.machine import machine_facts
 from benchmarks.measurement import ScenarioResult
+from benchmarks.recorded_streams import RECORDINGS, Directive, directive_in, load, scaled
+from benchmarks.recorded_streams import answer_text as replayed_answer
 from benchmarks.report import check_goals, percentiles, render
 from benchmarks.scenarios import SCENARIOS, run_scenario
 from benchmarks.server import BenchServer
-
-from corral.sandbox import cgroups
-from corral.sandbox.capabilities import probe
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +40,20 @@ TINY = Config(
     fanout_delay_s=0.3,
     provider_deltas=5,
     provider_duration_s=1.0,
+    adapter_deltas=(2, 5, 10),
+    adapter_runs=(3, 2, 2),
+    adapter_baseline_runs=3,
+    adapter_rounds=2,
+    adapter_warmup_runs=1,
+    first_token_runs=3,
+    first_token_deltas=4,
     environment_starts=2,
     environment_calls=5,
     idle_environments=3,
     idle_settle_s=0.2,
 )
 PROVIDER_SCENARIOS = [name for name, scenario in SCENARIOS.items() if scenario.provider]
+ADAPTER_SCENARIOS = [f"adapter_cost_{name}" for name in ADAPTERS]
 
 
 class Bench(NamedTuple):
@@ -79,6 +85,7 @@ def results(bench: Bench) -> dict[str, ScenarioResult]:
             bench.pool,
             server_cpu_s=bench.server.cpu_s,
             provider_cpu_s=bench.provider.cpu_s,
+            provider_url=bench.provider.root_url,
         )
         for name in SCENARIOS
     }
@@ -128,7 +135,7 @@ def test_throughput_counts_completed_runs_from_every_load_process(results, name)
     assert_latencies(result.figures["latency_ms"], result.count)
 
 
-@pytest.mark.parametrize("name", PROVIDER_SCENARIOS)
+@pytest.mark.parametrize("name", ["provider_latency", "provider_throughput"])
 def test_provider_scenarios_report_the_deltas_and_the_fake_providers_cpu(results, name):
     result = results[name]
 
@@ -143,7 +150,14 @@ def test_provider_scenarios_report_the_deltas_and_the_fake_providers_cpu(results
 
 
 def test_only_provider_scenarios_report_the_fake_providers_cpu(results):
-    assert PROVIDER_SCENARIOS == ["provider_latency", "provider_throughput"]
+    assert PROVIDER_SCENARIOS == [
+        "provider_latency",
+        "provider_throughput",
+        "adapter_cost_anthropic",
+        "adapter_cost_responses",
+        "adapter_cost_chat",
+        "first_token",
+    ]
     for name, result in results.items():
         assert (result.provider_cpu_s is not None) == (name in PROVIDER_SCENARIOS)
 
@@ -178,6 +192,108 @@ def test_a_provider_run_with_another_answer_counts_as_an_error(bench):
 
     assert job.recorder.errors == 2
     assert "answered 'word1 word2 word3 word4 word5', not" in job.recorder.error_samples[0]
+
+
+@pytest.mark.parametrize("name", ADAPTER_SCENARIOS)
+def test_adapter_scenarios_fit_a_line_through_the_cpu_of_every_size(results, name):
+    result = results[name]
+    figures, fitted = result.figures, result.figures["fit"]
+
+    assert_clean(result)
+    assert [s["deltas"] for s in figures["series"]] == list(TINY.adapter_deltas)
+    assert [s["runs"] for s in figures["series"]] == list(TINY.adapter_runs)
+    assert figures["test_model"]["runs"] == TINY.adapter_baseline_runs
+    assert result.count == sum(TINY.adapter_runs) + TINY.adapter_baseline_runs
+    for series in [figures["test_model"], *figures["series"]]:
+        assert_latencies(series["latency_ms"], series["runs"])
+        assert series["server_cpu_ms_per_run"] >= 0
+        assert series["provider_cpu_ms_per_run"] >= 0
+    assert isinstance(fitted["slope_us_per_delta"], float)
+    assert fitted["fixed_overhead_ms_per_call"] == pytest.approx(
+        fitted["intercept_ms_per_run"] - fitted["test_model_ms_per_run"]
+    )
+    assert result.summary.startswith(f"{fitted['slope_us_per_delta']:.1f} µs/delta")
+
+
+def test_first_token_is_timed_on_every_adapter(results):
+    result = results["first_token"]
+    series = result.figures["first_token_ms"]
+
+    assert_clean(result)
+    assert list(series) == list(ADAPTERS)
+    for figures in series.values():
+        assert_latencies(figures, TINY.first_token_runs)
+        assert figures["max"] < 10_000
+    assert result.count == TINY.first_token_runs * len(ADAPTERS)
+
+
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
+def test_a_run_on_each_adapter_ends_with_the_whole_answer_and_the_recorded_usage(bench, adapter):
+    recorded_usage = {
+        "anthropic": (10, 4),
+        "responses": (11, 5),
+        "chat": (12, 5),
+    }
+    request = urllib.request.Request(
+        f"{bench.server.base_url}/v1/runs?wait_s=30",
+        data=adapter_run(ADAPTERS[adapter], 25),
+        headers={
+            "Authorization": f"Bearer {bench.server.api_key}",
+            "Content-Type": "application/json",
+        },
+    )
+
+    with urllib.request.urlopen(request, timeout=60) as response:
+        run = orjson.loads(response.read())
+
+    assert run["status"] == "completed", run.get("error")
+    assert run["output"] == replayed_answer(25)
+    assert run["output"].split() == [f"word{index}" for index in range(1, 26)]
+    usage = run["usage"]["input_tokens"], run["usage"]["output_tokens"]
+    assert usage == recorded_usage[adapter]
+
+
+@pytest.mark.parametrize("api", list(RECORDINGS))
+def test_a_recorded_stream_scales_to_any_number_of_deltas_keeping_its_other_frames(api):
+    recorded = load(api)
+
+    frames = scaled(api, 7)
+
+    before, after = len(recorded.before), len(recorded.after)
+    deltas = frames[before : len(frames) - after]
+    assert len(deltas) == 7
+    assert all(RECORDINGS[api].delta_marker in frame for frame in deltas)
+    assert [re.findall(rb"word\d+", frame) for frame in deltas] == [
+        [f"word{index}".encode()] for index in range(1, 8)
+    ]
+
+    def unnumbered(frame: bytes) -> bytes:
+        whole = b'"text":' + orjson.dumps(replayed_answer(7))
+        frame = frame.replace(whole, b'"text":' + orjson.dumps(recorded.text))
+        return re.sub(rb'"sequence_number":\d+', b"", frame)
+
+    kept = [*frames[:before], *frames[len(frames) - after :]]
+    assert list(map(unnumbered, kept)) == list(map(unnumbered, [*recorded.before, *recorded.after]))
+    numbers = [int(n) for n in re.findall(rb'"sequence_number":(\d+)', b"".join(frames))]
+    assert numbers == list(range(len(numbers)))
+
+
+def test_a_directive_travels_in_the_prompt():
+    directive = Directive(deltas=200, hold_ms=50, tag="p1_chat_3")
+
+    assert directive_in(orjson.dumps({"input": directive.prompt()})) == directive
+    assert directive_in(b'{"input": "stream 20 deltas"}') == Directive(deltas=20)
+    assert directive_in(b'{"input": "hello"}') is None
+
+
+def test_the_fit_is_least_squares_over_the_sizes():
+    line = fit([(20, 3.0), (200, 12.0), (2000, 102.0)])
+
+    assert line is not None
+    slope, intercept = line
+    assert slope == pytest.approx(0.05)
+    assert intercept == pytest.approx(2.0)
+    assert fit([(20, 3.0), (20, 4.0)]) is None
 
 
 def test_first_sse_event_is_timed_for_every_run(results):
@@ -226,106 +342,11 @@ def test_the_report_renders_every_scenario_and_is_json(results):
 
     assert all(result.summary in text for result in results.values())
     assert "provider adapter against the test model" in text
+    assert "provider adapters on recorded streams, server CPU per run" in text
+    assert "time to first token added by Corral" in text
+    assert all(adapter.title in text for adapter in ADAPTERS.values())
     assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s", "runs/s"]
     assert orjson.loads(orjson.dumps(report))["scenarios"].keys() == SCENARIOS.keys()
-
-
-# --- the environment section ---------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def environments() -> dict[str, Any]:
-    """The environment section at toy sizes, on real sandboxes (skipped where there are none)."""
-    reason = unavailable_reason(probe())
-    if reason is not None:
-        pytest.skip(reason)
-    return measure_environments(TINY).as_dict()
-
-
-def test_environment_starts_are_timed_fresh_and_existing_in_every_networking_mode(environments):
-    figures = environments["figures"]
-
-    assert environments["ok"], environments["error_samples"]
-    assert environments["skipped"] is None
-    assert list(figures["starts"]) == list(NETWORK_MODES) == ["none", "limited", "open"]
-    for starts in figures["starts"].values():
-        for series in ("fresh_ms", "restart_ms"):
-            assert_latencies(starts[series], TINY.environment_starts)
-            assert starts[series]["max"] < 30_000
-        assert starts["stop_ms"]["count"] == 2 * TINY.environment_starts
-    assert figures["stop_ms"]["count"] == 2 * TINY.environment_starts * len(NETWORK_MODES)
-
-
-def test_environment_calls_are_timed_one_at_a_time_in_a_warm_environment(environments):
-    calls = environments["figures"]["calls"]
-
-    assert calls["network"] == "open"
-    for series in ("read_ms", "bash_true_ms"):
-        assert_latencies(calls[series], TINY.environment_calls)
-    for cpu_ms in calls["environment_cpu_ms_per_call"].values():
-        assert cpu_ms is None or cpu_ms >= 0
-
-
-def test_idle_memory_counts_every_process_of_every_environment(environments):
-    idle = environments["figures"]["idle"]
-    by_process = idle["pss_mib_per_environment_by_process"]
-
-    assert idle["environments"] == TINY.idle_environments
-    assert_latencies(idle["start_ms"], TINY.idle_environments)
-    assert idle["processes_per_environment"] >= 2  # bubblewrap, and the tool server
-    assert "bwrap" in by_process
-    assert 0 < idle["pss_mib_per_environment"] == pytest.approx(sum(by_process.values()))
-    assert idle["pss_mib_per_environment"] < 200
-    assert idle["cgroup_charge_mib_per_environment"] > 0
-    assert isinstance(idle["mem_available_drop_mib_per_environment"], float)
-    if probe().open_network == "slirp4netns":
-        assert idle["slirp4netns_found"] == TINY.idle_environments
-        assert by_process["slirp4netns"] > 0
-
-
-def test_the_environment_section_leaves_no_process_or_cgroup_behind(environments):
-    layout = probe().layout
-    parents = layout.parents if layout is not None else ()
-
-    assert environments["ok"]
-    assert cpu.children_named(os.getpid(), "slirp4netns") == []
-    assert [p for parent in parents for p in parent.glob(f"{cgroups.PREFIX}{os.getpid()}-*")] == []
-
-
-def test_the_report_shows_the_environment_section_and_its_goals(environments):
-    report: dict[str, Any] = {
-        "machine": machine_facts(),
-        "server": None,
-        "scenarios": {},
-        "environments": environments,
-        "goals": check_goals({}, environments),
-    }
-
-    text = render(report)
-
-    assert "start, existing workspace, network limited" in text
-    assert "call: bash true" in text
-    assert "memory per idle environment, 3 alive at once, network open" in text
-    assert [goal["unit"] for goal in report["goals"]] == ["ms", "ms", "ms", "ms", "MiB", "MiB"]
-    assert orjson.loads(orjson.dumps(report))["environments"]["figures"].keys() == {
-        "starts", "stop_ms", "warmup_cycles", "calls", "idle"
-    }  # fmt: skip
-
-
-def test_the_environment_section_is_skipped_with_the_reason_where_nothing_is_enforced():
-    section = measure_environments(TINY, capabilities=probe("none")).as_dict()
-    report: dict[str, Any] = {
-        "machine": machine_facts(),
-        "server": None,
-        "scenarios": {},
-        "environments": section,
-        "goals": check_goals({}, section),
-    }
-
-    assert section["ok"]
-    assert section["skipped"].startswith("the sandbox cannot be enforced on this host: UNSAFE")
-    assert report["goals"] == []
-    assert f"environments: skipped: {section['skipped']}" in render(report)
 
 
 def test_percentiles_use_the_nearest_rank():
