@@ -49,6 +49,18 @@ async def test_a_stream_opened_on_an_ended_run_replays_it_and_closes(live_server
     assert [f["data"] for f in frames] == log
 
 
+async def test_a_stream_opened_past_the_terminal_event_closes_at_once(live_server):
+    async with live_server.client() as client:
+        run = await submit(client, "finished already")
+        await wait(client, run["id"])
+        log = await events(client, run["id"])
+        frames, _ = await read_stream(
+            client, f"/v1/runs/{run['id']}/stream", params={"after": log[-1]["seq"]}
+        )
+
+    assert frames == []
+
+
 @pytest.mark.parametrize("how", ["last_event_id", "after"])
 async def test_a_reconnect_resumes_after_the_last_seen_event_without_gaps_or_repeats(
     live_server, how

@@ -20,6 +20,7 @@ from corral.storage import sessions as session_store
 from corral.storage.database import Connection
 from corral.storage.events import SessionEvent, StoredEvent
 from corral.types.events import TERMINAL_EVENT_TYPES
+from corral.types.runs import TERMINAL_STATUSES
 
 HEARTBEAT = None
 """Yielded by the followers when nothing happened for `sse_heartbeat_s`."""
@@ -59,14 +60,15 @@ async def _follow_run(
     heartbeat_s = ctx.settings.sse_heartbeat_s
     with ctx.broker.subscribe(run_channel(run_id)) as subscription:
         quiet_since = loop.time()
+        status_checked = ended = False
         while True:
             batch = await ctx.database.read(event_log.read, run_id, after=after, limit=STREAM_PAGE)
             if batch:
-                ended = next(
+                terminal = next(
                     (i for i, e in enumerate(batch) if e.type in TERMINAL_EVENT_TYPES), None
                 )
-                yield batch if ended is None else batch[: ended + 1]
-                if ended is not None:
+                yield batch if terminal is None else batch[: terminal + 1]
+                if terminal is not None:
                     return
                 after = batch[-1].seq
                 quiet_since = loop.time()
@@ -74,11 +76,19 @@ async def _follow_run(
                 await asyncio.sleep(0)
                 if len(batch) == STREAM_PAGE:
                     continue
-            elif loop.time() - quiet_since >= heartbeat_s:
-                if await ctx.database.read(run_store.get_status, run_id) is None:
+            elif ended:
+                return  # the cursor is past the terminal event: the client has it already
+            elif not status_checked or loop.time() - quiet_since >= heartbeat_s:
+                status_checked = True
+                status = await ctx.database.read(run_store.get_status, run_id)
+                if status is None:
                     return  # the run was deleted
-                yield HEARTBEAT
-                quiet_since = loop.time()
+                if status in TERMINAL_STATUSES:
+                    ended = True  # its events are stored: one more read finds what is left
+                    continue
+                if loop.time() - quiet_since >= heartbeat_s:
+                    yield HEARTBEAT
+                    quiet_since = loop.time()
             wait_s = min(ctx.settings.resync_s, heartbeat_s - (loop.time() - quiet_since))
             await subscription.wait(max(wait_s, 0.0))
 
