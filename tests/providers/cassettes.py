@@ -8,6 +8,7 @@ compare it with the one that was recorded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,6 +115,9 @@ class Replay:
     `cassette.sent` keeps what arrived. `cut_after` makes the response to the request of that
     index stop after so many bytes of its body, as a dropped connection would. `order` serves
     the recorded interactions in another order, or one of them more than once (`[0, 0]`).
+    `chunk_size` sends every body in HTTP chunks of that many bytes, which the client reads one
+    at a time however the network groups them; `hold_open` leaves every body unfinished until
+    the replay ends, as a server that never closes a finished stream would.
     """
 
     def __init__(
@@ -123,11 +127,16 @@ class Replay:
         start: int = 0,
         order: list[int] | None = None,
         cut_after: dict[int, int] | None = None,
+        chunk_size: int | None = None,
+        hold_open: bool = False,
     ) -> None:
         self.cassette = cassette
         recorded = cassette.interactions
         self._queue = [recorded[i] for i in order] if order else list(recorded[start:])
         self._cut_after = cut_after or {}
+        self._chunk_size = chunk_size
+        self._hold_open = hold_open
+        self._closing = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -144,6 +153,7 @@ class Replay:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._runner is not None
+        self._closing.set()
         await self._runner.cleanup()
 
     async def _answer(self, request: web.Request) -> web.StreamResponse:
@@ -156,15 +166,25 @@ class Replay:
             return web.json_response({"error": "more requests than were recorded"}, status=599)
         recorded = self._queue[index]
         cut = self._cut_after.get(index)
-        if cut is None:
+        if cut is None and self._chunk_size is None and not self._hold_open:
             return web.Response(
                 status=recorded.status, headers=recorded.headers, body=recorded.body
             )
         response = web.StreamResponse(status=recorded.status, headers=recorded.headers)
         await response.prepare(request)
-        await response.write(recorded.body[:cut])
-        assert request.transport is not None
-        request.transport.abort()
+        body = recorded.body if cut is None else recorded.body[:cut]
+        step = self._chunk_size or len(body) or 1
+        for offset in range(0, len(body), step):
+            await response.write(body[offset : offset + step])
+        if cut is not None:
+            assert request.transport is not None
+            request.transport.abort()
+            return response
+        if self._hold_open:
+            await self._closing.wait()
+            if request.transport is None or request.transport.is_closing():
+                return response  # the client stopped reading first
+        await response.write_eof()
         return response
 
 
@@ -174,6 +194,15 @@ def replay(
     start: int = 0,
     order: list[int] | None = None,
     cut_after: dict[int, int] | None = None,
+    chunk_size: int | None = None,
+    hold_open: bool = False,
 ) -> Replay:
     """Serve the cassette `name` (`openai/chat-text`) on a local port, as `Replay` says."""
-    return Replay(load(name), start=start, order=order, cut_after=cut_after)
+    return Replay(
+        load(name),
+        start=start,
+        order=order,
+        cut_after=cut_after,
+        chunk_size=chunk_size,
+        hold_open=hold_open,
+    )

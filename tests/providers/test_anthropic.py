@@ -9,7 +9,6 @@ import itertools
 from typing import Any
 
 import pytest
-from anthropic import types as wire
 
 from corral.domain.conversation import Message, ToolCall, parse_message, parse_messages
 from corral.domain.tools import ToolSchema
@@ -429,6 +428,30 @@ async def test_streamed_text_yields_usage_text_usage_stop_in_order():
         UsageUpdate(10, 4),
         Stop("end_turn"),
     ]
+
+
+QUESTION = {"role": "user", "content": "Say just hello"}
+
+
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        ("messages-stream-text", 0),
+        ("messages-stream-tool-use-parallel", 0),
+        ("messages-stream-thinking-tool-use-roundtrip", 0),
+        ("messages-stream-tool-use-noargs-roundtrip", 0),
+    ],
+)
+async def test_a_stream_read_a_byte_at_a_time_gives_the_same_events(name, index):
+    async def events(**options: Any) -> list[ProviderEvent]:
+        async with replay(f"anthropic/{name}", order=[index], **options) as cassette:
+            return await collect(
+                model_request(cassette, model="claude-haiku-4-5", messages=[QUESTION])
+            )
+
+    whole = await events()
+    assert isinstance(whole[-1], Stop)
+    assert await events(chunk_size=1) == whole
 
 
 async def test_streamed_text_then_two_tool_calls_indexed_by_content_block():
@@ -864,33 +887,29 @@ def test_cache_counts_from_message_start_survive_a_delta_without_them():
     # Synthetic events: older streams (messages-stream-tool-use.sse) send only output_tokens in
     # message_delta; here message_start also carries cache counts.
     translator = StreamTranslator()
-    start = wire.RawMessageStartEvent.model_validate(
-        {
-            "type": "message_start",
-            "message": {
-                "id": "msg_1",
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-haiku-4-5",
-                "content": [],
-                "stop_reason": None,
-                "stop_sequence": None,
-                "usage": {
-                    "input_tokens": 12,
-                    "cache_read_input_tokens": 1800,
-                    "cache_creation_input_tokens": 0,
-                    "output_tokens": 1,
-                },
+    start = {
+        "type": "message_start",
+        "message": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-haiku-4-5",
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": 12,
+                "cache_read_input_tokens": 1800,
+                "cache_creation_input_tokens": 0,
+                "output_tokens": 1,
             },
-        }
-    )
-    delta = wire.RawMessageDeltaEvent.model_validate(
-        {
-            "type": "message_delta",
-            "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
-            "usage": {"output_tokens": 40},
-        }
-    )
+        },
+    }
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "max_tokens", "stop_sequence": None},
+        "usage": {"output_tokens": 40},
+    }
     assert translator.feed(start) == [UsageUpdate(1812, 1, cache_read_tokens=1800)]
     assert translator.feed(delta) == [
         UsageUpdate(1812, 40, cache_read_tokens=1800),

@@ -6,9 +6,11 @@ the reference for what the adapter must send.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -346,6 +348,41 @@ async def test_a_stream_that_ends_cleanly_before_its_finish_chunk_is_a_retryable
 
     assert (raised.value.code, raised.value.retryable) == ("provider_error", True)
     assert "ended before the answer was complete" in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openai/chat-stream-text-usage",
+        "openai/chat-stream-tool-calls-parallel",
+        "deepseek/chat-reasoner-stream",
+        "ollama/openai-compat-stream-tool-call",
+    ],
+)
+async def test_a_stream_read_a_byte_at_a_time_gives_the_same_events(name):
+    request = replace(SAY_THIS_IS_A_TEST, stream=True)
+    async with replay(name) as cassette, adapter() as provider:
+        whole = await collect(provider, cassette, request)
+    async with replay(name, chunk_size=1) as cassette, adapter() as provider:
+        bytewise = await collect(provider, cassette, request)
+
+    assert isinstance(whole[-1], Stop)
+    assert bytewise == whole
+
+
+async def test_a_stream_kept_open_after_done_ends_the_call_at_done():
+    request = replace(SAY_THIS_IS_A_TEST, model="gpt-4", stream=True)
+    async with (
+        replay("openai/chat-stream-text-usage", hold_open=True) as cassette,
+        adapter() as provider,
+    ):
+        started = time.monotonic()
+        events = await asyncio.wait_for(collect(provider, cassette, request), timeout=10)
+        elapsed = time.monotonic() - started
+
+    # openai/chat-stream-text-usage.sse, as the whole stream gives it
+    assert events[-2:] == [UsageUpdate(input_tokens=12, output_tokens=5), Stop("end_turn")]
+    assert elapsed < 5
 
 
 # --- request options -----------------------------------------------------------------------

@@ -8,14 +8,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from openai.types.responses import (
-    Response,
-    ResponseError,
-    ResponseErrorEvent,
-    ResponseFailedEvent,
-    ResponseIncompleteEvent,
-)
-from openai.types.responses.response import IncompleteDetails
 
 from corral.domain.conversation import (
     Message,
@@ -155,6 +147,25 @@ async def test_stream_yields_text_usage_and_end_turn(provider):
     assert turn.text == "pong"
     assert turn.usage == UsageUpdate(11, 5)
     assert turn.stop_reason == "end_turn"
+
+
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [
+        ("openai/responses-stream-text", 0),
+        ("openai/responses-stream-function-call-roundtrip", 0),
+        ("openai/responses-stream-function-call-roundtrip", 1),
+    ],
+)
+async def test_a_stream_read_a_byte_at_a_time_gives_the_same_events(provider, name, index):
+    async def events(**options: Any) -> list[Any]:
+        async with replay(name, order=[index], **options) as cassette:
+            request = _request(cassette, [{"role": "user", "content": MULTIPLY_PROMPT}])
+            return [event async for event in provider.stream(request)]
+
+    whole = await events()
+    assert isinstance(whole[-1], Stop)
+    assert await events(chunk_size=1) == whole
 
 
 async def test_function_call_round_trip_returns_openai_call_id(provider):
@@ -434,47 +445,48 @@ def test_input_items_replay_only_openai_reasoning_and_use_provider_ids():
     ]
 
 
-def _response(**fields: Any) -> Response:
-    return Response.model_construct(output=[], usage=None, **fields)
+def _response(**fields: Any) -> dict[str, Any]:
+    return {"output": [], "usage": None, **fields}
 
 
 @pytest.mark.parametrize(
     ("event", "code", "retryable"),
     [
         (
-            ResponseFailedEvent.model_construct(
-                type="response.failed",
-                sequence_number=3,
-                response=_response(
+            {
+                "type": "response.failed",
+                "sequence_number": 3,
+                "response": _response(
                     status="failed",
-                    error=ResponseError(code="rate_limit_exceeded", message="slow down"),
+                    error={"code": "rate_limit_exceeded", "message": "slow down"},
                 ),
-            ),
+            },
             "provider_rate_limited",
             True,
         ),
         (
-            ResponseFailedEvent.model_construct(
-                type="response.failed",
-                sequence_number=3,
-                response=_response(
-                    status="failed", error=ResponseError(code="server_error", message="oops")
+            {
+                "type": "response.failed",
+                "sequence_number": 3,
+                "response": _response(
+                    status="failed", error={"code": "server_error", "message": "oops"}
                 ),
-            ),
+            },
             "provider_error",
             True,
         ),
         (
-            ResponseErrorEvent(
-                type="error", sequence_number=2, code="invalid_prompt", message="no"
-            ),
+            {"type": "error", "sequence_number": 2, "code": "invalid_prompt", "message": "no"},
             "provider_error",
             False,
         ),
         (
-            ResponseErrorEvent(
-                type="error", sequence_number=2, code="context_length_exceeded", message="long"
-            ),
+            {
+                "type": "error",
+                "sequence_number": 2,
+                "code": "context_length_exceeded",
+                "message": "long",
+            },
             "context_length_exceeded",
             False,
         ),
@@ -489,12 +501,11 @@ def test_failure_events_become_provider_errors(event, code, retryable):
 
 
 def test_response_cut_by_the_output_limit_stops_with_max_tokens():
-    event = ResponseIncompleteEvent.model_construct(
-        type="response.incomplete",
-        sequence_number=9,
-        response=_response(
-            status="incomplete",
-            incomplete_details=IncompleteDetails(reason="max_output_tokens"),
+    event = {
+        "type": "response.incomplete",
+        "sequence_number": 9,
+        "response": _response(
+            status="incomplete", incomplete_details={"reason": "max_output_tokens"}
         ),
-    )
+    }
     assert ResponseTranslator().feed(event) == [Stop("max_tokens")]

@@ -7,6 +7,7 @@ only `AnthropicProvider` talks to the network.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -14,11 +15,10 @@ from typing import Any
 
 import anthropic
 import httpx2
-from anthropic import types as wire
 
 from corral.domain.conversation import Block, Message, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
-from corral.providers import failures, history
+from corral.providers import failures, history, wire
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -29,6 +29,7 @@ from corral.providers.base import (
     ToolCallStart,
     UsageUpdate,
 )
+from corral.providers.sse import Frame, SSEDecoder
 from corral.types.errors import ErrorCode
 
 PROVIDER = "anthropic"
@@ -40,8 +41,6 @@ _CLAUDE_3_MAX_TOKENS = 4096
 _CLAUDE_3_MODELS = ("claude-3-opus", "claude-3-sonnet", "claude-3-haiku")
 """The first Claude 3 models write at most 4096 tokens; later ones allow 8192 or more."""
 
-_UNNAMED_PARAMS = ("temperature",)
-"""Body fields `messages.create` has no argument for, sent through its `extra_body`."""
 _STOP_REASONS = {
     "end_turn": "end_turn",
     "stop_sequence": "end_turn",
@@ -158,17 +157,17 @@ class UsageTally:
     output: int = 0
     reasoning: int = 0
 
-    def update(self, usage: wire.Usage | wire.MessageDeltaUsage) -> UsageUpdate:
+    def update(self, usage: dict[str, Any]) -> UsageUpdate:
         """Take the counts `usage` carries and return the totals so far."""
-        if usage.input_tokens is not None:
-            self.uncached_input = usage.input_tokens
-        if usage.cache_read_input_tokens is not None:
-            self.cache_read = usage.cache_read_input_tokens
-        if usage.cache_creation_input_tokens is not None:
-            self.cache_write = usage.cache_creation_input_tokens
-        self.output = usage.output_tokens
-        if usage.output_tokens_details is not None:
-            self.reasoning = usage.output_tokens_details.thinking_tokens
+        if (uncached := usage.get("input_tokens")) is not None:
+            self.uncached_input = uncached
+        if (cache_read := usage.get("cache_read_input_tokens")) is not None:
+            self.cache_read = cache_read
+        if (cache_write := usage.get("cache_creation_input_tokens")) is not None:
+            self.cache_write = cache_write
+        self.output = usage.get("output_tokens", self.output)
+        if (details := usage.get("output_tokens_details")) is not None:
+            self.reasoning = details.get("thinking_tokens") or 0
         return UsageUpdate(
             input_tokens=self.uncached_input + self.cache_read + self.cache_write,
             output_tokens=self.output,
@@ -185,44 +184,48 @@ def stop_reason(raw: str | None) -> str:
     return _STOP_REASONS.get(raw, raw)
 
 
-def _block_events(index: int, block: wire.ContentBlock) -> list[ProviderEvent]:
+def _block_events(index: int, block: dict[str, Any]) -> list[ProviderEvent]:
     """The events a content block stands for, whole or as it starts in a stream.
 
     Redacted thinking and server-side tool blocks are skipped: Corral cannot replay them.
     """
-    if isinstance(block, wire.TextBlock):
-        return [TextDelta(block.text)] if block.text else []
-    if isinstance(block, wire.ThinkingBlock):
-        if not block.thinking and not block.signature:
+    kind = block.get("type")
+    if kind == "text":
+        return [TextDelta(block["text"])] if block.get("text") else []
+    if kind == "thinking":
+        thinking, signature = block.get("thinking") or "", block.get("signature")
+        if not thinking and not signature:
             return []
-        return [ThinkingDelta(block.thinking, signature=block.signature or None)]
-    if isinstance(block, wire.ToolUseBlock):
-        events: list[ProviderEvent] = [ToolCallStart(index, block.name, call_id=block.id)]
-        if block.input:
-            events.append(ToolCallDelta(index, json.dumps(block.input)))
+        return [ThinkingDelta(thinking, signature=signature or None)]
+    if kind == "tool_use":
+        events: list[ProviderEvent] = [ToolCallStart(index, block["name"], call_id=block["id"])]
+        if block.get("input"):
+            events.append(ToolCallDelta(index, json.dumps(block["input"])))
         return events
     return []
 
 
-def _delta_events(index: int, delta: wire.RawContentBlockDelta) -> list[ProviderEvent]:
-    if isinstance(delta, wire.TextDelta):
-        return [TextDelta(delta.text)] if delta.text else []
-    if isinstance(delta, wire.ThinkingDelta):
-        return [ThinkingDelta(delta.thinking)] if delta.thinking else []
-    if isinstance(delta, wire.SignatureDelta):
-        return [ThinkingDelta("", signature=delta.signature)]
-    if isinstance(delta, wire.InputJSONDelta):
-        return [ToolCallDelta(index, delta.partial_json)] if delta.partial_json else []
+def _delta_events(index: int, delta: dict[str, Any]) -> list[ProviderEvent]:
+    kind = delta.get("type")
+    if kind == "text_delta":
+        return [TextDelta(delta["text"])] if delta.get("text") else []
+    if kind == "input_json_delta":
+        partial = delta.get("partial_json")
+        return [ToolCallDelta(index, partial)] if partial else []
+    if kind == "thinking_delta":
+        return [ThinkingDelta(delta["thinking"])] if delta.get("thinking") else []
+    if kind == "signature_delta":
+        return [ThinkingDelta("", signature=delta["signature"])]
     return []
 
 
-def message_events(message: wire.Message) -> list[ProviderEvent]:
+def message_events(message: dict[str, Any]) -> list[ProviderEvent]:
     """A whole (non-streamed) answer as the events a stream of it would give."""
     events: list[ProviderEvent] = []
-    for index, block in enumerate(message.content):
+    for index, block in enumerate(message["content"]):
         events.extend(_block_events(index, block))
-    events.append(UsageTally().update(message.usage))
-    events.append(Stop(stop_reason(message.stop_reason)))
+    events.append(UsageTally().update(message["usage"]))
+    events.append(Stop(stop_reason(message.get("stop_reason"))))
     return events
 
 
@@ -239,21 +242,23 @@ class StreamTranslator:
         self.is_finished = False
         """Whether `message_stop` arrived; a stream that ends without it was cut off."""
 
-    def feed(self, event: wire.RawMessageStreamEvent) -> list[ProviderEvent]:
-        """The provider events one stream event stands for."""
-        if isinstance(event, wire.RawMessageStartEvent):
-            return [self._usage.update(event.message.usage)]
-        if isinstance(event, wire.RawContentBlockStartEvent):
-            return _block_events(event.index, event.content_block)
-        if isinstance(event, wire.RawContentBlockDeltaEvent):
-            return _delta_events(event.index, event.delta)
-        if isinstance(event, wire.RawMessageDeltaEvent):
-            events: list[ProviderEvent] = [self._usage.update(event.usage)]
-            if event.delta.stop_reason is not None:
-                events.append(Stop(stop_reason(event.delta.stop_reason)))
+    def feed(self, event: dict[str, Any]) -> list[ProviderEvent]:
+        """The provider events one stream event (its JSON data) stands for."""
+        kind = event.get("type")
+        if kind == "content_block_delta":
+            return _delta_events(event["index"], event["delta"])
+        if kind == "content_block_start":
+            return _block_events(event["index"], event["content_block"])
+        if kind == "message_start":
+            return [self._usage.update(event["message"]["usage"])]
+        if kind == "message_delta":
+            events: list[ProviderEvent] = [self._usage.update(event["usage"])]
+            reason = event["delta"].get("stop_reason")
+            if reason is not None:
+                events.append(Stop(stop_reason(reason)))
                 self._stopped = True
             return events
-        if isinstance(event, wire.RawMessageStopEvent):
+        if kind == "message_stop":
             self.is_finished = True
             return [] if self._stopped else [Stop("end_turn")]
         return []
@@ -271,6 +276,18 @@ def status_error(error: anthropic.APIStatusError) -> ProviderError:
         dict(error.response.headers),
         error_type=error.type,
     )
+
+
+def _stream_error(frame: Frame, response: httpx2.Response) -> anthropic.APIStatusError:
+    """The SDK's error for an `error` event inside a stream that began with status 200."""
+    text = frame.data.decode(errors="replace")
+    body: object = text
+    try:
+        body = wire.decode(frame.data)
+        message = f"{body}"
+    except ValueError:
+        message = text or f"Error code: {response.status_code}"
+    return anthropic.APIStatusError(message, response=response, body=body)
 
 
 class AnthropicProvider:
@@ -304,16 +321,13 @@ class AnthropicProvider:
             )
         client = self._client(request.api_key, request.base_url)
         params = request_params(request)
-        # The SDK has no argument for sampling parameters; the API takes them in the body.
-        if extra := {k: params.pop(k) for k in _UNNAMED_PARAMS if k in params}:
-            params["extra_body"] = extra
         try:
             if request.stream:
                 async for event in self._streamed(client, params):
                     yield event
             else:
-                message = await client.messages.create(**params, stream=False)
-                for event in message_events(message):
+                response = await self._post(client, {**params, "stream": False}, stream=False)
+                for event in message_events(wire.decode(response.content)):
                     yield event
         except anthropic.APIStatusError as exc:
             raise status_error(exc) from exc
@@ -321,14 +335,40 @@ class AnthropicProvider:
             raise failures.connection_lost(PROVIDER, exc) from exc
 
     @staticmethod
+    async def _post(
+        client: anthropic.AsyncAnthropic, body: dict[str, Any], *, stream: bool
+    ) -> httpx2.Response:
+        """Send the body, pre-encoded, through the SDK client; an error status raises its error.
+
+        The answer comes back as raw bytes: the typed `messages.create` builds a pydantic model
+        per streamed event, which costs more CPU than all the rest of a streamed token's way.
+        """
+        response: httpx2.Response = await client.post(
+            "/v1/messages", cast_to=httpx2.Response, content=wire.encode(body), stream=stream
+        )
+        return response
+
+    @classmethod
     async def _streamed(
-        client: anthropic.AsyncAnthropic, params: dict[str, Any]
+        cls, client: anthropic.AsyncAnthropic, params: dict[str, Any]
     ) -> AsyncIterator[ProviderEvent]:
         translator = StreamTranslator()
-        async with await client.messages.create(**params, stream=True) as events:
-            async for event in events:
-                for translated in translator.feed(event):
-                    yield translated
+        response = await cls._post(client, {**params, "stream": True}, stream=True)
+        decoder = SSEDecoder()
+        try:
+            async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+                async for chunk in chunks:
+                    for frame in decoder.feed(chunk):
+                        # As the SDK reads the stream: unnamed events and pings carry nothing.
+                        if frame.event is None or frame.event == b"ping":
+                            continue
+                        if frame.event == b"error":
+                            raise _stream_error(frame, response)
+                        if frame.data:
+                            for event in translator.feed(wire.decode(frame.data)):
+                                yield event
+        finally:
+            await response.aclose()
         if not translator.is_finished:
             cut_off = EOFError("the stream ended before message_stop")
             raise failures.connection_lost(PROVIDER, cut_off)

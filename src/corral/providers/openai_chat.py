@@ -7,19 +7,17 @@ closes a tool call. This module absorbs them, so the runtime sees one kind of st
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import openai
 from openai import AsyncOpenAI
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.chat.chat_completion_chunk import ChoiceDelta, ChoiceDeltaToolCall
-from openai.types.completion_usage import CompletionUsage
 
 from corral.domain.conversation import Block, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
-from corral.providers import failures
+from corral.providers import failures, openai_http
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -77,7 +75,7 @@ class OpenAIChatProvider:
                 async for event in self._streamed(client, params):
                     yield event
             else:
-                completion = await client.chat.completions.create(**params)
+                completion = await openai_http.answer(client, "/chat/completions", params)
                 for event in _completion_events(self.name, completion):
                     yield event
         except openai.APIConnectionError as exc:  # timeouts included
@@ -127,15 +125,14 @@ class OpenAIChatProvider:
         self, client: AsyncOpenAI, params: dict[str, Any]
     ) -> AsyncIterator[ProviderEvent]:
         reader = _ChunkReader()
-        chunks = await client.chat.completions.create(
-            **params, stream=True, stream_options={"include_usage": True}
-        )
-        async with chunks:
+        params = {**params, "stream_options": {"include_usage": True}}
+        chunks = openai_http.payloads(client, "/chat/completions", params)
+        async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 for event in reader.read(chunk):
                     yield event
-        # The SDK hides the closing `[DONE]`; every complete answer names a finish reason,
-        # so a stream without one was cut short.
+        # A stream may end without `[DONE]`; every complete answer names a finish reason, so a
+        # stream without one was cut short.
         if reader.finish_reason is None:
             lost = ConnectionError("the stream ended before the answer was complete")
             raise failures.connection_lost(self.name, lost)
@@ -234,92 +231,100 @@ class _ChunkReader:
         self._call_ids: list[str | None] = []
         self.finish_reason: str | None = None
 
-    def read(self, chunk: ChatCompletionChunk) -> Iterator[ProviderEvent]:
+    def read(self, chunk: dict[str, Any]) -> list[ProviderEvent]:
         """The events of one chunk (only the first choice counts: Corral asks for one)."""
-        for choice in chunk.choices[:1]:
-            yield from self._delta(choice.delta)
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
+        events: list[ProviderEvent] = []
+        if choices := chunk.get("choices"):
+            choice = choices[0]
+            if delta := choice.get("delta"):
+                self._delta(delta, events)
+            if finish_reason := choice.get("finish_reason"):
+                self.finish_reason = finish_reason
         # OpenAI sends usage in a chunk of its own, DeepSeek on the finish chunk, Ollama never.
-        if chunk.usage is not None:
-            yield _usage_update(chunk.usage)
+        usage = chunk.get("usage")
+        if usage is not None:
+            events.append(_usage_update(usage))
+        return events
 
     def stop(self) -> Stop:
         """The stop event, once the stream is over."""
         return Stop(_stop_reason(self.finish_reason, has_tool_calls=bool(self._call_ids)))
 
-    def _delta(self, delta: ChoiceDelta) -> Iterator[ProviderEvent]:
+    def _delta(self, delta: dict[str, Any], events: list[ProviderEvent]) -> None:
         if thinking := _reasoning_of(delta):
-            yield ThinkingDelta(thinking)
-        if delta.content:
-            yield TextDelta(delta.content)
-        for call in delta.tool_calls or []:
+            events.append(ThinkingDelta(thinking))
+        if content := delta.get("content"):
+            events.append(TextDelta(content))
+        for call in delta.get("tool_calls") or ():
             index, is_new = self._slot(call)
-            function = call.function
+            function = call.get("function") or {}
             if is_new:
-                name = function.name if function is not None else None
-                yield ToolCallStart(index, name or "", call.id)
-            if function is not None and function.arguments:
-                yield ToolCallDelta(index, function.arguments)
+                events.append(ToolCallStart(index, function.get("name") or "", call.get("id")))
+            if arguments := function.get("arguments"):
+                events.append(ToolCallDelta(index, arguments))
 
-    def _slot(self, call: ChoiceDeltaToolCall) -> tuple[int, bool]:
+    def _slot(self, call: dict[str, Any]) -> tuple[int, bool]:
         """The event index of a tool call fragment, and whether it starts a call."""
-        wire_index: int | None = getattr(call, "index", None)
-        if wire_index is None and call.id is None and self._call_ids:
+        wire_index: int | None = call.get("index")
+        call_id: str | None = call.get("id")
+        if wire_index is None and call_id is None and self._call_ids:
             return len(self._call_ids) - 1, False
-        key: int | str = wire_index if wire_index is not None else f"id:{call.id}"
+        key: int | str = wire_index if wire_index is not None else f"id:{call_id}"
         slot = self._slots.get(key)
-        if slot is not None and (call.id is None or self._call_ids[slot] in (None, call.id)):
+        if slot is not None and (call_id is None or self._call_ids[slot] in (None, call_id)):
             return slot, False
         slot = len(self._call_ids)
-        self._call_ids.append(call.id)
+        self._call_ids.append(call_id)
         self._slots[key] = slot
         return slot, True
 
 
-def _completion_events(provider: str, completion: ChatCompletion) -> Iterator[ProviderEvent]:
+def _completion_events(provider: str, completion: Any) -> Iterator[ProviderEvent]:
     """The events of a whole (non-streamed) answer."""
-    if not completion.choices:
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not choices:
         raise ProviderError(f"{provider}: the answer held no choices", retryable=True)
-    choice = completion.choices[0]
-    message = choice.message
+    choice = choices[0]
+    message = choice.get("message") or {}
     if thinking := _reasoning_of(message):
         yield ThinkingDelta(thinking)
-    if message.content:
-        yield TextDelta(message.content)
-    calls = message.tool_calls or []
+    if content := message.get("content"):
+        yield TextDelta(content)
+    calls = message.get("tool_calls") or []
     for index, call in enumerate(calls):
-        function = getattr(call, "function", None)  # only function tools are offered
+        function = call.get("function")  # only function tools are offered
         if function is None:
             continue
-        yield ToolCallStart(index, function.name, call.id)
-        if function.arguments:
-            yield ToolCallDelta(index, function.arguments)
-    if completion.usage is not None:
-        yield _usage_update(completion.usage)
-    yield Stop(_stop_reason(choice.finish_reason, has_tool_calls=bool(calls)))
+        yield ToolCallStart(index, function.get("name"), call.get("id"))
+        if arguments := function.get("arguments"):
+            yield ToolCallDelta(index, arguments)
+    usage = completion.get("usage")
+    if usage is not None:
+        yield _usage_update(usage)
+    yield Stop(_stop_reason(choice.get("finish_reason"), has_tool_calls=bool(calls)))
 
 
-def _reasoning_of(part: object) -> str | None:
+def _reasoning_of(part: dict[str, Any]) -> str | None:
     """The thinking text a message or delta carries, under whichever name its server uses."""
     for field in _REASONING_FIELDS:
-        value = getattr(part, field, None)
-        if isinstance(value, str) and value:
+        value = part.get(field)
+        if value and isinstance(value, str):
             return value
     return None
 
 
-def _usage_update(usage: CompletionUsage) -> UsageUpdate:
+def _usage_update(usage: dict[str, Any]) -> UsageUpdate:
     """Chat Completions usage as Corral counts it; `prompt_tokens` includes cached tokens."""
-    cached = usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else None
+    prompt_details = usage.get("prompt_tokens_details")
+    cached = prompt_details.get("cached_tokens") if prompt_details else None
     if not cached:
-        cached = getattr(usage, "prompt_cache_hit_tokens", None)  # DeepSeek's own name
-    details = usage.completion_tokens_details
+        cached = usage.get("prompt_cache_hit_tokens")  # DeepSeek's own name
+    details = usage.get("completion_tokens_details")
     return UsageUpdate(
-        input_tokens=usage.prompt_tokens or 0,
-        output_tokens=usage.completion_tokens or 0,
+        input_tokens=usage.get("prompt_tokens") or 0,
+        output_tokens=usage.get("completion_tokens") or 0,
         cache_read_tokens=cached if isinstance(cached, int) else 0,
-        reasoning_tokens=(details.reasoning_tokens or 0) if details else 0,
+        reasoning_tokens=(details.get("reasoning_tokens") or 0) if details else 0,
     )
 
 

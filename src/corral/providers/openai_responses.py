@@ -7,37 +7,17 @@ verbatim on later turns. SDK errors and failed responses become `ProviderError` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import openai
-from openai.types.responses import (
-    Response,
-    ResponseCompletedEvent,
-    ResponseErrorEvent,
-    ResponseFailedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseFunctionToolCall,
-    ResponseIncompleteEvent,
-    ResponseOutputItem,
-    ResponseOutputItemAddedEvent,
-    ResponseOutputItemDoneEvent,
-    ResponseOutputMessage,
-    ResponseReasoningItem,
-    ResponseReasoningSummaryPartAddedEvent,
-    ResponseReasoningSummaryTextDeltaEvent,
-    ResponseReasoningTextDeltaEvent,
-    ResponseRefusalDeltaEvent,
-    ResponseStreamEvent,
-    ResponseTextDeltaEvent,
-    ResponseUsage,
-)
 
 from corral.domain.conversation import Message, Text, Thinking, ToolCall, ToolResult
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
-from corral.providers import failures, history
+from corral.providers import failures, history, openai_http
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -60,6 +40,8 @@ _PART_BREAK = "\n\n"
 """Joins the texts of separate output messages, and of reasoning summary parts."""
 _FAILURE_STATUS = {"server_error": 500, "rate_limit_exceeded": 429, "vector_store_timeout": 504}
 """The HTTP status a failed response's error code stands for (others read as a bad request)."""
+_TEXT_DELTAS = ("response.output_text.delta", "response.refusal.delta")
+_THINKING_DELTAS = ("response.reasoning_summary_text.delta", "response.reasoning_text.delta")
 
 
 class OpenAIResponsesProvider:
@@ -75,8 +57,8 @@ class OpenAIResponsesProvider:
         translator = ResponseTranslator()
         try:
             if request.stream:
-                events = await client.responses.create(stream=True, **params)
-                async with events:
+                events = openai_http.payloads(client, "/responses", params)
+                async with contextlib.aclosing(events):
                     async for event in events:
                         for out in translator.feed(event):
                             yield out
@@ -84,7 +66,8 @@ class OpenAIResponsesProvider:
                     cut = EOFError("the stream ended before the response was complete")
                     raise failures.connection_lost(PROVIDER, cut)
             else:
-                response = await client.responses.create(stream=False, **params)
+                body = {**params, "stream": False}
+                response = await openai_http.answer(client, "/responses", body)
                 for out in translator.whole(response):
                     yield out
         except openai.APIStatusError as exc:
@@ -226,7 +209,10 @@ def _reasoning_item(block: Thinking) -> list[dict[str, Any]]:
 
 
 class ResponseTranslator:
-    """Turns the Responses API's stream events, or a whole response, into provider events."""
+    """Turns the Responses API's stream events, or a whole response, into provider events.
+
+    Events and responses are the API's JSON objects, read by their documented keys.
+    """
 
     def __init__(self) -> None:
         self.is_finished = False
@@ -235,64 +221,64 @@ class ResponseTranslator:
         self._streamed: set[int] = set()
         """Output indices whose content arrived as deltas (so the item's end repeats none)."""
 
-    def feed(self, event: ResponseStreamEvent) -> list[ProviderEvent]:
+    def feed(self, event: dict[str, Any]) -> list[ProviderEvent]:
         """The provider events one stream event stands for."""
-        if isinstance(event, ResponseOutputItemAddedEvent):
-            return self._item_added(event.output_index, event.item)
-        if isinstance(event, ResponseOutputItemDoneEvent):
-            return self._item_done(event.output_index, event.item)
-        if isinstance(event, ResponseTextDeltaEvent | ResponseRefusalDeltaEvent):
-            return self._text(event.output_index, event.delta)
-        if isinstance(event, ResponseFunctionCallArgumentsDeltaEvent):
-            self._streamed.add(event.output_index)
-            return [ToolCallDelta(event.output_index, event.delta)]
-        if isinstance(
-            event, ResponseReasoningSummaryTextDeltaEvent | ResponseReasoningTextDeltaEvent
-        ):
-            self._streamed.add(event.output_index)
-            return [ThinkingDelta(event.delta)] if event.delta else []
-        if isinstance(event, ResponseReasoningSummaryPartAddedEvent):
-            return [ThinkingDelta(_PART_BREAK)] if event.summary_index > 0 else []
-        return self._terminal(event)
+        kind = event.get("type")
+        if kind in _TEXT_DELTAS:
+            return self._text(event["output_index"], event["delta"])
+        if kind == "response.function_call_arguments.delta":
+            self._streamed.add(event["output_index"])
+            return [ToolCallDelta(event["output_index"], event["delta"])]
+        if kind in _THINKING_DELTAS:
+            self._streamed.add(event["output_index"])
+            return [ThinkingDelta(event["delta"])] if event["delta"] else []
+        if kind == "response.output_item.added":
+            return self._item_added(event["output_index"], event["item"])
+        if kind == "response.output_item.done":
+            return self._item_done(event["output_index"], event["item"])
+        if kind == "response.reasoning_summary_part.added":
+            return [ThinkingDelta(_PART_BREAK)] if event["summary_index"] > 0 else []
+        return self._terminal(kind, event)
 
-    def whole(self, response: Response) -> list[ProviderEvent]:
+    def whole(self, response: dict[str, Any]) -> list[ProviderEvent]:
         """The provider events of a complete (non-streamed) response, in output order."""
         events: list[ProviderEvent] = []
-        for index, item in enumerate(response.output):
+        for index, item in enumerate(response["output"]):
             events += self._item_added(index, item)
             events += self._item_done(index, item)
         return events + self._finish(response)
 
-    def _terminal(self, event: ResponseStreamEvent) -> list[ProviderEvent]:
-        if isinstance(event, ResponseCompletedEvent | ResponseIncompleteEvent):
-            return self._finish(event.response)
-        if isinstance(event, ResponseFailedEvent):
-            error = event.response.error
+    def _terminal(self, kind: object, event: dict[str, Any]) -> list[ProviderEvent]:
+        if kind in ("response.completed", "response.incomplete"):
+            return self._finish(event["response"])
+        if kind == "response.failed":
+            error = event["response"].get("error")
             if error is None:
                 raise _failure(None, "the response failed")
-            raise _failure(error.code, error.message)
-        if isinstance(event, ResponseErrorEvent):
-            raise _failure(event.code, event.message)
+            raise _reported_failure(error)
+        if kind == "error":
+            raise _reported_failure(event)
         return []
 
-    def _item_added(self, index: int, item: ResponseOutputItem) -> list[ProviderEvent]:
-        if isinstance(item, ResponseFunctionToolCall):
+    def _item_added(self, index: int, item: dict[str, Any]) -> list[ProviderEvent]:
+        if item.get("type") == "function_call":
             self._has_calls = True
-            return [ToolCallStart(index, item.name, call_id=item.call_id)]
+            return [ToolCallStart(index, item["name"], call_id=item["call_id"])]
         return []
 
-    def _item_done(self, index: int, item: ResponseOutputItem) -> list[ProviderEvent]:
+    def _item_done(self, index: int, item: dict[str, Any]) -> list[ProviderEvent]:
         """Whatever of a finished item did not arrive as deltas; closes reasoning blocks."""
         streamed = index in self._streamed
-        if isinstance(item, ResponseReasoningItem):
-            text = _PART_BREAK.join(part.text for part in item.summary)
+        kind = item.get("type")
+        if kind == "reasoning":
+            text = _PART_BREAK.join(part["text"] for part in item.get("summary") or ())
             events: list[ProviderEvent] = [] if streamed or not text else [ThinkingDelta(text)]
-            signature = item.encrypted_content or None
-            return [*events, ThinkingDelta("", signature=signature, id=item.id)]
-        if isinstance(item, ResponseOutputMessage) and not streamed:
+            signature = item.get("encrypted_content") or None
+            return [*events, ThinkingDelta("", signature=signature, id=item["id"])]
+        if kind == "message" and not streamed:
             return self._text(index, _message_text(item))
-        if isinstance(item, ResponseFunctionToolCall) and not streamed and item.arguments:
-            return [ToolCallDelta(index, item.arguments)]
+        if kind == "function_call" and not streamed and item.get("arguments"):
+            return [ToolCallDelta(index, item["arguments"])]
         return []
 
     def _text(self, index: int, text: str) -> list[ProviderEvent]:
@@ -304,39 +290,40 @@ class ResponseTranslator:
         self._has_text = True
         return [TextDelta(text)]
 
-    def _finish(self, response: Response) -> list[ProviderEvent]:
+    def _finish(self, response: dict[str, Any]) -> list[ProviderEvent]:
         self.is_finished = True
-        has_calls = self._has_calls or any(
-            isinstance(item, ResponseFunctionToolCall) for item in response.output
-        )
+        output = response.get("output") or ()
+        has_calls = self._has_calls or any(item.get("type") == "function_call" for item in output)
         events: list[ProviderEvent] = []
-        if response.usage is not None:
-            events.append(_usage(response.usage))
+        usage = response.get("usage")
+        if usage is not None:
+            events.append(_usage(usage))
         events.append(Stop(_stop_reason(response, has_calls=has_calls)))
         return events
 
 
-def _message_text(item: ResponseOutputMessage) -> str:
+def _message_text(item: dict[str, Any]) -> str:
     return "".join(
-        part.text if part.type == "output_text" else part.refusal for part in item.content
+        part["text"] if part.get("type") == "output_text" else part.get("refusal") or ""
+        for part in item.get("content") or ()
     )
 
 
-def _usage(usage: ResponseUsage) -> UsageUpdate:
-    inputs, outputs = usage.input_tokens_details, usage.output_tokens_details
+def _usage(usage: dict[str, Any]) -> UsageUpdate:
+    inputs, outputs = usage.get("input_tokens_details"), usage.get("output_tokens_details")
     return UsageUpdate(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cache_read_tokens=(inputs.cached_tokens or 0) if inputs else 0,
-        cache_write_tokens=(inputs.cache_write_tokens or 0) if inputs else 0,
-        reasoning_tokens=(outputs.reasoning_tokens or 0) if outputs else 0,
+        input_tokens=usage["input_tokens"],
+        output_tokens=usage["output_tokens"],
+        cache_read_tokens=(inputs.get("cached_tokens") or 0) if inputs else 0,
+        cache_write_tokens=(inputs.get("cache_write_tokens") or 0) if inputs else 0,
+        reasoning_tokens=(outputs.get("reasoning_tokens") or 0) if outputs else 0,
     )
 
 
-def _stop_reason(response: Response, *, has_calls: bool) -> str:
-    if response.status == "incomplete":
-        details = response.incomplete_details
-        reason = details.reason if details else None
+def _stop_reason(response: dict[str, Any], *, has_calls: bool) -> str:
+    if response.get("status") == "incomplete":
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if details else None
         return "max_tokens" if reason == "max_output_tokens" else (reason or "incomplete")
     return "tool_use" if has_calls else "end_turn"
 
@@ -345,6 +332,14 @@ def _failure(code: str | None, message: str) -> ProviderError:
     """A response that failed after the HTTP answer began, as its HTTP status would read."""
     status = _FAILURE_STATUS.get(code or "server_error", 400)
     return failures.from_status(PROVIDER, status, message, error_type=code)
+
+
+def _reported_failure(error: dict[str, Any]) -> ProviderError:
+    """The failure of an `error` event, or of a failed response's `error` object."""
+    code, message = error.get("code"), error.get("message")
+    return _failure(
+        code if isinstance(code, str) else None, message if isinstance(message, str) else ""
+    )
 
 
 def _status_error(exc: openai.APIStatusError) -> ProviderError:
