@@ -21,7 +21,7 @@ class Budget:
     timeout_s: float
 
     @classmethod
-    def from_spec(cls, limits: Mapping[str, Any]) -> Budget:
+    def from_json(cls, limits: Mapping[str, Any]) -> Budget:
         """Read the resolved limits stored with a run."""
         return cls(
             max_turns=limits["max_turns"],

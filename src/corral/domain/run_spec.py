@@ -335,7 +335,7 @@ def parse_run_spec(data: Mapping[str, Any]) -> RunSpec:
         tools=tuple(parse_tool_ref(ref) for ref in data.get("tools") or ()),
         builtin_tools=tuple(data.get("builtin_tools") or ()),
         environment=RunEnvironment.from_json(data.get("environment") or {}),
-        limits=Budget.from_spec(data["limits"]),
+        limits=Budget.from_json(data["limits"]),
         model_settings=ModelSettings.from_json(data.get("model_settings") or {}),
         files=tuple(
             InputFile(
