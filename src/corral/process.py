@@ -72,7 +72,11 @@ def sandbox_of(settings: Settings) -> Capabilities:
 def build_context(settings: Settings) -> ServiceContext:
     """The service context of one process (not yet connected)."""
     prepare_data_dir(settings)
-    database = Database(settings.effective_database_url, schema=settings.database_schema)
+    database = Database(
+        settings.effective_database_url,
+        schema=settings.database_schema,
+        pool_size=settings.database_pool_size,
+    )
     secret = (
         settings.secret_key.get_secret_value()
         if settings.secret_key is not None

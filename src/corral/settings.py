@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     database_schema: str | None = None
     """PostgreSQL schema to keep Corral's tables in (default: the connection's search path)."""
 
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    """PostgreSQL connections each process keeps open. The pool is fixed: a statement waits for
+    a free connection rather than opening one, since opening and closing connections under load
+    costs both sides far more than the wait."""
+
     redis_url: str | None = None
     """Redis URL (`redis://host:6379/0`) used to wake subscribers across processes."""
 

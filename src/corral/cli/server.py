@@ -87,7 +87,11 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     prepare_data_dir(settings)
 
     async def main() -> str | None:
-        database = Database(settings.effective_database_url, schema=settings.database_schema)
+        database = Database(
+            settings.effective_database_url,
+            schema=settings.database_schema,
+            pool_size=settings.database_pool_size,
+        )
         await database.connect()
         try:
             await migrations.upgrade(database)

@@ -38,6 +38,7 @@ Dialect = Literal["sqlite", "postgresql"]
 
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 _WRITE_ATTEMPTS = 3
+_POOL_TIMEOUT_S = 30.0
 
 
 def _json_dumps(value: Any) -> str:
@@ -79,14 +80,23 @@ def _private_sqlite_file(path: Path) -> None:
 class Database:
     """Connections to one database, and the transactions run on them."""
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str | None = None,
+        pool_size: int = 10,
+        pool_timeout_s: float = _POOL_TIMEOUT_S,
+    ) -> None:
         self.url = url
         self.schema = schema
         self.dialect: Dialect = "postgresql" if url.startswith("postgres") else "sqlite"
         self._pool_size = pool_size
+        self._pool_timeout_s = pool_timeout_s
         self._sqlite_engine: sa.Engine | None = None
         self._sqlite_conn: sa.Connection | None = None
         self._pg_engine: AsyncEngine | None = None
+        self._pg_autocommit: AsyncEngine | None = None
         self._in_flight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -98,6 +108,9 @@ class Database:
                 self._sqlite_conn = self._open_sqlite()
         elif self._pg_engine is None:
             self._pg_engine = self._open_postgres()
+            # The same pool, its connections switched to autocommit while borrowed. Made once:
+            # deriving it per call costs more than the statement it runs.
+            self._pg_autocommit = self._pg_engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def close(self) -> None:
         """Close every connection."""
@@ -111,6 +124,7 @@ class Database:
             await self._in_flight.drain()
             await self._pg_engine.dispose()
             self._pg_engine = None
+            self._pg_autocommit = None
 
     def _open_sqlite(self) -> sa.Connection:
         url = sa.make_url(sqlite_url(self.url))
@@ -147,7 +161,8 @@ class Database:
         return create_async_engine(
             async_url(self.url),
             pool_size=self._pool_size,
-            max_overflow=self._pool_size,
+            max_overflow=0,
+            pool_timeout=self._pool_timeout_s,
             pool_pre_ping=False,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
@@ -189,6 +204,8 @@ class Database:
             return await self._in_flight.run(self._pg_write(autocommit, fn, *args, **kwargs))
         except sa.exc.IntegrityError as exc:
             raise Conflict("the change conflicts with existing data") from exc
+        except sa.exc.TimeoutError as exc:
+            raise Unavailable(self._pool_busy()) from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             raise Unavailable("the database is unreachable") from exc
 
@@ -198,6 +215,8 @@ class Database:
             if self.dialect == "sqlite":
                 return fn(self._require_sqlite(), *args, **kwargs)
             return await self._in_flight.run(self._pg_read(fn, *args, **kwargs))
+        except sa.exc.TimeoutError as exc:
+            raise Unavailable(self._pool_busy()) from exc
         except (sa.exc.OperationalError, sa.exc.InterfaceError, OSError) as exc:
             raise Unavailable("the database is unreachable") from exc
 
@@ -210,8 +229,7 @@ class Database:
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 if autocommit:
-                    single = engine.execution_options(isolation_level="AUTOCOMMIT")
-                    async with single.connect() as aconn:
+                    async with self._require_autocommit().connect() as aconn:
                         return await aconn.run_sync(fn, *args, **kwargs)
                 async with engine.begin() as aconn:
                     return await aconn.run_sync(fn, *args, **kwargs)
@@ -224,8 +242,7 @@ class Database:
 
     async def _pg_read(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # In autocommit mode a read is one round trip, not BEGIN, the query and ROLLBACK.
-        reader = self._require_postgres().execution_options(isolation_level="AUTOCOMMIT")
-        async with reader.connect() as aconn:
+        async with self._require_autocommit().connect() as aconn:
             return await aconn.run_sync(fn, *args, **kwargs)
 
     async def run_sync_admin(self, fn: Callable[[sa.Connection], T]) -> T:
@@ -244,6 +261,18 @@ class Database:
         if self._sqlite_conn is None:
             raise Unavailable("the database is not connected")
         return self._sqlite_conn
+
+    def _pool_busy(self) -> str:
+        return (
+            f"all {self._pool_size} database connections stayed busy for "
+            f"{self._pool_timeout_s:g} s (raise CORRAL_DATABASE_POOL_SIZE, or PostgreSQL is "
+            "overloaded)"
+        )
+
+    def _require_autocommit(self) -> AsyncEngine:
+        if self._pg_autocommit is None:
+            raise Unavailable("the database is not connected")
+        return self._pg_autocommit
 
     def _require_postgres(self) -> AsyncEngine:
         if self._pg_engine is None:
