@@ -16,17 +16,29 @@ from corral.cli.main import main
 from corral.storage.database import Database
 
 _write = Database.write
+_write_statement = Database.write_statement
 
 
-async def _write_then_die(self: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    result = await _write(self, fn, *args, **kwargs)
+def _die_after_a_turn(kwargs: dict[str, Any]) -> None:
     if any(event[0] == "message.completed" for event in kwargs.get("events") or ()):
         sys.stderr.write("dying worker: a turn was committed; dying now\n")
         sys.stderr.flush()
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+async def _write_then_die(self: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    result = await _write(self, fn, *args, **kwargs)
+    _die_after_a_turn(kwargs)
+    return result
+
+
+async def _write_statement_then_die(self: Database, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    result = await _write_statement(self, fn, *args, **kwargs)
+    _die_after_a_turn(kwargs)
     return result
 
 
 Database.write = _write_then_die  # type: ignore[method-assign]
+Database.write_statement = _write_statement_then_die  # type: ignore[method-assign]
 sys.argv = ["corral", "worker"]
 main()

@@ -68,9 +68,15 @@ class _Observed:
 
     def __init__(self, database: Database, snapshots: Snapshots) -> None:
         self._database, self._snapshots = database, snapshots
+        self.dialect = database.dialect
 
     async def write(self, *args: Any, **kwargs: Any) -> Any:
         result = await self._database.write(*args, **kwargs)
+        await self._snapshots.take()
+        return result
+
+    async def write_statement(self, *args: Any, **kwargs: Any) -> Any:
+        result = await self._database.write_statement(*args, **kwargs)
         await self._snapshots.take()
         return result
 

@@ -237,7 +237,14 @@ class EventWriter:
         if held_from is not None:
             self._held_from = held_from - count if held_from >= count else None
         try:
-            committed = await self._database.write(
+            one_statement = progress.is_one_statement(
+                self._database.dialect,
+                new_tool_calls=new_tool_calls,
+                session_messages=session_messages,
+                outputs=outputs,
+            )
+            write = self._database.write_statement if one_statement else self._database.write
+            committed = await write(
                 progress.save,
                 run_id=self._run.id,
                 session_id=self._run.session_id,

@@ -8,6 +8,7 @@ a worker that lost its lease, or a run that was cancelled meanwhile, writes noth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg
 
 from corral.domain.event_log import format_time
 from corral.storage.tables import run_events, runs, sessions
@@ -102,9 +104,12 @@ def commit(
     Returns None, writing nothing, when the run has ended or (with `owner`) its lease is held by
     someone else.
     """
-    params: dict[str, Any] = {"b_run_id": run_id, "b_count": len(events), **(values or {})}
+    values = dict(values or {})
     if events and events[-1][0] in TERMINAL_EVENT_TYPES:
-        params["api_keys"] = None  # provider keys live exactly as long as the run
+        values["api_keys"] = None  # provider keys live exactly as long as the run
+    if events and conn.dialect.name == "postgresql":
+        return _append_in_one_statement(conn, run_id, events, now, owner, values)
+    params: dict[str, Any] = {"b_run_id": run_id, "b_count": len(events), **values}
     if owner is not None:
         params["b_owner"] = owner
     row = conn.execute(_BUMP if owner is None else _BUMP_OWNED, params).first()
@@ -138,6 +143,103 @@ def commit(
             )
         conn.execute(_INSERT, rows)
     return Committed(last_seq, session_id, session_last_seq)
+
+
+def _append_in_one_statement(
+    conn: sa.Connection,
+    run_id: str,
+    events: Sequence[NewEvent],
+    now: datetime,
+    owner: str | None,
+    values: dict[str, Any],
+) -> Committed | None:
+    """`commit` on PostgreSQL: one statement, so a write needs no BEGIN and COMMIT around it.
+
+    The documents are encoded here without their `seq`, which only the statement knows; it
+    writes `{"seq":N,` in front of each.
+    """
+    columns = tuple(sorted(values))
+    statement = _append_statement(columns, owner is not None)
+    created_at = format_time(now)
+    rests = [
+        orjson.dumps({"type": event_type, "run_id": run_id, "created_at": created_at, **payload})[
+            1:
+        ].decode()
+        for event_type, payload in events
+    ]
+    params: dict[str, Any] = {
+        "b_run_id": run_id,
+        "b_count": len(events),
+        "b_owner": owner,
+        "b_now": now,
+        "b_types": [event_type for event_type, _ in events],
+        "b_rests": rests,
+        **{f"v_{column}": values[column] for column in columns},
+    }
+    row = conn.execute(statement, params).first()
+    if row is None:
+        return None
+    last_seq, session_id, session_last_seq = row
+    return Committed(last_seq, session_id, session_last_seq)
+
+
+@functools.lru_cache(maxsize=128)
+def _append_statement(columns: tuple[str, ...], owned: bool) -> sa.Select[Any]:
+    """Bump the run's (and its session's) last seq and insert the events after it.
+
+    Parameters: the run, the event count, the owner if `owned`, the time, the arrays of types
+    and of documents without their seq, and `v_<column>` for each of `columns`.
+    """
+    count = sa.bindparam("b_count", type_=sa.Integer)
+    run_id = sa.bindparam("b_run_id", type_=sa.String)
+    bump_run = runs.update().where(runs.c.id == run_id, _NOT_ENDED)
+    if owned:
+        bump_run = bump_run.where(runs.c.lease_owner == sa.bindparam("b_owner"))
+    bump = (
+        bump_run.values(
+            last_seq=runs.c.last_seq + count,
+            **{name: sa.bindparam(f"v_{name}", type_=runs.c[name].type) for name in columns},
+        )
+        .returning(runs.c.last_seq, runs.c.session_id)
+        .cte("bump")
+    )
+    bump_session = (
+        sessions.update()
+        .where(sessions.c.id == bump.c.session_id)
+        .values(last_seq=sessions.c.last_seq + count)
+        .returning(sessions.c.last_seq)
+        .cte("bump_session")
+    )
+    new = (
+        sa.func.unnest(
+            sa.bindparam("b_types", type_=pg.ARRAY(sa.Text)),
+            sa.bindparam("b_rests", type_=pg.ARRAY(sa.Text)),
+        )
+        .table_valued("type", "rest", with_ordinality="ord")
+        .render_derived()
+    )
+    seq = bump.c.last_seq - count + new.c.ord
+    rows = sa.select(
+        run_id,
+        seq,
+        new.c.type,
+        sa.literal('{"seq":') + sa.cast(seq, sa.Text) + sa.literal(",") + new.c.rest,
+        bump.c.session_id,
+        bump_session.c.last_seq - count + new.c.ord,
+        sa.bindparam("b_now", type_=run_events.c.created_at.type),
+    ).select_from(bump.join(new, sa.true()).outerjoin(bump_session, sa.true()))
+    appended = (
+        run_events.insert()
+        .from_select(
+            ["run_id", "seq", "type", "data", "session_id", "session_seq", "created_at"], rows
+        )
+        .cte("appended")
+    )
+    return (
+        sa.select(bump.c.last_seq, bump.c.session_id, bump_session.c.last_seq)
+        .select_from(bump.outerjoin(bump_session, sa.true()))
+        .add_cte(appended)
+    )
 
 
 def read(conn: sa.Connection, run_id: str, *, after: int, limit: int) -> list[StoredEvent]:

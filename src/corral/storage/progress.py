@@ -19,6 +19,21 @@ from corral.storage import tool_calls as tool_call_store
 from corral.storage.events import Committed, NewEvent
 
 
+def is_one_statement(
+    dialect: str,
+    *,
+    new_tool_calls: Sequence[dict[str, Any]] = (),
+    session_messages: Sequence[dict[str, Any]] = (),
+    outputs: Sequence[tuple[str, bytes]] = (),
+) -> bool:
+    """Whether `save` issues a single statement, so it may run without a transaction around it.
+
+    On PostgreSQL the events and the run's values are one statement (`events.commit`); any tool
+    call, session turn or output file adds one.
+    """
+    return dialect == "postgresql" and not (new_tool_calls or session_messages or outputs)
+
+
 def save(
     conn: sa.Connection,
     *,
