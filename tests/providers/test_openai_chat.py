@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -519,3 +520,17 @@ async def test_error_answers_become_provider_errors_that_are_not_retried(
     assert (raised.value.code, raised.value.status, raised.value.retryable) == (code, status, False)
     assert raised.value.message.startswith("openai: ")
     assert isinstance(raised.value.__cause__, Exception)
+
+
+async def test_an_endpoint_nobody_listens_on_is_a_retryable_error_naming_it():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: connections are refused
+        request = replace(SAY_THIS_IS_A_TEST, base_url=f"http://127.0.0.1:{port}/v1", stream=True)
+        async with adapter() as provider:
+            with pytest.raises(ProviderError) as raised:
+                async for _ in provider.stream(request):
+                    pass
+
+    assert (raised.value.code, raised.value.retryable) == ("provider_error", True)
+    assert raised.value.message.endswith(f"cannot connect to 127.0.0.1:{port}: Connection refused")

@@ -305,7 +305,13 @@ class AnthropicProvider:
         if pooled is None:
             # Corral retries failed calls itself, with its own backoff and budget.
             pooled = anthropic.AsyncAnthropic(
-                api_key=api_key, base_url=base_url, max_retries=0, timeout=_TIMEOUT
+                api_key=api_key,
+                base_url=base_url,
+                max_retries=0,
+                timeout=_TIMEOUT,
+                # Its parser is compiled: the default pure-Python HTTP stack cost more per
+                # streamed chunk than all of Corral's own work on it.
+                http_client=anthropic.DefaultAioHttpClient(timeout=_TIMEOUT),
             )
             self._clients[base_url] = pooled
         return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)

@@ -6,8 +6,11 @@ Adapters read the status, message and headers from their SDK's exception and cal
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
+
+import aiohttp
 
 from corral import retry_after
 from corral.errors import ProviderError
@@ -88,7 +91,31 @@ def from_status(
 
 def connection_lost(provider: str, error: BaseException) -> ProviderError:
     """A network failure: the call may be tried again."""
-    detail = str(error) or type(error).__name__
     return ProviderError(
-        f"{provider}: connection failed: {detail}", code=ErrorCode.PROVIDER_ERROR, retryable=True
+        f"{provider}: connection failed: {network_detail(error)}",
+        code=ErrorCode.PROVIDER_ERROR,
+        retryable=True,
     )
+
+
+def network_detail(error: BaseException) -> str:
+    """What broke, in words, from the causes of `error`.
+
+    The SDKs wrap the transport's exception (an aiohttp one, on their aiohttp transport) in
+    their own, whose message is a bare "Connection error."; a cause says what happened.
+    """
+    chain = [error]
+    while (cause := chain[-1].__cause__) is not None:
+        chain.append(cause)
+    for exc in chain:
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            return "the answer was incomplete: the connection closed in the middle of its body"
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return "the server closed the connection before it answered"
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            errno = exc.os_error.errno
+            reason = os.strerror(errno) if errno else str(exc.os_error)
+            return f"cannot connect to {exc.host}:{exc.port}: {reason}"
+        if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+            return "timed out"
+    return str(chain[-1]) or type(chain[-1]).__name__

@@ -30,9 +30,6 @@ from corral.providers.base import (
 )
 from corral.providers.history import wire_call_ids
 
-_TIMEOUT = openai.Timeout(600.0, connect=10.0)
-"""A reasoning model may think for minutes before its first token arrives."""
-
 _NO_KEY = "none"
 """Sent when a request has no key: local servers ignore it, and the SDK would otherwise look
 for one in the environment."""
@@ -95,12 +92,7 @@ class OpenAIChatProvider:
         api_key = request.api_key or _NO_KEY
         pooled = self._clients.get(request.base_url)
         if pooled is None:
-            pooled = AsyncOpenAI(
-                api_key=api_key,
-                base_url=request.base_url,
-                max_retries=0,  # the runtime retries, with its own policy
-                timeout=_TIMEOUT,
-            )
+            pooled = openai_http.new_client(api_key, request.base_url)
             self._clients[request.base_url] = pooled
         return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
 

@@ -1,7 +1,9 @@
 """How both OpenAI adapters call their API: through the SDK client, without its typed models.
 
 The SDK client still builds the request (key, base URL, headers, timeouts, pooled connections)
-and raises its own error types for an error status. The body goes out pre-encoded, and a stream
+and raises its own error types for an error status. Its connections are the SDK's aiohttp
+transport, whose parser is compiled: the default pure-Python HTTP stack cost more per streamed
+chunk than all of Corral's own work on it. The body goes out pre-encoded, and a stream
 is read as raw bytes and parsed frame by frame: the SDK's typed parameters and its pydantic
 object per chunk would cost more CPU than everything else a call and its tokens do. What the
 SDK's stream does besides parsing is done here too: it ends at `[DONE]`, an `error` payload
@@ -24,12 +26,25 @@ import openai
 from corral.providers import wire
 from corral.providers.sse import SSEDecoder
 
+_TIMEOUT = openai.Timeout(600.0, connect=10.0)
+"""A reasoning model may think for minutes before its first token arrives."""
 _OPTIONS: openai.RequestOptions = {"security": {"bearer_auth": True}}
 """Bearer auth only, as the SDK's own `create` methods ask for it."""
 _DRAIN_S = 0.1
 """How long the rest of a body after `[DONE]` may take to arrive, so the connection is reused."""
 _READ_ERRORS = (httpx2.RequestError, ssl.SSLError, anyio.EndOfStream)
 """What reading a body may raise when the connection fails (the SDK's own list)."""
+
+
+def new_client(api_key: str, base_url: str | None) -> openai.AsyncOpenAI:
+    """An SDK client for one endpoint, on the aiohttp transport; Corral retries calls itself."""
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        max_retries=0,
+        timeout=_TIMEOUT,
+        http_client=openai.DefaultAioHttpClient(timeout=_TIMEOUT),
+    )
 
 
 async def answer(client: openai.AsyncOpenAI, path: str, params: dict[str, Any]) -> Any:

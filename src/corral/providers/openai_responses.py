@@ -33,7 +33,6 @@ from corral.types.errors import ErrorCode
 PROVIDER = "openai"
 """The provider name in error messages."""
 
-_TIMEOUT = openai.Timeout(600.0, connect=10.0)
 _REASONING_PREFIX = "rs_"
 """Thinking blocks whose id has this prefix are OpenAI reasoning items; others are dropped."""
 _PART_BREAK = "\n\n"
@@ -92,12 +91,7 @@ class OpenAIResponsesProvider:
         # One pooled client per endpoint, wearing this call's key (runs may bring their own).
         pooled = self._clients.get(request.base_url)
         if pooled is None:
-            pooled = openai.AsyncOpenAI(
-                api_key=request.api_key,
-                base_url=request.base_url,
-                max_retries=0,
-                timeout=_TIMEOUT,
-            )
+            pooled = openai_http.new_client(request.api_key, request.base_url)
             self._clients[request.base_url] = pooled
         if pooled.api_key == request.api_key:
             return pooled
