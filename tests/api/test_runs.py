@@ -187,3 +187,15 @@ async def test_a_submit_can_wait_for_the_end_of_a_short_run_in_one_request(clien
     assert slow.status_code == 202
     assert slow.json()["status"] in ("queued", "running")
     await client.post(f"/v1/runs/{slow.json()['id']}/cancel")
+
+
+async def test_a_full_worker_takes_the_next_queued_run_as_soon_as_one_ends(make_settings):
+    from tests.conftest import api_client, running_app
+
+    # Polling only once a minute: the end of a run is what must wake the claim loop.
+    settings = make_settings(worker_concurrency=1, poll_interval_s=60)
+    async with running_app(settings) as app, api_client(app) as client:
+        runs = [await submit(client, f"[[delay 0.2s]] run {i}") for i in range(3)]
+        ended = [await wait(client, run["id"], timeout_s=10) for run in runs]
+
+    assert [run["status"] for run in ended] == ["completed"] * 3

@@ -77,6 +77,8 @@ class Worker:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._contexts: dict[str, RunContext] = {}
         self._wake: Subscription | None = None
+        self._full = False
+        """Whether the claim loop last stopped for want of capacity, not of queued runs."""
         self._workspace_requests: Subscription | None = None
         self._background: list[asyncio.Task[None]] = []
         self._letting_go: set[asyncio.Task[bool]] = set()
@@ -151,6 +153,7 @@ class Worker:
         while True:
             free = self._ctx.settings.worker_concurrency - self._busy_count()
             batch = min(free, CLAIM_BATCH)
+            self._full = batch <= 0
             if batch > 0:
                 claim_started = time.monotonic()
                 try:
@@ -205,7 +208,9 @@ class Worker:
         self._tasks.pop(run_id, None)
         metrics.ACTIVE_RUNS.dec()
         self._contexts.pop(run_id, None)
-        if self._wake is not None:
+        # Claim again only if the loop left runs in the queue for want of capacity: otherwise
+        # the queue was empty then, and each run queued since has woken the loop by itself.
+        if self._full and self._wake is not None:
             self._wake.push("")
 
     # -- executing -------------------------------------------------------------------------
