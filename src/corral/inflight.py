@@ -23,10 +23,14 @@ class InFlight:
 
     async def run(self, exchange: Coroutine[Any, Any, T]) -> T:
         """Await `exchange`, which completes even if this await is cancelled."""
+        return await asyncio.shield(self.start(exchange))
+
+    def start(self, exchange: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `exchange` in a task of its own, which `drain` waits for."""
         task = asyncio.ensure_future(exchange)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return await asyncio.shield(task)
+        return task
 
     async def drain(self, timeout_s: float = 10.0) -> None:
         """Wait (up to `timeout_s`) for the exchanges still running."""

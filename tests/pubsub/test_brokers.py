@@ -115,3 +115,32 @@ async def test_the_postgres_broker_reconnects_and_wakes_everyone_after_losing_it
     finally:
         await broker.close()
         await publisher.close()
+
+
+async def test_many_messages_published_at_once_all_arrive_in_order(pair):
+    first, second = pair
+    # Over 8,000 bytes in one loop turn: more than one PostgreSQL notification can carry.
+    messages = [f"{i}:" + "x" * 100 for i in range(200)]
+    with second.subscribe("run.many", "run.other") as remote:
+        await asyncio.gather(
+            *(first.publish("run.many", m) for m in messages), first.publish("run.other", "y")
+        )
+        received: list[str] = []
+        while len(received) < len(messages) + 1:
+            batch = await remote.wait(5)
+            assert batch, f"only {len(received)} of {len(messages) + 1} arrived"
+            received += batch
+
+    assert [m for m in received if m != "y"] == messages
+    assert received.count("y") == 1
+
+
+@pytest.mark.postgres
+async def test_a_message_with_the_record_separator_is_refused():
+    broker = PostgresBroker(PG_URL)
+    await broker.start()
+    try:
+        with pytest.raises(ValueError, match="record separator"):
+            await broker.publish("run.1", "a\x1eb")
+    finally:
+        await broker.close()

@@ -9,13 +9,18 @@ from typing import Any
 
 import asyncpg
 
-from corral.inflight import InFlight
 from corral.pubsub.base import Broker
+from corral.pubsub.outbox import Message, Outbox
 
 logger = logging.getLogger(__name__)
 
 PG_CHANNEL = "corral"
 _SEPARATOR = "\n"
+"""Between a message's channel and its text."""
+_BATCH_SEPARATOR = "\x1e"
+"""Between the messages of one notification (ASCII record separator)."""
+_MAX_PAYLOAD = 7000
+"""Bytes of messages per notification; PostgreSQL refuses payloads of 8000 bytes or more."""
 
 
 class PostgresBroker(Broker):
@@ -30,7 +35,7 @@ class PostgresBroker(Broker):
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self._closing = False
-        self._in_flight = InFlight()
+        self._outbox = Outbox(self._notify)
 
     async def start(self) -> None:
         """Connect the listener and the publishing pool."""
@@ -51,18 +56,25 @@ class PostgresBroker(Broker):
             with contextlib.suppress(Exception):
                 await self._listener.close()
         if self._pool is not None:
-            await self._in_flight.drain()
+            await self._outbox.drain()
             await self._pool.close()
 
     async def publish(self, channel: str, message: str = "") -> None:
-        """NOTIFY every process (including this one, through its own LISTEN)."""
+        """NOTIFY every process (including this one, through its own LISTEN).
+
+        The messages of one loop turn share a notification (`pubsub.outbox`).
+        """
         if self._pool is None:
             raise RuntimeError("broker not started")
-        await self._in_flight.run(
-            self._pool.execute(
-                "SELECT pg_notify($1, $2)", PG_CHANNEL, channel + _SEPARATOR + message
-            )
-        )
+        if _BATCH_SEPARATOR in channel + message:
+            raise ValueError("a broker message may not contain the record separator")
+        await self._outbox.put(channel, message)
+
+    async def _notify(self, messages: list[Message]) -> None:
+        assert self._pool is not None
+        entries = [channel + _SEPARATOR + message for channel, message in messages]
+        for payload in _payloads(entries):
+            await self._pool.execute("SELECT pg_notify($1, $2)", PG_CHANNEL, payload)
 
     async def _listen(self) -> None:
         if self._listener is not None:
@@ -75,8 +87,9 @@ class PostgresBroker(Broker):
         self._lost.clear()
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        channel, _, message = payload.partition(_SEPARATOR)
-        self.deliver(channel, message)
+        for entry in payload.split(_BATCH_SEPARATOR):
+            channel, _, message = entry.partition(_SEPARATOR)
+            self.deliver(channel, message)
 
     def _on_terminated(self, _conn: Any) -> None:
         self._lost.set()
@@ -102,3 +115,20 @@ async def _nothing_to_reset(_conn: asyncpg.Connection) -> None:
     asyncpg's default reset (unlock advisory locks, close cursors, unlisten, reset settings)
     would be a second round trip after every NOTIFY.
     """
+
+
+def _payloads(entries: list[str]) -> list[str]:
+    """`entries` joined into as few notification payloads as fit."""
+    payloads: list[str] = []
+    current: list[str] = []
+    size = 0
+    for entry in entries:
+        length = len(entry.encode()) + 1
+        if current and size + length > _MAX_PAYLOAD:
+            payloads.append(_BATCH_SEPARATOR.join(current))
+            current, size = [], 0
+        current.append(entry)
+        size += length
+    if current:
+        payloads.append(_BATCH_SEPARATOR.join(current))
+    return payloads

@@ -10,6 +10,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from corral.pubsub.base import Broker
+from corral.pubsub.outbox import Message, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class RedisBroker(Broker):
         self._client: aioredis.Redis | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self._outbox = Outbox(self._publish_all)
 
     async def start(self) -> None:
         """Connect and start reading."""
@@ -41,13 +43,21 @@ class RedisBroker(Broker):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         if self._client is not None:
+            await self._outbox.drain()
             await self._client.aclose()
 
     async def publish(self, channel: str, message: str = "") -> None:
-        """PUBLISH to every process."""
+        """PUBLISH to every process; the messages of one loop turn share a round trip."""
         if self._client is None:
             raise RuntimeError("broker not started")
-        await self._client.publish(PREFIX + channel, message)
+        await self._outbox.put(channel, message)
+
+    async def _publish_all(self, messages: list[Message]) -> None:
+        assert self._client is not None
+        async with self._client.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(PREFIX + channel, message)
+            await pipe.execute()
 
     async def _read(self) -> None:
         assert self._client is not None

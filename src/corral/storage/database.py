@@ -12,6 +12,7 @@ cancelled (see `corral.inflight`).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,11 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Runs a function of the synchronous API in a greenlet, so each of its statements awaits the
+# driver on the event loop: what `AsyncConnection.run_sync` does, without the asynchronous
+# connection's own checkout and close, each of which spawns a greenlet of its own.
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from corral import private_files
 from corral.errors import Conflict, Unavailable
@@ -77,6 +83,18 @@ def _private_sqlite_file(path: Path) -> None:
         private_files.tighten(path.with_name(path.name + suffix))
 
 
+def _connected(engine: sa.Engine, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    with engine.connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def _in_transaction(
+    engine: sa.Engine, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    with engine.begin() as conn:
+        return fn(conn, *args, **kwargs)
+
+
 class Database:
     """Connections to one database, and the transactions run on them."""
 
@@ -96,7 +114,7 @@ class Database:
         self._sqlite_engine: sa.Engine | None = None
         self._sqlite_conn: sa.Connection | None = None
         self._pg_engine: AsyncEngine | None = None
-        self._pg_autocommit: AsyncEngine | None = None
+        self._pg_transactional: sa.Engine | None = None
         self._in_flight = InFlight()
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -108,9 +126,10 @@ class Database:
                 self._sqlite_conn = self._open_sqlite()
         elif self._pg_engine is None:
             self._pg_engine = self._open_postgres()
-            # The same pool, its connections switched to autocommit while borrowed. Made once:
-            # deriving it per call costs more than the statement it runs.
-            self._pg_autocommit = self._pg_engine.execution_options(isolation_level="AUTOCOMMIT")
+            # The same pool, its connections out of autocommit while borrowed, for transactions.
+            self._pg_transactional = self._pg_engine.sync_engine.execution_options(
+                isolation_level="READ COMMITTED"
+            )
 
     async def close(self) -> None:
         """Close every connection."""
@@ -124,7 +143,7 @@ class Database:
             await self._in_flight.drain()
             await self._pg_engine.dispose()
             self._pg_engine = None
-            self._pg_autocommit = None
+            self._pg_transactional = None
 
     def _open_sqlite(self) -> sa.Connection:
         url = sa.make_url(sqlite_url(self.url))
@@ -158,8 +177,11 @@ class Database:
         connect_args: dict[str, Any] = {}
         if self.schema:
             connect_args["server_settings"] = {"search_path": self.schema}
+        # Autocommit by default: reads and single statements are most exchanges, and need no
+        # BEGIN and COMMIT around them.
         return create_async_engine(
             async_url(self.url),
+            isolation_level="AUTOCOMMIT",
             pool_size=self._pool_size,
             max_overflow=0,
             pool_timeout=self._pool_timeout_s,
@@ -225,14 +247,18 @@ class Database:
     ) -> T:
         # PostgreSQL may abort one of two transactions that lock the same rows in opposite orders
         # (deadlock) or that cannot be serialised; the aborted one wrote nothing, so run it again.
-        engine = self._require_postgres()
+        engine = (
+            self._require_postgres().sync_engine if autocommit else self._require_transactional()
+        )
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 if autocommit:
-                    async with self._require_autocommit().connect() as aconn:
-                        return await aconn.run_sync(fn, *args, **kwargs)
-                async with engine.begin() as aconn:
-                    return await aconn.run_sync(fn, *args, **kwargs)
+                    return await greenlet_spawn(
+                        functools.partial(_connected, engine, fn, *args, **kwargs)
+                    )
+                return await greenlet_spawn(
+                    functools.partial(_in_transaction, engine, fn, *args, **kwargs)
+                )
             except sa.exc.DBAPIError as exc:
                 sqlstate = getattr(exc.orig, "sqlstate", None)
                 if sqlstate not in _RETRYABLE_SQLSTATES or attempt == _WRITE_ATTEMPTS:
@@ -242,8 +268,8 @@ class Database:
 
     async def _pg_read(self, fn: TxFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         # In autocommit mode a read is one round trip, not BEGIN, the query and ROLLBACK.
-        async with self._require_autocommit().connect() as aconn:
-            return await aconn.run_sync(fn, *args, **kwargs)
+        engine = self._require_postgres().sync_engine
+        return await greenlet_spawn(functools.partial(_connected, engine, fn, *args, **kwargs))
 
     async def run_sync_admin(self, fn: Callable[[sa.Connection], T]) -> T:
         """Run `fn` in a transaction for schema work (migrations, create_all)."""
@@ -254,8 +280,7 @@ class Database:
                     return fn(conn)
             finally:
                 engine.dispose()
-        async with self._require_postgres().begin() as aconn:
-            return await aconn.run_sync(fn)
+        return await greenlet_spawn(_in_transaction, self._require_transactional(), fn)
 
     def _require_sqlite(self) -> sa.Connection:
         if self._sqlite_conn is None:
@@ -269,10 +294,10 @@ class Database:
             "overloaded)"
         )
 
-    def _require_autocommit(self) -> AsyncEngine:
-        if self._pg_autocommit is None:
+    def _require_transactional(self) -> sa.Engine:
+        if self._pg_transactional is None:
             raise Unavailable("the database is not connected")
-        return self._pg_autocommit
+        return self._pg_transactional
 
     def _require_postgres(self) -> AsyncEngine:
         if self._pg_engine is None:
