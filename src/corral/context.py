@@ -19,6 +19,7 @@ from corral.sandbox.capabilities import Capabilities
 from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage.database import Database
+from corral.storage.recent import RecentEvents
 
 __all__ = ["ServiceContext"]
 
@@ -36,6 +37,8 @@ class ServiceContext:
     sandbox: Capabilities
     """What this host's sandbox can enforce (probed at start)."""
     clock: Callable[[], datetime] = field(default=utcnow)
+    recent: RecentEvents = field(default_factory=RecentEvents)
+    """The newest events this process wrote, which its live streams read first."""
 
     @property
     def defaults(self) -> Defaults:

@@ -200,6 +200,7 @@ class RunContext:
             database=services.database,
             broker=services.broker,
             clock=services.clock,
+            recent=services.recent,
         )
         self.status = RunStatus(run.status)
         """The status last written (the claim's, then each `save`'s)."""

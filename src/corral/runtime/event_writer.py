@@ -34,6 +34,7 @@ from corral.pubsub.notices import publish_appended
 from corral.storage import progress
 from corral.storage.database import Database
 from corral.storage.events import NewEvent
+from corral.storage.recent import RecentEvents
 from corral.storage.runs import RunRecord
 from corral.types.events import TERMINAL_EVENT_TYPES
 
@@ -58,11 +59,13 @@ class EventWriter:
         database: Database,
         broker: Broker,
         clock: Callable[[], datetime],
+        recent: RecentEvents | None = None,
     ) -> None:
         self._run = run
         self._worker_id = worker_id
         self._database = database
         self._broker = broker
+        self._recent = recent
         self._clock = clock
         self.last_seq = run.last_seq
         """The seq of the last event committed."""
@@ -269,6 +272,8 @@ class EventWriter:
         if not events:
             return
         metrics.EVENTS_APPENDED.inc(len(events))
+        if self._recent is not None:
+            self._recent.add(self._run.id, committed.events)
         ended = events[-1][0] in TERMINAL_EVENT_TYPES
         await publish_appended(self._broker, self._run.id, committed, ended=ended)
 

@@ -62,7 +62,9 @@ async def _follow_run(
         quiet_since = loop.time()
         status_checked = ended = False
         while True:
-            batch = await ctx.database.read(event_log.read, run_id, after=after, limit=STREAM_PAGE)
+            batch = ctx.recent.after(run_id, after, STREAM_PAGE) or await ctx.database.read(
+                event_log.read, run_id, after=after, limit=STREAM_PAGE
+            )
             if batch:
                 terminal = next(
                     (i for i, e in enumerate(batch) if e.type in TERMINAL_EVENT_TYPES), None

@@ -52,6 +52,8 @@ class Committed:
     last_seq: int
     session_id: str | None
     session_last_seq: int | None
+    events: tuple[StoredEvent, ...] = ()
+    """The events appended, as stored."""
 
 
 _NOT_ENDED = sa.text(
@@ -142,6 +144,8 @@ def commit(
                 }
             )
         conn.execute(_INSERT, rows)
+        stored = tuple(StoredEvent(row["seq"], row["type"], row["data"]) for row in rows)
+        return Committed(last_seq, session_id, session_last_seq, stored)
     return Committed(last_seq, session_id, session_last_seq)
 
 
@@ -180,7 +184,12 @@ def _append_in_one_statement(
     if row is None:
         return None
     last_seq, session_id, session_last_seq = row
-    return Committed(last_seq, session_id, session_last_seq)
+    first = last_seq - len(events) + 1
+    stored = tuple(
+        StoredEvent(first + offset, event_type, f'{{"seq":{first + offset},{rest}')
+        for offset, ((event_type, _), rest) in enumerate(zip(events, rests, strict=True))
+    )
+    return Committed(last_seq, session_id, session_last_seq, stored)
 
 
 @functools.lru_cache(maxsize=128)

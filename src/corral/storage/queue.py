@@ -20,6 +20,17 @@ from corral.types.runs import ACTIVE_STATUSES, RunStatus
 _LEASED = (RunStatus.RUNNING, RunStatus.WAITING)
 
 
+def _status_in(
+    column: sa.ColumnElement[str], statuses: Collection[RunStatus]
+) -> sa.ColumnElement[bool]:
+    """`column IN (...)` with the statuses written into the statement.
+
+    A list of values would be an expanding parameter, rendered again at each execution: a
+    tenth of a millisecond per claim.
+    """
+    return column.in_([sa.literal_column(f"'{status.value}'") for status in sorted(statuses)])
+
+
 def _claim_statement(*, skip_locked: bool) -> sa.Update:
     earlier = runs.alias("earlier")
     earlier_active = (
@@ -27,7 +38,7 @@ def _claim_statement(*, skip_locked: bool) -> sa.Update:
         .where(
             earlier.c.session_id == runs.c.session_id,
             earlier.c.session_position < runs.c.session_position,
-            earlier.c.status.in_([s.value for s in ACTIVE_STATUSES]),
+            _status_in(earlier.c.status, ACTIVE_STATUSES),
         )
         .exists()
     )
@@ -37,7 +48,7 @@ def _claim_statement(*, skip_locked: bool) -> sa.Update:
             sa.or_(
                 runs.c.status == RunStatus.QUEUED.value,
                 sa.and_(
-                    runs.c.status.in_([s.value for s in _LEASED]),
+                    _status_in(runs.c.status, _LEASED),
                     runs.c.lease_expires_at < sa.bindparam("b_now"),
                 ),
             ),
