@@ -165,10 +165,11 @@ def _append_in_one_statement(
     columns = tuple(sorted(values))
     statement = _append_statement(columns, owner is not None)
     created_at = format_time(now)
+    # Each document less its opening brace: `"type":…}`, which the statement's `{"seq":N,` opens.
     rests = [
-        orjson.dumps({"type": event_type, "run_id": run_id, "created_at": created_at, **payload})[
-            1:
-        ].decode()
+        orjson.dumps(
+            {"type": event_type, "run_id": run_id, "created_at": created_at, **payload}
+        ).decode()[1:]
         for event_type, payload in events
     ]
     params: dict[str, Any] = {
