@@ -76,7 +76,7 @@ async def payloads(
                 for frame in decoder.feed(chunk):
                     data = frame.data
                     if data.startswith(b"[DONE]"):
-                        await _drain(response, chunks)
+                        await _drain(chunks)
                         return
                     if not data:
                         continue
@@ -100,13 +100,12 @@ def _stream_error(error: object, request: httpx2.Request) -> openai.APIError:
     return openai.APIError(message, request, body=error)
 
 
-async def _drain(response: httpx2.Response, chunks: AsyncIterator[bytes]) -> None:
+async def _drain(chunks: AsyncIterator[bytes]) -> None:
     """Read what follows `[DONE]` (normally just the end of the body), briefly.
 
-    An HTTP/1.1 connection goes back to the pool only once its body has been read to the end.
+    A connection (HTTP/1.1, on the aiohttp transport) goes back to the pool only once its
+    body has been read to the end.
     """
-    if response.http_version != "HTTP/1.1":
-        return
     with contextlib.suppress(TimeoutError, *_READ_ERRORS):
         async with asyncio.timeout(_DRAIN_S):
             async for _ in chunks:
