@@ -7,18 +7,17 @@ only `AnthropicProvider` talks to the network.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import anthropic
-import httpx2
 
 from corral.domain.conversation import Block, Message, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
-from corral.providers import failures, history, wire
+from corral.providers import failures, history, transport, wire
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -35,7 +34,7 @@ from corral.types.errors import ErrorCode
 PROVIDER = "anthropic"
 """The provider's name in error messages."""
 
-_TIMEOUT = anthropic.Timeout(600.0, connect=10.0)
+_PATH = "/v1/messages"
 _DEFAULT_MAX_TOKENS = 8192
 _CLAUDE_3_MAX_TOKENS = 4096
 _CLAUDE_3_MODELS = ("claude-3-opus", "claude-3-sonnet", "claude-3-haiku")
@@ -278,41 +277,35 @@ def status_error(error: anthropic.APIStatusError) -> ProviderError:
     )
 
 
-def _stream_error(frame: Frame, response: httpx2.Response) -> anthropic.APIStatusError:
+def _stream_error(frame: Frame, response: aiohttp.ClientResponse) -> anthropic.APIStatusError:
     """The SDK's error for an `error` event inside a stream that began with status 200."""
+    answer = transport.sdk_response(str(response.url), response.status, response.headers)
     text = frame.data.decode(errors="replace")
     body: object = text
     try:
         body = wire.decode(frame.data)
         message = f"{body}"
     except ValueError:
-        message = text or f"Error code: {response.status_code}"
-    return anthropic.APIStatusError(message, response=response, body=body)
+        message = text or f"Error code: {response.status}"
+    return anthropic.APIStatusError(message, response=answer, body=body)
 
 
 class AnthropicProvider:
-    """Calls the Messages API through the official SDK.
+    """Calls the Messages API; the SDK client says what to send, `transport` sends it.
 
-    One client (one connection pool) per endpoint; each call wears its run's key, since runs
-    may bring keys of their own.
+    One client per endpoint, and one connection pool for all; each call wears its run's key,
+    since runs may bring keys of their own.
     """
 
     def __init__(self) -> None:
         self._clients: dict[str | None, anthropic.AsyncAnthropic] = {}
+        self._http = transport.ProviderHTTP()
 
     def _client(self, api_key: str, base_url: str | None) -> anthropic.AsyncAnthropic:
         pooled = self._clients.get(base_url)
         if pooled is None:
             # Corral retries failed calls itself, with its own backoff and budget.
-            pooled = anthropic.AsyncAnthropic(
-                api_key=api_key,
-                base_url=base_url,
-                max_retries=0,
-                timeout=_TIMEOUT,
-                # Its parser is compiled: the default pure-Python HTTP stack cost more per
-                # streamed chunk than all of Corral's own work on it.
-                http_client=anthropic.DefaultAioHttpClient(timeout=_TIMEOUT),
-            )
+            pooled = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
             self._clients[base_url] = pooled
         return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
 
@@ -320,6 +313,8 @@ class AnthropicProvider:
         """Yield the call's events; raise `ProviderError` on failure.
 
         The key must come with the request: the SDK's own lookup in the environment is not used.
+        The answer is read as raw bytes: the typed `messages.create` builds a pydantic model per
+        streamed event, which costs more CPU than all the rest of a streamed token's way.
         """
         if not request.api_key:
             raise ProviderError(
@@ -332,55 +327,40 @@ class AnthropicProvider:
                 async for event in self._streamed(client, params):
                     yield event
             else:
-                response = await self._post(client, {**params, "stream": False}, stream=False)
-                for event in message_events(wire.decode(response.content)):
+                body = wire.encode({**params, "stream": False})
+                async with self._http.post(client, _PATH, body) as response:
+                    answer = wire.decode(await response.read())
+                for event in message_events(answer):
                     yield event
         except anthropic.APIStatusError as exc:
             raise status_error(exc) from exc
-        except (anthropic.APIConnectionError, httpx2.TransportError) as exc:
+        except transport.NETWORK_ERRORS as exc:  # timeouts included
             raise failures.connection_lost(PROVIDER, exc) from exc
 
-    @staticmethod
-    async def _post(
-        client: anthropic.AsyncAnthropic, body: dict[str, Any], *, stream: bool
-    ) -> httpx2.Response:
-        """Send the body, pre-encoded, through the SDK client; an error status raises its error.
-
-        The answer comes back as raw bytes: the typed `messages.create` builds a pydantic model
-        per streamed event, which costs more CPU than all the rest of a streamed token's way.
-        """
-        response: httpx2.Response = await client.post(
-            "/v1/messages", cast_to=httpx2.Response, content=wire.encode(body), stream=stream
-        )
-        return response
-
-    @classmethod
     async def _streamed(
-        cls, client: anthropic.AsyncAnthropic, params: dict[str, Any]
+        self, client: anthropic.AsyncAnthropic, params: dict[str, Any]
     ) -> AsyncIterator[ProviderEvent]:
         translator = StreamTranslator()
-        response = await cls._post(client, {**params, "stream": True}, stream=True)
         decoder = SSEDecoder()
-        try:
-            async with contextlib.aclosing(response.aiter_bytes()) as chunks:
-                async for chunk in chunks:
-                    for frame in decoder.feed(chunk):
-                        # As the SDK reads the stream: unnamed events and pings carry nothing.
-                        if frame.event is None or frame.event == b"ping":
-                            continue
-                        if frame.event == b"error":
-                            raise _stream_error(frame, response)
-                        if frame.data:
-                            for event in translator.feed(wire.decode(frame.data)):
-                                yield event
-        finally:
-            await response.aclose()
+        body = wire.encode({**params, "stream": True})
+        async with self._http.post(client, _PATH, body) as response:
+            async for chunk in response.content.iter_any():
+                for frame in decoder.feed(chunk):
+                    # As the SDK reads the stream: unnamed events and pings carry nothing.
+                    if frame.event is None or frame.event == b"ping":
+                        continue
+                    if frame.event == b"error":
+                        raise _stream_error(frame, response)
+                    if frame.data:
+                        for event in translator.feed(wire.decode(frame.data)):
+                            yield event
         if not translator.is_finished:
             cut_off = EOFError("the stream ended before message_stop")
             raise failures.connection_lost(PROVIDER, cut_off)
 
     async def aclose(self) -> None:
-        """Close the HTTP clients."""
+        """Close the SDK clients and the connections."""
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.close()
+        await self._http.aclose()

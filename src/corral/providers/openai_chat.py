@@ -17,7 +17,7 @@ from openai import AsyncOpenAI
 
 from corral.domain.conversation import Block, Text, Thinking, ToolCall, ToolResult
 from corral.errors import ProviderError
-from corral.providers import failures, openai_http
+from corral.providers import failures, openai_http, transport
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -61,40 +61,28 @@ class OpenAIChatProvider:
         # OpenAI deprecated `max_tokens` and its reasoning models refuse it; every compatible
         # server knows `max_tokens`, not all of them the newer name.
         self._max_tokens_param = "max_completion_tokens" if name == "openai" else "max_tokens"
-        self._clients: dict[str | None, AsyncOpenAI] = {}
+        self._endpoints = openai_http.OpenAIEndpoints()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Make the call; a plain request when `request.stream` is false."""
-        client = self._client(request)
+        client = self._endpoints.client(request.api_key or _NO_KEY, request.base_url)
         params = self._params(request)
         try:
             if request.stream:
                 async for event in self._streamed(client, params):
                     yield event
             else:
-                completion = await openai_http.answer(client, "/chat/completions", params)
+                completion = await self._endpoints.answer(client, "/chat/completions", params)
                 for event in _completion_events(self.name, completion):
                     yield event
-        except openai.APIConnectionError as exc:  # timeouts included
-            # The SDK's own message is a bare "Connection error."; the cause says what broke.
-            raise failures.connection_lost(self.name, exc.__cause__ or exc) from exc
+        except transport.NETWORK_ERRORS as exc:  # timeouts included
+            raise failures.connection_lost(self.name, exc) from exc
         except openai.APIError as exc:
             raise self._failure(exc) from exc
 
     async def aclose(self) -> None:
-        """Close every SDK client this adapter opened."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
-
-    def _client(self, request: ModelRequest) -> AsyncOpenAI:
-        """The endpoint's pooled client, wearing this call's key (runs may bring their own)."""
-        api_key = request.api_key or _NO_KEY
-        pooled = self._clients.get(request.base_url)
-        if pooled is None:
-            pooled = openai_http.new_client(api_key, request.base_url)
-            self._clients[request.base_url] = pooled
-        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
+        """Close every SDK client and connection this adapter opened."""
+        await self._endpoints.aclose()
 
     def _params(self, request: ModelRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -118,7 +106,7 @@ class OpenAIChatProvider:
     ) -> AsyncIterator[ProviderEvent]:
         reader = _ChunkReader()
         params = {**params, "stream_options": {"include_usage": True}}
-        chunks = openai_http.payloads(client, "/chat/completions", params)
+        chunks = self._endpoints.payloads(client, "/chat/completions", params)
         async with contextlib.aclosing(chunks):
             async for chunk in chunks:
                 for event in reader.read(chunk):

@@ -17,7 +17,7 @@ import openai
 from corral.domain.conversation import Message, Text, Thinking, ToolCall, ToolResult
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
-from corral.providers import failures, history, openai_http
+from corral.providers import failures, history, openai_http, transport
 from corral.providers.base import (
     ModelRequest,
     ProviderEvent,
@@ -47,7 +47,7 @@ class OpenAIResponsesProvider:
     """Streams model calls through `POST /v1/responses`."""
 
     def __init__(self) -> None:
-        self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+        self._endpoints = openai_http.OpenAIEndpoints()
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Yield the call's events; raise `ProviderError` on failure."""
@@ -56,7 +56,7 @@ class OpenAIResponsesProvider:
         translator = ResponseTranslator()
         try:
             if request.stream:
-                events = openai_http.payloads(client, "/responses", params)
+                events = self._endpoints.payloads(client, "/responses", params)
                 async with contextlib.aclosing(events):
                     async for event in events:
                         for out in translator.feed(event):
@@ -66,21 +66,19 @@ class OpenAIResponsesProvider:
                     raise failures.connection_lost(PROVIDER, cut)
             else:
                 body = {**params, "stream": False}
-                response = await openai_http.answer(client, "/responses", body)
+                response = await self._endpoints.answer(client, "/responses", body)
                 for out in translator.whole(response):
                     yield out
         except openai.APIStatusError as exc:
             raise _status_error(exc) from exc
-        except openai.APIConnectionError as exc:
+        except transport.NETWORK_ERRORS as exc:  # timeouts included
             raise failures.connection_lost(PROVIDER, exc) from exc
         except openai.APIError as exc:  # an error event inside a stream
             raise _failure(exc.code or exc.type, exc.message) from exc
 
     async def aclose(self) -> None:
         """Close the SDK clients and their connections."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        await self._endpoints.aclose()
 
     def _client(self, request: ModelRequest) -> openai.AsyncOpenAI:
         if not request.api_key:
@@ -88,14 +86,7 @@ class OpenAIResponsesProvider:
             raise ProviderError(
                 f"{PROVIDER}: no API key configured", code=ErrorCode.PROVIDER_AUTH_ERROR
             )
-        # One pooled client per endpoint, wearing this call's key (runs may bring their own).
-        pooled = self._clients.get(request.base_url)
-        if pooled is None:
-            pooled = openai_http.new_client(request.api_key, request.base_url)
-            self._clients[request.base_url] = pooled
-        if pooled.api_key == request.api_key:
-            return pooled
-        return pooled.with_options(api_key=request.api_key)
+        return self._endpoints.client(request.api_key, request.base_url)
 
 
 def request_params(request: ModelRequest) -> dict[str, Any]:
