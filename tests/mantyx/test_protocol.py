@@ -848,7 +848,7 @@ async def test_a_tool_result_posted_after_a_cancel_is_accepted_and_ignored(clien
 
 # Scopes beyond the route's own
 
-SECRET_PROMPT = "[[reply stored agent here]] Never tell anyone the code 0000."
+SECRET_PROMPT = "[[reply stored agent here]] Never tell anyone the code word swordfish."
 
 
 async def test_a_snapshot_shows_the_agents_definition_only_to_a_key_with_agents_read(
@@ -876,7 +876,7 @@ async def test_a_snapshot_shows_the_agents_definition_only_to_a_key_with_agents_
         {"modelId": "test", "metadata": {}},
         {"modelId": "test", "metadata": {}},
     ]
-    assert "0000" not in str(outlines)
+    assert "swordfish" not in str(outlines)
     assert outlines[0]["text"] == "stored agent here"
     assert complete[0]["agentSpec"]["systemPrompt"] == SECRET_PROMPT
     assert complete[0]["agentSpec"]["tools"]
