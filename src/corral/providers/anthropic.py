@@ -298,16 +298,8 @@ class AnthropicProvider:
     """
 
     def __init__(self) -> None:
-        self._clients: dict[str | None, anthropic.AsyncAnthropic] = {}
+        self._clients = transport.SDKClients(_new_client)
         self._http = transport.ProviderHTTP()
-
-    def _client(self, api_key: str, base_url: str | None) -> anthropic.AsyncAnthropic:
-        pooled = self._clients.get(base_url)
-        if pooled is None:
-            # Corral retries failed calls itself, with its own backoff and budget.
-            pooled = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
-            self._clients[base_url] = pooled
-        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Yield the call's events; raise `ProviderError` on failure.
@@ -320,7 +312,7 @@ class AnthropicProvider:
             raise ProviderError(
                 f"{PROVIDER}: no API key is configured", code=ErrorCode.MISSING_PROVIDER_KEY
             )
-        client = self._client(request.api_key, request.base_url)
+        client = self._clients.get(request.api_key, request.base_url)
         params = request_params(request)
         try:
             if request.stream:
@@ -360,7 +352,10 @@ class AnthropicProvider:
 
     async def aclose(self) -> None:
         """Close the SDK clients and the connections."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        await self._clients.aclose()
         await self._http.aclose()
+
+
+def _new_client(api_key: str, base_url: str | None) -> anthropic.AsyncAnthropic:
+    # Corral retries failed calls itself, with its own backoff and budget.
+    return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)

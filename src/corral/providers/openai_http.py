@@ -29,17 +29,12 @@ class OpenAIEndpoints:
     """An adapter's SDK clients, one per base URL, and the connections they all share."""
 
     def __init__(self) -> None:
-        self._clients: dict[str | None, openai.AsyncOpenAI] = {}
+        self._clients = transport.SDKClients(_new_client)
         self._http = transport.ProviderHTTP()
 
     def client(self, api_key: str, base_url: str | None) -> openai.AsyncOpenAI:
         """The endpoint's client, wearing this call's key (runs may bring their own)."""
-        pooled = self._clients.get(base_url)
-        if pooled is None:
-            # Corral retries failed calls itself; the client only describes the endpoint.
-            pooled = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
-            self._clients[base_url] = pooled
-        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
+        return self._clients.get(api_key, base_url)
 
     async def answer(self, client: openai.AsyncOpenAI, path: str, params: dict[str, Any]) -> Any:
         """POST `params` to `path` and return the JSON of the (non-streamed) answer."""
@@ -72,10 +67,13 @@ class OpenAIEndpoints:
 
     async def aclose(self) -> None:
         """Close every connection and client."""
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            await client.close()
+        await self._clients.aclose()
         await self._http.aclose()
+
+
+def _new_client(api_key: str, base_url: str | None) -> openai.AsyncOpenAI:
+    # Corral retries failed calls itself; the client only describes the endpoint.
+    return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
 
 
 def _stream_error(error: object, response: aiohttp.ClientResponse) -> openai.APIError:

@@ -16,8 +16,8 @@ import contextlib
 import functools
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Generic, Protocol, Self, TypeVar
 
 import aiohttp
 import httpx2
@@ -27,6 +27,7 @@ READ_TIMEOUT_S = 600.0
 """The longest wait for the next bytes: a reasoning model may think for minutes first."""
 NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 """What sending a request or reading its answer raises when the connection fails."""
+C = TypeVar("C", bound="PooledClient")
 
 
 class SDKClient(Protocol):
@@ -46,6 +47,46 @@ class SDKClient(Protocol):
 
     def _make_status_error_from_response(self, response: httpx2.Response) -> Exception:
         """The SDK's own error type and message for an error answer."""
+
+
+class PooledClient(SDKClient, Protocol):
+    """An SDK client that can wear another key and be closed."""
+
+    @property
+    def api_key(self) -> str | None:
+        """The key its requests present."""
+
+    def with_options(self, *, api_key: str) -> Self:
+        """The same client with another key."""
+
+    async def close(self) -> None:
+        """Close its own HTTP client."""
+
+
+class SDKClients(Generic[C]):
+    """An adapter's SDK clients, one per base URL; each call wears its run's key."""
+
+    def __init__(self, make: Callable[[str, str | None], C]) -> None:
+        self._make = make
+        self._clients: dict[str | None, C] = {}
+
+    def get(self, api_key: str, base_url: str | None) -> C:
+        """The endpoint's client, with `api_key` (runs may bring keys of their own)."""
+        pooled = self._clients.get(base_url)
+        if pooled is None:
+            pooled = self._make(api_key, base_url)
+            self._clients[base_url] = pooled
+        return pooled if pooled.api_key == api_key else pooled.with_options(api_key=api_key)
+
+    def __len__(self) -> int:
+        """How many endpoints have a client."""
+        return len(self._clients)
+
+    async def aclose(self) -> None:
+        """Close every client."""
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.close()
 
 
 def request_headers(client: SDKClient) -> dict[str, str]:
