@@ -12,7 +12,7 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file"})
+KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file", "aud"})
 
 
 _last = 0

@@ -166,8 +166,9 @@ class Settings(BaseSettings):
     are kept in the database, and a file is held in memory while it is uploaded or served."""
 
     key_cache_s: float = Field(default=10.0, ge=0)
-    """How long a verified API key is remembered in memory (a revoked key stops working
-    after at most this long)."""
+    """How long a verified API key is remembered in memory. A revocation or rotation empties
+    every node's memory at once through the broker; this bounds how long a key outlives one
+    whose notice a node missed."""
 
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     """On shutdown, how long a worker waits for runs to reach a checkpoint before handing them

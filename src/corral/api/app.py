@@ -12,11 +12,12 @@ from fastapi import FastAPI
 
 from corral import compat
 from corral._version import __version__
-from corral.api import errors, openapi
+from corral.api import errors, openapi, scopes
 from corral.api.middleware import RequestMiddleware
-from corral.api.routes import agents, files, runs, service, sessions
+from corral.api.routes import agents, audit, files, keys, runs, service, sessions
 from corral.context import ServiceContext
 from corral.process import build_context, running
+from corral.pubsub.base import KEYS_CHANNEL
 from corral.services.auth import KeyCache
 from corral.settings import Settings
 
@@ -31,7 +32,8 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running(context, with_worker=settings.embedded_worker) as worker:
             app.state.worker = worker
-            yield
+            with context.broker.subscribe(KEYS_CHANNEL, on_message=key_cache.forget_all):
+                yield
 
     app = FastAPI(
         title="Corral",
@@ -40,13 +42,14 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         lifespan=lifespan,
     )
     app.state.ctx = context
-    app.state.key_cache = KeyCache(settings.key_cache_s)
+    app.state.key_cache = key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, service):
+    for module in (runs, sessions, agents, files, keys, audit, service):
         app.include_router(module.router)
     for router in compat.routers():
         app.include_router(router)
+    scopes.check_coverage(app)
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,

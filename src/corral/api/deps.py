@@ -1,15 +1,16 @@
-"""Request dependencies: input storage can hold, the service context, and the caller."""
+"""Request dependencies: input storage can hold, the service context, and the guarded caller."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from corral.api import scopes
+from corral.api.scopes import Requirement, Scope
 from corral.context import ServiceContext
 from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
@@ -135,16 +136,30 @@ async def authenticated(request: Request) -> Call:
     return Call(ctx, principal)
 
 
-def scope(required: str) -> Callable[[Request], Awaitable[Call]]:
-    """A dependency that authenticates and requires `required`.
+def route_requirement(request: Request) -> Requirement:
+    """What the matched route's row in `scopes.ROUTES` asks of the caller.
+
+    FastAPI puts the matched route in the ASGI scope; a route without a row fails closed.
+    """
+    route = request.scope.get("route")
+    return scopes.requirement(request.method, getattr(route, "path", ""))
+
+
+def require(principal: Principal, requirement: Requirement) -> None:
+    """Refuse with `insufficient_scope` a key that lacks the scope `requirement` names."""
+    if isinstance(requirement, Scope):
+        auth.require_scope(principal, requirement.name)
+
+
+async def guarded(request: Request) -> Call:
+    """The caller, once its key allows what the route's row in `scopes.ROUTES` asks.
 
     Routes take this single dependency: each one FastAPI resolves costs time on every request.
     """
+    call = await authenticated(request)
+    require(call.principal, route_requirement(request))
+    return call
 
-    async def dependency(request: Request) -> Call:
-        call = await authenticated(request)
-        auth.require_scope(call.principal, required)
-        return call
 
-    dependency.__name__ = f"requires_{required.replace(':', '_')}"
-    return dependency
+Guarded = Annotated[Call, Depends(guarded)]
+"""A route's caller, checked against the scope table."""

@@ -3,8 +3,8 @@
 A facade lets a program written for another agent-runs API talk to Corral unchanged. It lives
 whole in `compat/<name>/` (its wire `types`, a pure `translate`, a `service` over Corral's
 services, and its `routes`) and keeps nothing of its own. The core never imports this package;
-only the app factory includes `routers()`. To add a facade, add its folder and its router below;
-to remove one, delete both.
+only the app factory includes `routers()`. To add a facade, add its folder, its router below and
+its routes' rows in `corral.api.scopes.ROUTES`; to remove one, delete all three.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ WORKSPACES_CHANNEL = "workspaces"
 """A worker needs a workspace (message: its key): a worker keeping an idle environment of it
 warm stops that environment, which frees the workspace."""
 
+KEYS_CHANNEL = "keys"
+"""An API key was revoked or rotated: every API node forgets the keys it had verified."""
 _MAX_PENDING = 256
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from corral import private_files
 from corral.context import ServiceContext
-from corral.errors import Conflict, InsufficientScope, Unauthorized
+from corral.domain.event_log import format_time
+from corral.errors import Conflict, Forbidden, InsufficientScope, Unauthorized, Unavailable
 from corral.ids import new_id
 from corral.security import keys as key_rules
 from corral.services.context import Principal
@@ -23,12 +27,22 @@ DEFAULT_WORKSPACE = "default"
 ADMIN_KEY_FILE = "admin.key"
 
 
+TOUCH_EVERY_S = 60.0
+"""How often a key's `last_used_at` is written, at most."""
+
+
 class KeyCache:
-    """Verified keys remembered for `key_cache_s`, so most requests skip the database."""
+    """Verified keys remembered for `key_cache_s`, so most requests skip the database.
+
+    `forget_all` empties it; every API node calls it when a key is revoked or rotated anywhere
+    (`KEYS_CHANNEL`), so the cache never outlives a revocation by more than a broker hop.
+    """
 
     def __init__(self, ttl_s: float) -> None:
         self._ttl_s = ttl_s
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._touched: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def get(self, key_hash: str) -> Principal | None:
         """The principal remembered for this key hash, if still fresh."""
@@ -44,6 +58,22 @@ class KeyCache:
                 self._entries.clear()
             self._entries[key_hash] = (time.monotonic() + self._ttl_s, principal)
 
+    def forget_all(self, _message: str = "") -> None:
+        """Verify every key against the database again."""
+        self._entries.clear()
+
+    def touch(self, key_id: str, write: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `write` (recording the key's use) unless it ran for this key lately."""
+        now = time.monotonic()
+        if self._touched.get(key_id, -TOUCH_EVERY_S) > now - TOUCH_EVERY_S:
+            return
+        if len(self._touched) > 10_000:
+            self._touched.clear()
+        self._touched[key_id] = now
+        task = asyncio.ensure_future(write())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
 
 async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) -> Principal:
     """The principal behind a presented key, or `Unauthorized`."""
@@ -51,20 +81,32 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
         raise Unauthorized()
     key_hash = key_rules.hash_key(token)
     principal = cache.get(key_hash)
-    if principal is not None:
-        return principal
-    row = await ctx.database.read(key_store.find_by_hash, key_hash)
-    if row is None:
-        raise Unauthorized("the API key is not valid")
-    principal = Principal(
-        workspace_id=row["workspace_id"],
-        workspace_name=row["workspace_name"],
-        key_id=row["id"],
-        key_name=row["name"],
-        scopes=list(row["scopes"]),
-    )
-    cache.put(key_hash, principal)
+    if principal is None:
+        found = await ctx.database.read(key_store.find_by_hash, key_hash, ctx.clock())
+        if found is None:
+            raise Unauthorized("the API key is not valid")
+        key = found.key
+        principal = Principal(
+            workspace_id=key.workspace_id,
+            workspace_name=found.workspace_name,
+            key_id=key.id,
+            key_name=key.name,
+            scopes=list(key.scopes),
+            agents=list(key.agents) if key.agents is not None else None,
+            expires_at=key.expires_at,
+        )
+        cache.put(key_hash, principal)
+    if principal.expires_at is not None and principal.expires_at <= ctx.clock():
+        raise Unauthorized(f"the API key expired at {format_time(principal.expires_at)}")
+    cache.touch(principal.key_id, lambda: _touch(ctx, principal.key_id))
     return principal
+
+
+async def _touch(ctx: ServiceContext, key_id: str) -> None:
+    try:
+        await ctx.database.write(key_store.touch, key_id, ctx.clock())
+    except Unavailable:
+        logger.info("could not record a key's use", extra={"action": "auth.touch_failed"})
 
 
 def allows(principal: Principal, scope: str) -> bool:
@@ -89,6 +131,27 @@ def require_session_scope(principal: Principal, session_id: str | None, scope: s
             f"this key lacks the {scope!r} scope, which runs of sessions need",
             required_scope=scope,
         )
+
+
+def require_agent_allowed(
+    principal: Principal, *, agent_id: str | None, agent_name: str | None, field: str
+) -> None:
+    """Refuse with `forbidden` a run of an agent outside the key's allow-list.
+
+    An inline `agent_spec` is no listed agent, so such a key cannot run one.
+    """
+    allowed = principal.agents
+    if allowed is None or (agent_id is not None and {agent_id, agent_name} & set(allowed)):
+        return
+    listed = ", ".join(allowed)
+    if agent_id is None:
+        raise Forbidden(
+            f"this key may only run the agents {listed}, not an inline agent_spec", field=field
+        )
+    raise Forbidden(
+        f"this key may not run the agent {agent_name or agent_id!r}; it may run {listed}",
+        field=field,
+    )
 
 
 async def require_run_session_scope(
@@ -148,7 +211,7 @@ async def bootstrap(ctx: ServiceContext) -> str | None:
 
     def tx(conn: Connection) -> str | None:
         if configured is not None:
-            if key_store.find_by_hash(conn, key_rules.hash_key(configured)) is not None:
+            if key_store.find_by_hash(conn, key_rules.hash_key(configured), now) is not None:
                 return None
         elif key_store.count_keys(conn) > 0:
             return None

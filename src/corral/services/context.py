@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 __all__ = ["Principal"]
 
@@ -16,3 +17,6 @@ class Principal:
     key_id: str
     key_name: str
     scopes: list[str]
+    agents: list[str] | None = None
+    """The agents (names or ids) the key may run; None for any."""
+    expires_at: datetime | None = None

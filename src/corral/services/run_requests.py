@@ -22,6 +22,7 @@ from corral.domain.run_spec import (
 from corral.errors import InvalidRequest
 from corral.ids import new_id
 from corral.services import agents as agent_service
+from corral.services import auth
 from corral.services.context import Principal
 from corral.tools.registry import resolve_builtins, validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES
@@ -154,9 +155,13 @@ async def resolve_source(
         record = await agent_service.find(
             ctx, principal, agent, version=agent_version, field="/agent"
         )
+        auth.require_agent_allowed(
+            principal, agent_id=record.id, agent_name=record.name, field="/agent"
+        )
         spec = record.spec
         agent_id, version = record.id, record.version
     else:
+        auth.require_agent_allowed(principal, agent_id=None, agent_name=None, field="/agent_spec")
         spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec")
         agent_id, version = None, None
     return NewRun(

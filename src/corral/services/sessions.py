@@ -13,6 +13,7 @@ from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
+from corral.services import agents as agent_service
 from corral.services import auth, run_requests
 from corral.services import runs as run_service
 from corral.services.context import Principal
@@ -144,6 +145,20 @@ async def send(
     row = await find(ctx, principal, session_id)
     if row["ended_at"] is not None:
         raise SessionEnded(f"session {session_id} has ended")
+    if principal.agents is not None:
+        agent = (
+            None
+            if row["agent_id"] is None
+            else await agent_service.find(
+                ctx, principal, row["agent_id"], version=None, field="/session"
+            )
+        )
+        auth.require_agent_allowed(
+            principal,
+            agent_id=row["agent_id"],
+            agent_name=agent.name if agent else None,
+            field="/session",
+        )
     extra_tools = [tool.model_dump(mode="json") for tool in tools]
     validate_refs(extra_tools)
     stored = parse_run_spec(row["spec"])

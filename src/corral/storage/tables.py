@@ -75,6 +75,30 @@ api_keys = sa.Table(
     sa.Column("scopes", JSONDoc, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("last_used_at", UTCDateTime(), nullable=True),
+    # The agents (names or ids) the key may run; null for any.
+    sa.Column("agents", JSONDoc, nullable=True),
+    sa.Column("created_by", sa.String(40), nullable=True),
+    # The hash of the secret a rotation replaced, valid until `previous_expires_at`.
+    sa.Column("previous_hash", sa.String(64), nullable=True, index=True),
+    sa.Column("previous_expires_at", UTCDateTime(), nullable=True),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # No foreign key: the record of a change outlives what it changed.
+    sa.Column("workspace_id", sa.String(40), nullable=True),
+    sa.Column("actor_key_id", sa.String(40), nullable=True),
+    sa.Column("actor_name", sa.String(100), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target_id", sa.String(64), nullable=True),
+    sa.Column("details", JSONDoc, nullable=False),
+    sa.Column("address", sa.String(64), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "workspace_id", "id"),
 )
 
 agents = sa.Table(

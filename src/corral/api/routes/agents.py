@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from corral.api.deps import Call, scope
+from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.services import agents as agent_service
 from corral.services import idempotency
@@ -15,16 +15,14 @@ from corral.types.agents import Agent, AgentCreateParams, AgentUpdateParams, Age
 from corral.types.common import Page
 from corral.types.runs import IdempotencyKey
 
+# What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
-
-Reader = Annotated[Call, Depends(scope("agents:read"))]
-Writer = Annotated[Call, Depends(scope("agents:write"))]
 
 
 @router.post("", status_code=201, response_model=Agent)
 async def create_agent(
     params: AgentCreateParams,
-    call: Writer,
+    call: Guarded,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Create an agent at version 1 (an `Idempotency-Key` makes a retry safe)."""
@@ -46,7 +44,7 @@ async def create_agent(
 
 @router.get("", response_model=Page[Agent])
 async def list_agents(
-    call: Reader,
+    call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> JSONBody:
@@ -57,26 +55,26 @@ async def list_agents(
 
 
 @router.get("/{agent}", response_model=Agent)
-async def get_agent(agent: str, call: Reader) -> JSONBody:
+async def get_agent(agent: str, call: Guarded) -> JSONBody:
     """An agent by id or name, at its latest version."""
     return respond(await agent_service.get(call.ctx, call.principal, agent))
 
 
 @router.patch("/{agent}", response_model=Agent)
-async def update_agent(agent: str, params: AgentUpdateParams, call: Writer) -> JSONBody:
+async def update_agent(agent: str, params: AgentUpdateParams, call: Guarded) -> JSONBody:
     """Change an agent; any change makes a new immutable version."""
     return respond(await agent_service.update(call.ctx, call.principal, agent, params))
 
 
 @router.delete("/{agent}", status_code=204)
-async def delete_agent(agent: str, call: Writer) -> Response:
+async def delete_agent(agent: str, call: Guarded) -> Response:
     """Delete an agent and its versions."""
     await agent_service.delete(call.ctx, call.principal, agent)
     return Response(status_code=204)
 
 
 @router.get("/{agent}/versions", response_model=Page[AgentVersion])
-async def list_versions(agent: str, call: Reader) -> JSONBody:
+async def list_versions(agent: str, call: Guarded) -> JSONBody:
     """Every version of an agent, newest first."""
     versions = await agent_service.versions(call.ctx, call.principal, agent)
     return respond(Page[AgentVersion](data=versions, next_cursor=None))

@@ -6,12 +6,12 @@ import mimetypes
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from corral.api.deps import Call, scope
+from corral.api.deps import Call, Guarded
 from corral.api.middleware import BodyLimit
 from corral.api.responses import JSONBody, respond
 from corral.errors import InvalidRequest
@@ -20,10 +20,9 @@ from corral.settings import Settings
 from corral.types.common import Page
 from corral.types.files import File, OutputArchive, RunOutputList
 
+# What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(tags=["files"])
 
-Reader = Annotated[Call, Depends(scope("runs:read"))]
-Writer = Annotated[Call, Depends(scope("runs:write"))]
 
 MULTIPART_SLACK_BYTES = 64 * 1024
 """Room for the multipart envelope (boundaries, part headers, a `name` field) around a file."""
@@ -101,7 +100,7 @@ async def _from_form(
 @router.post("/v1/files", status_code=201, response_model=File, openapi_extra=_UPLOAD_BODY)
 async def upload_file(
     request: Request,
-    call: Writer,
+    call: Guarded,
     name: Annotated[str | None, Query(max_length=255)] = None,
 ) -> JSONBody:
     """Upload a file: a multipart form (`file`, `name`), or the raw body named by `?name=`.
@@ -121,7 +120,7 @@ async def upload_file(
 
 @router.get("/v1/files", response_model=Page[File])
 async def list_files(
-    call: Reader,
+    call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> JSONBody:
@@ -132,7 +131,7 @@ async def list_files(
 
 
 @router.get("/v1/files/{file_id}", response_model=File)
-async def get_file(file_id: str, call: Reader) -> JSONBody:
+async def get_file(file_id: str, call: Guarded) -> JSONBody:
     """A file's name, type, size and digest."""
     return respond(await file_service.get(call.ctx, call.principal, file_id))
 
@@ -142,14 +141,14 @@ async def get_file(file_id: str, call: Reader) -> JSONBody:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes."}},
 )
-async def get_file_content(file_id: str, call: Reader) -> Response:
+async def get_file_content(file_id: str, call: Guarded) -> Response:
     """The file's bytes, as an attachment of its media type."""
     file, content = await file_service.content(call.ctx, call.principal, file_id)
     return _download(content, file.media_type, file.name)
 
 
 @router.delete("/v1/files/{file_id}", status_code=204)
-async def delete_file(file_id: str, call: Writer) -> Response:
+async def delete_file(file_id: str, call: Guarded) -> Response:
     """Delete a file."""
     await file_service.delete(call.ctx, call.principal, file_id)
     return Response(status_code=204)
@@ -166,7 +165,9 @@ async def delete_file(file_id: str, call: Writer) -> Response:
         409: {"description": "`archive` of a run that has not ended (`run_active`)."},
     },
 )
-async def list_outputs(run_id: str, call: Reader, archive: OutputArchive | None = None) -> Response:
+async def list_outputs(
+    run_id: str, call: Guarded, archive: OutputArchive | None = None
+) -> Response:
     """Files the run created or changed, collected when it ended (none before).
 
     With `archive=tar.gz`, every output in one gzip'd tar instead.
@@ -185,7 +186,7 @@ async def list_outputs(run_id: str, call: Reader, archive: OutputArchive | None 
         409: {"description": "The run has not ended (`run_active`)."},
     },
 )
-async def get_output(run_id: str, path: str, call: Reader) -> Response:
+async def get_output(run_id: str, path: str, call: Guarded) -> Response:
     """One output's bytes (404 `not_found`, field `path`, when the run has no such output)."""
     output, content = await file_service.output(call.ctx, call.principal, run_id, path)
     media_type = mimetypes.guess_type(output.path, strict=False)[0] or "application/octet-stream"

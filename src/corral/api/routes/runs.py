@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import Call, scope
+from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.errors import InvalidRequest
@@ -27,10 +27,8 @@ from corral.types.runs import (
 )
 from corral.types.tools import ToolResultAccepted, ToolResultParams
 
+# What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(prefix="/v1/runs", tags=["runs"])
-
-Reader = Annotated[Call, Depends(scope("runs:read"))]
-Writer = Annotated[Call, Depends(scope("runs:write"))]
 
 
 def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
@@ -57,7 +55,7 @@ def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
 )
 async def create_run(
     params: RunCreateParams,
-    call: Writer,
+    call: Guarded,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
     wait_s: Annotated[float | None, Query(ge=0, le=300)] = None,
 ) -> JSONBody:
@@ -95,7 +93,7 @@ async def create_run(
 
 @router.get("", response_model=Page[Run])
 async def list_runs(
-    call: Reader,
+    call: Guarded,
     status: RunStatus | None = None,
     agent: str | None = None,
     session: str | None = None,
@@ -118,7 +116,7 @@ async def list_runs(
 
 
 @router.get("/{run_id}", response_model=Run)
-async def get_run(run_id: str, call: Reader) -> JSONBody:
+async def get_run(run_id: str, call: Guarded) -> JSONBody:
     """A run as it stands."""
     return respond(await run_service.get(call.ctx, call.principal, run_id))
 
@@ -126,7 +124,7 @@ async def get_run(run_id: str, call: Reader) -> JSONBody:
 @router.get("/{run_id}/wait", response_model=Run)
 async def wait_run(
     run_id: str,
-    call: Reader,
+    call: Guarded,
     timeout_s: Annotated[float, Query(ge=0, le=300)] = 30.0,
 ) -> JSONBody:
     """The run once it has ended, or as it stands after `timeout_s`."""
@@ -134,13 +132,13 @@ async def wait_run(
 
 
 @router.post("/{run_id}/cancel", response_model=Run)
-async def cancel_run(run_id: str, call: Writer) -> JSONBody:
+async def cancel_run(run_id: str, call: Guarded) -> JSONBody:
     """Cancel a run (idempotent: an ended run keeps its status)."""
     return respond(await run_service.cancel(call.ctx, call.principal, run_id))
 
 
 @router.delete("/{run_id}", status_code=204)
-async def delete_run(run_id: str, call: Writer) -> Response:
+async def delete_run(run_id: str, call: Guarded) -> Response:
     """Delete an ended run and its events."""
     await run_service.delete(call.ctx, call.principal, run_id)
     return Response(status_code=204)
@@ -149,7 +147,7 @@ async def delete_run(run_id: str, call: Writer) -> Response:
 @router.get("/{run_id}/events", response_model=EventPage[Event])
 async def list_events(
     run_id: str,
-    call: Reader,
+    call: Guarded,
     after: Annotated[int, Query(ge=0, le=INT32_MAX)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
@@ -169,7 +167,7 @@ async def list_events(
 )
 async def stream_events(
     run_id: str,
-    call: Reader,
+    call: Guarded,
     after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -187,7 +185,7 @@ async def stream_events(
 async def submit_tool_result(
     run_id: str,
     params: ToolResultParams,
-    call: Writer,
+    call: Guarded,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Answer a `client_tool.call`; the run resumes (an `Idempotency-Key` makes a retry safe)."""

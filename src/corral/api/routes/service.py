@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from corral.api.deps import Call, authenticated, service_context
+from corral.api.deps import Guarded, service_context
 from corral.api.responses import JSONBody, respond
 from corral.services import health
 from corral.types.models import ModelInfo, ModelList, Pricing
 from corral.types.workspaces import EffectiveLimits, KeyRef, SandboxInfo, WhoAmI, WorkspaceRef
 
+# What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(tags=["service"])
-
-Caller = Annotated[Call, Depends(authenticated)]
 
 
 @router.get("/healthz")
@@ -39,7 +36,7 @@ async def metrics() -> Response:
 
 
 @router.get("/v1/models", response_model=ModelList)
-async def list_models(call: Caller) -> JSONBody:
+async def list_models(call: Guarded) -> JSONBody:
     """Models this server can run, with prices and whether runs must bring a provider key."""
     registry = call.ctx.models
     models = []
@@ -69,7 +66,7 @@ async def list_models(call: Caller) -> JSONBody:
 
 
 @router.get("/v1/whoami", response_model=WhoAmI)
-async def whoami(call: Caller) -> JSONBody:
+async def whoami(call: Guarded) -> JSONBody:
     """The workspace and key making the request, and the limits that apply."""
     settings, principal = call.ctx.settings, call.principal
     return respond(

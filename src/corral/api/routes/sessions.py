@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query
+from fastapi import APIRouter, Header, Query
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import Call, scope
+from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.services import events as event_service
@@ -18,16 +18,14 @@ from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import Session, SessionCreateParams, SessionMessageParams, SessionSummary
 
+# What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
-
-Reader = Annotated[Call, Depends(scope("sessions:read"))]
-Writer = Annotated[Call, Depends(scope("sessions:write"))]
 
 
 @router.post("", status_code=201, response_model=Session)
 async def create_session(
     params: SessionCreateParams,
-    call: Writer,
+    call: Guarded,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> Response:
     """Open a session with an agent (an `Idempotency-Key` makes a retry safe)."""
@@ -49,7 +47,7 @@ async def create_session(
 
 @router.get("", response_model=Page[SessionSummary])
 async def list_sessions(
-    call: Reader,
+    call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> JSONBody:
@@ -60,7 +58,7 @@ async def list_sessions(
 
 
 @router.get("/{session_id}", response_model=Session)
-async def get_session(session_id: str, call: Reader) -> JSONBody:
+async def get_session(session_id: str, call: Guarded) -> JSONBody:
     """A session, its status and its conversation."""
     return respond(await session_service.get(call.ctx, call.principal, session_id))
 
@@ -74,7 +72,7 @@ async def get_session(session_id: str, call: Reader) -> JSONBody:
 async def send_message(
     session_id: str,
     params: SessionMessageParams,
-    call: Writer,
+    call: Guarded,
     idempotency_key: Annotated[IdempotencyKey | None, Header()] = None,
 ) -> JSONBody:
     """Queue a message; its run starts once the session's earlier runs have ended."""
@@ -98,7 +96,7 @@ async def send_message(
 )
 async def stream_session(
     session_id: str,
-    call: Reader,
+    call: Guarded,
     after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -110,6 +108,6 @@ async def stream_session(
 
 
 @router.delete("/{session_id}", response_model=Session)
-async def end_session(session_id: str, call: Writer) -> JSONBody:
+async def end_session(session_id: str, call: Guarded) -> JSONBody:
     """End the session and cancel its queued and active runs."""
     return respond(await session_service.end(call.ctx, call.principal, session_id))

@@ -6,7 +6,7 @@ these routes, errors included, has the protocol's shapes; the work is Corral's o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
-from corral.api.deps import Call, authenticated
+from corral.api.deps import Call, authenticated, require, route_requirement
 from corral.api.errors import validation_error
 from corral.api.responses import JSONBody, respond
 from corral.compat.mantyx import service, translate
@@ -35,7 +35,6 @@ from corral.compat.mantyx.types import (
 )
 from corral.domain.event_log import resume_after
 from corral.errors import NotFound, ServiceError
-from corral.services import auth
 from corral.types.common import INT32_MAX
 
 
@@ -87,25 +86,18 @@ RunId = Annotated[str, Path(alias="runId")]
 SessionId = Annotated[str, Path(alias="sessionId")]
 
 
-def caller(required_scope: str | None = None) -> Callable[[Request, str], Awaitable[Call]]:
-    """A dependency: the key's caller, in the workspace the path names, with `required_scope`."""
+async def caller(request: Request, workspace_slug: Slug) -> Call:
+    """The key's caller, in the workspace the path names, allowed what the route's row asks.
 
-    async def dependency(request: Request, workspace_slug: Slug) -> Call:
-        call = await authenticated(request)
-        service.check_workspace(call.principal, workspace_slug)
-        if required_scope is not None:
-            auth.require_scope(call.principal, required_scope)
-        return call
-
-    dependency.__name__ = f"mantyx_{(required_scope or 'caller').replace(':', '_')}"
-    return dependency
+    The row is the route's in `corral.api.scopes.ROUTES`, as for Corral's own routes.
+    """
+    call = await authenticated(request)
+    service.check_workspace(call.principal, workspace_slug)
+    require(call.principal, route_requirement(request))
+    return call
 
 
-Caller = Annotated[Call, Depends(caller())]
-RunReader = Annotated[Call, Depends(caller("runs:read"))]
-RunWriter = Annotated[Call, Depends(caller("runs:write"))]
-SessionReader = Annotated[Call, Depends(caller("sessions:read"))]
-SessionWriter = Annotated[Call, Depends(caller("sessions:write"))]
+Caller = Annotated[Call, Depends(caller)]
 
 
 @router.get("/models", response_model=ModelCatalog)
@@ -115,16 +107,14 @@ async def list_models(call: Caller) -> JSONBody:
 
 
 @router.post("/agent-runs", status_code=202, response_model=AgentRunAccepted)
-async def create_run(
-    workspace_slug: Slug, params: AgentRunCreateParams, call: RunWriter
-) -> JSONBody:
+async def create_run(workspace_slug: Slug, params: AgentRunCreateParams, call: Caller) -> JSONBody:
     """Submit a one-shot run: 202 with its id and the path of its event stream."""
     accepted = await service.create_run(call.ctx, call.principal, workspace_slug, params)
     return respond(accepted, 202)
 
 
 @router.get("/agent-runs/{runId}", response_model=AgentRunSnapshot)
-async def get_run(run_id: RunId, call: RunReader) -> JSONBody:
+async def get_run(run_id: RunId, call: Caller) -> JSONBody:
     """The run as it stands, without following its events."""
     return respond(await service.get_run(call.ctx, call.principal, run_id))
 
@@ -136,7 +126,7 @@ async def get_run(run_id: RunId, call: RunReader) -> JSONBody:
 )
 async def stream_run(
     run_id: RunId,
-    call: RunReader,
+    call: Caller,
     last_seq: Annotated[int | None, Query(alias="lastSeq", ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
@@ -151,26 +141,26 @@ async def stream_run(
 
 @router.post("/agent-runs/{runId}/tool-results", response_model=Acknowledged, responses=_CONFLICT)
 async def submit_tool_result(
-    run_id: RunId, params: LocalToolResultParams, call: RunWriter
+    run_id: RunId, params: LocalToolResultParams, call: Caller
 ) -> JSONBody:
     """Answer a `local_tool_call`; the run resumes."""
     return respond(await service.submit_tool_result(call.ctx, call.principal, run_id, params))
 
 
 @router.post("/agent-runs/{runId}/cancel", response_model=Acknowledged)
-async def cancel_run(run_id: RunId, call: RunWriter) -> JSONBody:
+async def cancel_run(run_id: RunId, call: Caller) -> JSONBody:
     """Cancel the run (idempotent); its stream ends with a `cancelled` event."""
     return respond(await service.cancel_run(call.ctx, call.principal, run_id))
 
 
 @router.post("/agent-sessions", status_code=201, response_model=AgentSessionCreated)
-async def create_session(params: AgentSpecParams, call: SessionWriter) -> JSONBody:
+async def create_session(params: AgentSpecParams, call: Caller) -> JSONBody:
     """Open a session with an agent."""
     return respond(await service.create_session(call.ctx, call.principal, params), 201)
 
 
 @router.get("/agent-sessions/{sessionId}", response_model=AgentSessionInfo)
-async def get_session(session_id: SessionId, call: SessionReader) -> JSONBody:
+async def get_session(session_id: SessionId, call: Caller) -> JSONBody:
     """The session, its conversation and its metadata."""
     return respond(await service.get_session(call.ctx, call.principal, session_id))
 
@@ -185,7 +175,7 @@ async def send_message(
     workspace_slug: Slug,
     session_id: SessionId,
     params: AgentSessionMessageParams,
-    call: SessionWriter,
+    call: Caller,
 ) -> JSONBody:
     """Queue the session's next message as a run: 202 with its id and stream path."""
     accepted = await service.send_message(
@@ -195,7 +185,7 @@ async def send_message(
 
 
 @router.delete("/agent-sessions/{sessionId}", response_model=Acknowledged)
-async def end_session(session_id: SessionId, call: SessionWriter) -> JSONBody:
+async def end_session(session_id: SessionId, call: Caller) -> JSONBody:
     """End the session and cancel its run in flight."""
     return respond(await service.end_session(call.ctx, call.principal, session_id))
 

@@ -1,0 +1,187 @@
+"""What each HTTP route asks of the caller: one table, read by the route guards on every request.
+
+A route's requirement lives here rather than beside its handler, so the whole access policy reads
+in one place, and `check_coverage` can prove at start-up that no route is served without a row.
+Rows are keyed by method and by the path template as FastAPI stores it (`route.path`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from types import MappingProxyType
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from corral.security.keys import SCOPES
+
+__all__ = [
+    "ANY_KEY",
+    "PUBLIC",
+    "ROUTES",
+    "Access",
+    "Operation",
+    "Requirement",
+    "Scope",
+    "ScopeTableMismatch",
+    "check_coverage",
+    "requirement",
+    "served",
+]
+
+
+class Access(Enum):
+    """A route that needs no particular scope."""
+
+    PUBLIC = "public"
+    """Answers without a key: probes, metrics and the API's own description."""
+    ANY_KEY = "any key"
+    """Answers any valid key, whatever its scopes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A route that needs a key allowing `name` (see `corral.security.keys.allows`)."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in SCOPES:
+            raise ValueError(f"{self.name!r} is not a scope; scopes are {sorted(SCOPES)}")
+
+
+Requirement = Access | Scope
+Operation = tuple[str, str]
+"""(HTTP method, path template)."""
+
+PUBLIC = Access.PUBLIC
+ANY_KEY = Access.ANY_KEY
+_AGENTS_READ, _AGENTS_WRITE = Scope("agents:read"), Scope("agents:write")
+_RUNS_READ, _RUNS_WRITE = Scope("runs:read"), Scope("runs:write")
+_SESSIONS_READ, _SESSIONS_WRITE = Scope("sessions:read"), Scope("sessions:write")
+_KEYS_READ, _KEYS_WRITE = Scope("keys:read"), Scope("keys:write")
+_AUDIT_READ = Scope("audit:read")
+
+_MANTYX = "/api/v1/workspaces/{workspaceSlug}"
+
+ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
+    {
+        # The service itself
+        ("GET", "/healthz"): PUBLIC,
+        ("GET", "/readyz"): PUBLIC,
+        ("GET", "/metrics"): PUBLIC,
+        ("GET", "/openapi.json"): PUBLIC,
+        ("GET", "/docs"): PUBLIC,
+        ("GET", "/docs/oauth2-redirect"): PUBLIC,
+        ("GET", "/redoc"): PUBLIC,
+        ("GET", "/v1/models"): ANY_KEY,
+        ("GET", "/v1/whoami"): ANY_KEY,
+        # Agents
+        ("POST", "/v1/agents"): _AGENTS_WRITE,
+        ("GET", "/v1/agents"): _AGENTS_READ,
+        ("GET", "/v1/agents/{agent}"): _AGENTS_READ,
+        ("PATCH", "/v1/agents/{agent}"): _AGENTS_WRITE,
+        ("DELETE", "/v1/agents/{agent}"): _AGENTS_WRITE,
+        ("GET", "/v1/agents/{agent}/versions"): _AGENTS_READ,
+        # Runs (a run of a session also takes the session's scope: see `services.auth`)
+        ("POST", "/v1/runs"): _RUNS_WRITE,
+        ("GET", "/v1/runs"): _RUNS_READ,
+        ("GET", "/v1/runs/{run_id}"): _RUNS_READ,
+        ("DELETE", "/v1/runs/{run_id}"): _RUNS_WRITE,
+        ("GET", "/v1/runs/{run_id}/wait"): _RUNS_READ,
+        ("POST", "/v1/runs/{run_id}/cancel"): _RUNS_WRITE,
+        ("GET", "/v1/runs/{run_id}/events"): _RUNS_READ,
+        ("GET", "/v1/runs/{run_id}/stream"): _RUNS_READ,
+        ("POST", "/v1/runs/{run_id}/tool-results"): _RUNS_WRITE,
+        ("GET", "/v1/runs/{run_id}/outputs"): _RUNS_READ,
+        ("GET", "/v1/runs/{run_id}/outputs/{path:path}"): _RUNS_READ,
+        # Files belong to the runs that read and write them
+        ("POST", "/v1/files"): _RUNS_WRITE,
+        ("GET", "/v1/files"): _RUNS_READ,
+        ("GET", "/v1/files/{file_id}"): _RUNS_READ,
+        ("GET", "/v1/files/{file_id}/content"): _RUNS_READ,
+        ("DELETE", "/v1/files/{file_id}"): _RUNS_WRITE,
+        # Sessions
+        ("POST", "/v1/sessions"): _SESSIONS_WRITE,
+        ("GET", "/v1/sessions"): _SESSIONS_READ,
+        ("GET", "/v1/sessions/{session_id}"): _SESSIONS_READ,
+        ("DELETE", "/v1/sessions/{session_id}"): _SESSIONS_WRITE,
+        ("POST", "/v1/sessions/{session_id}/messages"): _SESSIONS_WRITE,
+        ("GET", "/v1/sessions/{session_id}/stream"): _SESSIONS_READ,
+        # The workspace's keys and its audit log
+        ("POST", "/v1/keys"): _KEYS_WRITE,
+        ("GET", "/v1/keys"): _KEYS_READ,
+        ("GET", "/v1/keys/{key_id}"): _KEYS_READ,
+        ("DELETE", "/v1/keys/{key_id}"): _KEYS_WRITE,
+        ("POST", "/v1/keys/{key_id}/rotate"): _KEYS_WRITE,
+        ("GET", "/v1/audit"): _AUDIT_READ,
+        # The MANTYX facade (`corral.compat.mantyx`); its routes also check the workspace slug
+        ("GET", f"{_MANTYX}/models"): ANY_KEY,
+        ("POST", f"{_MANTYX}/agent-runs"): _RUNS_WRITE,
+        ("GET", f"{_MANTYX}/agent-runs/{{runId}}"): _RUNS_READ,
+        ("GET", f"{_MANTYX}/agent-runs/{{runId}}/stream"): _RUNS_READ,
+        ("POST", f"{_MANTYX}/agent-runs/{{runId}}/tool-results"): _RUNS_WRITE,
+        ("POST", f"{_MANTYX}/agent-runs/{{runId}}/cancel"): _RUNS_WRITE,
+        ("POST", f"{_MANTYX}/agent-sessions"): _SESSIONS_WRITE,
+        ("GET", f"{_MANTYX}/agent-sessions/{{sessionId}}"): _SESSIONS_READ,
+        ("DELETE", f"{_MANTYX}/agent-sessions/{{sessionId}}"): _SESSIONS_WRITE,
+        ("POST", f"{_MANTYX}/agent-sessions/{{sessionId}}/messages"): _SESSIONS_WRITE,
+        # Any other path under the facade's prefix only answers the protocol's 404
+        **dict.fromkeys(
+            [
+                (method, f"{_MANTYX}/{{path:path}}")
+                for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            ],
+            PUBLIC,
+        ),
+    }
+)
+"""Every HTTP operation the app serves → what it asks of the caller."""
+
+
+class ScopeTableMismatch(RuntimeError):
+    """The routes and `ROUTES` disagree: a route would go unguarded, or a row is stale."""
+
+
+def requirement(method: str, path: str) -> Requirement:
+    """The requirement of the operation, or `ScopeTableMismatch` if the table lacks it."""
+    found = ROUTES.get((method, path))
+    if found is None:
+        raise ScopeTableMismatch(f"no row in corral.api.scopes.ROUTES for {method} {path}")
+    return found
+
+
+def served(app: FastAPI) -> set[Operation]:
+    """Every (method, path template) the app's HTTP routes answer.
+
+    `HEAD` beside `GET` is left out: Starlette adds it to every plain `GET` route.
+    """
+    operations: set[Operation] = set()
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        path, methods = getattr(route, "path", None), getattr(route, "methods", None)
+        if path is None or not methods:
+            continue  # not an HTTP route
+        if context.path != path:
+            # The guards look rows up by the route's own path, which an include prefix changes.
+            raise ScopeTableMismatch(f"{context.path}: include routers without a prefix")
+        operations.update((m, path) for m in methods if not (m == "HEAD" and "GET" in methods))
+    return operations
+
+
+def check_coverage(app: FastAPI, table: Mapping[Operation, Requirement] = ROUTES) -> None:
+    """Refuse to start an app whose routes and `table` differ, naming every difference."""
+    operations = served(app)
+    unguarded = sorted(operations - table.keys())
+    stale = sorted(table.keys() - operations)
+    problems = []
+    if unguarded:
+        problems.append("no row for " + ", ".join(f"{m} {p}" for m, p in unguarded))
+    if stale:
+        problems.append("no route for " + ", ".join(f"{m} {p}" for m, p in stale))
+    if problems:
+        raise ScopeTableMismatch(
+            "the routes and corral.api.scopes.ROUTES disagree: " + "; ".join(problems)
+        )

@@ -1,0 +1,65 @@
+"""API keys that expire, rotate and name their agents; the audit log.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import corral.storage.tables
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+_TIME = corral.storage.tables.UTCDateTime(timezone=True)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("api_keys") as batch:
+        batch.add_column(sa.Column("expires_at", _TIME, nullable=True))
+        batch.add_column(sa.Column("last_used_at", _TIME, nullable=True))
+        batch.add_column(sa.Column("agents", corral.storage.tables.JSONDoc, nullable=True))
+        batch.add_column(sa.Column("created_by", sa.String(length=40), nullable=True))
+        batch.add_column(sa.Column("previous_hash", sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column("previous_expires_at", _TIME, nullable=True))
+        batch.create_index(op.f("ix_api_keys_previous_hash"), ["previous_hash"], unique=False)
+    op.create_table(
+        "audit_events",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=True),
+        sa.Column("actor_key_id", sa.String(length=40), nullable=True),
+        sa.Column("actor_name", sa.String(length=100), nullable=True),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target_id", sa.String(length=64), nullable=True),
+        sa.Column("details", corral.storage.tables.JSONDoc, nullable=False),
+        sa.Column("address", sa.String(length=64), nullable=True),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_events")),
+    )
+    op.create_index(
+        op.f("ix_audit_events_workspace_id_id"),
+        "audit_events",
+        ["workspace_id", "id"],
+        unique=False,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index(op.f("ix_audit_events_workspace_id_id"), table_name="audit_events")
+    op.drop_table("audit_events")
+    with op.batch_alter_table("api_keys") as batch:
+        batch.drop_index(op.f("ix_api_keys_previous_hash"))
+        for column in (
+            "previous_expires_at",
+            "previous_hash",
+            "created_by",
+            "agents",
+            "last_used_at",
+            "expires_at",
+        ):
+            batch.drop_column(column)
