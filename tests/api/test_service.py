@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from corral.process import build_context
 from corral.storage import migrate
 
@@ -57,7 +59,12 @@ async def test_metrics_count_requests_and_runs(client):
     from tests.helpers import submit, wait
 
     await wait(client, (await submit(client, "counted"))["id"])
-    text = (await client.get("/metrics")).text
+    # The worker counts a run once its end is stored and announced: a waiter may see it first.
+    for _ in range(50):
+        text = (await client.get("/metrics")).text
+        if 'corral_runs_ended_total{status="completed"}' in text:
+            break
+        await asyncio.sleep(0.02)
 
     assert "corral_http_requests_total" in text
     assert 'route="/v1/runs"' in text
