@@ -12,6 +12,7 @@ from corral.process import build_context
 from corral.security import keys as key_rules
 from corral.settings import Settings
 from corral.storage import keys as key_store
+from corral.storage import workspaces as workspace_store
 
 TEST_AGENT: dict[str, Any] = {"model": "test"}
 
@@ -82,7 +83,7 @@ async def scoped_key(settings: Settings, scopes: list[str], workspace: str = "de
     ctx = build_context(settings)
 
     def add(conn: Any) -> None:
-        found = key_store.workspace_by_name(conn, workspace)
+        found = workspace_store.workspace_by_name(conn, workspace)
         assert found is not None, f"no workspace {workspace!r}"
         key_store.insert_key(
             conn,

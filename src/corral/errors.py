@@ -99,6 +99,12 @@ class InsufficientScope(Forbidden):
     code = ErrorCode.INSUFFICIENT_SCOPE
 
 
+class WorkspaceSuspended(Forbidden):
+    """The workspace is suspended; its keys work again once the operator resumes it."""
+
+    code = ErrorCode.WORKSPACE_SUSPENDED
+
+
 class NotFound(ServiceError):
     """No such object in this workspace."""
 

@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     bootstrap_key: SecretStr | None = None
     """Admin API key to create on first start instead of a random one (for scripts and CI)."""
 
+    operator_key: SecretStr | None = None
+    """Server-level key that manages workspaces through `/v1/workspaces` (share it with every
+    node). Unset: workspaces are managed with `corral workspaces` on the server only."""
+
     auto_migrate: bool = True
     """Apply database migrations when the server or a worker starts."""
 

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from corral.ids import new_id
-from corral.storage import keys, runs
+from corral.storage import runs, workspaces
 from corral.storage.database import Database
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -14,7 +14,7 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 async def workspace(database: Database) -> str:
-    await database.write(keys.insert_workspace, workspace_id="ws_1", name="test", now=NOW)
+    await database.write(workspaces.insert_workspace, workspace_id="ws_1", name="test", now=NOW)
     return "ws_1"
 
 

@@ -4,7 +4,7 @@ import hashlib
 from datetime import timedelta
 
 from corral.ids import new_id
-from corral.storage import files, keys, runs
+from corral.storage import files, runs, workspaces
 from tests.storage.conftest import NOW
 
 BLOB = bytes(range(256)) * 16
@@ -44,7 +44,7 @@ async def test_a_file_comes_back_with_its_content_only_when_asked(database, work
 
 
 async def test_files_are_scoped_to_their_workspace(database, workspace):
-    await database.write(keys.insert_workspace, workspace_id="ws_2", name="other", now=NOW)
+    await database.write(workspaces.insert_workspace, workspace_id="ws_2", name="other", now=NOW)
     mine, theirs = file_values(workspace, b"mine"), file_values("ws_2", b"theirs")
     for values in (mine, theirs):
         await database.write(files.insert_file, values)

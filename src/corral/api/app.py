@@ -14,7 +14,16 @@ from corral import compat
 from corral._version import __version__
 from corral.api import errors, openapi, scopes
 from corral.api.middleware import RequestMiddleware
-from corral.api.routes import agents, audit, files, keys, runs, service, sessions
+from corral.api.routes import (
+    agents,
+    audit,
+    files,
+    keys,
+    runs,
+    service,
+    sessions,
+    workspaces,
+)
 from corral.context import ServiceContext
 from corral.process import build_context, running
 from corral.pubsub.base import KEYS_CHANNEL
@@ -45,7 +54,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.key_cache = key_cache = KeyCache(settings.key_cache_s)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, keys, audit, service):
+    for module in (runs, sessions, agents, files, keys, audit, workspaces, service):
         app.include_router(module.router)
     for router in compat.routers():
         app.include_router(router)

@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from corral.api import scopes
-from corral.api.scopes import Requirement, Scope
+from corral.api.scopes import Access, Requirement, Scope
 from corral.context import ServiceContext
 from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
+from corral.services import workspaces as workspace_service
 from corral.services.context import Principal
 
 MAX_JSON_DEPTH = 64
@@ -156,9 +157,20 @@ async def guarded(request: Request) -> Call:
 
     Routes take this single dependency: each one FastAPI resolves costs time on every request.
     """
+    requirement = route_requirement(request)
+    if requirement is Access.OPERATOR:
+        return await operator(request)
     call = await authenticated(request)
-    require(call.principal, route_requirement(request))
+    require(call.principal, requirement)
     return call
+
+
+async def operator(request: Request) -> Call:
+    """The server's operator, who manages workspaces and belongs to none."""
+    ctx = service_context(request)
+    workspace_service.check_operator(ctx, _token(request))
+    await storable_input(request)
+    return Call(ctx, workspace_service.OPERATOR)
 
 
 Guarded = Annotated[Call, Depends(guarded)]

@@ -19,6 +19,7 @@ from corral.security.keys import SCOPES
 
 __all__ = [
     "ANY_KEY",
+    "OPERATOR",
     "PUBLIC",
     "ROUTES",
     "Access",
@@ -39,6 +40,8 @@ class Access(Enum):
     """Answers without a key: probes, metrics and the API's own description."""
     ANY_KEY = "any key"
     """Answers any valid key, whatever its scopes."""
+    OPERATOR = "operator"
+    """Answers the server's operator key only (`CORRAL_OPERATOR_KEY`), no workspace's key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ Operation = tuple[str, str]
 
 PUBLIC = Access.PUBLIC
 ANY_KEY = Access.ANY_KEY
+OPERATOR = Access.OPERATOR
 _AGENTS_READ, _AGENTS_WRITE = Scope("agents:read"), Scope("agents:write")
 _RUNS_READ, _RUNS_WRITE = Scope("runs:read"), Scope("runs:write")
 _SESSIONS_READ, _SESSIONS_WRITE = Scope("sessions:read"), Scope("sessions:write")
@@ -117,6 +121,13 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("DELETE", "/v1/keys/{key_id}"): _KEYS_WRITE,
         ("POST", "/v1/keys/{key_id}/rotate"): _KEYS_WRITE,
         ("GET", "/v1/audit"): _AUDIT_READ,
+        # The server's workspaces, for its operator
+        ("POST", "/v1/workspaces"): OPERATOR,
+        ("GET", "/v1/workspaces"): OPERATOR,
+        ("GET", "/v1/workspaces/{workspace}"): OPERATOR,
+        ("POST", "/v1/workspaces/{workspace}/suspend"): OPERATOR,
+        ("POST", "/v1/workspaces/{workspace}/resume"): OPERATOR,
+        ("DELETE", "/v1/workspaces/{workspace}"): OPERATOR,
         # The MANTYX facade (`corral.compat.mantyx`); its routes also check the workspace slug
         ("GET", f"{_MANTYX}/models"): ANY_KEY,
         ("POST", f"{_MANTYX}/agent-runs"): _RUNS_WRITE,

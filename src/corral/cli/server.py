@@ -1,4 +1,4 @@
-"""Server commands: `corral serve`, `corral migrate`, `corral workspace` (and `corral worker`).
+"""Server commands: `corral serve`, `corral migrate`, `corral workspaces` (and `corral worker`).
 
 They need the `server` extra; its modules are imported only when one of these commands runs, so
 the client commands work with the SDK alone.
@@ -22,10 +22,9 @@ from corral.cli.launch import (
     load_settings,
 )
 from corral.cli.worker import run_worker
+from corral.cli.workspaces import workspaces_app
 
-__all__ = ["register", "workspace_app"]
-
-workspace_app = typer.Typer(help="Manage workspaces (operates on the database directly).")
+__all__ = ["register"]
 
 
 def serve(
@@ -103,37 +102,6 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     console.print(f"database at revision {revision} ({describe(settings)})")
 
 
-@workspace_app.command("create")
-def create_workspace(
-    name: Annotated[str, typer.Argument(help="Unique workspace name")],
-    database_url: DatabaseUrl = None,
-    data_dir: DataDir = None,
-) -> None:
-    """Create a workspace and print its admin API key (shown once)."""
-    from corral.process import build_context
-    from corral.services import auth
-
-    settings = load_settings(database_url=database_url, data_dir=data_dir)
-
-    async def main() -> tuple[str, str]:
-        ctx = build_context(settings)
-        await ctx.database.connect()
-        try:
-            return await auth.create_workspace(ctx, name)
-        finally:
-            await ctx.database.close()
-
-    from corral.errors import ServiceError
-
-    try:
-        workspace_id, key = asyncio.run(main())
-    except ServiceError as error:
-        console.print(f"error: {error.message}")
-        raise typer.Exit(1) from None
-    console.print(f"workspace {name} ({workspace_id}) created; its admin key:")
-    typer.echo(key)
-
-
 def secret_key() -> None:
     """Print a new secret key for CORRAL_SECRET_KEY (share it with every node)."""
     from corral.security.sealed import new_secret
@@ -147,4 +115,5 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(run_worker)
     app.command()(migrate)
     app.command("secret-key")(secret_key)
-    app.add_typer(workspace_app, name="workspace")
+    app.add_typer(workspaces_app, name="workspaces")
+    app.add_typer(workspaces_app, name="workspace", hidden=True)  # its former name

@@ -13,12 +13,20 @@ from typing import Any
 from corral import private_files
 from corral.context import ServiceContext
 from corral.domain.event_log import format_time
-from corral.errors import Conflict, Forbidden, InsufficientScope, Unauthorized, Unavailable
+from corral.errors import (
+    Conflict,
+    Forbidden,
+    InsufficientScope,
+    Unauthorized,
+    Unavailable,
+    WorkspaceSuspended,
+)
 from corral.ids import new_id
 from corral.security import keys as key_rules
 from corral.services.context import Principal
 from corral.storage import keys as key_store
 from corral.storage import runs as run_store
+from corral.storage import workspaces as workspace_store
 from corral.storage.database import Connection
 
 logger = logging.getLogger(__name__)
@@ -85,6 +93,8 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
         found = await ctx.database.read(key_store.find_by_hash, key_hash, ctx.clock())
         if found is None:
             raise Unauthorized("the API key is not valid")
+        if found.workspace_suspended:
+            raise WorkspaceSuspended(f"the workspace {found.workspace_name!r} is suspended")
         key = found.key
         principal = Principal(
             workspace_id=key.workspace_id,
@@ -173,9 +183,9 @@ async def create_workspace(
     now = ctx.clock()
 
     def tx(conn: Connection) -> None:
-        if key_store.workspace_by_name(conn, name) is not None:
+        if workspace_store.workspace_by_name(conn, name) is not None:
             raise Conflict(f"a workspace named {name!r} already exists", field="name")
-        key_store.insert_workspace(conn, workspace_id=workspace_id, name=name, now=now)
+        workspace_store.insert_workspace(conn, workspace_id=workspace_id, name=name, now=now)
         _add_admin_key(conn, workspace_id, secret, scopes or [key_rules.ADMIN_SCOPE], now)
 
     await ctx.database.write(tx)
@@ -215,10 +225,10 @@ async def bootstrap(ctx: ServiceContext) -> str | None:
                 return None
         elif key_store.count_keys(conn) > 0:
             return None
-        workspace = key_store.workspace_by_name(conn, DEFAULT_WORKSPACE)
+        workspace = workspace_store.workspace_by_name(conn, DEFAULT_WORKSPACE)
         if workspace is None:
             workspace_id = new_id("ws")
-            key_store.insert_workspace(
+            workspace_store.insert_workspace(
                 conn, workspace_id=workspace_id, name=DEFAULT_WORKSPACE, now=now
             )
         else:

@@ -1,4 +1,4 @@
-"""Workspaces and their API keys (stored as SHA-256 hashes, never in clear)."""
+"""The API keys of workspaces (stored as SHA-256 hashes, never in clear)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class VerifiedKey:
 
     key: KeyRecord
     workspace_name: str
+    workspace_suspended: bool
 
 
 _KEY_COLUMNS = (
@@ -53,17 +54,6 @@ _KEY_COLUMNS = (
 
 def _record(row: Any) -> KeyRecord:
     return KeyRecord(**{column.name: row[column.name] for column in _KEY_COLUMNS})
-
-
-def insert_workspace(conn: sa.Connection, *, workspace_id: str, name: str, now: datetime) -> None:
-    """Create a workspace."""
-    conn.execute(workspaces.insert().values(id=workspace_id, name=name, created_at=now))
-
-
-def workspace_by_name(conn: sa.Connection, name: str) -> sa.RowMapping | None:
-    """The workspace with this name, if any."""
-    query = sa.select(workspaces).where(workspaces.c.name == name)
-    return conn.execute(query).mappings().first()
 
 
 def insert_key(
@@ -106,14 +96,20 @@ def find_by_hash(conn: sa.Connection, key_hash: str, now: datetime) -> VerifiedK
     previous = sa.and_(api_keys.c.previous_hash == key_hash, api_keys.c.previous_expires_at > now)
     row = (
         conn.execute(
-            sa.select(*_KEY_COLUMNS, workspaces.c.name.label("workspace_name"))
+            sa.select(
+                *_KEY_COLUMNS,
+                workspaces.c.name.label("workspace_name"),
+                workspaces.c.suspended_at.label("suspended_at"),
+            )
             .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
             .where(sa.or_(current, previous), api_keys.c.revoked_at.is_(None))
         )
         .mappings()
         .first()
     )
-    return VerifiedKey(_record(row), row["workspace_name"]) if row else None
+    if row is None:
+        return None
+    return VerifiedKey(_record(row), row["workspace_name"], row["suspended_at"] is not None)
 
 
 def list_keys(conn: sa.Connection, workspace_id: str) -> list[KeyRecord]:

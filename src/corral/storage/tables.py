@@ -56,6 +56,7 @@ workspaces = sa.Table(
     sa.Column("id", sa.String(40), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("suspended_at", UTCDateTime(), nullable=True),
 )
 
 api_keys = sa.Table(

@@ -17,6 +17,7 @@ class ErrorCode(StrEnum):
     UNAUTHORIZED = "unauthorized"  #: 401 missing, unknown or revoked API key
     FORBIDDEN = "forbidden"  #: 403 the key may not do this
     INSUFFICIENT_SCOPE = "insufficient_scope"  #: 403 the key lacks `required_scope`
+    WORKSPACE_SUSPENDED = "workspace_suspended"  #: 403 the key's workspace is suspended
     NOT_FOUND = "not_found"  #: 404 no such object in this workspace
     UNKNOWN_TOOL_CALL = "unknown_tool_call"  #: 404 tool result for an unknown or answered call
     METHOD_NOT_ALLOWED = "method_not_allowed"  #: 405 the path exists but not with this method

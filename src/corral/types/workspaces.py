@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from corral.types.common import WireModel
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from corral.types.common import ParamsModel, WireModel
+from corral.types.keys import ApiKeyWithSecret
 
 
 class WorkspaceRef(WireModel):
@@ -68,3 +74,30 @@ class WhoAmI(WireModel):
     key: KeyRef
     limits: EffectiveLimits
     sandbox: SandboxInfo
+
+
+WorkspaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+"""Letters, digits, `.`, `_` and `-`; it is also the workspace's slug in the MANTYX paths."""
+
+
+class Workspace(WireModel):
+    """A workspace of the server, as its operator sees it."""
+
+    id: str
+    name: str
+    status: Literal["active", "suspended"]
+    """A suspended workspace's keys answer 403 `workspace_suspended` until it is resumed."""
+    created_at: datetime
+    suspended_at: datetime | None = None
+
+
+class WorkspaceWithKey(Workspace):
+    """A workspace just created, with its first admin key (its secret shown this once)."""
+
+    admin_key: ApiKeyWithSecret
+
+
+class WorkspaceCreateParams(ParamsModel):
+    """Body of `POST /v1/workspaces`."""
+
+    name: WorkspaceName

@@ -1,4 +1,4 @@
-"""API keys that expire, rotate and name their agents; the audit log.
+"""API keys that expire, rotate and name their agents; suspended workspaces; the audit log.
 
 Revision ID: 0005
 Revises: 0004
@@ -20,6 +20,8 @@ _TIME = corral.storage.tables.UTCDateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("workspaces") as batch:
+        batch.add_column(sa.Column("suspended_at", _TIME, nullable=True))
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("expires_at", _TIME, nullable=True))
         batch.add_column(sa.Column("last_used_at", _TIME, nullable=True))
@@ -63,3 +65,5 @@ def downgrade() -> None:
             "expires_at",
         ):
             batch.drop_column(column)
+    with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("suspended_at")
