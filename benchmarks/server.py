@@ -28,6 +28,9 @@ from benchmarks.cpu import process_cpu_s, process_memory_mb
 from benchmarks.loadgen import Target
 
 
+LIMIT_NEVER_REACHED = 100_000_000
+"""Rate limits the benchmark's load cannot reach, so their counting is part of what is measured."""
+
 def new_api_key() -> str:
     """A fresh bootstrap admin key: `crl_bench_` and 40 url-safe random characters."""
     return "crl_bench_" + secrets.token_urlsafe(30)
@@ -210,6 +213,10 @@ class BenchServer(ManagedProcess):
             "CORRAL_PORT": str(self.port),
             "CORRAL_BOOTSTRAP_KEY": self.api_key,
             "CORRAL_LOG_LEVEL": "warning",
+            # One key drives thousands of runs a minute: the limits are counted, never reached.
+            "CORRAL_RATE_LIMIT_PER_MINUTE": str(LIMIT_NEVER_REACHED),
+            "CORRAL_WORKSPACE_RATE_LIMIT_PER_MINUTE": str(LIMIT_NEVER_REACHED),
+            "CORRAL_SUBMITS_PER_MINUTE": str(LIMIT_NEVER_REACHED),
         }
         if self.schema is not None:
             self.schema.create()

@@ -113,6 +113,10 @@ def make_settings(database_url: tuple[str, str | None], tmp_path: Path) -> Calla
             "resync_s": 1.0,
             "shutdown_grace_s": 0.0,
             "key_cache_s": 0.0,
+            # Tests call fast and often; tests/api/test_rate_limits.py sets limits of its own.
+            "rate_limit_per_minute": 0,
+            "workspace_rate_limit_per_minute": 0,
+            "submits_per_minute": 0,
             # Local MCP test servers run in environments with the test virtualenv's packages.
             "sandbox_mounts": [Path(sys.prefix), MCP_SERVERS],
         }

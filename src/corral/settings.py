@@ -169,6 +169,16 @@ class Settings(BaseSettings):
     """Largest file `POST /v1/files` accepts (that route alone takes bodies this large). Files
     are kept in the database, and a file is held in memory while it is uploaded or served."""
 
+    rate_limit_per_minute: int = Field(default=1200, ge=0)
+    """Requests one API key may make per minute (0: unlimited). Past it: 429 `rate_limited`
+    with `Retry-After`; every answer carries `RateLimit-Limit`, `-Remaining` and `-Reset`."""
+
+    workspace_rate_limit_per_minute: int = Field(default=6000, ge=0)
+    """Requests all keys of one workspace may make per minute together (0: unlimited)."""
+
+    submits_per_minute: int = Field(default=600, ge=0)
+    """Runs and session messages one workspace may submit per minute (0: unlimited)."""
+
     key_cache_s: float = Field(default=10.0, ge=0)
     """How long a verified API key is remembered in memory. A revocation or rotation empties
     every node's memory at once through the broker; this bounds how long a key outlives one

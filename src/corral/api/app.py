@@ -28,6 +28,7 @@ from corral.context import ServiceContext
 from corral.process import build_context, running
 from corral.pubsub.base import KEYS_CHANNEL
 from corral.services.auth import KeyCache
+from corral.services.limits import Limiter
 from corral.settings import Settings
 
 __all__ = ["create_app"]
@@ -42,7 +43,10 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         async with running(context, with_worker=settings.embedded_worker) as worker:
             app.state.worker = worker
             with context.broker.subscribe(KEYS_CHANNEL, on_message=key_cache.forget_all):
-                yield
+                try:
+                    yield
+                finally:
+                    await limiter.aclose()
 
     app = FastAPI(
         title="Corral",
@@ -52,6 +56,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     )
     app.state.ctx = context
     app.state.key_cache = key_cache = KeyCache(settings.key_cache_s)
+    app.state.limiter = limiter = Limiter(settings)
     errors.install(app)
     openapi.install(app)
     for module in (runs, sessions, agents, files, keys, audit, workspaces, service):

@@ -16,6 +16,7 @@ from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
 from corral.services import workspaces as workspace_service
 from corral.services.context import Principal
+from corral.services.limits import Limiter
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of a JSON body (the storage encoder stops at 255 levels, and a stored spec
@@ -137,6 +138,10 @@ async def authenticated(request: Request) -> Call:
     return Call(ctx, principal)
 
 
+RATE_LIMIT_SCOPE_KEY = "corral.rate_limit"
+"""Where `guarded` leaves the caller's `Allowance`, which the middleware turns into headers."""
+
+
 def route_requirement(request: Request) -> Requirement:
     """What the matched route's row in `scopes.ROUTES` asks of the caller.
 
@@ -162,6 +167,13 @@ async def guarded(request: Request) -> Call:
         return await operator(request)
     call = await authenticated(request)
     require(call.principal, requirement)
+    limiter: Limiter = request.app.state.limiter
+    allowance = await limiter.request(call.principal)
+    if allowance is not None:
+        request.scope[RATE_LIMIT_SCOPE_KEY] = allowance
+    route = request.scope.get("route")
+    if (request.method, getattr(route, "path", "")) in scopes.SUBMITS:
+        await limiter.submit(call.principal)
     return call
 
 

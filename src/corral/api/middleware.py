@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from corral.ids import new_id
 from corral.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from corral.services.limits import Allowance
 from corral.types.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,15 @@ class BodyLimit:
     max_bytes: int
     field: str
     """The input a 413 names."""
+
+
+def rate_limit_headers(allowance: Allowance) -> list[tuple[bytes, bytes]]:
+    """The `RateLimit-*` headers of an answer to a key with this allowance."""
+    return [
+        (b"ratelimit-limit", str(allowance.limit).encode()),
+        (b"ratelimit-remaining", str(allowance.remaining).encode()),
+        (b"ratelimit-reset", str(math.ceil(allowance.reset_s)).encode()),
+    ]
 
 
 class RequestMiddleware:
@@ -79,6 +90,9 @@ class RequestMiddleware:
                 response_started = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                allowance = scope.get("corral.rate_limit")  # left by `deps.guarded`
+                if allowance is not None:
+                    headers += rate_limit_headers(allowance)
                 message = {**message, "headers": headers}
                 self._observe(scope, status, started)
             await send(message)

@@ -156,6 +156,17 @@ class ScopeTableMismatch(RuntimeError):
     """The routes and `ROUTES` disagree: a route would go unguarded, or a row is stale."""
 
 
+SUBMITS: frozenset[Operation] = frozenset(
+    {
+        ("POST", "/v1/runs"),
+        ("POST", "/v1/sessions/{session_id}/messages"),
+        ("POST", f"{_MANTYX}/agent-runs"),
+        ("POST", f"{_MANTYX}/agent-sessions/{{sessionId}}/messages"),
+    }
+)
+"""The routes that submit work: each call counts against the workspace's `submits_per_minute`."""
+
+
 def requirement(method: str, path: str) -> Requirement:
     """The requirement of the operation, or `ScopeTableMismatch` if the table lacks it."""
     found = ROUTES.get((method, path))

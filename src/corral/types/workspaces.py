@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints
 
 from corral.types.common import ParamsModel, WireModel
 from corral.types.keys import ApiKeyWithSecret
@@ -26,6 +26,15 @@ class KeyRef(WireModel):
     scopes: list[str]
 
 
+class RateStanding(WireModel):
+    """One rate limit, and where the caller stands against it this minute."""
+
+    name: Literal["key_requests", "workspace_requests", "workspace_submits"]
+    per_minute: int
+    remaining: int | None = None
+    """Left in the current window; null when the limit store cannot be reached."""
+
+
 class EffectiveLimits(WireModel):
     """Defaults and ceilings that apply to this workspace's runs."""
 
@@ -35,6 +44,8 @@ class EffectiveLimits(WireModel):
     client_tool_timeout_s: float
     metadata_max_entries: int
     max_body_bytes: int
+    rates: list[RateStanding] = Field(default_factory=list)
+    """The request and submit rates that apply to this key, and what is left of each."""
 
 
 class SandboxInfo(WireModel):

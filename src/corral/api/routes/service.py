@@ -9,8 +9,16 @@ from starlette.responses import Response
 from corral.api.deps import Guarded, service_context
 from corral.api.responses import JSONBody, respond
 from corral.services import health
+from corral.services.limits import Limiter
 from corral.types.models import ModelInfo, ModelList, Pricing
-from corral.types.workspaces import EffectiveLimits, KeyRef, SandboxInfo, WhoAmI, WorkspaceRef
+from corral.types.workspaces import (
+    EffectiveLimits,
+    KeyRef,
+    RateStanding,
+    SandboxInfo,
+    WhoAmI,
+    WorkspaceRef,
+)
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(tags=["service"])
@@ -66,9 +74,14 @@ async def list_models(call: Guarded) -> JSONBody:
 
 
 @router.get("/v1/whoami", response_model=WhoAmI)
-async def whoami(call: Guarded) -> JSONBody:
+async def whoami(call: Guarded, request: Request) -> JSONBody:
     """The workspace and key making the request, and the limits that apply."""
     settings, principal = call.ctx.settings, call.principal
+    limiter: Limiter = request.app.state.limiter
+    rates = [
+        RateStanding(name=name, per_minute=per_minute, remaining=remaining)
+        for name, per_minute, remaining in await limiter.standing(principal)
+    ]
     return respond(
         WhoAmI(
             workspace=WorkspaceRef(id=principal.workspace_id, name=principal.workspace_name),
@@ -80,6 +93,7 @@ async def whoami(call: Guarded) -> JSONBody:
                 client_tool_timeout_s=settings.client_tool_timeout_s,
                 metadata_max_entries=16,
                 max_body_bytes=settings.max_body_bytes,
+                rates=rates,
             ),
             sandbox=SandboxInfo.model_validate(call.ctx.sandbox.as_dict()),
         )

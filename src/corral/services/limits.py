@@ -1,0 +1,151 @@
+"""Request and submit rates: how often a key and a workspace may call, counted by `limits`.
+
+The counters live in Redis when the server has one (`CORRAL_REDIS_URL`), so every API node
+counts against the same limit; otherwise in this process. A limit store that cannot be reached
+lets the request through and logs a warning: refusing every request because a counter is
+unreachable would turn a Redis outage into a full outage, and a rate limit protects capacity,
+not money (spend caps fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import limits
+import redis.asyncio
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+
+from corral.errors import RateLimited
+from corral.services.context import Principal
+from corral.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+_WARN_EVERY_S = 60.0
+RateName = Literal["key_requests", "workspace_requests", "workspace_submits"]
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """Where a caller stands against its tightest rate limit."""
+
+    limit: int
+    remaining: int
+    reset_s: float
+    """Seconds until the window frees more requests."""
+
+
+class Limiter:
+    """The server's rate limits: per key, per workspace, and submits per workspace."""
+
+    def __init__(self, settings: Settings) -> None:
+        storage: Storage
+        self._pool: redis.asyncio.ConnectionPool | None = None
+        if settings.redis_url:
+            # Our own pool, so that `aclose` can close its connections.
+            self._pool = redis.asyncio.ConnectionPool.from_url(
+                settings.redis_url,
+                # A counter that does not answer at once is treated as unreachable.
+                socket_timeout=0.5,
+                socket_connect_timeout=0.5,
+            )
+            storage = RedisStorage(
+                "async+redis://",
+                implementation="redispy",
+                key_prefix="corral-limits",
+                wrap_exceptions=True,
+                connection_pool=self._pool,  # type: ignore[arg-type]  # handed to redis as is
+            )
+        else:
+            storage = MemoryStorage()
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._per_key = _per_minute(settings.rate_limit_per_minute)
+        self._per_workspace = _per_minute(settings.workspace_rate_limit_per_minute)
+        self._submits = _per_minute(settings.submits_per_minute)
+        self._warned_at = -_WARN_EVERY_S
+
+    async def request(self, principal: Principal) -> Allowance | None:
+        """Count a request of the key; `RateLimited` once the key or its workspace is over.
+
+        Returns the key's allowance, for the response's `RateLimit-*` headers.
+        """
+        key_allowance = await self._hit(self._per_key, "key", principal.key_id, what="this key")
+        await self._hit(
+            self._per_workspace, "workspace", principal.workspace_id, what="this workspace"
+        )
+        return key_allowance
+
+    async def standing(self, principal: Principal) -> list[tuple[RateName, int, int | None]]:
+        """(name, per minute, remaining) of each rate that applies, without counting a request."""
+        rates: list[tuple[RateName, limits.RateLimitItem | None, str, str]] = [
+            ("key_requests", self._per_key, "key", principal.key_id),
+            ("workspace_requests", self._per_workspace, "workspace", principal.workspace_id),
+            ("workspace_submits", self._submits, "submits", principal.workspace_id),
+        ]
+        found: list[tuple[RateName, int, int | None]] = []
+        for name, item, *identifiers in rates:
+            if item is None:
+                continue
+            try:
+                remaining: int | None = (
+                    await self._strategy.get_window_stats(item, *identifiers)
+                ).remaining
+            except (StorageError, OSError) as error:
+                self._warn(error)
+                remaining = None
+            found.append((name, item.amount, remaining))
+        return found
+
+    async def submit(self, principal: Principal) -> None:
+        """Count a submitted run or session message of the workspace."""
+        await self._hit(
+            self._submits,
+            "submits",
+            principal.workspace_id,
+            what="runs submitted by this workspace",
+        )
+
+    async def _hit(
+        self, item: limits.RateLimitItem | None, *identifiers: str, what: str
+    ) -> Allowance | None:
+        if item is None:
+            return None
+        try:
+            allowed = await self._strategy.hit(item, *identifiers)
+            stats = await self._strategy.get_window_stats(item, *identifiers)
+        except (StorageError, OSError) as error:  # count nothing, let it through
+            self._warn(error)
+            return None
+        reset_s = max(0.0, stats.reset_time - time.time())
+        if not allowed:
+            raise RateLimited(
+                f"rate limit of {item.amount} per minute for {what} reached; "
+                f"retry in {max(1, round(reset_s))} s",
+                retry_after_s=reset_s,
+                limit=item.amount,
+            )
+        return Allowance(limit=item.amount, remaining=stats.remaining, reset_s=reset_s)
+
+    async def aclose(self) -> None:
+        """Close the connections to the limit store."""
+        if self._pool is not None:
+            await self._pool.aclose()
+
+    def _warn(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY_S:
+            self._warned_at = now
+            logger.warning(
+                "the rate limit store is unreachable; requests are let through uncounted: %s",
+                error,
+                extra={"action": "limits.unavailable"},
+            )
+
+
+def _per_minute(amount: int) -> limits.RateLimitItem | None:
+    return limits.RateLimitItemPerMinute(amount) if amount > 0 else None
