@@ -27,9 +27,9 @@ from typing import IO, Self
 from benchmarks.cpu import process_cpu_s, process_memory_mb
 from benchmarks.loadgen import Target
 
-
 LIMIT_NEVER_REACHED = 100_000_000
 """Rate limits the benchmark's load cannot reach, so their counting is part of what is measured."""
+
 
 def new_api_key() -> str:
     """A fresh bootstrap admin key: `crl_bench_` and 40 url-safe random characters."""

@@ -12,7 +12,9 @@ import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
-KINDS = frozenset({"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file", "aud"})
+KINDS = frozenset(
+    {"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file", "aud", "sec"}
+)
 
 
 _last = 0

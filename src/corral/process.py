@@ -91,7 +91,9 @@ def build_context(settings: Settings) -> ServiceContext:
             environ=os.environ,
             default=settings.default_model,
         ),
-        secrets=SecretBox(secret),
+        secrets=SecretBox(
+            secret, [old.get_secret_value() for old in settings.previous_secret_keys]
+        ),
         sandbox=sandbox_of(settings),
     )
 

@@ -140,6 +140,10 @@ class Settings(BaseSettings):
     """Encrypts provider keys given with runs while they run; every node must share it
     (default: `secret.key` in `data_dir`, created on first start)."""
 
+    previous_secret_keys: list[SecretStr] = Field(default_factory=list)
+    """Secret keys used before `secret_key`: they still open what they sealed, until
+    `corral reseal` has sealed everything under the current one (a JSON list)."""
+
     provider_max_retries: int = Field(default=4, ge=0, le=20)
     """Retries of a model call that failed with 429, 529, 5xx or a network error."""
 

@@ -65,6 +65,9 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live
         resync_s=1.0,
         shutdown_grace_s=0.0,
         key_cache_s=0.0,
+        rate_limit_per_minute=0,
+        workspace_rate_limit_per_minute=0,
+        submits_per_minute=0,
     )
     async with LiveServer(settings) as started:
         yield started

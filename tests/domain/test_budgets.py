@@ -62,3 +62,8 @@ def test_unset_limits_take_the_defaults_and_set_ones_are_kept():
 def test_the_deadline_counts_from_the_start_of_the_run():
     started = datetime(2026, 1, 1, tzinfo=UTC)
     assert budgets.deadline(started, BUDGET) == started + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(("characters", "tokens"), [(0, 0), (1, 1), (4, 1), (5, 2), (400, 100)])
+def test_unreported_output_is_estimated_at_four_characters_a_token_rounded_up(characters, tokens):
+    assert budgets.estimate_tokens(characters) == tokens

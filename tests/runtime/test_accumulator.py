@@ -89,3 +89,25 @@ def test_thinking_is_kept_with_its_signature_before_the_text():
         {"type": "thinking", "text": "hmm yes", "signature": "sig"},
         {"type": "text", "text": "answer"},
     ]
+
+
+def test_a_call_cut_short_without_usage_counts_an_estimate_of_what_it_streamed():
+    acc = accumulator()
+    acc.feed(ThinkingDelta("abcd"))
+    acc.feed(ThinkingDelta("", signature="sig"))
+    acc.feed(TextDelta("efghij"))
+    acc.feed(ToolCallStart(0, "ls"))
+    acc.feed(ToolCallDelta(0, '{"a"'))
+
+    # 4 + 6 + 2 + 4 characters, at four a token.
+    assert acc.usage_so_far() == UsageUpdate(0, 4)
+
+
+def test_a_call_cut_short_keeps_the_usage_its_provider_reported_so_far():
+    acc = accumulator()
+    acc.feed(UsageUpdate(1200, 1, cache_read_tokens=1000))
+    acc.feed(TextDelta("x" * 40))
+
+    assert acc.usage_so_far() == UsageUpdate(1200, 10, cache_read_tokens=1000)
+    acc.feed(UsageUpdate(1200, 30, cache_read_tokens=1000))
+    assert acc.usage_so_far() == UsageUpdate(1200, 30, cache_read_tokens=1000)

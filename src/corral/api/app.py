@@ -20,8 +20,10 @@ from corral.api.routes import (
     files,
     keys,
     runs,
+    secrets,
     service,
     sessions,
+    usage,
     workspaces,
 )
 from corral.context import ServiceContext
@@ -59,7 +61,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.limiter = limiter = Limiter(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, keys, audit, workspaces, service):
+    for module in (runs, sessions, agents, files, keys, secrets, audit, usage, workspaces, service):
         app.include_router(module.router)
     for router in compat.routers():
         app.include_router(router)

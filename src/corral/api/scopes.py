@@ -67,6 +67,7 @@ _RUNS_READ, _RUNS_WRITE = Scope("runs:read"), Scope("runs:write")
 _SESSIONS_READ, _SESSIONS_WRITE = Scope("sessions:read"), Scope("sessions:write")
 _KEYS_READ, _KEYS_WRITE = Scope("keys:read"), Scope("keys:write")
 _AUDIT_READ = Scope("audit:read")
+_SECRETS_READ, _SECRETS_WRITE = Scope("secrets:read"), Scope("secrets:write")
 
 _MANTYX = "/api/v1/workspaces/{workspaceSlug}"
 
@@ -101,6 +102,7 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("POST", "/v1/runs/{run_id}/tool-results"): _RUNS_WRITE,
         ("GET", "/v1/runs/{run_id}/outputs"): _RUNS_READ,
         ("GET", "/v1/runs/{run_id}/outputs/{path:path}"): _RUNS_READ,
+        ("GET", "/v1/usage"): _RUNS_READ,
         # Files belong to the runs that read and write them
         ("POST", "/v1/files"): _RUNS_WRITE,
         ("GET", "/v1/files"): _RUNS_READ,
@@ -121,6 +123,12 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("DELETE", "/v1/keys/{key_id}"): _KEYS_WRITE,
         ("POST", "/v1/keys/{key_id}/rotate"): _KEYS_WRITE,
         ("GET", "/v1/audit"): _AUDIT_READ,
+        # The vault
+        ("POST", "/v1/secrets"): _SECRETS_WRITE,
+        ("GET", "/v1/secrets"): _SECRETS_READ,
+        ("GET", "/v1/secrets/{name}"): _SECRETS_READ,
+        ("PUT", "/v1/secrets/{name}"): _SECRETS_WRITE,
+        ("DELETE", "/v1/secrets/{name}"): _SECRETS_WRITE,
         # The server's workspaces, for its operator
         ("POST", "/v1/workspaces"): OPERATOR,
         ("GET", "/v1/workspaces"): OPERATOR,

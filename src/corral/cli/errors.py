@@ -6,6 +6,8 @@ stay Typer's (exit status 2); everything here exits with status 1.
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from corral.cli.output import stderr
@@ -34,6 +36,22 @@ HINTS = {
     "internal_error": "the server failed: see its logs",
 }
 
+NOT_FOUND_HINTS = {
+    "run": "check the id (`corral runs list`)",
+    "agent": "check the id or name (`corral agents list`)",
+    "version": "check the version (`corral agents versions NAME`)",
+    "session": "check the id (`corral sessions list`)",
+    "file": "check the id (`corral files list`)",
+    "output": "check the path (`corral outputs RUN_ID`)",
+    "key": "check the id (`corral keys list`)",
+    "secret": "check the name (`corral secrets list`)",
+    "workspace": "check the id or name (`corral workspaces list`, on the server)",
+}
+"""Where to look for each kind of missing object, by the word the server's message names it with
+(`no secret 'X'`, `run run_… has no output 'x'`); other messages get `HINTS["not_found"]`."""
+
+_MISSING = re.compile(r"\bno (?:live )?([a-z]+) ")
+
 
 class CommandError(CorralError):
     """A client command could not do its work for a reason the SDK does not know about."""
@@ -56,13 +74,19 @@ def _hint(error: CorralError, base_url: str | None) -> str | None:
     if isinstance(error, CommandError):
         return error.hint
     if isinstance(error, APIStatusError):
-        hint = HINTS.get(error.code)
+        hint = _not_found_hint(error.message) if error.code == "not_found" else None
+        hint = hint or HINTS.get(error.code)
         if hint is None and error.status >= 500:
             hint = HINTS["internal_error"]
         if hint and error.request_id and error.status >= 500:
             hint += f" (request id {error.request_id})"
         return hint
     return None
+
+
+def _not_found_hint(message: str) -> str | None:
+    named = _MISSING.search(message)
+    return NOT_FOUND_HINTS.get(named.group(1)) if named else None
 
 
 def _code_and_message(error: CorralError) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from corral.cli import agents, errors, files, runs, server, service, sessions
+from corral.cli import agents, errors, files, keys, runs, secrets, server, service, sessions
 from corral.cli.context import ClientOptions
 from corral.client import CorralError
 
@@ -50,6 +50,8 @@ runs.register(app)
 sessions.register(app)
 files.register(app)
 agents.register(app)
+keys.register(app)
+secrets.register(app)
 service.register(app)
 
 

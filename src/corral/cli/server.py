@@ -109,11 +109,39 @@ def secret_key() -> None:
     typer.echo(new_secret())
 
 
+def reseal(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Seal every stored secret and provider key anew under CORRAL_SECRET_KEY (after a rotation)."""
+    from corral.process import build_context
+    from corral.security.sealed import SealError
+    from corral.services import secrets
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+
+    async def main() -> int:
+        ctx = build_context(settings)
+        await ctx.database.connect()
+        try:
+            return await secrets.reseal_all(ctx)
+        finally:
+            await ctx.database.close()
+
+    try:
+        count = asyncio.run(main())
+    except SealError:
+        console.print(
+            "error: a stored value was sealed with a key this server does not have; list it in "
+            "CORRAL_PREVIOUS_SECRET_KEYS (nothing was changed)"
+        )
+        raise typer.Exit(1) from None
+    console.print(f"sealed {count} values anew under the current secret key")
+
+
 def register(app: typer.Typer) -> None:
     """Add the server commands to the root command."""
     app.command()(serve)
     app.command("worker")(run_worker)
     app.command()(migrate)
     app.command("secret-key")(secret_key)
+    app.command()(reseal)
     app.add_typer(workspaces_app, name="workspaces")
     app.add_typer(workspaces_app, name="workspace", hidden=True)  # its former name

@@ -17,10 +17,14 @@ from corral.client._base_client import AsyncBaseClient, SyncBaseClient
 from corral.client._http import NOT_GIVEN
 from corral.client._tools import Tool
 from corral.client.resources.agents import Agents, AsyncAgents
+from corral.client.resources.audit import AsyncAudit, Audit
 from corral.client.resources.files import AsyncFiles, Files
+from corral.client.resources.keys import AsyncKeys, Keys
 from corral.client.resources.models import AsyncModels, Models
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
+from corral.client.resources.secrets import AsyncSecrets, Secrets
 from corral.client.resources.sessions import AsyncSessions, Sessions
+from corral.client.resources.workspaces import AsyncWorkspaces, Workspaces
 from corral.types.runs import Run
 from corral.types.workspaces import WhoAmI
 
@@ -83,6 +87,26 @@ class Corral(SyncBaseClient):
     def files(self) -> Files:
         """`/v1/files`."""
         return Files(self)
+
+    @cached_property
+    def keys(self) -> Keys:
+        """`/v1/keys`."""
+        return Keys(self)
+
+    @cached_property
+    def audit(self) -> Audit:
+        """`/v1/audit`."""
+        return Audit(self)
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        """`/v1/secrets`."""
+        return Secrets(self)
+
+    @cached_property
+    def workspaces(self) -> Workspaces:
+        """`/v1/workspaces` (with the server's operator key)."""
+        return Workspaces(self)
 
     def whoami(self, *, timeout: float | None = NOT_GIVEN) -> WhoAmI:
         """The workspace and key you are using, and the limits that apply."""
@@ -189,6 +213,26 @@ class AsyncCorral(AsyncBaseClient):
     def files(self) -> AsyncFiles:
         """`/v1/files`."""
         return AsyncFiles(self)
+
+    @cached_property
+    def keys(self) -> AsyncKeys:
+        """`/v1/keys`."""
+        return AsyncKeys(self)
+
+    @cached_property
+    def audit(self) -> AsyncAudit:
+        """`/v1/audit`."""
+        return AsyncAudit(self)
+
+    @cached_property
+    def secrets(self) -> AsyncSecrets:
+        """`/v1/secrets`."""
+        return AsyncSecrets(self)
+
+    @cached_property
+    def workspaces(self) -> AsyncWorkspaces:
+        """`/v1/workspaces` (with the server's operator key)."""
+        return AsyncWorkspaces(self)
 
     async def whoami(self, *, timeout: float | None = NOT_GIVEN) -> WhoAmI:
         """The workspace and key you are using, and the limits that apply."""

@@ -1,7 +1,8 @@
-"""A run's budget and the verdicts that end it when exceeded."""
+"""A run's budget, the verdicts that end it when exceeded, and estimates of unreported usage."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -98,3 +99,16 @@ def remaining_output_tokens(total: int, budget: Budget) -> int | None:
 def deadline(started_at: datetime, budget: Budget) -> datetime:
     """When the run times out."""
     return started_at + timedelta(seconds=budget.timeout_s)
+
+
+CHARS_PER_TOKEN = 4
+"""A rough average for English text and code; used only where no provider reported a count."""
+
+
+def estimate_tokens(characters: int) -> int:
+    """Roughly how many tokens `characters` characters of model output took.
+
+    For a call cut short before its provider reported usage: counting something beats
+    counting nothing, and rounding up never counts a streamed piece as free.
+    """
+    return math.ceil(characters / CHARS_PER_TOKEN) if characters > 0 else 0

@@ -6,10 +6,11 @@ Pure and synchronous: the loop feeds it provider events and emits what it return
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import orjson
 
+from corral.domain.budgets import estimate_tokens
 from corral.domain.conversation import Message, Text, Thinking, ToolCall
 from corral.providers.base import (
     ProviderEvent,
@@ -97,6 +98,22 @@ class TurnAccumulator:
             text = "".join(self._thinking_text)
             self._thinking.append(Thinking(text, signature=signature, id=block_id))
         self._thinking_text = []
+
+    def usage_so_far(self) -> UsageUpdate:
+        """What the call has used up to now, for a call that will never finish.
+
+        The provider's latest counts, with output tokens at least a rough estimate of what
+        was streamed: a call cut short may have reported its input (Anthropic does so first)
+        but not its output, or nothing at all.
+        """
+        streamed = sum(map(len, self._text)) + sum(map(len, self._thinking_text))
+        streamed += sum(len(block.text) for block in self._thinking)
+        for call in self._calls.values():
+            streamed += len(call.name) + sum(map(len, call.arguments))
+        estimate = estimate_tokens(streamed)
+        if estimate <= self._usage.output_tokens:
+            return self._usage
+        return replace(self._usage, output_tokens=estimate)
 
     def result(self) -> TurnResult:
         """The finished turn."""

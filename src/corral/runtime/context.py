@@ -4,6 +4,11 @@
 together with the terminal event, each in one transaction (see `event_writer`), so the log and
 the checkpoint never disagree: after a crash, the events logged after the last checkpoint (the
 journal) are exactly what the resumed run must not emit again.
+
+The run's usage columns are written with every checkpoint, so a run that ends any way keeps the
+usage of its finished model calls. A call cut short counts what it used so far (`count_cut_short`),
+written with the ending of a failed or timed-out run, or after the ending of a cancelled one
+(`keep_cancelled_usage`), since a cancel ends the run in the database before the worker knows.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from corral.observability import metrics
 from corral.providers.base import Provider
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
+from corral.runtime.accumulator import TurnAccumulator
 from corral.runtime.event_writer import EventWriter, LeaseLost
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
 from corral.storage import files as file_store
+from corral.storage import runs as run_store
 from corral.storage.events import StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
@@ -205,6 +212,9 @@ class RunContext:
         self.status = RunStatus(run.status)
         """The status last written (the claim's, then each `save`'s)."""
         self.cancel_requested = False
+        self.model_call: TurnAccumulator | None = None
+        """The stream of the model call under way, if any (see `count_cut_short`)."""
+        self._written_usage: dict[str, Any] | None = None
         self.ended = False
         self.is_waiting = False
         self.tool_results_ready = asyncio.Event()
@@ -247,6 +257,48 @@ class RunContext:
             "cost_usd": self.state.cost_usd,
         }
 
+    def count_cut_short(self) -> None:
+        """Add what the model call under way used to the run's usage: it will not finish.
+
+        Its `usage` event is queued for the ending to write (a cancelled run writes no more
+        events, only its usage: see `keep_cancelled_usage`).
+        """
+        call, self.model_call = self.model_call, None
+        if call is None:
+            return
+        usage = call.usage_so_far()
+        if not usage.input_tokens and not usage.output_tokens:
+            return
+        cost = self.entry.cost_usd(usage)
+        self.state.input_tokens += usage.input_tokens
+        self.state.output_tokens += usage.output_tokens
+        self.state.cost_usd += cost
+        self.emit_checkpointed(
+            Usage(
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                cost_usd=cost,
+            )
+        )
+
+    async def keep_cancelled_usage(self) -> None:
+        """Give a run cancelled under us the usage counted since its last checkpoint.
+
+        The cancel kept the usage of the last checkpoint; this adds what came after (a call cut
+        short, a turn whose checkpoint lost the race). It never lowers what is stored, and
+        changes nothing unless the run was cancelled.
+        """
+        values = self._usage_values()
+        if values == self._written_usage:
+            return
+        await asyncio.shield(
+            self.services.database.write_statement(
+                run_store.keep_cancelled_usage, self.run.id, **values
+            )
+        )
+
     async def save(
         self,
         *,
@@ -254,12 +306,14 @@ class RunContext:
         new_tool_calls: Sequence[PendingCall] = (),
     ) -> None:
         """Write queued events and the checkpoint (and a status change) atomically."""
-        values: dict[str, Any] = self._usage_values()
+        usage = self._usage_values()
+        values = dict(usage)
         if status is not None:
             values["status"] = status.value
         await self.events.commit(
             values=values, checkpoint=self._checkpoint, new_tool_calls=new_tool_calls
         )
+        self._written_usage = usage
         if status is not None:
             self.status = status
 

@@ -36,6 +36,7 @@ async def execute(ctx: RunContext) -> None:
             async with asyncio.timeout(max(remaining_s, 0)):
                 await _drive(ctx)
         except TimeoutError:
+            ctx.count_cut_short()
             await ctx.finish(
                 RunStatus.TIMED_OUT,
                 error=Failure(
@@ -44,15 +45,19 @@ async def execute(ctx: RunContext) -> None:
                 ),
             )
         except RunFailure as failure:
+            ctx.count_cut_short()
             await ctx.finish(
                 RunStatus.FAILED, error=Failure(code=str(failure.code), message=failure.message)
             )
     except LeaseLost:
         logger.info("run no longer owned", extra={"action": "run.lost", "run_id": run_id})
+        await _keep_usage_if_cancelled(ctx)
     except asyncio.CancelledError:
         if not ctx.cancel_requested:
             raise
         logger.info("run cancelled", extra={"action": "run.cancelled", "run_id": run_id})
+        ctx.count_cut_short()
+        await _keep_usage_if_cancelled(ctx)
     except Unavailable:
         logger.warning(
             "database unavailable; leaving the run for another attempt",
@@ -60,6 +65,7 @@ async def execute(ctx: RunContext) -> None:
         )
     except Exception:
         logger.exception("run crashed", extra={"action": "run.crashed", "run_id": run_id})
+        ctx.count_cut_short()
         with contextlib.suppress(LeaseLost, Unavailable):
             await ctx.finish(
                 RunStatus.FAILED,
@@ -69,6 +75,17 @@ async def execute(ctx: RunContext) -> None:
             )
     finally:
         await ctx.close()
+
+
+async def _keep_usage_if_cancelled(ctx: RunContext) -> None:
+    """A run lost to a cancel keeps what it used since its last checkpoint (best effort)."""
+    try:
+        await ctx.keep_cancelled_usage()
+    except Unavailable:
+        logger.warning(
+            "could not record the usage of a cancelled run",
+            extra={"action": "run.usage_lost", "run_id": ctx.run.id},
+        )
 
 
 async def _drive(ctx: RunContext) -> None:

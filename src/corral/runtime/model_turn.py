@@ -59,16 +59,20 @@ async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnR
     attempt = 0
     while True:
         accumulator = TurnAccumulator(lambda: new_id("call"))
+        # Left in place if the call never finishes, so the run's ending counts what it used.
+        ctx.model_call = accumulator
         try:
             async for event in ctx.provider.stream(request):
                 delta = accumulator.feed(event)
                 if delta is not None:
                     ctx.emit_delta(*delta)
+            ctx.model_call = None
             return accumulator.result()
         except ProviderError as error:
             _mask_key(error, ctx.endpoint.api_key)
             if not error.retryable or attempt >= ctx.services.settings.provider_max_retries:
                 raise
+            ctx.model_call = None  # of a retried call, only the last attempt counts
             partial = accumulator.result()
             shown_text = _longest(shown_text, partial.text)
             shown_thinking = _longest(

@@ -19,6 +19,8 @@ SCOPES = frozenset(
         "audit:read",
         "keys:read",
         "keys:write",
+        "secrets:read",
+        "secrets:write",
         "runs:read",
         "runs:write",
         "sessions:read",

@@ -1,17 +1,20 @@
-"""Provider keys given with a run, sealed while the run needs them.
+"""Values sealed under the server's secret key.
 
-They are encrypted with Fernet (AES-128-CBC + HMAC-SHA256) under the server's secret key, so the
-database only ever holds ciphertext; every API node and worker must share that secret. A
-single-process server creates one in its data directory on first start.
+The vault's secrets, and provider keys given with runs and sessions while they need them, are
+encrypted with Fernet (AES-128-CBC + HMAC-SHA256), so the database only ever holds ciphertext;
+every API node and worker must share the secret. A single-process server creates one in its
+data directory on first start. To change it, the new key seals and the previous ones still open
+(`CORRAL_PREVIOUS_SECRET_KEYS`) until `corral reseal` has sealed everything anew.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from corral import private_files
 
@@ -22,17 +25,26 @@ class SealError(Exception):
     """The sealed value cannot be opened with this server's secret."""
 
 
+def _fernet(secret: str, setting: str) -> Fernet:
+    try:
+        return Fernet(secret.encode())
+    except ValueError as error:
+        raise ValueError(
+            f"{setting} must hold keys of 32 url-safe base64-encoded bytes "
+            "(generate one with `corral secret-key`)"
+        ) from error
+
+
 class SecretBox:
     """Seals and opens small JSON mappings of strings."""
 
-    def __init__(self, secret: str) -> None:
-        try:
-            self._fernet = Fernet(secret.encode())
-        except ValueError as error:
-            raise ValueError(
-                "CORRAL_SECRET_KEY must be 32 url-safe base64-encoded bytes "
-                "(generate one with `corral secret-key`)"
-            ) from error
+    def __init__(self, secret: str, previous: Sequence[str] = ()) -> None:
+        self._fernet = MultiFernet(
+            [
+                _fernet(secret, "CORRAL_SECRET_KEY"),
+                *(_fernet(old, "CORRAL_PREVIOUS_SECRET_KEYS") for old in previous),
+            ]
+        )
 
     def seal(self, values: dict[str, str]) -> str:
         """The ciphertext of `values`."""
@@ -45,6 +57,13 @@ class SecretBox:
         except InvalidToken as error:
             raise SealError("sealed with another secret key") from error
         return {str(key): str(value) for key, value in data.items()}
+
+    def reseal(self, token: str) -> str:
+        """`token` sealed anew under the current key (it may be sealed with a previous one)."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken as error:
+            raise SealError("sealed with a key this server does not have") from error
 
 
 def new_secret() -> str:

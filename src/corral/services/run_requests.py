@@ -137,6 +137,7 @@ def new_run_values(
         "idempotency_key": idempotency_key,
         "request_hash": request_hash,
         "created_at": ctx.clock(),
+        "key_id": principal.key_id,
     }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from corral.storage.tables import runs, sessions, tool_calls
-from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES
+from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES, RunStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,8 @@ class RunRecord:
     ended_at: datetime | None
     api_keys: str | None
     """Provider keys given with the run, sealed; cleared when the run ends."""
+    key_id: str | None
+    """The API key that submitted the run."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RunRecord:
@@ -133,6 +135,28 @@ def list_page(
         query = query.where(runs.c.metadata[key].as_string() == value)
     rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit))
     return [RunRecord.from_row(row) for row in rows]
+
+
+def _at_least(column: sa.ColumnElement[Any], value: float) -> sa.ColumnElement[Any]:
+    return sa.case((column < value, value), else_=column)
+
+
+def keep_cancelled_usage(
+    conn: sa.Connection, run_id: str, *, input_tokens: int, output_tokens: int, cost_usd: float
+) -> None:
+    """Raise a cancelled run's usage to what its worker counted after its last checkpoint.
+
+    Never lowers it: two workers that both held the run at some point may both report.
+    """
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id, runs.c.status == RunStatus.CANCELLED.value)
+        .values(
+            input_tokens=_at_least(runs.c.input_tokens, input_tokens),
+            output_tokens=_at_least(runs.c.output_tokens, output_tokens),
+            cost_usd=_at_least(runs.c.cost_usd, cost_usd),
+        )
+    )
 
 
 def delete_ended(conn: sa.Connection, workspace_id: str, run_id: str) -> bool:

@@ -211,7 +211,11 @@ runs = sa.Table(
     sa.Column("started_at", UTCDateTime(), nullable=True),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
     sa.Column("api_keys", sa.Text, nullable=True),
+    # The API key that submitted the run, for usage by key; null for runs from before 0006.
+    sa.Column("key_id", sa.String(40), nullable=True),
     sa.Index(None, "workspace_id", "id"),
+    # Usage sums a workspace's runs over a time range.
+    sa.Index(None, "workspace_id", "created_at"),
     sa.Index(None, "status", "lease_expires_at"),
     sa.Index(None, "session_id", "session_position"),
     sa.Index(None, "lease_owner"),
@@ -318,4 +322,39 @@ run_outputs = sa.Table(
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("description", sa.String(1000), nullable=True),
+    # The current version: the one a reference resolves to.
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index(None, "workspace_id", "name", unique=True),
+)
+
+secret_versions = sa.Table(
+    "secret_versions",
+    metadata,
+    sa.Column(
+        "secret_id",
+        sa.String(40),
+        sa.ForeignKey("secrets.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    # The value, encrypted under the server's secret key (never stored in clear).
+    sa.Column("sealed", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("created_by", sa.String(40), nullable=True),
 )

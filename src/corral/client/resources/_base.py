@@ -41,8 +41,13 @@ class Transport(Protocol):
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = NOT_GIVEN,
+        retry: bool = True,
     ) -> httpx.Response:
-        """Send a request, retrying what is worth retrying; raises on an error status."""
+        """Send a request, retrying what is worth retrying; raises on an error status.
+
+        `retry=False` for a write that is not idempotent and has no idempotency key: a repeat
+        after an answer lost on the way back would do it twice.
+        """
 
     def stream_connection(self, path: str, params: dict[str, Any] | None = None) -> Connect:
         """Opens the event stream at `path` with extra headers (`Last-Event-ID`)."""
@@ -62,8 +67,13 @@ class AsyncTransport(Protocol):
         headers: dict[str, str] | None = None,
         idempotency_key: str | None = None,
         timeout: float | None = NOT_GIVEN,
+        retry: bool = True,
     ) -> httpx.Response:
-        """Send a request, retrying what is worth retrying; raises on an error status."""
+        """Send a request, retrying what is worth retrying; raises on an error status.
+
+        `retry=False` for a write that is not idempotent and has no idempotency key: a repeat
+        after an answer lost on the way back would do it twice.
+        """
 
     def stream_connection(self, path: str, params: dict[str, Any] | None = None) -> AsyncConnect:
         """Opens the event stream at `path` with extra headers (`Last-Event-ID`)."""

@@ -1,4 +1,6 @@
-"""API keys that expire, rotate and name their agents; suspended workspaces; the audit log.
+"""Key management, suspended workspaces, the audit log and the secrets vault.
+
+API keys that expire, rotate and name their agents.
 
 Revision ID: 0005
 Revises: 0004
@@ -50,8 +52,47 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "secrets",
+        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("workspace_id", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=128), nullable=False),
+        sa.Column("description", sa.String(length=1000), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.Column("updated_at", _TIME, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_secrets_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_secrets")),
+    )
+    op.create_index(
+        op.f("ix_secrets_workspace_id_name"), "secrets", ["workspace_id", "name"], unique=True
+    )
+    op.create_table(
+        "secret_versions",
+        sa.Column("secret_id", sa.String(length=40), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("sealed", sa.Text(), nullable=False),
+        sa.Column("created_at", _TIME, nullable=False),
+        sa.Column("created_by", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["secret_id"],
+            ["secrets.id"],
+            name=op.f("fk_secret_versions_secret_id_secrets"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("secret_id", "version", name=op.f("pk_secret_versions")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("secret_versions")
+    op.drop_index(op.f("ix_secrets_workspace_id_name"), table_name="secrets")
+    op.drop_table("secrets")
     op.drop_index(op.f("ix_audit_events_workspace_id_id"), table_name="audit_events")
     op.drop_table("audit_events")
     with op.batch_alter_table("api_keys") as batch:
