@@ -101,14 +101,7 @@ def suspend_workspace(
     name: Name, database_url: DatabaseUrl = None, data_dir: DataDir = None
 ) -> None:
     """Stop every key of a workspace (its runs go on) until it is resumed."""
-    from corral.services import workspaces
-
-    done = _run(
-        database_url,
-        data_dir,
-        lambda ctx, actor: workspaces.set_suspended(ctx, actor, name, suspended=True),
-    )
-    console.print(f"workspace {done.name} is suspended")
+    _set_suspended(name, True, database_url, data_dir)
 
 
 @workspaces_app.command("resume")
@@ -116,14 +109,18 @@ def resume_workspace(
     name: Name, database_url: DatabaseUrl = None, data_dir: DataDir = None
 ) -> None:
     """Let a suspended workspace's keys work again."""
+    _set_suspended(name, False, database_url, data_dir)
+
+
+def _set_suspended(name: str, suspended: bool, database_url: str | None, data_dir: object) -> None:
     from corral.services import workspaces
 
     done = _run(
         database_url,
         data_dir,
-        lambda ctx, actor: workspaces.set_suspended(ctx, actor, name, suspended=False),
+        lambda ctx, actor: workspaces.set_suspended(ctx, actor, name, suspended=suspended),
     )
-    console.print(f"workspace {done.name} is active")
+    console.print(f"workspace {done.name} is {done.status}")
 
 
 @workspaces_app.command("delete")
