@@ -120,3 +120,37 @@ def test_every_submitting_route_is_a_route():
     from corral.api.scopes import ROUTES, SUBMITS
 
     assert SUBMITS.issubset(ROUTES)
+
+
+async def test_the_operator_sets_a_workspaces_own_limits(make_settings):
+    settings = limited(make_settings, submits_per_minute=100, operator_key="crl_op_limits")
+    async with (
+        running_app(settings) as app,
+        api_client(app, key="crl_op_limits") as operator,
+        api_client(app) as default_admin,
+    ):
+        team = (await operator.post("/v1/workspaces", json={"name": "tight"})).json()
+        changed = await operator.patch(
+            "/v1/workspaces/tight", json={"limits": {"submits_per_minute": 1}}
+        )
+        bad = await operator.patch(
+            "/v1/workspaces/tight", json={"limits": {"submits_per_minute": -1}}
+        )
+        async with api_client(app, key=team["admin_key"]["secret"]) as admin:
+            assert (await admin.post("/v1/runs", json=RUN)).status_code == 202
+            refused = await admin.post("/v1/runs", json=RUN)
+            rates = (await admin.get("/v1/whoami")).json()["limits"]["rates"]
+            audit = (await admin.get("/v1/audit")).json()["data"]
+        for _ in range(3):  # the other workspace keeps the server's limit
+            assert (await default_admin.post("/v1/runs", json=RUN)).status_code == 202
+
+    assert changed.json()["limits"] == {
+        "requests_per_minute": None,
+        "key_requests_per_minute": None,
+        "submits_per_minute": 1,
+    }
+    assert_error(bad, 400, "invalid_request", "/limits/submits_per_minute")
+    assert_error(refused, 429, "rate_limited")
+    assert {"name": "workspace_submits", "per_minute": 1, "remaining": 0} in rates
+    assert audit[0]["action"] == "workspace.limits_changed"
+    assert audit[0]["details"] == {"limits": {"submits_per_minute": 1}}

@@ -57,6 +57,7 @@ async def test_a_workspace_is_created_suspended_resumed_and_deleted(flavour, ope
             with pytest.raises(PermissionDeniedError) as stopped:
                 await admin.runs.list()
             resumed = await operator.workspaces.resume(team.id)
+            limited = await operator.workspaces.set_limits("team-a", submits_per_minute=7)
             back = await admin.whoami()
 
             assert await operator.workspaces.delete("team-a") is None
@@ -75,6 +76,9 @@ async def test_a_workspace_is_created_suspended_resumed_and_deleted(flavour, ope
     assert (stopped.value.status, stopped.value.code) == (403, "workspace_suspended")
     assert (resumed.status, resumed.suspended_at) == ("active", None)
     assert back.workspace.id == team.id
+    assert limited.limits.submits_per_minute == 7
+    submits = [rate for rate in back.limits.rates if rate.name == "workspace_submits"]
+    assert [rate.per_minute for rate in submits] == [7]
     assert gone.value.code == "not_found"
 
 

@@ -133,6 +133,7 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("POST", "/v1/workspaces"): OPERATOR,
         ("GET", "/v1/workspaces"): OPERATOR,
         ("GET", "/v1/workspaces/{workspace}"): OPERATOR,
+        ("PATCH", "/v1/workspaces/{workspace}"): OPERATOR,
         ("POST", "/v1/workspaces/{workspace}/suspend"): OPERATOR,
         ("POST", "/v1/workspaces/{workspace}/resume"): OPERATOR,
         ("DELETE", "/v1/workspaces/{workspace}"): OPERATOR,

@@ -104,6 +104,7 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
             scopes=list(key.scopes),
             agents=list(key.agents) if key.agents is not None else None,
             expires_at=key.expires_at,
+            limits=found.workspace_limits,
         )
         cache.put(key_hash, principal)
     if principal.expires_at is not None and principal.expires_at <= ctx.clock():

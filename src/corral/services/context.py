@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = ["Principal"]
@@ -20,3 +21,5 @@ class Principal:
     agents: list[str] | None = None
     """The agents (names or ids) the key may run; None for any."""
     expires_at: datetime | None = None
+    limits: Mapping[str, int] = field(default_factory=dict)
+    """The operator's overrides of the server's rate limits for the workspace, by name."""

@@ -9,6 +9,7 @@ not money (spend caps fail closed).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -64,28 +65,57 @@ class Limiter:
         else:
             storage = MemoryStorage()
         self._strategy = SlidingWindowCounterRateLimiter(storage)
-        self._per_key = _per_minute(settings.rate_limit_per_minute)
-        self._per_workspace = _per_minute(settings.workspace_rate_limit_per_minute)
-        self._submits = _per_minute(settings.submits_per_minute)
+        self._defaults = {
+            "key_requests_per_minute": settings.rate_limit_per_minute,
+            "requests_per_minute": settings.workspace_rate_limit_per_minute,
+            "submits_per_minute": settings.submits_per_minute,
+        }
         self._warned_at = -_WARN_EVERY_S
+
+    def _item(self, principal: Principal, name: str) -> limits.RateLimitItem | None:
+        """The rate `name` of the caller's workspace: the operator's override, else the server's."""
+        return _per_minute(principal.limits.get(name, self._defaults[name]))
 
     async def request(self, principal: Principal) -> Allowance | None:
         """Count a request of the key; `RateLimited` once the key or its workspace is over.
 
         Returns the key's allowance, for the response's `RateLimit-*` headers.
         """
-        key_allowance = await self._hit(self._per_key, "key", principal.key_id, what="this key")
+        key_allowance = await self._hit(
+            self._item(principal, "key_requests_per_minute"),
+            "key",
+            principal.key_id,
+            what="this key",
+        )
         await self._hit(
-            self._per_workspace, "workspace", principal.workspace_id, what="this workspace"
+            self._item(principal, "requests_per_minute"),
+            "workspace",
+            principal.workspace_id,
+            what="this workspace",
         )
         return key_allowance
 
     async def standing(self, principal: Principal) -> list[tuple[RateName, int, int | None]]:
         """(name, per minute, remaining) of each rate that applies, without counting a request."""
         rates: list[tuple[RateName, limits.RateLimitItem | None, str, str]] = [
-            ("key_requests", self._per_key, "key", principal.key_id),
-            ("workspace_requests", self._per_workspace, "workspace", principal.workspace_id),
-            ("workspace_submits", self._submits, "submits", principal.workspace_id),
+            (
+                "key_requests",
+                self._item(principal, "key_requests_per_minute"),
+                "key",
+                principal.key_id,
+            ),
+            (
+                "workspace_requests",
+                self._item(principal, "requests_per_minute"),
+                "workspace",
+                principal.workspace_id,
+            ),
+            (
+                "workspace_submits",
+                self._item(principal, "submits_per_minute"),
+                "submits",
+                principal.workspace_id,
+            ),
         ]
         found: list[tuple[RateName, int, int | None]] = []
         for name, item, *identifiers in rates:
@@ -104,7 +134,7 @@ class Limiter:
     async def submit(self, principal: Principal) -> None:
         """Count a submitted run or session message of the workspace."""
         await self._hit(
-            self._submits,
+            self._item(principal, "submits_per_minute"),
             "submits",
             principal.workspace_id,
             what="runs submitted by this workspace",
@@ -147,5 +177,6 @@ class Limiter:
             )
 
 
+@functools.lru_cache(maxsize=256)
 def _per_minute(amount: int) -> limits.RateLimitItem | None:
     return limits.RateLimitItemPerMinute(amount) if amount > 0 else None

@@ -23,7 +23,12 @@ from corral.storage import workspaces as workspace_store
 from corral.storage.database import Connection
 from corral.storage.workspaces import WorkspaceRecord
 from corral.types.keys import ApiKeyWithSecret
-from corral.types.workspaces import Workspace, WorkspaceCreateParams, WorkspaceWithKey
+from corral.types.workspaces import (
+    Workspace,
+    WorkspaceCreateParams,
+    WorkspaceLimits,
+    WorkspaceWithKey,
+)
 
 OPERATOR = Principal(
     workspace_id="", workspace_name="", key_id="operator", key_name="operator", scopes=[]
@@ -54,6 +59,7 @@ def to_wire(record: WorkspaceRecord) -> Workspace:
         status="suspended" if record.suspended_at else "active",
         created_at=record.created_at,
         suspended_at=record.suspended_at,
+        limits=WorkspaceLimits(**(record.limits or {})),
     )
 
 
@@ -138,6 +144,31 @@ async def set_suspended(
 
         await ctx.database.write(tx)
         await ctx.broker.publish(KEYS_CHANNEL, record.id)
+    return to_wire(await _find(ctx, record.id))
+
+
+async def set_limits(
+    ctx: ServiceContext, actor: Actor, id_or_name: str, limits: WorkspaceLimits
+) -> Workspace:
+    """Replace the operator's overrides of a workspace's rate limits, on every node at once."""
+    record = await _find(ctx, id_or_name)
+    overrides = limits.model_dump(exclude_none=True)
+    now = ctx.clock()
+
+    def tx(conn: Connection) -> None:
+        workspace_store.set_limits(conn, record.id, overrides or None)
+        audit.record(
+            conn,
+            actor,
+            "workspace.limits_changed",
+            workspace_id=record.id,
+            target_id=record.id,
+            now=now,
+            details={"limits": overrides},
+        )
+
+    await ctx.database.write(tx)
+    await ctx.broker.publish(KEYS_CHANNEL, record.id)  # cached callers carry the old limits
     return to_wire(await _find(ctx, record.id))
 
 

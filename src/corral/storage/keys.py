@@ -35,6 +35,8 @@ class VerifiedKey:
     key: KeyRecord
     workspace_name: str
     workspace_suspended: bool
+    workspace_limits: dict[str, int]
+    """The operator's overrides of the server's rate limits for the workspace."""
 
 
 _KEY_COLUMNS = (
@@ -100,6 +102,7 @@ def find_by_hash(conn: sa.Connection, key_hash: str, now: datetime) -> VerifiedK
                 *_KEY_COLUMNS,
                 workspaces.c.name.label("workspace_name"),
                 workspaces.c.suspended_at.label("suspended_at"),
+                workspaces.c.limits.label("workspace_limits"),
             )
             .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
             .where(sa.or_(current, previous), api_keys.c.revoked_at.is_(None))
@@ -109,7 +112,12 @@ def find_by_hash(conn: sa.Connection, key_hash: str, now: datetime) -> VerifiedK
     )
     if row is None:
         return None
-    return VerifiedKey(_record(row), row["workspace_name"], row["suspended_at"] is not None)
+    return VerifiedKey(
+        _record(row),
+        row["workspace_name"],
+        row["suspended_at"] is not None,
+        dict(row["workspace_limits"] or {}),
+    )
 
 
 def list_keys(conn: sa.Connection, workspace_id: str) -> list[KeyRecord]:

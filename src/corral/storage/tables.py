@@ -57,6 +57,8 @@ workspaces = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("suspended_at", UTCDateTime(), nullable=True),
+    # The operator's overrides of the server's rate limits (names of `WorkspaceLimits`).
+    sa.Column("limits", JSONDoc, nullable=True),
 )
 
 api_keys = sa.Table(

@@ -19,6 +19,7 @@ class WorkspaceRecord:
     name: str
     created_at: datetime
     suspended_at: datetime | None
+    limits: dict[str, int] | None
 
 
 def insert_workspace(conn: sa.Connection, *, workspace_id: str, name: str, now: datetime) -> None:
@@ -50,6 +51,11 @@ def list_all(conn: sa.Connection) -> list[WorkspaceRecord]:
 def set_suspended(conn: sa.Connection, workspace_id: str, at: datetime | None) -> None:
     """Suspend the workspace (`at`), or resume it (None)."""
     conn.execute(workspaces.update().where(workspaces.c.id == workspace_id).values(suspended_at=at))
+
+
+def set_limits(conn: sa.Connection, workspace_id: str, limits: dict[str, int] | None) -> None:
+    """Replace the operator's overrides of the workspace's limits."""
+    conn.execute(workspaces.update().where(workspaces.c.id == workspace_id).values(limits=limits))
 
 
 def active_runs(conn: sa.Connection, workspace_id: str) -> list[str]:

@@ -91,6 +91,27 @@ WorkspaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-
 """Letters, digits, `.`, `_` and `-`; it is also the workspace's slug in the MANTYX paths."""
 
 
+class WorkspaceLimits(ParamsModel):
+    """The operator's overrides of the server's rate limits for one workspace (per minute).
+
+    Null: the server's setting. 0: unlimited.
+    """
+
+    requests_per_minute: int | None = Field(default=None, ge=0)
+    """All the workspace's keys together (`CORRAL_WORKSPACE_RATE_LIMIT_PER_MINUTE`)."""
+    key_requests_per_minute: int | None = Field(default=None, ge=0)
+    """Each of its keys (`CORRAL_RATE_LIMIT_PER_MINUTE`)."""
+    submits_per_minute: int | None = Field(default=None, ge=0)
+    """Runs and session messages (`CORRAL_SUBMITS_PER_MINUTE`)."""
+
+
+class WorkspaceUpdateParams(ParamsModel):
+    """Body of `PATCH /v1/workspaces/{id}`."""
+
+    limits: WorkspaceLimits
+    """Replaces the workspace's overrides as a whole."""
+
+
 class Workspace(WireModel):
     """A workspace of the server, as its operator sees it."""
 
@@ -100,6 +121,8 @@ class Workspace(WireModel):
     """A suspended workspace's keys answer 403 `workspace_suspended` until it is resumed."""
     created_at: datetime
     suspended_at: datetime | None = None
+    limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
+    """The operator's overrides of the server's rate limits."""
 
 
 class WorkspaceWithKey(Workspace):

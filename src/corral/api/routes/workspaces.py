@@ -10,7 +10,12 @@ from corral.api.responses import JSONBody, respond
 from corral.api.routes.keys import actor
 from corral.services import workspaces as workspace_service
 from corral.types.common import Page
-from corral.types.workspaces import Workspace, WorkspaceCreateParams, WorkspaceWithKey
+from corral.types.workspaces import (
+    Workspace,
+    WorkspaceCreateParams,
+    WorkspaceUpdateParams,
+    WorkspaceWithKey,
+)
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 
@@ -34,6 +39,16 @@ async def list_workspaces(call: Guarded) -> JSONBody:
 async def get_workspace(workspace: str, call: Guarded) -> JSONBody:
     """A workspace by id or name."""
     return respond(await workspace_service.get(call.ctx, workspace))
+
+
+@router.patch("/{workspace}", response_model=Workspace)
+async def update_workspace(
+    workspace: str, params: WorkspaceUpdateParams, call: Guarded, request: Request
+) -> JSONBody:
+    """Set the workspace's own rate limits (null: the server's; 0: unlimited)."""
+    return respond(
+        await workspace_service.set_limits(call.ctx, actor(request, call), workspace, params.limits)
+    )
 
 
 @router.post("/{workspace}/suspend", response_model=Workspace)

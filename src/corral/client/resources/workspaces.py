@@ -37,6 +37,25 @@ class Workspaces(SyncResource):
         response = self._client.request("GET", f"/v1/workspaces/{segment(workspace)}")
         return Workspace.model_validate(response.json())
 
+    def set_limits(
+        self,
+        workspace: str,
+        *,
+        requests_per_minute: int | None = None,
+        key_requests_per_minute: int | None = None,
+        submits_per_minute: int | None = None,
+    ) -> Workspace:
+        """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
+        body = {
+            "limits": {
+                "requests_per_minute": requests_per_minute,
+                "key_requests_per_minute": key_requests_per_minute,
+                "submits_per_minute": submits_per_minute,
+            }
+        }
+        path = f"/v1/workspaces/{segment(workspace)}"
+        return Workspace.model_validate(self._client.request("PATCH", path, json=body).json())
+
     def suspend(self, workspace: str) -> Workspace:
         """Stop every key of the workspace at once, on every server (its runs go on)."""
         path = f"/v1/workspaces/{segment(workspace)}/suspend"
@@ -73,6 +92,26 @@ class AsyncWorkspaces(AsyncResource):
     async def retrieve(self, workspace: str) -> Workspace:
         """A workspace, by id or name."""
         response = await self._client.request("GET", f"/v1/workspaces/{segment(workspace)}")
+        return Workspace.model_validate(response.json())
+
+    async def set_limits(
+        self,
+        workspace: str,
+        *,
+        requests_per_minute: int | None = None,
+        key_requests_per_minute: int | None = None,
+        submits_per_minute: int | None = None,
+    ) -> Workspace:
+        """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
+        body = {
+            "limits": {
+                "requests_per_minute": requests_per_minute,
+                "key_requests_per_minute": key_requests_per_minute,
+                "submits_per_minute": submits_per_minute,
+            }
+        }
+        path = f"/v1/workspaces/{segment(workspace)}"
+        response = await self._client.request("PATCH", path, json=body)
         return Workspace.model_validate(response.json())
 
     async def suspend(self, workspace: str) -> Workspace:

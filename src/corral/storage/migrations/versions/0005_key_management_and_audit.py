@@ -24,6 +24,7 @@ _TIME = corral.storage.tables.UTCDateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("workspaces") as batch:
         batch.add_column(sa.Column("suspended_at", _TIME, nullable=True))
+        batch.add_column(sa.Column("limits", corral.storage.tables.JSONDoc, nullable=True))
     with op.batch_alter_table("api_keys") as batch:
         batch.add_column(sa.Column("expires_at", _TIME, nullable=True))
         batch.add_column(sa.Column("last_used_at", _TIME, nullable=True))
@@ -107,4 +108,5 @@ def downgrade() -> None:
         ):
             batch.drop_column(column)
     with op.batch_alter_table("workspaces") as batch:
+        batch.drop_column("limits")
         batch.drop_column("suspended_at")
