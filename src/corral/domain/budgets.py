@@ -20,6 +20,7 @@ class Budget:
     max_tool_calls_per_turn: int
     max_output_tokens: int | None
     timeout_s: float
+    max_spend_usd: float | None = None
 
     @classmethod
     def from_json(cls, limits: Mapping[str, Any]) -> Budget:
@@ -29,6 +30,7 @@ class Budget:
             max_tool_calls_per_turn=limits["max_tool_calls_per_turn"],
             max_output_tokens=limits.get("max_output_tokens"),
             timeout_s=limits["timeout_s"],
+            max_spend_usd=limits.get("max_spend_usd"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -38,6 +40,7 @@ class Budget:
             "max_tool_calls_per_turn": self.max_tool_calls_per_turn,
             "max_output_tokens": self.max_output_tokens,
             "timeout_s": self.timeout_s,
+            "max_spend_usd": self.max_spend_usd,
         }
 
 
@@ -58,6 +61,7 @@ def resolve_limits(limits: Mapping[str, Any], defaults: Defaults) -> Budget:
         or defaults.max_tool_calls_per_turn,
         max_output_tokens=limits.get("max_output_tokens"),
         timeout_s=limits.get("timeout_s") or defaults.timeout_s,
+        max_spend_usd=limits.get("max_spend_usd"),
     )
 
 
@@ -86,6 +90,30 @@ def check_output_tokens(total: int, budget: Budget) -> None:
         raise BudgetExceeded(
             f"the run generated {total} output tokens; the limit is {budget.max_output_tokens}",
             code=ErrorCode.MAX_OUTPUT_TOKENS_EXCEEDED,
+        )
+
+
+SPEND_WARNING_SHARE = 0.8
+"""The share of a spend cap past which a run warns (`budget.warning`), once."""
+
+
+def spend_warning_due(before_usd: float, after_usd: float, budget: Budget) -> bool:
+    """Whether this turn's cost took the run past `SPEND_WARNING_SHARE` of its cap."""
+    cap = budget.max_spend_usd
+    if cap is None:
+        return False
+    threshold = cap * SPEND_WARNING_SHARE
+    return before_usd < threshold <= after_usd
+
+
+def check_spend(total_usd: float, budget: Budget) -> None:
+    """End the run once it has spent its cap: the next model call could only exceed it more."""
+    cap = budget.max_spend_usd
+    if cap is not None and total_usd >= cap:
+        raise BudgetExceeded(
+            f"the run spent ${total_usd:.4f}, reaching its cap of ${cap:.4f} "
+            "(limits.max_spend_usd)",
+            code=ErrorCode.BUDGET_EXCEEDED,
         )
 
 

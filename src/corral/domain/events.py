@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "BudgetWarning",
     "CalledTool",
     "ClientToolCall",
     "ClientToolResult",
@@ -114,6 +115,16 @@ class MessageCompleted(EventPayload):
             for c in data.get("tool_calls") or ()
         )
         return cls(text=data.get("text") or "", tool_calls=calls)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetWarning(EventPayload):
+    """The run has spent most of its spend cap."""
+
+    type: ClassVar[str] = "budget.warning"
+    limit: str
+    used_usd: float
+    cap_usd: float
 
 
 @dataclass(frozen=True, slots=True)

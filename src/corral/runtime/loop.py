@@ -101,6 +101,7 @@ async def _drive(ctx: RunContext) -> None:
         turn = logged.turn if logged is not None else await model_turn(ctx)
         state.turns += 1
         cost = logged.cost_usd if logged is not None else ctx.entry.cost_usd(turn.usage)
+        spent_before = state.cost_usd
         state.input_tokens += turn.input_tokens
         state.output_tokens += turn.output_tokens
         state.cost_usd += cost
@@ -124,7 +125,16 @@ async def _drive(ctx: RunContext) -> None:
                     cost_usd=cost,
                 )
             )
+        if logged is None and budgets.spend_warning_due(spent_before, state.cost_usd, ctx.budget):
+            ctx.emit_checkpointed(
+                events.BudgetWarning(
+                    limit="max_spend_usd",
+                    used_usd=state.cost_usd,
+                    cap_usd=ctx.budget.max_spend_usd or 0.0,
+                )
+            )
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
+        budgets.check_spend(state.cost_usd, ctx.budget)
         if not turn.tool_calls:
             await ctx.finish(RunStatus.COMPLETED, output=turn.text)
             return

@@ -21,11 +21,19 @@ from corral.types.agents import (
     AgentVersion,
 )
 from corral.types.common import Page
+from corral.types.errors import ErrorCode
 
 
 def validate_spec(ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "") -> dict[str, Any]:
     """Check what the wire types cannot (model exists, tools exist); the spec as stored."""
-    ctx.models.resolve(spec.model, field=f"{prefix}/model")
+    entry = ctx.models.resolve(spec.model, field=f"{prefix}/model")
+    if spec.limits.max_spend_usd is not None and entry.pricing is None:
+        raise InvalidRequest(
+            f"the model {spec.model!r} has no price in the catalog, so a spend cap cannot be "
+            "kept; remove limits.max_spend_usd or give the model prices (CORRAL_MODEL_CATALOG)",
+            field=f"{prefix}/limits/max_spend_usd",
+            code=ErrorCode.MODEL_NOT_PRICED,
+        )
     stored = spec.model_dump(mode="json")
     validate_refs(stored["tools"], field=f"{prefix}/tools")
     resolve_builtins(stored, field=f"{prefix}/builtin_tools")

@@ -38,6 +38,10 @@ class Limits(ParamsModel):
     """Generated tokens the whole run may use."""
     timeout_s: Annotated[float, Field(gt=0, le=7 * 86_400)] | None = None
     """Wall-clock seconds from the run's start to its end."""
+    max_spend_usd: Annotated[float, Field(gt=0, le=1_000_000)] | None = None
+    """US dollars the run may spend on its model, from the catalog's prices: past 80 % it warns
+    (`budget.warning`), at the cap it ends `failed` with `budget_exceeded`. Refused (400
+    `model_not_priced`) for a model without a price."""
 
 
 class ModelSettings(ParamsModel):

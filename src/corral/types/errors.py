@@ -37,6 +37,8 @@ class ErrorCode(StrEnum):
     MAX_TURNS_EXCEEDED = "max_turns_exceeded"  #: the model took more than `limits.max_turns`
     MAX_TOOL_CALLS_EXCEEDED = "max_tool_calls_exceeded"  #: a turn made too many tool calls
     MAX_OUTPUT_TOKENS_EXCEEDED = "max_output_tokens_exceeded"  #: output tokens over budget
+    BUDGET_EXCEEDED = "budget_exceeded"  #: the run spent its `limits.max_spend_usd`
+    MODEL_NOT_PRICED = "model_not_priced"  #: 400 a spend cap is set on a model without a price
     CLIENT_TOOL_TIMEOUT = "client_tool_timeout"  #: no client tool result within its timeout
     PROVIDER_ERROR = "provider_error"  #: the model provider failed
     PROVIDER_RATE_LIMITED = "provider_rate_limited"  #: the provider kept answering 429

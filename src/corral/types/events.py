@@ -130,6 +130,15 @@ class UsageEvent(BaseEvent):
     cost_usd: float
 
 
+class BudgetWarning(BaseEvent):
+    """The run has spent most of a cap; it ends when it reaches it."""
+
+    type: Literal["budget.warning"] = "budget.warning"
+    limit: Literal["max_spend_usd"]
+    used_usd: float
+    cap_usd: float
+
+
 class RunCompleted(BaseEvent):
     """Terminal: the run produced its answer."""
 
@@ -170,6 +179,7 @@ Event = Annotated[
     | ClientToolResult
     | McpUnavailable
     | UsageEvent
+    | BudgetWarning
     | RunCompleted
     | RunFailed
     | RunCancelled
