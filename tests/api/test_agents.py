@@ -33,6 +33,7 @@ async def test_an_agent_is_created_at_version_one_and_read_by_id_or_name(client)
         "max_tool_calls_per_turn": None,
         "max_output_tokens": None,
         "timeout_s": None,
+        "max_spend_usd": None,
     }
     assert agent["tools"][0]["name"] == "lookup"
 

@@ -67,3 +67,19 @@ def test_the_deadline_counts_from_the_start_of_the_run():
 @pytest.mark.parametrize(("characters", "tokens"), [(0, 0), (1, 1), (4, 1), (5, 2), (400, 100)])
 def test_unreported_output_is_estimated_at_four_characters_a_token_rounded_up(characters, tokens):
     assert budgets.estimate_tokens(characters) == tokens
+
+
+def test_a_spend_cap_warns_once_past_80_percent_and_stops_the_run_at_the_cap():
+    budget = budgets.resolve_limits(
+        {"max_spend_usd": 1.0}, Defaults(max_turns=32, max_tool_calls_per_turn=16, timeout_s=60)
+    )
+
+    assert budget.to_json()["max_spend_usd"] == 1.0
+    assert budgets.Budget.from_json(budget.to_json()) == budget
+    assert not budgets.spend_warning_due(0.0, 0.79, budget)
+    assert budgets.spend_warning_due(0.79, 0.8, budget)
+    assert not budgets.spend_warning_due(0.8, 0.9, budget)  # once
+    budgets.check_spend(0.99, budget)
+    with pytest.raises(BudgetExceeded) as raised:
+        budgets.check_spend(1.0, budget)
+    assert raised.value.code == "budget_exceeded"

@@ -34,14 +34,16 @@ class Budget:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The limits as stored with a run."""
-        return {
+        """The limits as stored with a run (a spend cap only when there is one)."""
+        stored: dict[str, Any] = {
             "max_turns": self.max_turns,
             "max_tool_calls_per_turn": self.max_tool_calls_per_turn,
             "max_output_tokens": self.max_output_tokens,
             "timeout_s": self.timeout_s,
-            "max_spend_usd": self.max_spend_usd,
         }
+        if self.max_spend_usd is not None:
+            stored["max_spend_usd"] = self.max_spend_usd
+        return stored
 
 
 @dataclass(frozen=True, kw_only=True)
