@@ -154,3 +154,22 @@ async def test_the_operator_sets_a_workspaces_own_limits(make_settings):
     assert {"name": "workspace_submits", "per_minute": 1, "remaining": 0} in rates
     assert audit[0]["action"] == "workspace.limits_changed"
     assert audit[0]["details"] == {"limits": {"submits_per_minute": 1}}
+
+
+async def test_a_key_can_have_a_rate_of_its_own(make_settings):
+    settings = limited(make_settings, rate_limit_per_minute=100)
+    async with running_app(settings) as app, api_client(app) as admin:
+        made = await admin.post(
+            "/v1/keys",
+            json={"name": "slow", "scopes": ["runs:read"], "rate_limit_per_minute": 2},
+        )
+        bad = await admin.post(
+            "/v1/keys", json={"name": "x", "scopes": ["runs:read"], "rate_limit_per_minute": 0}
+        )
+        async with api_client(app, key=made.json()["secret"]) as slow:
+            answers = [await slow.get("/v1/runs") for _ in range(3)]
+
+    assert made.json()["rate_limit_per_minute"] == 2
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[0].headers["RateLimit-Limit"] == "2"
+    assert_error(bad, 400, "invalid_request", "/rate_limit_per_minute")

@@ -105,6 +105,7 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
             agents=list(key.agents) if key.agents is not None else None,
             expires_at=key.expires_at,
             limits=found.workspace_limits,
+            key_rate_per_minute=key.rate_limit_per_minute,
         )
         cache.put(key_hash, principal)
     if principal.expires_at is not None and principal.expires_at <= ctx.clock():

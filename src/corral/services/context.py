@@ -21,5 +21,7 @@ class Principal:
     agents: list[str] | None = None
     """The agents (names or ids) the key may run; None for any."""
     expires_at: datetime | None = None
+    key_rate_per_minute: int | None = None
+    """The key's own request rate, when it has one."""
     limits: Mapping[str, int] = field(default_factory=dict)
     """The operator's overrides of the server's rate limits for the workspace, by name."""

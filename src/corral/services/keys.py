@@ -35,6 +35,7 @@ def to_wire(record: KeyRecord) -> ApiKey:
         expires_at=record.expires_at,
         last_used_at=record.last_used_at,
         revoked_at=record.revoked_at,
+        rate_limit_per_minute=record.rate_limit_per_minute,
     )
 
 
@@ -98,8 +99,14 @@ async def create(
             expires_at=params.expires_at,
             agents=params.agents,
             created_by=principal.key_id,
+            rate_limit_per_minute=params.rate_limit_per_minute,
         )
-        details = {"name": params.name, "scopes": scopes, "agents": params.agents}
+        details = {
+            "name": params.name,
+            "scopes": scopes,
+            "agents": params.agents,
+            "rate_limit_per_minute": params.rate_limit_per_minute,
+        }
         if params.expires_at is not None:
             details["expires_at"] = params.expires_at.isoformat()
         audit.record(

@@ -73,7 +73,9 @@ class Limiter:
         self._warned_at = -_WARN_EVERY_S
 
     def _item(self, principal: Principal, name: str) -> limits.RateLimitItem | None:
-        """The rate `name` of the caller's workspace: the operator's override, else the server's."""
+        """The rate `name` for the caller: the key's own, its workspace's, else the server's."""
+        if name == "key_requests_per_minute" and principal.key_rate_per_minute is not None:
+            return _per_minute(principal.key_rate_per_minute)
         return _per_minute(principal.limits.get(name, self._defaults[name]))
 
     async def request(self, principal: Principal) -> Allowance | None:

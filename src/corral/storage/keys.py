@@ -26,6 +26,7 @@ class KeyRecord:
     expires_at: datetime | None
     last_used_at: datetime | None
     revoked_at: datetime | None
+    rate_limit_per_minute: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ _KEY_COLUMNS = (
     api_keys.c.expires_at,
     api_keys.c.last_used_at,
     api_keys.c.revoked_at,
+    api_keys.c.rate_limit_per_minute,
 )
 
 
@@ -71,6 +73,7 @@ def insert_key(
     expires_at: datetime | None = None,
     agents: list[str] | None = None,
     created_by: str | None = None,
+    rate_limit_per_minute: int | None = None,
 ) -> None:
     """Store a key by its hash."""
     conn.execute(
@@ -85,6 +88,7 @@ def insert_key(
             expires_at=expires_at,
             agents=agents,
             created_by=created_by,
+            rate_limit_per_minute=rate_limit_per_minute,
         )
     )
 

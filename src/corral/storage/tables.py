@@ -86,6 +86,8 @@ api_keys = sa.Table(
     # The hash of the secret a rotation replaced, valid until `previous_expires_at`.
     sa.Column("previous_hash", sa.String(64), nullable=True, index=True),
     sa.Column("previous_expires_at", UTCDateTime(), nullable=True),
+    # The key's own request rate per minute, in place of the workspace's per-key rate.
+    sa.Column("rate_limit_per_minute", sa.Integer, nullable=True),
 )
 
 audit_events = sa.Table(

@@ -32,6 +32,8 @@ class ApiKey(WireModel):
     last_used_at: datetime | None = None
     """Accurate to about a minute."""
     revoked_at: datetime | None = None
+    rate_limit_per_minute: int | None = None
+    """The key's own request rate; null: the workspace's per-key rate."""
 
 
 class ApiKeyWithSecret(ApiKey):
@@ -50,6 +52,9 @@ class KeyCreateParams(ParamsModel):
     """When the key stops working; must be in the future and carry a time zone."""
     agents: list[AgentRef] | None = Field(default=None, min_length=1, max_length=100)
     """Restrict the key to running these agents (names or ids)."""
+    rate_limit_per_minute: int | None = Field(default=None, ge=1, le=10_000_000)
+    """The key's own request rate, in place of the workspace's per-key rate (the workspace's
+    rate for all its keys together still applies)."""
 
 
 class KeyRotateParams(ParamsModel):

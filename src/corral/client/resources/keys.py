@@ -19,10 +19,16 @@ from corral.types.keys import ApiKey, ApiKeyWithSecret
 
 
 def _create_body(
-    name: str, scopes: Sequence[str], expires_at: datetime | None, agents: Sequence[str] | None
+    name: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None,
+    agents: Sequence[str] | None,
+    rate_limit_per_minute: int | None,
 ) -> dict[str, Any]:
-    """The body of `POST /v1/keys`; an absent expiry or agent list means none."""
+    """The body of `POST /v1/keys`; an absent expiry, agent list or rate means none."""
     body: dict[str, Any] = {"name": name, "scopes": list(scopes)}
+    if rate_limit_per_minute is not None:
+        body["rate_limit_per_minute"] = rate_limit_per_minute
     if expires_at is not None:
         body["expires_at"] = expires_at.isoformat()
     if agents is not None:
@@ -40,12 +46,14 @@ class Keys(SyncResource):
         scopes: Sequence[str],
         expires_at: datetime | None = None,
         agents: Sequence[str] | None = None,
+        rate_limit_per_minute: int | None = None,
     ) -> ApiKeyWithSecret:
         """Create a key with at most the scopes, lifetime and agents of the key in use.
 
-        `expires_at` must carry a time zone; `agents` (names or ids) limits what the key may run.
+        `expires_at` must carry a time zone; `agents` (names or ids) limits what the key may run;
+        `rate_limit_per_minute` gives it a request rate of its own.
         """
-        body = _create_body(name, scopes, expires_at, agents)
+        body = _create_body(name, scopes, expires_at, agents, rate_limit_per_minute)
         response = self._client.request("POST", "/v1/keys", json=body, retry=False)
         return ApiKeyWithSecret.model_validate(response.json())
 
@@ -84,12 +92,14 @@ class AsyncKeys(AsyncResource):
         scopes: Sequence[str],
         expires_at: datetime | None = None,
         agents: Sequence[str] | None = None,
+        rate_limit_per_minute: int | None = None,
     ) -> ApiKeyWithSecret:
         """Create a key with at most the scopes, lifetime and agents of the key in use.
 
-        `expires_at` must carry a time zone; `agents` (names or ids) limits what the key may run.
+        `expires_at` must carry a time zone; `agents` (names or ids) limits what the key may run;
+        `rate_limit_per_minute` gives it a request rate of its own.
         """
-        body = _create_body(name, scopes, expires_at, agents)
+        body = _create_body(name, scopes, expires_at, agents, rate_limit_per_minute)
         response = await self._client.request("POST", "/v1/keys", json=body, retry=False)
         return ApiKeyWithSecret.model_validate(response.json())
 

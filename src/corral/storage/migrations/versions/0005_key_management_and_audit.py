@@ -32,6 +32,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("created_by", sa.String(length=40), nullable=True))
         batch.add_column(sa.Column("previous_hash", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("previous_expires_at", _TIME, nullable=True))
+        batch.add_column(sa.Column("rate_limit_per_minute", sa.Integer(), nullable=True))
         batch.create_index(op.f("ix_api_keys_previous_hash"), ["previous_hash"], unique=False)
     op.create_table(
         "audit_events",
@@ -99,6 +100,7 @@ def downgrade() -> None:
     with op.batch_alter_table("api_keys") as batch:
         batch.drop_index(op.f("ix_api_keys_previous_hash"))
         for column in (
+            "rate_limit_per_minute",
             "previous_expires_at",
             "previous_hash",
             "created_by",
