@@ -104,14 +104,20 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
             scopes=list(key.scopes),
             agents=list(key.agents) if key.agents is not None else None,
             expires_at=key.expires_at,
-            limits=found.workspace_limits,
-            key_rate_per_minute=key.rate_limit_per_minute,
+            limits=_own_limits(found.workspace_limits, key.rate_limit_per_minute),
         )
         cache.put(key_hash, principal)
     if principal.expires_at is not None and principal.expires_at <= ctx.clock():
         raise Unauthorized(f"the API key expired at {format_time(principal.expires_at)}")
     cache.touch(principal.key_id, lambda: _touch(ctx, principal.key_id))
     return principal
+
+
+def _own_limits(workspace: dict[str, int], key_rate: int | None) -> dict[str, int]:
+    """The caller's rates in place of the server's: its workspace's, and its key's own."""
+    if key_rate is None:
+        return workspace
+    return {**workspace, "key_requests_per_minute": key_rate}
 
 
 async def _touch(ctx: ServiceContext, key_id: str) -> None:

@@ -21,7 +21,6 @@ class Principal:
     agents: list[str] | None = None
     """The agents (names or ids) the key may run; None for any."""
     expires_at: datetime | None = None
-    key_rate_per_minute: int | None = None
-    """The key's own request rate, when it has one."""
     limits: Mapping[str, int] = field(default_factory=dict)
-    """The operator's overrides of the server's rate limits for the workspace, by name."""
+    """The caller's own rate limits, in place of the server's (the names of `WorkspaceLimits`):
+    the operator's for its workspace, and the key's own request rate."""

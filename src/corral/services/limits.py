@@ -32,6 +32,48 @@ RateName = Literal["key_requests", "workspace_requests", "workspace_submits"]
 
 
 @dataclass(frozen=True, slots=True)
+class _Rate:
+    """One rate limit: its name in `whoami`, its setting, and whose requests it counts."""
+
+    name: RateName
+    setting: str
+    """The key of `Principal.limits` (and of `WorkspaceLimits`) that overrides the server's."""
+    counter: str
+    of_key: bool
+    """Counted per key, rather than per workspace."""
+    what: str
+
+    def identifiers(self, principal: Principal) -> tuple[str, str]:
+        return self.counter, principal.key_id if self.of_key else principal.workspace_id
+
+
+_RATES = (
+    _Rate(
+        name="key_requests",
+        setting="key_requests_per_minute",
+        counter="key",
+        of_key=True,
+        what="this key",
+    ),
+    _Rate(
+        name="workspace_requests",
+        setting="requests_per_minute",
+        counter="workspace",
+        of_key=False,
+        what="this workspace",
+    ),
+    _Rate(
+        name="workspace_submits",
+        setting="submits_per_minute",
+        counter="submits",
+        of_key=False,
+        what="runs submitted by this workspace",
+    ),
+)
+"""Every rate, in the order `request`, `submit` and `whoami` use them."""
+
+
+@dataclass(frozen=True, slots=True)
 class Allowance:
     """Where a caller stands against its tightest rate limit."""
 
@@ -72,75 +114,43 @@ class Limiter:
         }
         self._warned_at = -_WARN_EVERY_S
 
-    def _item(self, principal: Principal, name: str) -> limits.RateLimitItem | None:
-        """The rate `name` for the caller: the key's own, its workspace's, else the server's."""
-        if name == "key_requests_per_minute" and principal.key_rate_per_minute is not None:
-            return _per_minute(principal.key_rate_per_minute)
-        return _per_minute(principal.limits.get(name, self._defaults[name]))
+    def _item(self, principal: Principal, setting: str) -> limits.RateLimitItem | None:
+        """The rate `setting` for the caller: its own (`Principal.limits`), else the server's."""
+        return _per_minute(principal.limits.get(setting, self._defaults[setting]))
 
     async def request(self, principal: Principal) -> Allowance | None:
         """Count a request of the key; `RateLimited` once the key or its workspace is over.
 
         Returns the key's allowance, for the response's `RateLimit-*` headers.
         """
-        key_allowance = await self._hit(
-            self._item(principal, "key_requests_per_minute"),
-            "key",
-            principal.key_id,
-            what="this key",
-        )
-        await self._hit(
-            self._item(principal, "requests_per_minute"),
-            "workspace",
-            principal.workspace_id,
-            what="this workspace",
-        )
-        return key_allowance
-
-    async def standing(self, principal: Principal) -> list[tuple[RateName, int, int | None]]:
-        """(name, per minute, remaining) of each rate that applies, without counting a request."""
-        rates: list[tuple[RateName, limits.RateLimitItem | None, str, str]] = [
-            (
-                "key_requests",
-                self._item(principal, "key_requests_per_minute"),
-                "key",
-                principal.key_id,
-            ),
-            (
-                "workspace_requests",
-                self._item(principal, "requests_per_minute"),
-                "workspace",
-                principal.workspace_id,
-            ),
-            (
-                "workspace_submits",
-                self._item(principal, "submits_per_minute"),
-                "submits",
-                principal.workspace_id,
-            ),
-        ]
-        found: list[tuple[RateName, int, int | None]] = []
-        for name, item, *identifiers in rates:
-            if item is None:
-                continue
-            try:
-                remaining: int | None = (
-                    await self._strategy.get_window_stats(item, *identifiers)
-                ).remaining
-            except (StorageError, OSError) as error:
-                self._warn(error)
-                remaining = None
-            found.append((name, item.amount, remaining))
-        return found
+        key_rate, workspace_rate = _RATES[0], _RATES[1]
+        allowance = await self._count(principal, key_rate)
+        await self._count(principal, workspace_rate)
+        return allowance
 
     async def submit(self, principal: Principal) -> None:
         """Count a submitted run or session message of the workspace."""
-        await self._hit(
-            self._item(principal, "submits_per_minute"),
-            "submits",
-            principal.workspace_id,
-            what="runs submitted by this workspace",
-        )
+        await self._count(principal, _RATES[2])
+
+    async def standing(self, principal: Principal) -> list[tuple[RateName, int, int | None]]:
+        """(name, per minute, remaining) of each rate that applies, without counting a request."""
+        found: list[tuple[RateName, int, int | None]] = []
+        for rate in _RATES:
+            item = self._item(principal, rate.setting)
+            if item is None:
+                continue
+            try:
+                stats = await self._strategy.get_window_stats(item, *rate.identifiers(principal))
+                remaining: int | None = stats.remaining
+            except (StorageError, OSError) as error:
+                self._warn(error)
+                remaining = None
+            found.append((rate.name, item.amount, remaining))
+        return found
+
+    async def _count(self, principal: Principal, rate: _Rate) -> Allowance | None:
+        item = self._item(principal, rate.setting)
+        return await self._hit(item, *rate.identifiers(principal), what=rate.what)
 
     async def _hit(
         self, item: limits.RateLimitItem | None, *identifiers: str, what: str

@@ -10,10 +10,27 @@ to a repeat.
 
 from __future__ import annotations
 
+from typing import Any
+
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client.resources._base import AsyncResource, SyncResource
 from corral.client.resources._common import segment
 from corral.types.workspaces import Workspace, WorkspaceWithKey
+
+
+def _limits_body(
+    requests_per_minute: int | None,
+    key_requests_per_minute: int | None,
+    submits_per_minute: int | None,
+) -> dict[str, Any]:
+    """The body of `PATCH /v1/workspaces/{id}`: the whole set of the workspace's own rates."""
+    return {
+        "limits": {
+            "requests_per_minute": requests_per_minute,
+            "key_requests_per_minute": key_requests_per_minute,
+            "submits_per_minute": submits_per_minute,
+        }
+    }
 
 
 class Workspaces(SyncResource):
@@ -46,13 +63,7 @@ class Workspaces(SyncResource):
         submits_per_minute: int | None = None,
     ) -> Workspace:
         """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
-        body = {
-            "limits": {
-                "requests_per_minute": requests_per_minute,
-                "key_requests_per_minute": key_requests_per_minute,
-                "submits_per_minute": submits_per_minute,
-            }
-        }
+        body = _limits_body(requests_per_minute, key_requests_per_minute, submits_per_minute)
         path = f"/v1/workspaces/{segment(workspace)}"
         return Workspace.model_validate(self._client.request("PATCH", path, json=body).json())
 
@@ -103,13 +114,7 @@ class AsyncWorkspaces(AsyncResource):
         submits_per_minute: int | None = None,
     ) -> Workspace:
         """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
-        body = {
-            "limits": {
-                "requests_per_minute": requests_per_minute,
-                "key_requests_per_minute": key_requests_per_minute,
-                "submits_per_minute": submits_per_minute,
-            }
-        }
+        body = _limits_body(requests_per_minute, key_requests_per_minute, submits_per_minute)
         path = f"/v1/workspaces/{segment(workspace)}"
         response = await self._client.request("PATCH", path, json=body)
         return Workspace.model_validate(response.json())
