@@ -173,3 +173,18 @@ async def test_a_key_can_have_a_rate_of_its_own(make_settings):
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[0].headers["RateLimit-Limit"] == "2"
     assert_error(bad, 400, "invalid_request", "/rate_limit_per_minute")
+
+
+async def test_the_mantyx_facade_counts_against_the_same_rates(make_settings):
+    from tests.mantyx.test_protocol import AGENT, BASE
+
+    settings = limited(make_settings, submits_per_minute=1)
+    async with running_app(settings) as app, api_client(app) as client:
+        first = await client.post(f"{BASE}/agent-runs", json={**AGENT, "prompt": "hi"})
+        second = await client.post(f"{BASE}/agent-runs", json={**AGENT, "prompt": "hi"})
+        native = await client.post("/v1/runs", json=RUN)
+
+    assert first.status_code == 202, first.text
+    assert second.status_code == 429
+    assert 1 <= int(second.headers["Retry-After"]) <= 60
+    assert_error(native, 429, "rate_limited")

@@ -142,13 +142,12 @@ RATE_LIMIT_SCOPE_KEY = "corral.rate_limit"
 """Where `guarded` leaves the caller's `Allowance`, which the middleware turns into headers."""
 
 
-def route_requirement(request: Request) -> Requirement:
-    """What the matched route's row in `scopes.ROUTES` asks of the caller.
+def route_operation(request: Request) -> scopes.Operation:
+    """The matched route's (method, path template), as `scopes.ROUTES` keys it.
 
-    FastAPI puts the matched route in the ASGI scope; a route without a row fails closed.
+    FastAPI puts the matched route in the ASGI scope.
     """
-    route = request.scope.get("route")
-    return scopes.requirement(request.method, getattr(route, "path", ""))
+    return request.method, getattr(request.scope.get("route"), "path", "")
 
 
 def require(principal: Principal, requirement: Requirement) -> None:
@@ -162,19 +161,30 @@ async def guarded(request: Request) -> Call:
 
     Routes take this single dependency: each one FastAPI resolves costs time on every request.
     """
-    requirement = route_requirement(request)
+    operation = route_operation(request)
+    requirement = scopes.requirement(*operation)
     if requirement is Access.OPERATOR:
         return await operator(request)
     call = await authenticated(request)
+    await admit(request, call, operation, requirement)
+    return call
+
+
+async def admit(
+    request: Request, call: Call, operation: scopes.Operation, requirement: Requirement
+) -> None:
+    """Let an authenticated caller through: the route's scope, then its rates.
+
+    Every request counts against the key's and the workspace's rates; the routes that submit
+    work (`scopes.SUBMITS`) also against the workspace's submits.
+    """
     require(call.principal, requirement)
     limiter: Limiter = request.app.state.limiter
     allowance = await limiter.request(call.principal)
     if allowance is not None:
         request.scope[RATE_LIMIT_SCOPE_KEY] = allowance
-    route = request.scope.get("route")
-    if (request.method, getattr(route, "path", "")) in scopes.SUBMITS:
+    if operation in scopes.SUBMITS:
         await limiter.submit(call.principal)
-    return call
 
 
 async def operator(request: Request) -> Call:

@@ -20,11 +20,15 @@ def error_response(error: ServiceError, request: Request) -> JSONBody:
     request_id = request.scope.get("corral.request_id")
     if request_id:
         body["request_id"] = request_id
-    headers = {}
+    return JSONBody(body, status_code=error.http_status, headers=error_headers(error))
+
+
+def error_headers(error: ServiceError) -> dict[str, str]:
+    """The headers an error's answer carries whatever its body: `Retry-After` (whole seconds)."""
     retry_after = error.details.get("retry_after_s")
-    if retry_after is not None:
-        headers["Retry-After"] = str(max(1, round(retry_after)))
-    return JSONBody(body, status_code=error.http_status, headers=headers)
+    if retry_after is None:
+        return {}
+    return {"Retry-After": str(max(1, round(retry_after)))}
 
 
 _UNION_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})

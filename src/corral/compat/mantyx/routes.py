@@ -15,9 +15,9 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import Response, StreamingResponse
 
-from corral.api import sse
-from corral.api.deps import Call, authenticated, require, route_requirement
-from corral.api.errors import validation_error
+from corral.api import scopes, sse
+from corral.api.deps import Call, admit, authenticated, route_operation
+from corral.api.errors import error_headers, validation_error
 from corral.api.responses import JSONBody, respond
 from corral.compat.mantyx import service, translate
 from corral.compat.mantyx.types import (
@@ -44,7 +44,7 @@ def error_response(error: ServiceError, request: Request) -> JSONBody:
     request_id = request.scope.get("corral.request_id")
     if request_id:
         body["request_id"] = request_id
-    return JSONBody(body, status_code=error.http_status)
+    return JSONBody(body, status_code=error.http_status, headers=error_headers(error))
 
 
 class ProtocolRoute(APIRoute):
@@ -93,7 +93,8 @@ async def caller(request: Request, workspace_slug: Slug) -> Call:
     """
     call = await authenticated(request)
     service.check_workspace(call.principal, workspace_slug)
-    require(call.principal, route_requirement(request))
+    operation = route_operation(request)
+    await admit(request, call, operation, scopes.requirement(*operation))
     return call
 
 
