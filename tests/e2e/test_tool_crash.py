@@ -98,20 +98,23 @@ async def test_a_read_only_call_cut_off_by_a_dead_worker_runs_again(cluster: Clu
 async def test_a_frozen_workers_environment_dies_before_another_worker_takes_the_run(
     cluster: Cluster,
 ) -> None:
-    env = await cluster.postgres_env(lease_s=2)
+    # A lease of 4 s (a fence of 3.2 s) leaves a loaded machine room for a slow heartbeat.
+    env = await cluster.postgres_env(lease_s=4)
     server, worker_a = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))
-    async with server.client(timeout=30) as client:
+    async with server.client(timeout=60) as client:
         run = await submit(
             client,
-            call("bash", command="sleep 4; echo late >> effects.txt; sleep 30")
+            call("bash", command="sleep 8; echo late >> effects.txt; sleep 30")
             + " "
             + call("bash", command="cat effects.txt 2>/dev/null; sleep 6; cat effects.txt"),
         )
         await wait_for_event(client, run["id"], "tool.started")
+        # The tool call starts the environment: freeze the worker once it runs (and is fenced).
+        await worker_a.wait_for_log("environment.started", timeout_s=20)
         worker_a.popen.send_signal(signal.SIGSTOP)  # frozen, past its lease
         try:
             worker_b = await cluster.worker(env)
-            ended = await wait(client, run["id"], timeout_s=40)
+            ended = await wait(client, run["id"], timeout_s=50)
             log = await events(client, run["id"])
         finally:
             worker_a.popen.send_signal(signal.SIGCONT)
