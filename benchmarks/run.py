@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the server on this PostgreSQL database, in a fresh schema dropped afterwards "
         "(e.g. postgresql://postgres@127.0.0.1:5432/test); default: embedded SQLite",
     )
+    parser.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="start the server with its request and submit rates off (the baseline of "
+        "`throughput_governed`); default: counted, never reached",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write all figures here")
     return parser
 
@@ -117,6 +123,7 @@ def _run_scenarios(
         provider = FakeProvider(deltas=config.provider_deltas)
     server = BenchServer(
         database_url=args.database_url,
+        limits=not args.no_limits,
         environ=provider.server_environ if provider is not None else None,
     )
     with ExitStack() as stack:

@@ -21,7 +21,7 @@ from benchmarks.latency import submit_latency
 from benchmarks.loadgen import LoadPool, Recorder, Target
 from benchmarks.measurement import Bench, Measurement, ScenarioResult
 from benchmarks.stream_latency import client_tool_round_trip, first_sse_event
-from benchmarks.throughput import throughput
+from benchmarks.throughput import governed_throughput, throughput
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +40,11 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in [
         Scenario(name="latency", title="submit→terminal, one at a time", measure=submit_latency),
         Scenario(name="throughput", title="throughput, concurrent clients", measure=throughput),
+        Scenario(
+            name="throughput_governed",
+            title="throughput, a vault secret in every run",
+            measure=governed_throughput,
+        ),
         Scenario(
             name="latency_one_request",
             title="submit→terminal, POST ?wait_s",

@@ -161,8 +161,11 @@ class BenchServer(ManagedProcess):
         environ: Mapping[str, str] | None = None,
         startup_timeout_s: float = 60.0,
         shutdown_timeout_s: float = 5.0,
+        limits: bool = True,
     ) -> None:
         self.database_url = database_url
+        self.limits = limits
+        """Count the request and submit rates (never reached); False turns them off."""
         self.environ = dict(environ or {})
         self.startup_timeout_s = startup_timeout_s
         self.shutdown_timeout_s = shutdown_timeout_s
@@ -213,11 +216,12 @@ class BenchServer(ManagedProcess):
             "CORRAL_PORT": str(self.port),
             "CORRAL_BOOTSTRAP_KEY": self.api_key,
             "CORRAL_LOG_LEVEL": "warning",
-            # One key drives thousands of runs a minute: the limits are counted, never reached.
-            "CORRAL_RATE_LIMIT_PER_MINUTE": str(LIMIT_NEVER_REACHED),
-            "CORRAL_WORKSPACE_RATE_LIMIT_PER_MINUTE": str(LIMIT_NEVER_REACHED),
-            "CORRAL_SUBMITS_PER_MINUTE": str(LIMIT_NEVER_REACHED),
         }
+        # One key drives thousands of runs a minute: the limits are counted, never reached
+        # (or, without `limits`, not counted at all: 0 is unlimited).
+        rate = str(LIMIT_NEVER_REACHED if self.limits else 0)
+        for setting in ("RATE_LIMIT", "WORKSPACE_RATE_LIMIT", "SUBMITS"):
+            env[f"CORRAL_{setting}_PER_MINUTE"] = rate
         if self.schema is not None:
             self.schema.create()
             env["CORRAL_DATABASE_URL"] = self.schema.database_url

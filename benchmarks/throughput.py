@@ -1,4 +1,4 @@
-"""The throughput scenarios (`throughput`, `throughput_one_request`, `provider_throughput`).
+"""The throughput scenarios: `throughput`, its `_one_request` and `_governed` kinds, `provider_`.
 
 Clients loop POST + wait in every load process at once, so the figure is what the server
 sustains when it is never idle; only runs that end inside the timed window count.
@@ -7,10 +7,14 @@ sustains when it is never idle; only runs that end inside the timed window count
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
+import urllib.error
+import urllib.request
 from typing import Any
 
 import aiohttp
+import orjson
 
 from benchmarks.config import TEST_MODEL_RUN, RunSpec
 from benchmarks.fake_provider import MODEL as PROVIDER_MODEL
@@ -60,14 +64,62 @@ async def closed_loop_clients(
     return recorder
 
 
-def throughput(bench: Bench, *, one_request: bool = False, provider: bool = False) -> Measurement:
+def governed_throughput(bench: Bench) -> Measurement:
+    """`throughput` with every run naming a secret of the vault in its environment.
+
+    Each submit checks that the secret exists, each run reads and opens it when it starts and
+    redacts all it writes. Against a server started without `--no-limits`, the request and
+    submit rates are counted too (never reached), so this is the cost of governance beside
+    `throughput` on a server started with `--no-limits`.
+    """
+    store_secret(bench.target, VAULT_SECRET, secrets.token_urlsafe(24))
+    return throughput(bench, run=VAULT_RUN)
+
+
+VAULT_SECRET = "BENCH_TOKEN"
+VAULT_RUN = RunSpec(
+    body=orjson.dumps(
+        {
+            "agent_spec": {
+                "model": "test",
+                "environment": {"variables": {"TOKEN": "${secret:" + VAULT_SECRET + "}"}},
+            },
+            "input": "hello",
+        }
+    )
+)
+
+
+def store_secret(target: Target, name: str, value: str) -> None:
+    """Put a secret in the vault of the benchmark's workspace (a new version if it exists)."""
+    headers = {"Authorization": f"Bearer {target.api_key}", "Content-Type": "application/json"}
+    body = orjson.dumps({"name": name, "value": value})
+    request = urllib.request.Request(target.url("/v1/secrets"), body, headers, method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=10).close()
+    except urllib.error.HTTPError as error:
+        if error.code != 409:
+            raise
+        again = urllib.request.Request(
+            target.url(f"/v1/secrets/{name}"), orjson.dumps({"value": value}), headers, method="PUT"
+        )
+        urllib.request.urlopen(again, timeout=10).close()
+
+
+def throughput(
+    bench: Bench,
+    *,
+    one_request: bool = False,
+    provider: bool = False,
+    run: RunSpec | None = None,
+) -> Measurement:
     """Completed runs per second with `concurrency` clients looping POST + wait.
 
     With `provider`, every run goes through the fake provider instead of the test model, and
-    the provider path is primed before the window opens.
+    the provider path is primed before the window opens. `run` replaces the scenario's run.
     """
     config = bench.config
-    run = config.run_spec(provider=provider)
+    run = run or config.run_spec(provider=provider)
     duration_s = config.provider_duration_s if provider else config.duration_s
     failures = prime(bench, run) if provider else []
     shares = split(config.concurrency, bench.pool.processes)

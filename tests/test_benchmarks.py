@@ -121,7 +121,9 @@ def test_submit_latency_times_every_run_after_the_warm_up(results, name):
     assert_latencies(result.figures["latency_ms"], TINY.latency_runs)
 
 
-@pytest.mark.parametrize("name", ["throughput", "throughput_one_request", "provider_throughput"])
+@pytest.mark.parametrize(
+    "name", ["throughput", "throughput_one_request", "throughput_governed", "provider_throughput"]
+)
 def test_throughput_counts_completed_runs_from_every_load_process(results, name):
     result = results[name]
     window_s = TINY.provider_duration_s if SCENARIOS[name].provider else TINY.duration_s

@@ -9,6 +9,7 @@ the default message. The API renders any of them as `{"error": code, "message", 
     ├── InvalidRequest               400 invalid_request   (field: JSON pointer to the bad input)
     │   └── InvalidModel             400 invalid_model
     ├── Unauthorized                 401 unauthorized
+    ├── SpendLimitReached            402 spend_limit_reached (field: the cap)
     ├── Forbidden                    403 forbidden
     │   └── InsufficientScope        403 insufficient_scope (required_scope)
     ├── NotFound                     404 not_found
@@ -19,6 +20,7 @@ the default message. The API renders any of them as `{"error": code, "message", 
     │   ├── RunActive                409 run_active
     │   └── SessionEnded             409 session_ended
     ├── PayloadTooLarge              413 payload_too_large
+    │   └── StorageLimitReached      413 storage_limit_reached (max_stored_bytes, stored_bytes)
     ├── RateLimited                  429 rate_limited      (retry_after_s)
     ├── Unavailable                  503 unavailable
     └── RunFailure                   ends a run; its code is the run's `error.code`
@@ -73,6 +75,12 @@ class InvalidRequest(ServiceError):
     http_status = 400
 
 
+class SecretNotFound(InvalidRequest):
+    """A `${secret:NAME}` reference names a secret the workspace does not have."""
+
+    code = ErrorCode.SECRET_NOT_FOUND
+
+
 class InvalidModel(InvalidRequest):
     """The model id cannot be resolved."""
 
@@ -84,6 +92,13 @@ class Unauthorized(ServiceError):
 
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
+
+
+class SpendLimitReached(ServiceError):
+    """A spend cap is reached: nothing more is submitted against it until it resets or is raised."""
+
+    code = ErrorCode.SPEND_LIMIT_REACHED
+    http_status = 402
 
 
 class Forbidden(ServiceError):
@@ -154,6 +169,12 @@ class PayloadTooLarge(ServiceError):
 
     code = ErrorCode.PAYLOAD_TOO_LARGE
     http_status = 413
+
+
+class StorageLimitReached(PayloadTooLarge):
+    """The workspace keeps as many bytes of files as it may; delete some, or ask for more."""
+
+    code = ErrorCode.STORAGE_LIMIT_REACHED
 
 
 class RateLimited(ServiceError):

@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=256, ge=1, le=100_000)
     """How many runs one worker executes at once (they are asyncio tasks, not threads)."""
 
+    workspace_max_concurrent_runs: int = Field(default=50, ge=0)
+    """Runs of one workspace that workers hold at once, running or waiting for a client tool,
+    across every worker (0: unlimited). Runs over it stay `queued` and start as others end, so
+    one workspace cannot take every worker; the operator can set a workspace's own."""
+
+    agent_max_concurrent_runs: int = Field(default=0, ge=0)
+    """Runs of one stored agent (all its versions) held at once, within its workspace's cap
+    (0: unlimited); runs of inline agents count only against the workspace's."""
+
     lease_s: float = Field(default=15.0, gt=0)
     """How long a worker's claim on a run lasts without a heartbeat; a run whose worker died is
     taken over by another worker this long after the last heartbeat."""
@@ -173,6 +182,11 @@ class Settings(BaseSettings):
     """Largest file `POST /v1/files` accepts (that route alone takes bodies this large). Files
     are kept in the database, and a file is held in memory while it is uploaded or served."""
 
+    workspace_max_stored_bytes: int = Field(default=10 * 1024**3, ge=0)
+    """Bytes of files one workspace keeps in the database: its uploads and its runs' outputs
+    (0: unlimited; default 10 GiB). An upload past it answers 413 `storage_limit_reached`;
+    outputs past it are not kept. The operator can set a workspace's own."""
+
     rate_limit_per_minute: int = Field(default=1200, ge=0)
     """Requests one API key may make per minute (0: unlimited). Past it: 429 `rate_limited`
     with `Retry-After`; every answer carries `RateLimit-Limit`, `-Remaining` and `-Reset`."""
@@ -182,6 +196,16 @@ class Settings(BaseSettings):
 
     submits_per_minute: int = Field(default=600, ge=0)
     """Runs and session messages one workspace may submit per minute (0: unlimited)."""
+
+    workspace_spend_per_day_usd: float | None = Field(default=None, gt=0)
+    """US dollars one workspace's runs may spend per UTC day (unset: no cap); the operator can
+    set a workspace's own. At the cap, new runs and session messages answer 402
+    `spend_limit_reached` until the day resets; runs already going are not cut off. Runs of
+    models without a price are refused (400 `model_not_priced`) while a cap applies."""
+
+    workspace_spend_per_month_usd: float | None = Field(default=None, gt=0)
+    """US dollars one workspace's runs may spend per UTC month (unset: no cap), as
+    `workspace_spend_per_day_usd`."""
 
     key_cache_s: float = Field(default=10.0, ge=0)
     """How long a verified API key is remembered in memory. A revocation or rotation empties

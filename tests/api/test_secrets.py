@@ -48,7 +48,7 @@ async def test_the_database_holds_only_ciphertext_and_the_server_reveals_the_cur
             ]
         )
         workspace = (await client.get("/v1/whoami")).json()["workspace"]["id"]
-        value = await secret_service.reveal(ctx, workspace, "API_TOKEN")
+        value = (await secret_service.reveal(ctx, workspace, ["API_TOKEN"]))["API_TOKEN"]
     finally:
         await ctx.database.close()
 

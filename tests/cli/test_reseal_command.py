@@ -17,7 +17,7 @@ async def reveal(settings, workspace_id: str) -> str:
     ctx = build_context(settings)
     await ctx.database.connect()
     try:
-        return await secret_service.reveal(ctx, workspace_id, "TOKEN")
+        return (await secret_service.reveal(ctx, workspace_id, ["TOKEN"]))["TOKEN"]
     finally:
         await ctx.database.close()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from corral.client import NotFoundError
-from corral.types.agents import Agent, AgentVersion, Limits
+from corral.types.agents import Agent, AgentSpendLimits, AgentVersion, Limits
 from tests.client.conftest import drain
 
 
@@ -60,3 +60,12 @@ async def test_listing_agents_walks_every_page(sdk):
     assert all(isinstance(a, Agent) for a in every)
     assert [len(p.data) for p in pages] == [2, 2, 1]
     assert pages[-1].next_cursor is None
+
+
+async def test_an_agents_spend_limits_are_set_and_changed_with_a_new_version(sdk):
+    priced = "claude-haiku-4-5"
+    agent = await sdk.agents.create(name="frugal", model=priced, spend_limits={"per_day_usd": 2})
+    updated = await sdk.agents.update("frugal", spend_limits={"per_month_usd": 30.0})
+
+    assert agent.spend_limits == AgentSpendLimits(per_day_usd=2.0)
+    assert (updated.version, updated.spend_limits) == (2, AgentSpendLimits(per_month_usd=30.0))

@@ -12,7 +12,9 @@ from corral.client import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
+    SpendLimitError,
 )
+from corral.client.errors import status_error_class
 from tests.client.conftest import new_workspace
 
 
@@ -78,6 +80,15 @@ def test_every_status_error_is_a_corral_error():
         NotFoundError,
         ConflictError,
         InvalidRequestError,
+        SpendLimitError,
     ):
         assert issubclass(cls, APIStatusError)
         assert issubclass(cls, CorralError)
+
+
+def test_a_spend_cap_reached_is_a_spend_limit_error_saying_when_it_resets():
+    body = {"error": "spend_limit_reached", "resets_at": "2027-01-01T00:00:00.000000Z"}
+    error = status_error_class(402)("cap", status=402, code="spend_limit_reached", body=body)
+
+    assert isinstance(error, SpendLimitError)
+    assert error.resets_at == "2027-01-01T00:00:00.000000Z"

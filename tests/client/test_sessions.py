@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from corral.client import ConflictError, NotFoundError
+from corral.client import ConflictError, InvalidRequestError, NotFoundError
 from corral.types.events import RunCompleted
 from corral.types.runs import Run, RunStatus
 from corral.types.sessions import Session, SessionStatus, SessionSummary
@@ -144,3 +144,19 @@ async def test_the_session_stream_follows_runs_sent_while_it_is_open(sdk):
 
     assert received == await sdk.runs.events(first.id) + await sdk.runs.events(second.id)
     assert (first.status, second.status) == (RunStatus.COMPLETED, RunStatus.COMPLETED)
+
+
+async def test_a_sessions_spend_cap_is_set_when_it_opens_and_changed_later(sdk):
+    priced = "claude-haiku-4-5"  # no run is sent: the key only has to be there
+    keys = {"anthropic": "sk-ant-test"}
+
+    capped = await sdk.sessions.create(model=priced, api_keys=keys, max_spend_usd=1.5)
+    raised = await sdk.sessions.update(capped.id, max_spend_usd=4.0)
+    removed = await sdk.sessions.update(capped.id, max_spend_usd=None)
+    with pytest.raises(InvalidRequestError) as unpriced:
+        await sdk.sessions.create(model="test", max_spend_usd=1.0)
+
+    assert (capped.max_spend_usd, capped.stop_reason) == (1.5, None)
+    assert raised.max_spend_usd == 4.0
+    assert removed.max_spend_usd is None
+    assert (unpriced.value.code, unpriced.value.field) == ("model_not_priced", "/max_spend_usd")

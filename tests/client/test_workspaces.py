@@ -94,6 +94,33 @@ async def test_a_workspace_key_cannot_manage_workspaces(flavour, operated):
     assert (listing.value.code, creating.value.code) == ("forbidden", "forbidden")
 
 
+async def test_the_operator_caps_a_workspaces_spend_and_whoami_shows_it(flavour, operated):
+    url = operated.base_url
+    async with awaited_client(flavour, url, api_key=OPERATOR_KEY) as operator:
+        team = await operator.workspaces.create(name=f"spenders-{flavour}")
+        capped = await operator.workspaces.set_limits(
+            team.id,
+            spend_per_day_usd=2.5,
+            spend_per_month_usd=40,
+            max_concurrent_runs=3,
+            max_concurrent_runs_per_agent=1,
+            max_stored_bytes=10_000,
+        )
+        async with awaited_client(flavour, url, api_key=team.admin_key.secret) as admin:
+            me = await admin.whoami()
+
+    assert (capped.limits.spend_per_day_usd, capped.limits.spend_per_month_usd) == (2.5, 40.0)
+    assert (capped.limits.max_concurrent_runs, capped.limits.max_concurrent_runs_per_agent) == (
+        3,
+        1,
+    )
+    assert (me.limits.max_concurrent_runs, me.limits.max_stored_bytes) == (3, 10_000)
+    assert [(s.field, s.cap_usd, s.spent_usd) for s in me.limits.spend] == [
+        ("limits.spend_per_day_usd", 2.5, 0.0),
+        ("limits.spend_per_month_usd", 40.0, 0.0),
+    ]
+
+
 async def test_a_taken_or_invalid_name_is_refused_naming_the_field(operated):
     async with awaited_client("async", operated.base_url, api_key=OPERATOR_KEY) as operator:
         await operator.workspaces.create(name="taken")

@@ -48,7 +48,8 @@ class Snapshots:
 async def claimed_run(database: Database, make_run: Any) -> RunRecord:
     run_id = await make_run()
     now = datetime.now(UTC)
-    (run,) = await database.write(queue.claim, worker_id="w1", now=now, lease_s=60, limit=1)
+    claim = await database.write(queue.claim, worker_id="w1", now=now, lease_s=60, limit=1)
+    (run,) = claim.runs
     assert run.id == run_id
     return run
 

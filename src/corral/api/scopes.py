@@ -113,6 +113,7 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("POST", "/v1/sessions"): _SESSIONS_WRITE,
         ("GET", "/v1/sessions"): _SESSIONS_READ,
         ("GET", "/v1/sessions/{session_id}"): _SESSIONS_READ,
+        ("PATCH", "/v1/sessions/{session_id}"): _SESSIONS_WRITE,
         ("DELETE", "/v1/sessions/{session_id}"): _SESSIONS_WRITE,
         ("POST", "/v1/sessions/{session_id}/messages"): _SESSIONS_WRITE,
         ("GET", "/v1/sessions/{session_id}/stream"): _SESSIONS_READ,

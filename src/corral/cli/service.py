@@ -7,6 +7,7 @@ import typer
 from corral.cli import options, output
 from corral.cli.context import client
 from corral.types.models import ModelInfo
+from corral.types.workspaces import SpendStanding
 
 
 def models(ctx: typer.Context, as_json: options.JsonFlag = False) -> None:
@@ -62,8 +63,14 @@ def whoami(ctx: typer.Context, as_json: options.JsonFlag = False) -> None:
             ("client tool timeout", output.format_duration(limits.client_tool_timeout_s)),
             ("metadata entries", str(limits.metadata_max_entries)),
             ("max body", f"{limits.max_body_bytes:,} bytes"),
+            *(_spend(cap) for cap in limits.spend),
         ]
     )
+
+
+def _spend(cap: SpendStanding) -> tuple[str, str]:
+    spent = "unknown" if cap.spent_usd is None else f"${cap.spent_usd:,.2f}"
+    return f"spend per {cap.period}", f"{spent} of ${cap.cap_usd:,.2f}"
 
 
 def register(app: typer.Typer) -> None:

@@ -25,6 +25,7 @@ from corral.client.errors import (
     RunFailedError,
     RunTimedOutError,
     ServerError,
+    SpendLimitError,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "RunFailedError",
     "RunTimedOutError",
     "ServerError",
+    "SpendLimitError",
     "Stream",
     "SyncPage",
     "Tool",

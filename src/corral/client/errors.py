@@ -6,6 +6,7 @@ CorralError
 ├── APIStatusError                the server answered an error status (after retries)
 │   ├── InvalidRequestError       400: `field` names the offending input
 │   ├── AuthenticationError       401
+│   ├── SpendLimitError           402: `field` names the spend cap reached
 │   ├── PermissionDeniedError     403: `required_scope` when a scope is missing
 │   ├── NotFoundError             404
 │   ├── ConflictError             409: `run_terminal`, `run_active`, `idempotency_conflict`…
@@ -74,6 +75,16 @@ class AuthenticationError(APIStatusError):
     """401: missing or invalid API key."""
 
 
+class SpendLimitError(APIStatusError):
+    """402: a spend cap of the workspace, an agent or the session is reached; see `field`."""
+
+    @property
+    def resets_at(self) -> str | None:
+        """When a daily or monthly cap starts counting again (RFC 3339); None for a session's."""
+        value = self.body.get("resets_at")
+        return str(value) if value is not None else None
+
+
 class PermissionDeniedError(APIStatusError):
     """403: the key may not do this."""
 
@@ -136,6 +147,7 @@ class RunCancelledError(RunError):
 _BY_STATUS: dict[int, type[APIStatusError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,
+    402: SpendLimitError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,

@@ -99,13 +99,16 @@ SPEND_WARNING_SHARE = 0.8
 """The share of a spend cap past which a run warns (`budget.warning`), once."""
 
 
-def spend_warning_due(before_usd: float, after_usd: float, budget: Budget) -> bool:
-    """Whether this turn's cost took the run past `SPEND_WARNING_SHARE` of its cap."""
-    cap = budget.max_spend_usd
+def _warning_due(before_usd: float, after_usd: float, cap: float | None) -> bool:
     if cap is None:
         return False
     threshold = cap * SPEND_WARNING_SHARE
     return before_usd < threshold <= after_usd
+
+
+def spend_warning_due(before_usd: float, after_usd: float, budget: Budget) -> bool:
+    """Whether this turn's cost took the run past `SPEND_WARNING_SHARE` of its cap."""
+    return _warning_due(before_usd, after_usd, budget.max_spend_usd)
 
 
 def check_spend(total_usd: float, budget: Budget) -> None:
@@ -115,6 +118,44 @@ def check_spend(total_usd: float, budget: Budget) -> None:
         raise BudgetExceeded(
             f"the run spent ${total_usd:.4f}, reaching its cap of ${cap:.4f} "
             "(limits.max_spend_usd)",
+            code=ErrorCode.BUDGET_EXCEEDED,
+        )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SessionBudget:
+    """A session's spend cap as one of its runs sees it (`max_spend_usd` of the session).
+
+    The session's runs go one at a time, so what the others spent is known when this one starts.
+    """
+
+    session_id: str
+    cap_usd: float
+    spent_before_usd: float
+    """What the session's other runs had spent when this one started."""
+
+    def total(self, run_usd: float) -> float:
+        """What the session has spent with `run_usd` of this run."""
+        return self.spent_before_usd + run_usd
+
+
+def session_warning_due(before_usd: float, after_usd: float, session: SessionBudget) -> bool:
+    """Whether this turn's cost took the session past `SPEND_WARNING_SHARE` of its cap."""
+    return _warning_due(session.total(before_usd), session.total(after_usd), session.cap_usd)
+
+
+def session_spent_out(run_usd: float, session: SessionBudget | None) -> bool:
+    """Whether the session has spent its cap, counting `run_usd` of this run."""
+    return session is not None and session.total(run_usd) >= session.cap_usd
+
+
+def check_session_spend(run_usd: float, session: SessionBudget | None) -> None:
+    """End a run of a session that has spent its cap (`budget_exceeded`, as the run's own cap)."""
+    if session is not None and session_spent_out(run_usd, session):
+        raise BudgetExceeded(
+            f"the session {session.session_id} spent ${session.total(run_usd):.4f}, reaching its "
+            f"cap of ${session.cap_usd:.4f} (max_spend_usd); raise it with PATCH "
+            f"/v1/sessions/{session.session_id} to go on",
             code=ErrorCode.BUDGET_EXCEEDED,
         )
 

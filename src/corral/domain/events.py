@@ -28,6 +28,7 @@ __all__ = [
     "RunFailed",
     "RunStarted",
     "RunTimedOut",
+    "SessionStopped",
     "ThinkingDelta",
     "ToolCompleted",
     "ToolInterrupted",
@@ -119,12 +120,35 @@ class MessageCompleted(EventPayload):
 
 @dataclass(frozen=True, slots=True)
 class BudgetWarning(EventPayload):
-    """The run has spent most of its spend cap."""
+    """The run, or its session (`scope`), has spent most of its spend cap."""
 
     type: ClassVar[str] = "budget.warning"
     limit: str
     used_usd: float
     cap_usd: float
+    scope: str = "run"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStopped(EventPayload):
+    """The run's session takes no more messages until what `reason` names changes."""
+
+    type: ClassVar[str] = "session.stopped"
+    session_id: str
+    reason: str
+    spent_usd: float
+    max_spend_usd: float
+
+    def fields(self) -> dict[str, Any]:
+        """The reason as an object, as `GET /v1/sessions/{id}` shows it."""
+        return {
+            "session_id": self.session_id,
+            "stop_reason": {
+                "type": self.reason,
+                "spent_usd": self.spent_usd,
+                "max_spend_usd": self.max_spend_usd,
+            },
+        }
 
 
 @dataclass(frozen=True, slots=True)

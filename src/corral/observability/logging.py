@@ -4,11 +4,47 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
+from corral.domain.redaction import Redactor
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class SecretsInUse:
+    """The secret values of the runs this process executes, kept out of every log line.
+
+    Matched as they appear in a JSON line, escaped, as well as raw.
+    """
+
+    def __init__(self) -> None:
+        self._by_run: dict[str, list[tuple[str, str]]] = {}
+        self.redactor = Redactor(())
+
+    def add(self, run_id: str, secrets: Mapping[str, str]) -> None:
+        """Hide these values from now on (nothing happens for a run without secrets)."""
+        if not secrets:
+            return
+        pairs = []
+        for name, value in secrets.items():
+            pairs += [(name, value), (name, orjson.dumps(value).decode()[1:-1])]
+        self._by_run[run_id] = pairs
+        self._rebuild()
+
+    def remove(self, run_id: str) -> None:
+        """The run has left this process."""
+        if self._by_run.pop(run_id, None) is not None:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.redactor = Redactor(pair for pairs in self._by_run.values() for pair in pairs)
+
+
+SECRETS_IN_USE = SecretsInUse()
+"""The process's one registry: the worker fills it, the formatter reads it."""
 
 
 class JsonFormatter(logging.Formatter):
@@ -27,7 +63,7 @@ class JsonFormatter(logging.Formatter):
                 document[key] = value
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(document, default=str).decode()
+        return SECRETS_IN_USE.redactor.text(orjson.dumps(document, default=str).decode())
 
 
 def configure(level: str) -> None:

@@ -69,6 +69,14 @@ class ModelRegistry:
             return None
         return self._environ.get(config.key_env) or None
 
+    def key_name(self, entry: CatalogEntry) -> str | None:
+        """The name of the entry's provider key (`ANTHROPIC_API_KEY`), if it needs one.
+
+        A workspace secret of that name is the workspace's own key for the provider.
+        """
+        config = self.config(entry)
+        return config.key_env if config.key_required else None
+
     def has_key(self, entry: CatalogEntry, run_keys: Mapping[str, str] | None = None) -> bool:
         """Whether a call to the entry's provider can be made with these keys."""
         config = self.config(entry)
@@ -84,7 +92,8 @@ class ModelRegistry:
             config = self.config(entry)
             raise MissingProviderKey(
                 f"model {entry.qualified_id!r} needs a key for provider {entry.provider!r}: "
-                f"pass api_keys.{entry.provider} or set {config.key_env} on the server",
+                f"pass api_keys.{entry.provider}, store a workspace secret {config.key_env} or "
+                f"set {config.key_env} on the server",
                 field=field,
             )
 

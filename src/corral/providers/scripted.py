@@ -84,6 +84,13 @@ def _tokens_of(script: Script, args: str) -> None:
     script.tokens = (int(first), int(second))
 
 
+def _unhex(text: str) -> str:
+    try:
+        return bytes.fromhex(text).decode()
+    except ValueError:
+        raise ProviderError(f"test model: {text!r} is not UTF-8 text in hex") from None
+
+
 _DIRECTIVES: dict[str, Callable[[Script, str], None]] = {
     "delay": lambda script, args: setattr(script, "delay_s", _duration(args)),
     "stream_delay": lambda script, args: setattr(script, "stream_delay_s", _duration(args)),
@@ -94,6 +101,7 @@ _DIRECTIVES: dict[str, Callable[[Script, str], None]] = {
     "loop": lambda script, _: setattr(script, "loop", True),
     "think": lambda script, args: setattr(script, "think", args),
     "reply": lambda script, args: setattr(script, "reply", args),
+    "reply_hex": lambda script, args: setattr(script, "reply", _unhex(args)),
     "show_instructions": lambda script, _: setattr(script, "show_instructions", True),
 }
 

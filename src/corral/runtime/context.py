@@ -31,7 +31,8 @@ from corral.domain.events import (
     ThinkingDelta,
     Usage,
 )
-from corral.domain.run_spec import parse_run_spec
+from corral.domain.redaction import Redactor, StreamRedactor
+from corral.domain.run_spec import RunSpec
 from corral.domain.tool_calls import PendingCall, parse_pending_call
 from corral.observability import metrics
 from corral.providers.base import Provider
@@ -39,6 +40,7 @@ from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
 from corral.runtime.accumulator import TurnAccumulator
 from corral.runtime.event_writer import EventWriter, LeaseLost
+from corral.runtime.outputs import keep_within_limit
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
 from corral.storage import files as file_store
@@ -144,6 +146,8 @@ class Journal:
         return journal
 
 
+_DELTAS = ("message.delta", "thinking.delta")
+
 _JOURNALLED = frozenset(
     {"message.delta", "thinking.delta", "tool.started", "message.completed", "usage"}
 )
@@ -167,6 +171,8 @@ class RunContext:
         self,
         *,
         run: RunRecord,
+        spec: RunSpec,
+        secrets: Mapping[str, str],
         state: RunState,
         journal: Journal,
         worker_id: str,
@@ -188,7 +194,13 @@ class RunContext:
         self.endpoint = endpoint
         self.client_tool_timeout_s = settings.client_tool_timeout_s
         self.resync_s = settings.resync_s
-        self.spec = parse_run_spec(run.spec)
+        self.spec = spec
+        """The run's spec with its secret references filled in: never stored."""
+        self.secrets = secrets
+        """The values of the secrets the run names, by name."""
+        self.redactor = Redactor(secrets)
+        """Puts `[secret:NAME]` in place of the run's secret values in all it writes."""
+        self._streams = {kind: StreamRedactor(self.redactor) for kind in _DELTAS}
         self.budget = self.spec.limits
         self.tools = ToolSet(self.spec)
         self.tooling = RunTooling(
@@ -208,6 +220,7 @@ class RunContext:
             broker=services.broker,
             clock=services.clock,
             recent=services.recent,
+            redactor=self.redactor,
         )
         self.status = RunStatus(run.status)
         """The status last written (the claim's, then each `save`'s)."""
@@ -231,22 +244,39 @@ class RunContext:
 
     def emit(self, event: EventPayload) -> None:
         """Queue a streamed event (see `EventWriter`): written within a few milliseconds."""
+        self._end_streams()
         self.events.emit(event)
 
     def emit_checkpointed(self, event: EventPayload) -> None:
         """Queue an event recording progress: written only with the next `save` or `finish`."""
+        self._end_streams()
         self.events.emit_checkpointed(event)
 
     def emit_delta(self, event_type: str, text: str) -> None:
-        """Queue a text delta, skipping text a previous attempt already streamed."""
+        """Queue a text delta, redacted, skipping text a previous attempt already streamed."""
+        if self.redactor:
+            self._end_streams(but=event_type)
+            text = self._streams[event_type].feed(text)
+        self._emit_delta(event_type, text)
+
+    def _emit_delta(self, event_type: str, text: str) -> None:
         if event_type == "message.delta":
             self.journal.text, text = _suppress(self.journal.text, text)
             if text:
-                self.emit(MessageDelta(text=text))
+                self.events.emit(MessageDelta(text=text))
         else:
             self.journal.thinking, text = _suppress(self.journal.thinking, text)
             if text:
-                self.emit(ThinkingDelta(text=text))
+                self.events.emit(ThinkingDelta(text=text))
+
+    def _end_streams(self, but: str | None = None) -> None:
+        """Write the text a stream held back (it began like a secret, then did not go on)."""
+        if not self.redactor:
+            return
+        for kind, stream in self._streams.items():
+            held = stream.flush() if kind != but else ""
+            if held:
+                self._emit_delta(kind, held)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -333,7 +363,7 @@ class RunContext:
         session_messages: Sequence[Message] = ()
         if status is RunStatus.COMPLETED and self.run.session_id is not None:
             session_messages = self.state.messages[self.state.history :]
-        outputs = await self.tooling.outputs()
+        outputs = await keep_within_limit(self.services, self.run, await self.tooling.outputs())
         await self.events.commit(
             values={**ending.values, **self._usage_values()},
             terminal=ending.event,

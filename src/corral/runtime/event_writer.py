@@ -14,6 +14,9 @@ worker that dies at any instant therefore leaves a log and a checkpoint that agr
 logged after the checkpoint is streamed output the resumed run must not emit again.
 
 Order is kept: a streamed event emitted after a held one waits with it.
+
+Whatever is written goes through the run's `Redactor` first, if it has secrets: no secret value
+reaches the database, the subscribers or the session in clear.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from corral.domain.conversation import Message
 from corral.domain.events import EventPayload, MessageDelta, ThinkingDelta
+from corral.domain.redaction import Redactor
 from corral.domain.tool_calls import PendingCall
 from corral.errors import Unavailable
 from corral.observability import metrics
@@ -60,8 +64,10 @@ class EventWriter:
         broker: Broker,
         clock: Callable[[], datetime],
         recent: RecentEvents | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._run = run
+        self._redactor = redactor if redactor else None
         self._worker_id = worker_id
         self._database = database
         self._broker = broker
@@ -239,6 +245,14 @@ class EventWriter:
         del self._buffer[:count]
         if held_from is not None:
             self._held_from = held_from - count if held_from >= count else None
+        written = events
+        if self._redactor is not None:
+            redact = self._redactor
+            written = [(kind, redact.tree(data)) for kind, data in events]
+            values = redact.tree(values)
+            new_tool_calls = redact.tree(list(new_tool_calls))
+            session_messages = redact.tree(list(session_messages))
+            outputs = [(redact.text(path), redact.data(data)) for path, data in outputs]
         try:
             one_statement = progress.is_one_statement(
                 self._database.dialect,
@@ -251,7 +265,7 @@ class EventWriter:
                 progress.save,
                 run_id=self._run.id,
                 session_id=self._run.session_id,
-                events=events,
+                events=written,
                 now=self._clock(),
                 owner=self._worker_id,
                 values=values,

@@ -15,9 +15,11 @@ from corral.domain.conversation import ToolCall, ToolResult, tool_results_messag
 from corral.domain.events import Failure
 from corral.domain.tool_calls import CallKind, PendingCall
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
+from corral.observability.logging import SECRETS_IN_USE
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
 from corral.runtime.resume import logged_turn
+from corral.storage import sessions as session_store
 from corral.storage import tool_calls as tool_call_store
 from corral.tools.base import bound_output
 from corral.types.errors import ErrorCode
@@ -31,6 +33,7 @@ async def execute(ctx: RunContext) -> None:
     run_id = ctx.run.id
     started_at = ctx.run.started_at or ctx.clock()
     remaining_s = (budgets.deadline(started_at, ctx.budget) - ctx.clock()).total_seconds()
+    SECRETS_IN_USE.add(run_id, ctx.secrets)
     try:
         try:
             async with asyncio.timeout(max(remaining_s, 0)):
@@ -74,7 +77,10 @@ async def execute(ctx: RunContext) -> None:
                 ),
             )
     finally:
-        await ctx.close()
+        try:
+            await ctx.close()
+        finally:
+            SECRETS_IN_USE.remove(run_id)
 
 
 async def _keep_usage_if_cancelled(ctx: RunContext) -> None:
@@ -92,6 +98,8 @@ async def _drive(ctx: RunContext) -> None:
     state = ctx.state
     if state.seq == 0 and not ctx.journal.has_started:
         ctx.emit(events.RunStarted(model=ctx.entry.id))
+    session = await _session_budget(ctx)
+    budgets.check_session_spend(state.cost_usd, session)  # queued behind the run that spent it
     await ctx.tooling.start(ctx.emit, ctx.load_files)
     while True:
         if state.pending:
@@ -133,11 +141,15 @@ async def _drive(ctx: RunContext) -> None:
                     cap_usd=ctx.budget.max_spend_usd or 0.0,
                 )
             )
+        if logged is None and session is not None:
+            _session_spend_events(ctx, session, spent_before)
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
         budgets.check_spend(state.cost_usd, ctx.budget)
         if not turn.tool_calls:
+            # An answer is kept even at the session's cap: the session stops after it.
             await ctx.finish(RunStatus.COMPLETED, output=turn.text)
             return
+        budgets.check_session_spend(state.cost_usd, session)
         budgets.check_tool_calls(len(turn.tool_calls), ctx.budget)
         state.pending = [
             _classify(ctx, call, turn.argument_errors.get(call.call_id)) for call in turn.tool_calls
@@ -145,6 +157,53 @@ async def _drive(ctx: RunContext) -> None:
         state.results = []
         state.issued = False
         await ctx.save()
+
+
+async def _session_budget(ctx: RunContext) -> budgets.SessionBudget | None:
+    """The spend cap of the run's session, with what its other runs spent, if it has one.
+
+    Read when the run starts (or resumes): the session's runs go one at a time, and a cap
+    changed meanwhile applies from its next run.
+    """
+    run = ctx.run
+    if run.session_id is None:
+        return None
+    found = await ctx.services.database.read(
+        session_store.spend_cap, run.workspace_id, run.session_id, run.id
+    )
+    if found is None:
+        return None
+    cap_usd, spent_usd = found
+    return budgets.SessionBudget(
+        session_id=run.session_id, cap_usd=cap_usd, spent_before_usd=spent_usd
+    )
+
+
+def _session_spend_events(
+    ctx: RunContext, session: budgets.SessionBudget, spent_before: float
+) -> None:
+    """Warn at 80 % of the session's cap; at the cap, say the session stops (`stop_reason`)."""
+    spent = ctx.state.cost_usd
+    if budgets.session_warning_due(spent_before, spent, session):
+        ctx.emit_checkpointed(
+            events.BudgetWarning(
+                limit="max_spend_usd",
+                used_usd=session.total(spent),
+                cap_usd=session.cap_usd,
+                scope="session",
+            )
+        )
+    if budgets.session_spent_out(spent, session) and not budgets.session_spent_out(
+        spent_before, session
+    ):
+        ctx.emit_checkpointed(
+            events.SessionStopped(
+                session_id=session.session_id,
+                reason="budget_exceeded",
+                spent_usd=session.total(spent),
+                max_spend_usd=session.cap_usd,
+            )
+        )
 
 
 def _classify(ctx: RunContext, call: ToolCall, error: str | None) -> PendingCall:
@@ -199,8 +258,10 @@ async def _run_server_tool(ctx: RunContext, call: PendingCall) -> None:
             # the call may have taken effect.
             await ctx.events.flush()
         outcome = await ctx.tooling.call(tool, call.input)
-        output = bound_output(outcome.output or "") if outcome.ok else None
-        error = bound_output(outcome.error) if outcome.error is not None else None
+        # Redacted before the model sees it: a secret a tool printed goes no further.
+        redact = ctx.redactor.text
+        output = bound_output(redact(outcome.output or "")) if outcome.ok else None
+        error = bound_output(redact(outcome.error)) if outcome.error is not None else None
     ctx.emit_checkpointed(
         events.ToolCompleted(
             call_id=call.call_id, name=call.name, ok=error is None, output=output, error=error

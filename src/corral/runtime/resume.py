@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from corral.context import ServiceContext
 from corral.domain.conversation import Message, ToolCall, input_messages, parse_messages
 from corral.domain.events import Usage
+from corral.domain.run_spec import RunSpec, parse_run_spec
+from corral.domain.secret_refs import fill, fill_spec, names_in, references
+from corral.errors import SecretNotFound
 from corral.providers.base import UsageUpdate
 from corral.providers.registry import MissingProviderKey
 from corral.runtime.accumulator import TurnResult
@@ -14,6 +17,7 @@ from corral.runtime.context import Journal, RunContext, RunState
 from corral.sandbox.pool import Environments
 from corral.security.sealed import SealError
 from corral.storage import events as event_log
+from corral.storage import secrets as secret_store
 from corral.storage import sessions as session_store
 from corral.storage.runs import RunRecord
 
@@ -45,15 +49,23 @@ async def prepare(
     models = services.models
     entry = models.resolve(run.model)
     try:
-        run_keys = services.secrets.open(run.api_keys) if run.api_keys else None
+        run_keys = services.secrets.open(run.api_keys) if run.api_keys else {}
     except SealError:
         raise MissingProviderKey(
             "the run's provider key was sealed with another secret key: every node must share "
             "CORRAL_SECRET_KEY"
         ) from None
+    spec = parse_run_spec(run.spec)
+    workspace_key = models.key_name(entry)
+    secrets = await _secrets(run, spec, run_keys, services, workspace_key)
+    run_keys = {provider: fill(key, secrets) for provider, key in run_keys.items()}
+    if not run_keys.get(entry.provider) and workspace_key in secrets:
+        run_keys[entry.provider] = secrets[workspace_key]
     models.check_key(entry, run_keys, field="/api_keys")
     return RunContext(
         run=run,
+        spec=fill_spec(spec, secrets),
+        secrets=secrets,
         state=state,
         journal=journal,
         worker_id=worker_id,
@@ -63,6 +75,38 @@ async def prepare(
         endpoint=models.endpoint(entry, run_keys),
         environments=environments,
     )
+
+
+async def _secrets(
+    run: RunRecord,
+    spec: RunSpec,
+    run_keys: dict[str, str],
+    services: ServiceContext,
+    workspace_key: str | None,
+) -> dict[str, str]:
+    """The values of the secrets the run names (and of the workspace's provider key), now.
+
+    Raises `SecretNotFound` for a secret deleted since the run was submitted.
+    """
+    wanted = {name: field for field, name in references(spec)}
+    for provider, key in run_keys.items():
+        wanted.update((name, f"/api_keys/{provider}") for name in names_in(key))
+    names = set(wanted)
+    if workspace_key is not None:
+        names.add(workspace_key)
+    if not names:
+        return {}
+    sealed = await services.database.read(secret_store.sealed_values, run.workspace_id, names)
+    for name, field in wanted.items():
+        if name not in sealed:
+            raise SecretNotFound(f"the secret {name!r} the run refers to was deleted", field=field)
+    try:
+        return {name: services.secrets.open(value)["value"] for name, value in sealed.items()}
+    except SealError:
+        raise SecretNotFound(
+            "a secret the run refers to was sealed with another secret key: every node must "
+            "share CORRAL_SECRET_KEY"
+        ) from None
 
 
 _NO_USAGE = Usage.parse({})

@@ -24,14 +24,29 @@ from corral.types.common import Page
 from corral.types.errors import ErrorCode
 
 
-def validate_spec(ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "") -> dict[str, Any]:
-    """Check what the wire types cannot (model exists, tools exist); the spec as stored."""
+def validate_spec(
+    ctx: ServiceContext, spec: AgentSpec, *, prefix: str = "", inline: bool = False
+) -> dict[str, Any]:
+    """Check what the wire types cannot (model exists, tools exist); the spec as stored.
+
+    `inline`: a run's or session's own `agent_spec`, which has no runs of its own to cap.
+    """
     entry = ctx.models.resolve(spec.model, field=f"{prefix}/model")
-    if spec.limits.max_spend_usd is not None and entry.pricing is None:
+    agent_caps = [f"spend_limits/{name}" for name, cap in spec.spend_limits if cap is not None]
+    if inline and agent_caps:
+        raise InvalidRequest(
+            "spend_limits cap what all the runs of a stored agent spend; an inline agent_spec "
+            "has none: store the agent (POST /v1/agents) and run it by name",
+            field=f"{prefix}/spend_limits",
+        )
+    run_cap = ["limits/max_spend_usd"] if spec.limits.max_spend_usd is not None else []
+    caps = run_cap + agent_caps
+    if caps and entry.pricing is None:
         raise InvalidRequest(
             f"the model {spec.model!r} has no price in the catalog, so a spend cap cannot be "
-            "kept; remove limits.max_spend_usd or give the model prices (CORRAL_MODEL_CATALOG)",
-            field=f"{prefix}/limits/max_spend_usd",
+            f"kept; remove {caps[0].replace('/', '.')} or give the model prices "
+            "(CORRAL_MODEL_CATALOG)",
+            field=f"{prefix}/{caps[0]}",
             code=ErrorCode.MODEL_NOT_PRICED,
         )
     stored = spec.model_dump(mode="json")

@@ -113,7 +113,7 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
     return principal
 
 
-def _own_limits(workspace: dict[str, int], key_rate: int | None) -> dict[str, int]:
+def _own_limits(workspace: dict[str, float], key_rate: int | None) -> dict[str, float]:
     """The caller's rates in place of the server's: its workspace's, and its key's own."""
     if key_rate is None:
         return workspace

@@ -21,6 +21,7 @@ class Principal:
     agents: list[str] | None = None
     """The agents (names or ids) the key may run; None for any."""
     expires_at: datetime | None = None
-    limits: Mapping[str, int] = field(default_factory=dict)
-    """The caller's own rate limits, in place of the server's (the names of `WorkspaceLimits`):
-    the operator's for its workspace, and the key's own request rate."""
+    limits: Mapping[str, float] = field(default_factory=dict)
+    """The caller's own limits, in place of the server's (the names of `WorkspaceLimits`): the
+    operator's for its workspace (rates per minute, spend caps in dollars), and the key's own
+    request rate."""

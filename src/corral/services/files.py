@@ -10,8 +10,15 @@ import re
 from typing import Any
 
 from corral.context import ServiceContext
+from corral.domain import quotas
 from corral.domain.run_spec import InputFile, SkillFile
-from corral.errors import InvalidRequest, NotFound, PayloadTooLarge, RunActive
+from corral.errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    RunActive,
+    StorageLimitReached,
+)
 from corral.ids import new_id
 from corral.services import auth
 from corral.services.context import Principal
@@ -97,8 +104,30 @@ async def upload(
         "content": content,
         "created_at": ctx.clock(),
     }
-    await ctx.database.write(file_store.insert_file, values)
+    limit = stored_bytes_limit(ctx, principal)
+
+    def tx(conn: Connection) -> None:
+        if limit is not None:
+            file_store.hold_stored_bytes(conn, principal.workspace_id)
+            stored = file_store.stored_bytes(conn, principal.workspace_id)
+            if not quotas.fits(stored, len(content), limit):
+                raise StorageLimitReached(
+                    f"the workspace keeps {stored} bytes of files, and this one would take it "
+                    f"past its limit of {limit}: delete files or runs with outputs first",
+                    field="file",
+                    max_stored_bytes=limit,
+                    stored_bytes=stored,
+                )
+        file_store.insert_file(conn, values)
+
+    await ctx.database.write(tx)
     return File.model_validate(values)
+
+
+def stored_bytes_limit(ctx: ServiceContext, principal: Principal) -> int | None:
+    """The workspace's stored-bytes limit: the operator's for it, else the server's."""
+    default = ctx.settings.workspace_max_stored_bytes
+    return quotas.effective(principal.limits, quotas.MAX_STORED_BYTES, default)
 
 
 async def _find(

@@ -116,7 +116,7 @@ class Limiter:
 
     def _item(self, principal: Principal, setting: str) -> limits.RateLimitItem | None:
         """The rate `setting` for the caller: its own (`Principal.limits`), else the server's."""
-        return _per_minute(principal.limits.get(setting, self._defaults[setting]))
+        return _per_minute(int(principal.limits.get(setting, self._defaults[setting])))
 
     async def request(self, principal: Principal) -> Allowance | None:
         """Count a request of the key; `RateLimited` once the key or its workspace is over.

@@ -10,6 +10,7 @@ from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
+from corral.domain import secret_refs
 from corral.domain.budgets import resolve_limits
 from corral.domain.run_spec import (
     ModelSettings,
@@ -23,6 +24,7 @@ from corral.errors import InvalidRequest
 from corral.ids import new_id
 from corral.services import agents as agent_service
 from corral.services import auth
+from corral.services import secrets as secret_service
 from corral.services.context import Principal
 from corral.tools.registry import resolve_builtins, validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES
@@ -78,23 +80,38 @@ def build_spec(
     )
 
 
-def sealed_keys(
+async def sealed_keys(
     ctx: ServiceContext,
-    model: str,
+    principal: Principal,
+    spec: RunSpec,
     given: dict[str, str] | None,
     *,
     inherited: str | None = None,
     field: str = "/api_keys",
 ) -> str | None:
-    """Check that a run of `model` can call its provider; the key it brings, sealed.
+    """The provider key a run of `spec` brings, sealed, once the run is known to be able to go.
 
-    Only the key of the model's provider is kept. `inherited` is a session's sealed keys,
-    used when the message brings none.
+    It must be able to call its provider and have the secrets it names. Only the key of the
+    model's provider is kept (it may be a `${secret:NAME}` reference). `inherited` is a session's
+    sealed keys, used when the message brings none. Without one, a workspace secret named like
+    the provider's server variable (`ANTHROPIC_API_KEY`) serves.
     """
-    entry = ctx.models.resolve(model)
+    entry = ctx.models.resolve(spec.model)
     key = (given or {}).get(entry.provider)
     if key is None and inherited is not None:
         key = ctx.secrets.open(inherited).get(entry.provider)
+    references = list(secret_refs.references(spec))
+    if key:
+        references += [(f"{field}/{entry.provider}", n) for n in secret_refs.names_in(key)]
+    await secret_service.check_references(ctx, principal.workspace_id, references)
+    if not key:
+        workspace_key = ctx.models.key_name(entry)
+        if (
+            workspace_key is not None
+            and not ctx.models.has_key(entry)
+            and await secret_service.has_secret(ctx, principal.workspace_id, workspace_key)
+        ):
+            return None
     ctx.models.check_key(entry, {entry.provider: key} if key else None, field=field)
     return ctx.secrets.seal({entry.provider: key}) if key else None
 
@@ -163,7 +180,7 @@ async def resolve_source(
         agent_id, version = record.id, record.version
     else:
         auth.require_agent_allowed(principal, agent_id=None, agent_name=None, field="/agent_spec")
-        spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec")
+        spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec", inline=True)
         agent_id, version = None, None
     return NewRun(
         agent_id=agent_id,

@@ -17,7 +17,7 @@ from corral.errors import (
 from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, run_channel
 from corral.pubsub.notices import publish_stopped
-from corral.services import auth
+from corral.services import auth, spend_caps
 from corral.services import files as file_service
 from corral.services.context import Principal
 from corral.services.run_requests import new_run_values, resolve_source, sealed_keys
@@ -103,6 +103,7 @@ async def create(
     source = replace(
         source, spec=replace(source.spec, files=files, skills=(*source.spec.skills, *skills))
     )
+    await spend_caps.check_submit(ctx, principal, model=source.spec.model, agent_id=source.agent_id)
     values = new_run_values(
         ctx,
         principal,
@@ -112,7 +113,7 @@ async def create(
         idempotency_key=key,
         request_hash=request_hash,
     )
-    values["api_keys"] = sealed_keys(ctx, source.spec.model, params.api_keys)
+    values["api_keys"] = await sealed_keys(ctx, principal, source.spec, params.api_keys)
     try:
         await ctx.database.write_statement(run_store.insert, values)
     except Conflict:

@@ -1,13 +1,15 @@
 """The secrets vault: write-only values, sealed at rest, each change a version and audited.
 
 A value is sealed with the server's secret key (`SecretBox`) before it reaches the database and
-is opened only by `reveal`, at the moment something uses it.
+is opened only by `reveal`, at the moment a run uses it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
+
 from corral.context import ServiceContext
-from corral.errors import Conflict, InvalidRequest, NotFound
+from corral.errors import Conflict, InvalidRequest, NotFound, SecretNotFound
 from corral.ids import new_id
 from corral.services import audit
 from corral.services.audit import Actor
@@ -167,12 +169,31 @@ async def delete(ctx: ServiceContext, actor: Actor, principal: Principal, name: 
         raise NotFound(f"no secret {name!r}")
 
 
-async def reveal(ctx: ServiceContext, workspace_id: str, name: str) -> str:
-    """The current value of a secret, for the one place that named it, at the moment of use."""
-    found = await ctx.database.read(secret_store.sealed_value, workspace_id, name)
-    if found is None:
-        raise NotFound(f"no secret {name!r}")
-    return ctx.secrets.open(found[1])["value"]
+async def reveal(ctx: ServiceContext, workspace_id: str, names: Collection[str]) -> dict[str, str]:
+    """Name → current value of those of `names` the workspace has, for the run about to use them.
+
+    Read and opened at the moment of use; the caller puts each only where it was named.
+    """
+    sealed = await ctx.database.read(secret_store.sealed_values, workspace_id, names)
+    return {name: ctx.secrets.open(value)["value"] for name, value in sealed.items()}
+
+
+async def check_references(
+    ctx: ServiceContext, workspace_id: str, references: Iterable[tuple[str, str]]
+) -> None:
+    """Refuse a run that names a secret its workspace does not have (`secret_not_found`)."""
+    found: dict[str, str] = {}
+    wanted = {name: field for field, name in references}
+    if wanted:
+        found = await ctx.database.read(secret_store.sealed_values, workspace_id, wanted)
+    for name, field in wanted.items():
+        if name not in found:
+            raise SecretNotFound(f"no secret {name!r} in this workspace", field=field)
+
+
+async def has_secret(ctx: ServiceContext, workspace_id: str, name: str) -> bool:
+    """Whether the workspace has a secret of this name."""
+    return bool(await ctx.database.read(secret_store.sealed_values, workspace_id, [name]))
 
 
 async def reseal_all(ctx: ServiceContext) -> int:

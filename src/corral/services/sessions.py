@@ -7,29 +7,40 @@ from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
+from corral.domain import spend_caps as spend_rules
 from corral.domain.run_spec import merge_tools, parse_run_spec, parse_tool_ref
-from corral.errors import Conflict, IdempotencyConflict, NotFound, SessionEnded
+from corral.errors import (
+    Conflict,
+    IdempotencyConflict,
+    InvalidRequest,
+    NotFound,
+    SessionEnded,
+    SpendLimitReached,
+)
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
-from corral.services import auth, run_requests
+from corral.services import auth, run_requests, spend_caps
 from corral.services import runs as run_service
 from corral.services.context import Principal
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store
+from corral.storage import usage as usage_store
 from corral.storage.database import Connection
 from corral.storage.runs import RunRecord
 from corral.tools.registry import validate_refs
 from corral.types.common import Page
+from corral.types.errors import ErrorCode
 from corral.types.runs import Run, RunStatus
 from corral.types.sessions import (
     Session,
     SessionCreateParams,
     SessionStatus,
     SessionSummary,
+    SessionUpdateParams,
 )
 from corral.types.tools import ToolRef
 
@@ -50,7 +61,27 @@ def _summary_fields(row: Any, busy: bool) -> dict[str, Any]:
         "metadata": row["metadata"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
+        "max_spend_usd": row["max_spend_usd"],
     }
+
+
+def _stop_reason(row: Any, spent_usd: float | None) -> dict[str, Any] | None:
+    """Why the session takes no messages for now: it has spent its cap."""
+    cap = row["max_spend_usd"]
+    if row["ended_at"] is not None or cap is None or spent_usd is None or spent_usd < cap:
+        return None
+    return {"type": "budget_exceeded", "spent_usd": round(spent_usd, 9), "max_spend_usd": cap}
+
+
+def _check_priced(ctx: ServiceContext, model: str, cap_usd: float | None) -> None:
+    """Refuse a session cap on a model whose spend cannot be counted."""
+    if cap_usd is not None and ctx.models.resolve(model).pricing is None:
+        raise InvalidRequest(
+            f"the model {model!r} has no price in the catalog, so a spend cap cannot be kept; "
+            "remove max_spend_usd or give the model prices (CORRAL_MODEL_CATALOG)",
+            field="/max_spend_usd",
+            code=ErrorCode.MODEL_NOT_PRICED,
+        )
 
 
 async def create(ctx: ServiceContext, principal: Principal, params: SessionCreateParams) -> Session:
@@ -63,6 +94,7 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
         agent_spec=params.agent_spec,
         run_tools=[],
     )
+    _check_priced(ctx, source.spec.model, params.max_spend_usd)
     now = ctx.clock()
     session_id = new_id("ses")
     await ctx.database.write(
@@ -76,7 +108,10 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
             "metadata": params.metadata,
             "created_at": now,
             "updated_at": now,
-            "api_keys": run_requests.sealed_keys(ctx, source.spec.model, params.api_keys),
+            "max_spend_usd": params.max_spend_usd,
+            "api_keys": await run_requests.sealed_keys(
+                ctx, principal, source.spec, params.api_keys
+            ),
         },
     )
     return await get(ctx, principal, session_id)
@@ -99,11 +134,21 @@ async def view(ctx: ServiceContext, row: Any) -> Session:
     """A found session's row as the wire session, with its conversation."""
     session_id = row["id"]
 
-    def read(conn: Connection) -> tuple[bool, list[dict[str, Any]]]:
-        return session_store.is_busy(conn, session_id), session_store.messages(conn, session_id)
+    def read(conn: Connection) -> tuple[bool, list[dict[str, Any]], float | None]:
+        spent = None
+        if row["max_spend_usd"] is not None:
+            spent = usage_store.spent(conn, row["workspace_id"], session_id=session_id)
+        busy = session_store.is_busy(conn, session_id)
+        return busy, session_store.messages(conn, session_id), spent
 
-    busy, messages = await ctx.database.read(read)
-    return Session.model_validate({**_summary_fields(row, busy), "messages": messages})
+    busy, messages, spent = await ctx.database.read(read)
+    return Session.model_validate(
+        {
+            **_summary_fields(row, busy),
+            "messages": messages,
+            "stop_reason": _stop_reason(row, spent),
+        }
+    )
 
 
 async def list_sessions(
@@ -142,23 +187,7 @@ async def send(
     whichever route sends it.
     """
     auth.require_session_scope(principal, session_id, "sessions:write")
-    row = await find(ctx, principal, session_id)
-    if row["ended_at"] is not None:
-        raise SessionEnded(f"session {session_id} has ended")
-    if principal.agents is not None:
-        agent = (
-            None
-            if row["agent_id"] is None
-            else await agent_service.find(
-                ctx, principal, row["agent_id"], version=None, field="/session"
-            )
-        )
-        auth.require_agent_allowed(
-            principal,
-            agent_id=row["agent_id"],
-            agent_name=agent.name if agent else None,
-            field="/session",
-        )
+    row = await _find_open(ctx, principal, session_id)
     extra_tools = [tool.model_dump(mode="json") for tool in tools]
     validate_refs(extra_tools)
     stored = parse_run_spec(row["spec"])
@@ -188,9 +217,12 @@ async def send(
         request_hash=request_hash,
         session_id=session_id,
     )
-    values["api_keys"] = run_requests.sealed_keys(
-        ctx, spec.model, api_keys, inherited=row["api_keys"]
+    values["api_keys"] = await run_requests.sealed_keys(
+        ctx, principal, spec, api_keys, inherited=row["api_keys"]
     )
+    replay = await _check_spend(ctx, principal, row, spec.model, idempotency_key, request_hash)
+    if replay is not None:
+        return await run_service.get(ctx, principal, replay.id), False
 
     try:
         existing = await ctx.database.write(
@@ -209,6 +241,79 @@ async def send(
     await ctx.broker.publish(QUEUE_CHANNEL)
     metrics.RUNS_CREATED.inc()
     return await run_service.get(ctx, principal, values["id"]), True
+
+
+async def _find_open(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
+    """The row of a session that has not ended and whose agent the key may run."""
+    row = await find(ctx, principal, session_id)
+    if row["ended_at"] is not None:
+        raise SessionEnded(f"session {session_id} has ended")
+    if principal.agents is not None:
+        agent = (
+            None
+            if row["agent_id"] is None
+            else await agent_service.find(
+                ctx, principal, row["agent_id"], version=None, field="/session"
+            )
+        )
+        auth.require_agent_allowed(
+            principal,
+            agent_id=row["agent_id"],
+            agent_name=agent.name if agent else None,
+            field="/session",
+        )
+    return row
+
+
+async def _check_spend(
+    ctx: ServiceContext,
+    principal: Principal,
+    row: Any,
+    model: str,
+    idempotency_key: str | None,
+    request_hash: str | None,
+) -> RunRecord | None:
+    """Refuse a message past a spend cap (the session's, its agent's, the workspace's).
+
+    A replay of a message accepted before the cap was reached gets its run back instead.
+    """
+    try:
+        await spend_caps.check_submit(
+            ctx,
+            principal,
+            model=model,
+            agent_id=row["agent_id"],
+            session=spend_rules.session_cap(row["id"], row["max_spend_usd"]),
+        )
+    except SpendLimitReached:
+        replay = None
+        if idempotency_key:
+            replay = await ctx.database.read(
+                run_service.previous_run, principal.workspace_id, idempotency_key, request_hash
+            )
+        if replay is None:
+            raise
+        return replay
+    return None
+
+
+async def update(
+    ctx: ServiceContext, principal: Principal, session_id: str, params: SessionUpdateParams
+) -> Session:
+    """Change the session's spend cap: raising it past its spend lets a stopped session go on."""
+    row = await _find_open(ctx, principal, session_id)
+    if "max_spend_usd" in params.model_fields_set:
+        _check_priced(ctx, parse_run_spec(row["spec"]).model, params.max_spend_usd)
+        changed = await ctx.database.write(
+            session_store.set_max_spend,
+            principal.workspace_id,
+            session_id,
+            params.max_spend_usd,
+            ctx.clock(),
+        )
+        if not changed:
+            raise SessionEnded(f"session {session_id} has ended")
+    return await get(ctx, principal, session_id)
 
 
 def _queue_message(

@@ -150,7 +150,7 @@ async def set_suspended(
 async def set_limits(
     ctx: ServiceContext, actor: Actor, id_or_name: str, limits: WorkspaceLimits
 ) -> Workspace:
-    """Replace the operator's overrides of a workspace's rate limits, on every node at once."""
+    """Replace the operator's overrides of a workspace's limits, on every node at once."""
     record = await _find(ctx, id_or_name)
     overrides = limits.model_dump(exclude_none=True)
     now = ctx.clock()

@@ -14,7 +14,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corral.storage.tables import files, run_outputs
+from corral.storage.tables import files, run_outputs, runs
+
+_STORED_BYTES_LOCK = 0x66696C65
+"""First key of the advisory locks on a workspace's stored bytes (`file` in ASCII)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,36 @@ def delete_file(conn: sa.Connection, workspace_id: str, file_id: str) -> bool:
         files.delete().where(files.c.id == file_id, files.c.workspace_id == workspace_id)
     )
     return result.rowcount == 1
+
+
+def stored_bytes(conn: sa.Connection, workspace_id: str) -> int:
+    """Bytes the workspace keeps: its uploads and its runs' outputs."""
+    uploads = (
+        sa.select(sa.func.coalesce(sa.func.sum(files.c.size), 0))
+        .where(files.c.workspace_id == workspace_id)
+        .scalar_subquery()
+    )
+    outputs = (
+        sa.select(sa.func.coalesce(sa.func.sum(run_outputs.c.size), 0))
+        .select_from(run_outputs.join(runs, runs.c.id == run_outputs.c.run_id))
+        .where(runs.c.workspace_id == workspace_id)
+        .scalar_subquery()
+    )
+    return int(conn.execute(sa.select(uploads + outputs)).scalar_one())
+
+
+def hold_stored_bytes(conn: sa.Connection, workspace_id: str) -> None:
+    """Make other writers that hold the workspace's stored bytes wait until this transaction ends.
+
+    Then `stored_bytes` counts every file they added, and two uploads cannot both take the last
+    room. On PostgreSQL a transaction-scoped advisory lock; SQLite serialises writers already.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            sa.select(
+                sa.func.pg_advisory_xact_lock(_STORED_BYTES_LOCK, sa.func.hashtext(workspace_id))
+            )
+        )
 
 
 def existing_files(conn: sa.Connection, workspace_id: str, file_ids: Sequence[str]) -> set[str]:

@@ -36,8 +36,8 @@ class VerifiedKey:
     key: KeyRecord
     workspace_name: str
     workspace_suspended: bool
-    workspace_limits: dict[str, int]
-    """The operator's overrides of the server's rate limits for the workspace."""
+    workspace_limits: dict[str, float]
+    """The operator's overrides of the server's limits for the workspace (rates, spend caps)."""
 
 
 _KEY_COLUMNS = (

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from corral.storage import usage as usage_store
 from corral.storage.tables import runs, sessions, tool_calls
 from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES, RunStatus
 
@@ -160,15 +161,34 @@ def keep_cancelled_usage(
 
 
 def delete_ended(conn: sa.Connection, workspace_id: str, run_id: str) -> bool:
-    """Delete a run that has ended, with its events; False when it is missing or active."""
-    result = conn.execute(
-        runs.delete().where(
-            runs.c.id == run_id,
-            runs.c.workspace_id == workspace_id,
-            runs.c.status.in_(TERMINAL_STATUSES),
+    """Delete a run that has ended, with its events; False when it is missing or active.
+
+    What it spent is kept apart, for the spend caps.
+    """
+    deleted = (
+        conn.execute(
+            runs.delete()
+            .where(
+                runs.c.id == run_id,
+                runs.c.workspace_id == workspace_id,
+                runs.c.status.in_(TERMINAL_STATUSES),
+            )
+            .returning(
+                runs.c.id,
+                runs.c.workspace_id,
+                runs.c.agent_id,
+                runs.c.session_id,
+                runs.c.created_at,
+                runs.c.cost_usd,
+            )
         )
+        .mappings()
+        .first()
     )
-    return result.rowcount == 1
+    if deleted is None:
+        return False
+    usage_store.keep_deleted_spend(conn, deleted)
+    return True
 
 
 def lock_active_in_session(conn: sa.Connection, session_id: str) -> list[tuple[str, str]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -125,19 +125,20 @@ def _add_version(
     )
 
 
-def sealed_value(conn: sa.Connection, workspace_id: str, name: str) -> tuple[int, str] | None:
-    """(version, sealed value) of the secret's current version."""
+def sealed_values(conn: sa.Connection, workspace_id: str, names: Collection[str]) -> dict[str, str]:
+    """Name → sealed current value, of those of `names` the workspace has."""
+    if not names:
+        return {}
     query = (
-        sa.select(secret_versions.c.version, secret_versions.c.sealed)
+        sa.select(secrets.c.name, secret_versions.c.sealed)
         .join(secrets, secrets.c.id == secret_versions.c.secret_id)
         .where(
             secrets.c.workspace_id == workspace_id,
-            secrets.c.name == name,
+            secrets.c.name.in_(sorted(set(names))),
             secret_versions.c.version == secrets.c.version,
         )
     )
-    row = conn.execute(query).first()
-    return (row[0], row[1]) if row else None
+    return {str(row[0]): str(row[1]) for row in conn.execute(query)}
 
 
 def delete(conn: sa.Connection, secret_id: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from corral.storage import usage as usage_store
 from corral.storage.tables import runs, session_messages, sessions
 from corral.types.runs import ACTIVE_STATUSES
 
@@ -80,6 +81,35 @@ def end(conn: sa.Connection, session_id: str, now: datetime) -> None:
         .where(sessions.c.id == session_id, sessions.c.ended_at.is_(None))
         .values(ended_at=now, updated_at=now, api_keys=None)
     )
+
+
+def spend_cap(
+    conn: sa.Connection, workspace_id: str, session_id: str, run_id: str
+) -> tuple[float, float] | None:
+    """The session's spend cap and what its runs but `run_id` spent; None without a cap."""
+    cap = conn.execute(
+        sa.select(sessions.c.max_spend_usd).where(sessions.c.id == session_id)
+    ).scalar_one_or_none()
+    if cap is None:
+        return None
+    spent = usage_store.spent(conn, workspace_id, session_id=session_id, excluding_run=run_id)
+    return float(cap), spent
+
+
+def set_max_spend(
+    conn: sa.Connection, workspace_id: str, session_id: str, cap_usd: float | None, now: datetime
+) -> bool:
+    """Change the spend cap of a session that has not ended; False when there is none such."""
+    result = conn.execute(
+        sessions.update()
+        .where(
+            sessions.c.id == session_id,
+            sessions.c.workspace_id == workspace_id,
+            sessions.c.ended_at.is_(None),
+        )
+        .values(max_spend_usd=cap_usd, updated_at=now)
+    )
+    return result.rowcount == 1
 
 
 def messages(conn: sa.Connection, session_id: str) -> list[dict[str, Any]]:

@@ -57,7 +57,7 @@ workspaces = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("suspended_at", UTCDateTime(), nullable=True),
-    # The operator's overrides of the server's rate limits (names of `WorkspaceLimits`).
+    # The operator's overrides of the server's limits (names of `WorkspaceLimits`).
     sa.Column("limits", JSONDoc, nullable=True),
 )
 
@@ -157,6 +157,8 @@ sessions = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("ended_at", UTCDateTime(), nullable=True),
     sa.Column("api_keys", sa.Text, nullable=True),
+    # What all the session's runs together may spend, in US dollars (null: no cap).
+    sa.Column("max_spend_usd", sa.Float, nullable=True),
     sa.Index(None, "workspace_id", "id"),
 )
 
@@ -174,6 +176,9 @@ session_messages = sa.Table(
     sa.Column("run_id", sa.String(40), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
+
+LEASED_CONDITION = "status IN ('running', 'waiting')"
+"""The runs a worker holds: what the concurrency caps count (as the claim writes it)."""
 
 runs = sa.Table(
     "runs",
@@ -218,12 +223,43 @@ runs = sa.Table(
     # The API key that submitted the run, for usage by key; null for runs from before 0006.
     sa.Column("key_id", sa.String(40), nullable=True),
     sa.Index(None, "workspace_id", "id"),
-    # Usage sums a workspace's runs over a time range.
+    # Usage sums a workspace's runs over a time range, and so do its spend caps.
     sa.Index(None, "workspace_id", "created_at"),
+    # An agent's spend caps sum its runs since the start of the day or month.
+    sa.Index(None, "agent_id", "created_at"),
     sa.Index(None, "status", "lease_expires_at"),
     sa.Index(None, "session_id", "session_position"),
     sa.Index(None, "lease_owner"),
     sa.Index(None, "workspace_id", "idempotency_key", unique=True),
+    # The claim counts a workspace's (and an agent's) leased runs against its concurrency caps.
+    sa.Index(
+        "ix_runs_leased",
+        "workspace_id",
+        "agent_id",
+        sqlite_where=sa.text(LEASED_CONDITION),
+        postgresql_where=sa.text(LEASED_CONDITION),
+    ),
+)
+
+deleted_run_costs = sa.Table(
+    "deleted_run_costs",
+    metadata,
+    # What deleted runs had spent: spend caps still count it, so deleting runs never frees spend.
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("agent_id", sa.String(40), nullable=True),
+    sa.Column("session_id", sa.String(40), nullable=True),
+    # When the run was created: the period its spend counts in.
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Index(None, "workspace_id", "created_at"),
+    sa.Index(None, "agent_id", "created_at"),
+    sa.Index(None, "session_id"),
 )
 
 _terminal = sa.text("type IN (" + ", ".join(f"'{t}'" for t in sorted(TERMINAL_EVENT_TYPES)) + ")")

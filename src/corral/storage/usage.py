@@ -1,4 +1,7 @@
-"""Usage sums: tokens, cost and runs of a workspace's runs, aggregated by the database."""
+"""Usage sums: tokens, cost and runs of a workspace's runs, aggregated by the database.
+
+Also what spend caps count: the cost of runs since a time, deleted runs' included.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corral.storage.tables import runs
+from corral.storage.tables import deleted_run_costs, runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,3 +91,56 @@ def sums(
             )
         )
     return found
+
+
+def spent(
+    conn: sa.Connection,
+    workspace_id: str,
+    *,
+    since: datetime | None = None,
+    agent_id: str | None = None,
+    session_id: str | None = None,
+    excluding_run: str | None = None,
+) -> float:
+    """What the workspace's runs created since `since` spent, deleted runs included.
+
+    Narrowed to one agent's or one session's runs when given (their ids are unique, so the
+    workspace is not compared then). Each of the two sums is a range scan of one index:
+    (workspace_id, created_at), (agent_id, created_at) or session_id.
+    """
+    total: sa.ColumnElement[Any] = sa.literal(0.0, sa.Float)
+    for table in (runs, deleted_run_costs):
+        conditions = []
+        if agent_id is None and session_id is None:
+            conditions.append(table.c.workspace_id == workspace_id)
+        if since is not None:
+            conditions.append(table.c.created_at >= since)
+        if agent_id is not None:
+            conditions.append(table.c.agent_id == agent_id)
+        if session_id is not None:
+            conditions.append(table.c.session_id == session_id)
+        if excluding_run is not None:
+            key = runs.c.id if table is runs else deleted_run_costs.c.run_id
+            conditions.append(key != excluding_run)
+        query = sa.select(sa.func.coalesce(sa.func.sum(table.c.cost_usd), 0.0)).where(*conditions)
+        total = total + query.scalar_subquery()
+    return float(conn.execute(sa.select(total)).scalar_one())
+
+
+def keep_deleted_spend(conn: sa.Connection, run: sa.RowMapping) -> None:
+    """Remember what a deleted run spent, so that spend caps go on counting it.
+
+    `run` has the run's `id`, `workspace_id`, `agent_id`, `session_id`, `created_at` and
+    `cost_usd`.
+    """
+    if run["cost_usd"]:
+        conn.execute(
+            deleted_run_costs.insert().values(
+                run_id=run["id"],
+                workspace_id=run["workspace_id"],
+                agent_id=run["agent_id"],
+                session_id=run["session_id"],
+                created_at=run["created_at"],
+                cost_usd=run["cost_usd"],
+            )
+        )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from corral.storage.tables import api_keys, runs, workspaces
+from corral.storage.tables import LEASED_CONDITION, api_keys, runs, workspaces
 from corral.types.runs import ACTIVE_STATUSES
 
 
@@ -19,7 +19,8 @@ class WorkspaceRecord:
     name: str
     created_at: datetime
     suspended_at: datetime | None
-    limits: dict[str, int] | None
+    limits: dict[str, float] | None
+    """The operator's overrides (`WorkspaceLimits`): rates are whole numbers, spend caps dollars."""
 
 
 def insert_workspace(conn: sa.Connection, *, workspace_id: str, name: str, now: datetime) -> None:
@@ -53,7 +54,7 @@ def set_suspended(conn: sa.Connection, workspace_id: str, at: datetime | None) -
     conn.execute(workspaces.update().where(workspaces.c.id == workspace_id).values(suspended_at=at))
 
 
-def set_limits(conn: sa.Connection, workspace_id: str, limits: dict[str, int] | None) -> None:
+def set_limits(conn: sa.Connection, workspace_id: str, limits: dict[str, float] | None) -> None:
     """Replace the operator's overrides of the workspace's limits."""
     conn.execute(workspaces.update().where(workspaces.c.id == workspace_id).values(limits=limits))
 
@@ -71,3 +72,19 @@ def delete(conn: sa.Connection, workspace_id: str) -> None:
     """Delete the workspace and, through its foreign keys, everything in it."""
     conn.execute(api_keys.delete().where(api_keys.c.workspace_id == workspace_id))
     conn.execute(workspaces.delete().where(workspaces.c.id == workspace_id))
+
+
+def limits_of(conn: sa.Connection, workspace_id: str) -> dict[str, float]:
+    """The operator's overrides of the workspace's limits (empty when it has none)."""
+    query = sa.select(workspaces.c.limits).where(workspaces.c.id == workspace_id)
+    return dict(conn.execute(query).scalar() or {})
+
+
+def held_runs(conn: sa.Connection, workspace_id: str) -> int:
+    """How many of the workspace's runs workers hold now: what its concurrency cap counts."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(runs)
+        .where(runs.c.workspace_id == workspace_id, sa.text(LEASED_CONDITION))
+    )
+    return int(conn.execute(query).scalar_one())

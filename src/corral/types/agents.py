@@ -44,6 +44,23 @@ class Limits(ParamsModel):
     `model_not_priced`) for a model without a price."""
 
 
+SpendCapUsd = Annotated[float, Field(gt=0, le=1_000_000)]
+
+
+class AgentSpendLimits(ParamsModel):
+    """What all the runs of a stored agent together may spend per UTC day and month.
+
+    Counted over every version's runs; the latest version's caps apply. At a cap, new runs and
+    session messages of the agent are refused (402 `spend_limit_reached`) until the period
+    resets; runs already going are not cut off. Needs a priced model (400 `model_not_priced`).
+    """
+
+    per_day_usd: SpendCapUsd | None = None
+    """US dollars per UTC day."""
+    per_month_usd: SpendCapUsd | None = None
+    """US dollars per UTC month."""
+
+
 class ModelSettings(ParamsModel):
     """How the model samples and reasons; each provider uses the settings it understands."""
 
@@ -104,7 +121,8 @@ class Environment(ParamsModel):
         ],
         Field(max_length=128),
     ] = Field(default_factory=dict)
-    """Environment variables of every command (not secrets: they are stored as given)."""
+    """Environment variables of every command, stored as given: for a secret write
+    `${secret:NAME}`, filled in from the workspace's vault when the run starts."""
     runtime: RuntimeSize = "small"
     """Resources of every command: `small` 0.25 CPU / 1 GB, `medium` 1 CPU / 4 GB, `large` 2 CPU /
     8 GB."""
@@ -139,6 +157,9 @@ class AgentSpec(ParamsModel):
     """Skills installed in the workspace of every run of the agent, and announced to the model."""
     metadata: Metadata = Field(default_factory=dict)
     """Tags, copied onto every run of the agent (run metadata wins)."""
+    spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
+    """Caps on what all the agent's runs spend per day and month (stored agents only: an inline
+    `agent_spec` has no runs to count them over)."""
 
 
 class AgentCreateParams(AgentSpec):
@@ -165,6 +186,7 @@ class AgentUpdateParams(ParamsModel):
     environment: Environment | None = None
     skills: RunSkills | None = None
     metadata: Metadata | None = None
+    spend_limits: AgentSpendLimits | None = None
 
 
 class Agent(WireModel):
@@ -185,6 +207,7 @@ class Agent(WireModel):
     environment: Environment = Field(default_factory=Environment)
     skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
+    spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
     created_at: datetime
     updated_at: datetime
 
@@ -205,4 +228,5 @@ class AgentVersion(WireModel):
     environment: Environment = Field(default_factory=Environment)
     skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
+    spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
     created_at: datetime

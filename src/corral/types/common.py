@@ -33,7 +33,8 @@ Metadata = Annotated[dict[MetadataKey, MetadataValue], AfterValidator(_check_met
 ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
 ProviderKey = Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 ProviderKeys = Annotated[dict[ProviderName, ProviderKey], Field(max_length=16)]
-"""Provider keys brought with a run, by provider (`{"anthropic": "sk-ant-…"}`)."""
+"""Provider keys brought with a run, by provider (`{"anthropic": "sk-ant-…"}`, or a reference to
+the workspace's vault, `{"anthropic": "${secret:NAME}"}`)."""
 """Flat string → string tags: at most 16 entries, keys `[A-Za-z0-9._-]{1,64}`, values at most
 256 characters, 4 KB of JSON in all."""
 

@@ -14,7 +14,9 @@ class ErrorCode(StrEnum):
     INVALID_REQUEST = "invalid_request"  #: 400 the body, a query parameter or a field is invalid
     INVALID_MODEL = "invalid_model"  #: 400 the model id cannot be resolved
     MISSING_PROVIDER_KEY = "missing_provider_key"  #: 400 no key for the model's provider
+    SECRET_NOT_FOUND = "secret_not_found"  #: 400 a `${secret:NAME}` names no secret (or a run's)
     UNAUTHORIZED = "unauthorized"  #: 401 missing, unknown or revoked API key
+    SPEND_LIMIT_REACHED = "spend_limit_reached"  #: 402 a spend cap is reached
     FORBIDDEN = "forbidden"  #: 403 the key may not do this
     INSUFFICIENT_SCOPE = "insufficient_scope"  #: 403 the key lacks `required_scope`
     WORKSPACE_SUSPENDED = "workspace_suspended"  #: 403 the key's workspace is suspended
@@ -27,6 +29,7 @@ class ErrorCode(StrEnum):
     RUN_ACTIVE = "run_active"  #: 409 the run has not ended yet
     SESSION_ENDED = "session_ended"  #: 409 the session has ended
     PAYLOAD_TOO_LARGE = "payload_too_large"  #: 413 the request body is too large
+    STORAGE_LIMIT_REACHED = "storage_limit_reached"  #: 413 the workspace keeps too many bytes
     RATE_LIMITED = "rate_limited"  #: 429 too many requests
     INTERNAL_ERROR = "internal_error"  #: 500 unexpected server fault
     UNAVAILABLE = "unavailable"  #: 503 not ready (database unreachable or schema behind)
@@ -37,7 +40,7 @@ class ErrorCode(StrEnum):
     MAX_TURNS_EXCEEDED = "max_turns_exceeded"  #: the model took more than `limits.max_turns`
     MAX_TOOL_CALLS_EXCEEDED = "max_tool_calls_exceeded"  #: a turn made too many tool calls
     MAX_OUTPUT_TOKENS_EXCEEDED = "max_output_tokens_exceeded"  #: output tokens over budget
-    BUDGET_EXCEEDED = "budget_exceeded"  #: the run spent its `limits.max_spend_usd`
+    BUDGET_EXCEEDED = "budget_exceeded"  #: the run or its session spent its spend cap
     MODEL_NOT_PRICED = "model_not_priced"  #: 400 a spend cap is set on a model without a price
     CLIENT_TOOL_TIMEOUT = "client_tool_timeout"  #: no client tool result within its timeout
     PROVIDER_ERROR = "provider_error"  #: the model provider failed

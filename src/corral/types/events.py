@@ -13,6 +13,7 @@ from pydantic import Field
 
 from corral.types.common import WireModel
 from corral.types.runs import RunError
+from corral.types.sessions import SessionStopReason
 from corral.types.tools import ToolCall
 
 
@@ -131,12 +132,25 @@ class UsageEvent(BaseEvent):
 
 
 class BudgetWarning(BaseEvent):
-    """The run has spent most of a cap; it ends when it reaches it."""
+    """The run, or its session, has spent most of a cap; the run ends when it reaches it."""
 
     type: Literal["budget.warning"] = "budget.warning"
     limit: Literal["max_spend_usd"]
     used_usd: float
     cap_usd: float
+    scope: Literal["run", "session"] = "run"
+    """Whose cap: the run's `limits.max_spend_usd`, or its session's `max_spend_usd`."""
+
+
+class SessionStopped(BaseEvent):
+    """The run's session takes no more messages until its owner changes what `stop_reason` says.
+
+    Logged by the run that brought the session to its spend cap, before its terminal event.
+    """
+
+    type: Literal["session.stopped"] = "session.stopped"
+    session_id: str
+    stop_reason: SessionStopReason
 
 
 class RunCompleted(BaseEvent):
@@ -180,6 +194,7 @@ Event = Annotated[
     | McpUnavailable
     | UsageEvent
     | BudgetWarning
+    | SessionStopped
     | RunCompleted
     | RunFailed
     | RunCancelled

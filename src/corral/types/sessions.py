@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -24,6 +24,9 @@ class SessionStatus(StrEnum):
     ENDED = "ended"  #: deleted: takes no more messages
 
 
+SessionSpendCap = Annotated[float, Field(gt=0, le=1_000_000)]
+
+
 class SessionCreateParams(ParamsModel):
     """Body of `POST /v1/sessions`: give `agent` or `agent_spec`."""
 
@@ -37,6 +40,8 @@ class SessionCreateParams(ParamsModel):
     """Tags inherited by every run of the session."""
     api_keys: ProviderKeys | None = None
     """Provider keys for the session's runs, by provider name; kept sealed until it ends."""
+    max_spend_usd: SessionSpendCap | None = None
+    """US dollars all the session's runs together may spend (see `Session.max_spend_usd`)."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> SessionCreateParams:
@@ -72,6 +77,25 @@ class SessionMessageParams(ParamsModel):
         return self
 
 
+class SessionUpdateParams(ParamsModel):
+    """Body of `PATCH /v1/sessions/{id}`: the fields given replace the session's."""
+
+    max_spend_usd: SessionSpendCap | None = None
+    """The session's new spend cap; null removes it. Raising it past what the session spent lets
+    a session stopped at its cap take messages again."""
+
+
+class SessionStopReason(WireModel):
+    """Why a session takes no more messages for now, and what lets it go on."""
+
+    type: Literal["budget_exceeded"]
+    """`budget_exceeded`: its runs have spent `max_spend_usd`; raising the cap lets it go on."""
+    spent_usd: float
+    """What the session's runs have spent."""
+    max_spend_usd: float
+    """The cap they reached."""
+
+
 class Session(WireModel):
     """A session and its conversation so far."""
 
@@ -85,6 +109,12 @@ class Session(WireModel):
     """The conversation: turns of completed runs, in order."""
     created_at: datetime
     updated_at: datetime
+    max_spend_usd: float | None = None
+    """What all the session's runs together may spend, in US dollars: past 80 % a run logs
+    `budget.warning` (`scope: session`); at the cap the running run stops and further messages
+    are refused (402 `spend_limit_reached`) until the cap is raised."""
+    stop_reason: SessionStopReason | None = None
+    """Set while the session takes no messages for a reason its owner can change."""
 
 
 class SessionSummary(WireModel):
@@ -98,3 +128,4 @@ class SessionSummary(WireModel):
     metadata: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    max_spend_usd: float | None = None

@@ -55,7 +55,8 @@ class McpToolRef(ParamsModel):
     headers: Annotated[dict[str, Annotated[str, Field(max_length=8_000)]], Field(max_length=32)] = (
         Field(default_factory=dict)
     )
-    """Headers sent to a remote server, e.g. `Authorization`."""
+    """Headers sent to a remote server, e.g. `Authorization: Bearer ${secret:NAME}` (a
+    reference to the workspace's vault, filled in when the run starts)."""
     command: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
     """Program of a local (stdio) server, run inside the run's sandbox."""
     args: Annotated[list[Annotated[str, Field(max_length=4_000)]], Field(max_length=64)] = Field(
@@ -65,7 +66,7 @@ class McpToolRef(ParamsModel):
     env: Annotated[dict[str, Annotated[str, Field(max_length=8_000)]], Field(max_length=64)] = (
         Field(default_factory=dict)
     )
-    """Environment variables of a local server."""
+    """Environment variables of a local server (`${secret:NAME}` references the vault)."""
     tools: Annotated[list[ToolName], Field(max_length=256)] | None = None
     """Only these of the server's tools (default: all)."""
     connect_timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0

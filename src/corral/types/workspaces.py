@@ -35,6 +35,23 @@ class RateStanding(WireModel):
     """Left in the current window; null when the limit store cannot be reached."""
 
 
+class SpendStanding(WireModel):
+    """One spend cap of the workspace, and what its runs have spent against it this period."""
+
+    field: str
+    """The cap's name in the workspace's `limits`: `limits.spend_per_day_usd` or
+    `limits.spend_per_month_usd` (the name a 402 `spend_limit_reached` gives)."""
+    period: Literal["day", "month"]
+    """The UTC calendar period it counts over."""
+    cap_usd: float
+    spent_usd: float | None = None
+    """What the workspace's runs created this period have spent; null when it cannot be read."""
+    remaining_usd: float | None = None
+    """What is left before new runs are refused; null when the spend cannot be read."""
+    resets_at: datetime
+    """When the period ends and the count starts again."""
+
+
 class EffectiveLimits(WireModel):
     """Defaults and ceilings that apply to this workspace's runs."""
 
@@ -44,8 +61,21 @@ class EffectiveLimits(WireModel):
     client_tool_timeout_s: float
     metadata_max_entries: int
     max_body_bytes: int
+    max_concurrent_runs: int | None = None
+    """Runs of the workspace held by workers at once (running or waiting); null: unlimited.
+    Runs over it wait `queued` and start as others end."""
+    max_concurrent_runs_per_agent: int | None = None
+    """Runs of one stored agent held at once; null: unlimited."""
+    active_runs: int = 0
+    """The workspace's runs held by workers now (running or waiting)."""
+    max_stored_bytes: int | None = None
+    """Bytes of uploads and run outputs the workspace may keep; null: unlimited."""
+    stored_bytes: int = 0
+    """Bytes of uploads and run outputs the workspace keeps now."""
     rates: list[RateStanding] = Field(default_factory=list)
     """The request and submit rates that apply to this key, and what is left of each."""
+    spend: list[SpendStanding] = Field(default_factory=list)
+    """The workspace's spend caps that apply, and what is spent and left of each."""
 
 
 class SandboxInfo(WireModel):
@@ -92,9 +122,9 @@ WorkspaceName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-
 
 
 class WorkspaceLimits(ParamsModel):
-    """The operator's overrides of the server's rate limits for one workspace (per minute).
+    """The operator's overrides of the server's limits for one workspace.
 
-    Null: the server's setting. 0: unlimited.
+    Rates are per minute, spend caps US dollars. Null: the server's setting. 0: unlimited.
     """
 
     requests_per_minute: int | None = Field(default=None, ge=0)
@@ -103,6 +133,20 @@ class WorkspaceLimits(ParamsModel):
     """Each of its keys (`CORRAL_RATE_LIMIT_PER_MINUTE`)."""
     submits_per_minute: int | None = Field(default=None, ge=0)
     """Runs and session messages (`CORRAL_SUBMITS_PER_MINUTE`)."""
+    max_concurrent_runs: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Runs held by workers at once, running or waiting; more wait `queued`
+    (`CORRAL_WORKSPACE_MAX_CONCURRENT_RUNS`)."""
+    max_concurrent_runs_per_agent: int | None = Field(default=None, ge=0, le=1_000_000)
+    """Runs of each stored agent held at once, within `max_concurrent_runs`
+    (`CORRAL_AGENT_MAX_CONCURRENT_RUNS`)."""
+    max_stored_bytes: int | None = Field(default=None, ge=0)
+    """Bytes of uploaded files and run outputs kept (`CORRAL_WORKSPACE_MAX_STORED_BYTES`)."""
+    spend_per_day_usd: float | None = Field(default=None, ge=0, le=1_000_000_000)
+    """US dollars the workspace's runs may spend per UTC day
+    (`CORRAL_WORKSPACE_SPEND_PER_DAY_USD`); 0: no cap."""
+    spend_per_month_usd: float | None = Field(default=None, ge=0, le=1_000_000_000)
+    """US dollars the workspace's runs may spend per UTC month
+    (`CORRAL_WORKSPACE_SPEND_PER_MONTH_USD`); 0: no cap."""
 
 
 class WorkspaceUpdateParams(ParamsModel):
@@ -122,7 +166,7 @@ class Workspace(WireModel):
     created_at: datetime
     suspended_at: datetime | None = None
     limits: WorkspaceLimits = Field(default_factory=WorkspaceLimits)
-    """The operator's overrides of the server's rate limits."""
+    """The operator's overrides of the server's limits (rates, quotas, spend caps)."""
 
 
 class WorkspaceWithKey(Workspace):

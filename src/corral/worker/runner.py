@@ -79,6 +79,12 @@ class Worker:
         self._wake: Subscription | None = None
         self._full = False
         """Whether the claim loop last stopped for want of capacity, not of queued runs."""
+        self._caps = queue.Caps(
+            workspace=settings.workspace_max_concurrent_runs,
+            agent=settings.agent_max_concurrent_runs,
+        )
+        self._backlog = False
+        """Whether the last claim left queued runs (held back by a concurrency cap, say)."""
         self._workspace_requests: Subscription | None = None
         self._background: list[asyncio.Task[None]] = []
         self._letting_go: set[asyncio.Task[bool]] = set()
@@ -157,24 +163,29 @@ class Worker:
             if batch > 0:
                 claim_started = time.monotonic()
                 try:
-                    claimed = await self._ctx.database.write_statement(
+                    claim = await self._ctx.database.write_statement(
                         queue.claim,
                         worker_id=self.id,
                         now=self._ctx.clock(),
                         lease_s=self._ctx.settings.lease_s,
                         limit=batch,
+                        caps=self._caps,
                     )
                 except Unavailable:
                     logger.warning(
                         "cannot claim: database unavailable",
                         extra={"action": "worker.claim_failed"},
                     )
-                    claimed = []
+                    claim = queue.Claim(runs=[], backlog=self._backlog)
+                claimed = claim.runs
+                self._backlog = claim.backlog
                 if claimed:
                     self._hold_fence(claim_started)
                 for run in claimed:
                     self._spawn(run)
-                if claimed and len(claimed) == batch:
+                # Runs left behind that a full batch, a cap's share of one, or another worker's
+                # claim did not take may be claimable now; a claim that takes nothing stops.
+                if claimed and (len(claimed) == batch or claim.backlog):
                     await asyncio.sleep(0)
                     continue
             await self._wake.wait(self._ctx.settings.poll_interval_s)
@@ -208,9 +219,10 @@ class Worker:
         self._tasks.pop(run_id, None)
         metrics.ACTIVE_RUNS.dec()
         self._contexts.pop(run_id, None)
-        # Claim again only if the loop left runs in the queue for want of capacity: otherwise
-        # the queue was empty then, and each run queued since has woken the loop by itself.
-        if self._full and self._wake is not None:
+        # Claim again only if the loop left runs in the queue, for want of capacity or held
+        # back by a concurrency cap this run may have freed: otherwise the queue was empty
+        # then, and each run queued since has woken the loop by itself.
+        if (self._full or self._backlog) and self._wake is not None:
             self._wake.push("")
 
     # -- executing -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from corral.api.deps import Guarded, service_context
 from corral.api.responses import JSONBody, respond
-from corral.services import health
+from corral.services import health, quotas, spend_caps
 from corral.services.limits import Limiter
 from corral.types.models import ModelInfo, ModelList, Pricing
 from corral.types.workspaces import (
@@ -93,7 +93,9 @@ async def whoami(call: Guarded, request: Request) -> JSONBody:
                 client_tool_timeout_s=settings.client_tool_timeout_s,
                 metadata_max_entries=16,
                 max_body_bytes=settings.max_body_bytes,
+                **await quotas.standing(call.ctx, principal),
                 rates=rates,
+                spend=await spend_caps.standing(call.ctx, principal),
             ),
             sandbox=SandboxInfo.model_validate(call.ctx.sandbox.as_dict()),
         )

@@ -16,7 +16,13 @@ from corral.services import idempotency
 from corral.services import sessions as session_service
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
-from corral.types.sessions import Session, SessionCreateParams, SessionMessageParams, SessionSummary
+from corral.types.sessions import (
+    Session,
+    SessionCreateParams,
+    SessionMessageParams,
+    SessionSummary,
+    SessionUpdateParams,
+)
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
@@ -61,6 +67,12 @@ async def list_sessions(
 async def get_session(session_id: str, call: Guarded) -> JSONBody:
     """A session, its status and its conversation."""
     return respond(await session_service.get(call.ctx, call.principal, session_id))
+
+
+@router.patch("/{session_id}", response_model=Session)
+async def update_session(session_id: str, params: SessionUpdateParams, call: Guarded) -> JSONBody:
+    """Change the session's spend cap (`max_spend_usd`; null removes it)."""
+    return respond(await session_service.update(call.ctx, call.principal, session_id, params))
 
 
 @router.post(

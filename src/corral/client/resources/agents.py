@@ -38,6 +38,7 @@ class Agents(SyncResource):
         environment: dict[str, Any] = NOT_GIVEN,
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
+        spend_limits: dict[str, float | None] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
         """Create an agent at version 1."""
@@ -54,6 +55,7 @@ class Agents(SyncResource):
             environment=environment,
             skills=skills,
             metadata=metadata,
+            spend_limits=spend_limits,
         )
         response = self._client.request(
             "POST",
@@ -87,6 +89,7 @@ class Agents(SyncResource):
         environment: dict[str, Any] = NOT_GIVEN,
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
+        spend_limits: dict[str, float | None] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
         body = _agent_body(
@@ -101,6 +104,7 @@ class Agents(SyncResource):
             environment=environment,
             skills=skills,
             metadata=metadata,
+            spend_limits=spend_limits,
         )
         response = self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
         return Agent.model_validate(response.json())
@@ -133,6 +137,7 @@ class AsyncAgents(AsyncResource):
         environment: dict[str, Any] = NOT_GIVEN,
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
+        spend_limits: dict[str, float | None] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
         """Create an agent at version 1."""
@@ -149,6 +154,7 @@ class AsyncAgents(AsyncResource):
             environment=environment,
             skills=skills,
             metadata=metadata,
+            spend_limits=spend_limits,
         )
         response = await self._client.request(
             "POST",
@@ -182,6 +188,7 @@ class AsyncAgents(AsyncResource):
         environment: dict[str, Any] = NOT_GIVEN,
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
+        spend_limits: dict[str, float | None] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
         body = _agent_body(
@@ -196,6 +203,7 @@ class AsyncAgents(AsyncResource):
             environment=environment,
             skills=skills,
             metadata=metadata,
+            spend_limits=spend_limits,
         )
         response = await self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
         return Agent.model_validate(response.json())

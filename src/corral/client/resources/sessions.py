@@ -26,6 +26,7 @@ def _session_body(
     model: str | None,
     metadata: dict[str, str] | None,
     api_keys: dict[str, str] | None = None,
+    max_spend_usd: float | None = None,
 ) -> dict[str, Any]:
     if agent is None and agent_spec is None:
         if model is None:
@@ -37,6 +38,7 @@ def _session_body(
         "agent_spec": agent_spec,
         "metadata": metadata,
         "api_keys": api_keys,
+        "max_spend_usd": max_spend_usd,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -97,13 +99,19 @@ class Sessions(SyncResource):
         model: str | None = None,
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        max_spend_usd: float | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
-        """Open a session with a stored agent, an inline `agent_spec`, or just a `model`."""
+        """Open a session with a stored agent, an inline `agent_spec`, or just a `model`.
+
+        `max_spend_usd` caps what all its runs together spend (see `update` to raise it).
+        """
         response = self._client.request(
             "POST",
             "/v1/sessions",
-            json=_session_body(agent, agent_version, agent_spec, model, metadata, api_keys),
+            json=_session_body(
+                agent, agent_version, agent_spec, model, metadata, api_keys, max_spend_usd
+            ),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Session.model_validate(response.json())
@@ -116,6 +124,15 @@ class Sessions(SyncResource):
     def list(self, *, limit: int | None = None) -> SyncPage[SessionSummary]:
         """Sessions newest first (iterating the page walks all pages)."""
         return self._page("/v1/sessions", SessionSummary, {"limit": limit})
+
+    def update(self, session_id: str, *, max_spend_usd: float | None) -> Session:
+        """Set the session's spend cap (None removes it); raising it lets a stopped one go on."""
+        response = self._client.request(
+            "PATCH",
+            f"/v1/sessions/{segment(session_id)}",
+            json={"max_spend_usd": max_spend_usd},
+        )
+        return Session.model_validate(response.json())
 
     def end(self, session_id: str) -> Session:
         """End the session; its queued and active runs are cancelled."""
@@ -209,13 +226,19 @@ class AsyncSessions(AsyncResource):
         model: str | None = None,
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        max_spend_usd: float | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
-        """Open a session with a stored agent, an inline `agent_spec`, or just a `model`."""
+        """Open a session with a stored agent, an inline `agent_spec`, or just a `model`.
+
+        `max_spend_usd` caps what all its runs together spend (see `update` to raise it).
+        """
         response = await self._client.request(
             "POST",
             "/v1/sessions",
-            json=_session_body(agent, agent_version, agent_spec, model, metadata, api_keys),
+            json=_session_body(
+                agent, agent_version, agent_spec, model, metadata, api_keys, max_spend_usd
+            ),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Session.model_validate(response.json())
@@ -228,6 +251,15 @@ class AsyncSessions(AsyncResource):
     async def list(self, *, limit: int | None = None) -> AsyncPage[SessionSummary]:
         """Sessions newest first (iterating the page walks all pages)."""
         return await self._page("/v1/sessions", SessionSummary, {"limit": limit})
+
+    async def update(self, session_id: str, *, max_spend_usd: float | None) -> Session:
+        """Set the session's spend cap (None removes it); raising it lets a stopped one go on."""
+        response = await self._client.request(
+            "PATCH",
+            f"/v1/sessions/{segment(session_id)}",
+            json={"max_spend_usd": max_spend_usd},
+        )
+        return Session.model_validate(response.json())
 
     async def end(self, session_id: str) -> Session:
         """End the session; its queued and active runs are cancelled."""

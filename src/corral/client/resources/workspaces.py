@@ -18,19 +18,9 @@ from corral.client.resources._common import segment
 from corral.types.workspaces import Workspace, WorkspaceWithKey
 
 
-def _limits_body(
-    requests_per_minute: int | None,
-    key_requests_per_minute: int | None,
-    submits_per_minute: int | None,
-) -> dict[str, Any]:
-    """The body of `PATCH /v1/workspaces/{id}`: the whole set of the workspace's own rates."""
-    return {
-        "limits": {
-            "requests_per_minute": requests_per_minute,
-            "key_requests_per_minute": key_requests_per_minute,
-            "submits_per_minute": submits_per_minute,
-        }
-    }
+def _limits_body(**limits: float | None) -> dict[str, Any]:
+    """The body of `PATCH /v1/workspaces/{id}`: the whole set of the workspace's own limits."""
+    return {"limits": limits}
 
 
 class Workspaces(SyncResource):
@@ -61,9 +51,27 @@ class Workspaces(SyncResource):
         requests_per_minute: int | None = None,
         key_requests_per_minute: int | None = None,
         submits_per_minute: int | None = None,
+        spend_per_day_usd: float | None = None,
+        spend_per_month_usd: float | None = None,
+        max_concurrent_runs: int | None = None,
+        max_concurrent_runs_per_agent: int | None = None,
+        max_stored_bytes: int | None = None,
     ) -> Workspace:
-        """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
-        body = _limits_body(requests_per_minute, key_requests_per_minute, submits_per_minute)
+        """Replace the workspace's own limits (None: the server's; 0: unlimited).
+
+        Rates are per minute; spend caps are US dollars per UTC day and month; concurrent runs
+        over a cap wait `queued`; stored bytes count uploads and run outputs.
+        """
+        body = _limits_body(
+            requests_per_minute=requests_per_minute,
+            key_requests_per_minute=key_requests_per_minute,
+            submits_per_minute=submits_per_minute,
+            spend_per_day_usd=spend_per_day_usd,
+            spend_per_month_usd=spend_per_month_usd,
+            max_concurrent_runs=max_concurrent_runs,
+            max_concurrent_runs_per_agent=max_concurrent_runs_per_agent,
+            max_stored_bytes=max_stored_bytes,
+        )
         path = f"/v1/workspaces/{segment(workspace)}"
         return Workspace.model_validate(self._client.request("PATCH", path, json=body).json())
 
@@ -112,9 +120,27 @@ class AsyncWorkspaces(AsyncResource):
         requests_per_minute: int | None = None,
         key_requests_per_minute: int | None = None,
         submits_per_minute: int | None = None,
+        spend_per_day_usd: float | None = None,
+        spend_per_month_usd: float | None = None,
+        max_concurrent_runs: int | None = None,
+        max_concurrent_runs_per_agent: int | None = None,
+        max_stored_bytes: int | None = None,
     ) -> Workspace:
-        """Replace the workspace's own rate limits (None: the server's; 0: unlimited)."""
-        body = _limits_body(requests_per_minute, key_requests_per_minute, submits_per_minute)
+        """Replace the workspace's own limits (None: the server's; 0: unlimited).
+
+        Rates are per minute; spend caps are US dollars per UTC day and month; concurrent runs
+        over a cap wait `queued`; stored bytes count uploads and run outputs.
+        """
+        body = _limits_body(
+            requests_per_minute=requests_per_minute,
+            key_requests_per_minute=key_requests_per_minute,
+            submits_per_minute=submits_per_minute,
+            spend_per_day_usd=spend_per_day_usd,
+            spend_per_month_usd=spend_per_month_usd,
+            max_concurrent_runs=max_concurrent_runs,
+            max_concurrent_runs_per_agent=max_concurrent_runs_per_agent,
+            max_stored_bytes=max_stored_bytes,
+        )
         path = f"/v1/workspaces/{segment(workspace)}"
         response = await self._client.request("PATCH", path, json=body)
         return Workspace.model_validate(response.json())

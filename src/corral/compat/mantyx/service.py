@@ -36,7 +36,14 @@ from corral.compat.mantyx.types import (
 )
 from corral.context import ServiceContext
 from corral.domain.run_spec import parse_run_spec
-from corral.errors import Forbidden, InvalidModel, NotFound, RunTerminal, UnknownToolCall
+from corral.errors import (
+    Forbidden,
+    InvalidModel,
+    InvalidRequest,
+    NotFound,
+    RunTerminal,
+    UnknownToolCall,
+)
 from corral.providers.catalog import CatalogEntry
 from corral.services import agents as agent_service
 from corral.services import auth, tool_results
@@ -184,6 +191,13 @@ async def _source(
     run_tools = [] if for_session else refs
     if changed is None:
         return _Source(agent=record.id, run_tools=run_tools, name=_name(principal, record))
+    if any(cap is not None for cap in (record.spec.get("spend_limits") or {}).values()):
+        # A copy runs as an inline agent, whose spend would not count against the agent's caps.
+        raise InvalidRequest(
+            f"agent {spec.agent_id!r} caps its spend (spend_limits), so its runs must use it as "
+            "stored: leave out modelId and budgets (and a session's extra tools)",
+            field="/agentId",
+        )
     return _Source(agent_spec=AgentSpec.model_validate(changed), run_tools=run_tools)
 
 
