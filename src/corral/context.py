@@ -20,6 +20,7 @@ from corral.security.sealed import SecretBox
 from corral.settings import Settings
 from corral.storage.database import Database
 from corral.storage.recent import RecentEvents
+from corral.storage.vault import Vault
 
 __all__ = ["ServiceContext"]
 
@@ -37,6 +38,8 @@ class ServiceContext:
     sandbox: Capabilities
     """What this host's sandbox can enforce (probed at start)."""
     clock: Callable[[], datetime] = field(default=utcnow)
+    vault: Vault = field(default_factory=lambda: Vault(0.0))
+    """The workspaces' sealed secrets, remembered for `key_cache_s` (see `storage.vault`)."""
     recent: RecentEvents = field(default_factory=RecentEvents)
     """The newest events this process wrote, which its live streams read first."""
 

@@ -14,13 +14,14 @@ from corral import private_files
 from corral.context import ServiceContext
 from corral.providers import catalog
 from corral.providers.registry import ModelRegistry
-from corral.pubsub.base import Broker
+from corral.pubsub.base import SECRETS_CHANNEL, Broker
 from corral.sandbox.capabilities import Capabilities, probe
 from corral.security.sealed import SECRET_FILE, SecretBox, load_or_create_secret
 from corral.services import auth
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database
+from corral.storage.vault import Vault
 from corral.worker.runner import Worker
 
 __all__ = ["build_context", "make_broker", "prepare_data_dir", "running", "sandbox_of"]
@@ -95,6 +96,7 @@ def build_context(settings: Settings) -> ServiceContext:
             secret, [old.get_secret_value() for old in settings.previous_secret_keys]
         ),
         sandbox=sandbox_of(settings),
+        vault=Vault(settings.key_cache_s),
     )
 
 
@@ -108,10 +110,11 @@ async def running(ctx: ServiceContext, *, with_worker: bool) -> AsyncIterator[Wo
     worker = None
     try:
         await auth.bootstrap(ctx)
-        if with_worker:
-            worker = Worker(ctx)
-            await worker.start()
-        yield worker
+        with ctx.broker.subscribe(SECRETS_CHANNEL, on_message=ctx.vault.forget):
+            if with_worker:
+                worker = Worker(ctx)
+                await worker.start()
+            yield worker
     finally:
         if worker is not None:
             await worker.stop(ctx.settings.shutdown_grace_s)

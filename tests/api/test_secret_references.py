@@ -7,6 +7,8 @@ stored in clear. A workspace secret named like a provider's variable is the work
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sys
 from typing import Any
 
@@ -14,7 +16,7 @@ import pytest
 
 from corral.sandbox.capabilities import probe
 from tests.api.test_provider_runs import RECORDED_TEXT, corral, stored_text
-from tests.conftest import api_client, running_app
+from tests.conftest import REDIS_URL, api_client, running_app
 from tests.helpers import assert_error, events, submit, wait
 from tests.tools.test_mcp import TOKEN, http_server  # noqa: F401 - the fixture
 from tests.tools.test_run_tools import SERVERS, call
@@ -175,3 +177,36 @@ async def test_a_local_mcp_server_and_a_command_get_the_variables_that_name_secr
     # Echoed as is, the value comes back redacted; reversed, it shows it was the secret's.
     assert outputs[0] == "[secret:GREETING]"
     assert outputs[1].split()[:2] == ["tluav-eht-morf-olleh", str(len("hello-from-the-vault"))]
+
+
+async def test_every_node_sees_a_change_of_the_vault_at_once_despite_its_cache(
+    make_settings, backend
+):
+    # A long cache: only the change notice can make the nodes read the secrets again.
+    options: dict[str, Any] = {"key_cache_s": 300.0}
+    if backend == "postgres":
+        options["redis_url"] = REDIS_URL  # nodes in different processes talk through Redis
+    settings = make_settings(**options)
+    body = {
+        "agent_spec": {"model": "test"},
+        "input": "hi",
+        "environment": {"variables": {"T": "${secret:ROTATING}"}},
+    }
+    async with contextlib.AsyncExitStack() as stack:
+        first = await stack.enter_async_context(running_app(settings))
+        nodes = [first]
+        if backend == "postgres":  # SQLite serves from one process only
+            nodes.append(await stack.enter_async_context(running_app(settings)))
+        clients = [await stack.enter_async_context(api_client(node)) for node in nodes]
+        for client in clients:  # each node caches the workspace's (empty) vault
+            assert_error(await client.post("/v1/runs", json=body), 400, "secret_not_found")
+        await add_secret(clients[-1], "ROTATING")
+        await asyncio.sleep(0.5)
+        accepted = [await client.post("/v1/runs", json=body) for client in clients]
+        assert (await clients[0].delete("/v1/secrets/ROTATING")).status_code == 204
+        await asyncio.sleep(0.5)
+        refused = [await client.post("/v1/runs", json=body) for client in clients]
+
+    assert [response.status_code for response in accepted] == [202] * len(nodes)
+    for response in refused:
+        assert_error(response, 400, "secret_not_found", field="/environment/variables/T")

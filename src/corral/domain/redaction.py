@@ -35,7 +35,7 @@ class Redactor:
                 names.setdefault(value, name)
         self._names = names
         # Longest first: a value that contains another one is replaced whole.
-        ordered = sorted(names, key=len, reverse=True)
+        ordered = sorted(names, key=lambda value: (-len(value), value))  # one order, one regex
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
         self._bytes = [(value.encode(), f"[secret:{names[value]}]".encode()) for value in ordered]
 

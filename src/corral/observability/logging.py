@@ -17,12 +17,14 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 class SecretsInUse:
     """The secret values of the runs this process executes, kept out of every log line.
 
-    Matched as they appear in a JSON line, escaped, as well as raw.
+    Matched as they appear in a JSON line, escaped, as well as raw. The matcher is rebuilt only
+    when a line is written after the set changed.
     """
 
     def __init__(self) -> None:
         self._by_run: dict[str, list[tuple[str, str]]] = {}
-        self.redactor = Redactor(())
+        self._redactor = Redactor(())
+        self._changed = False
 
     def add(self, run_id: str, secrets: Mapping[str, str]) -> None:
         """Hide these values from now on (nothing happens for a run without secrets)."""
@@ -32,15 +34,20 @@ class SecretsInUse:
         for name, value in secrets.items():
             pairs += [(name, value), (name, orjson.dumps(value).decode()[1:-1])]
         self._by_run[run_id] = pairs
-        self._rebuild()
+        self._changed = True
 
     def remove(self, run_id: str) -> None:
         """The run has left this process."""
         if self._by_run.pop(run_id, None) is not None:
-            self._rebuild()
+            self._changed = True
 
-    def _rebuild(self) -> None:
-        self.redactor = Redactor(pair for pairs in self._by_run.values() for pair in pairs)
+    @property
+    def redactor(self) -> Redactor:
+        """What hides the values of the runs in this process now."""
+        if self._changed:
+            self._changed = False
+            self._redactor = Redactor(pair for pairs in self._by_run.values() for pair in pairs)
+        return self._redactor
 
 
 SECRETS_IN_USE = SecretsInUse()

@@ -24,6 +24,10 @@ warm stops that environment, which frees the workspace."""
 
 KEYS_CHANNEL = "keys"
 """An API key was revoked or rotated: every API node forgets the keys it had verified."""
+
+SECRETS_CHANNEL = "secrets"
+"""A secret was created, changed or deleted (message: its workspace id): every node forgets
+that workspace's secrets (`storage.vault`)."""
 _MAX_PENDING = 256
 
 

@@ -17,7 +17,6 @@ from corral.runtime.context import Journal, RunContext, RunState
 from corral.sandbox.pool import Environments
 from corral.security.sealed import SealError
 from corral.storage import events as event_log
-from corral.storage import secrets as secret_store
 from corral.storage import sessions as session_store
 from corral.storage.runs import RunRecord
 
@@ -96,12 +95,14 @@ async def _secrets(
         names.add(workspace_key)
     if not names:
         return {}
-    sealed = await services.database.read(secret_store.sealed_values, run.workspace_id, names)
+    sealed = await services.vault.sealed(services.database, run.workspace_id)
     for name, field in wanted.items():
         if name not in sealed:
             raise SecretNotFound(f"the secret {name!r} the run refers to was deleted", field=field)
     try:
-        return {name: services.secrets.open(value)["value"] for name, value in sealed.items()}
+        return {
+            name: services.secrets.open(sealed[name])["value"] for name in names & sealed.keys()
+        }
     except SealError:
         raise SecretNotFound(
             "a secret the run refers to was sealed with another secret key: every node must "

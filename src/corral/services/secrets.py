@@ -11,6 +11,7 @@ from collections.abc import Collection, Iterable
 from corral.context import ServiceContext
 from corral.errors import Conflict, InvalidRequest, NotFound, SecretNotFound
 from corral.ids import new_id
+from corral.pubsub.base import SECRETS_CHANNEL
 from corral.services import audit
 from corral.services.audit import Actor
 from corral.services.context import Principal
@@ -82,6 +83,7 @@ async def create(
 
     record = await ctx.database.write(tx)
     assert record is not None
+    await _changed(ctx, principal.workspace_id)
     return _wire(record)
 
 
@@ -123,6 +125,7 @@ async def update(
     record = await ctx.database.write(tx)
     if record is None:
         raise NotFound(f"no secret {name!r}")
+    await _changed(ctx, principal.workspace_id)
     return _wire(record)
 
 
@@ -167,25 +170,26 @@ async def delete(ctx: ServiceContext, actor: Actor, principal: Principal, name: 
 
     if not await ctx.database.write(tx):
         raise NotFound(f"no secret {name!r}")
+    await _changed(ctx, principal.workspace_id)
 
 
 async def reveal(ctx: ServiceContext, workspace_id: str, names: Collection[str]) -> dict[str, str]:
     """Name → current value of those of `names` the workspace has, for the run about to use them.
 
-    Read and opened at the moment of use; the caller puts each only where it was named.
+    Opened at the moment of use; the caller puts each only where it was named.
     """
-    sealed = await ctx.database.read(secret_store.sealed_values, workspace_id, names)
-    return {name: ctx.secrets.open(value)["value"] for name, value in sealed.items()}
+    sealed = await ctx.vault.sealed(ctx.database, workspace_id)
+    return {name: ctx.secrets.open(sealed[name])["value"] for name in names if name in sealed}
 
 
 async def check_references(
     ctx: ServiceContext, workspace_id: str, references: Iterable[tuple[str, str]]
 ) -> None:
     """Refuse a run that names a secret its workspace does not have (`secret_not_found`)."""
-    found: dict[str, str] = {}
     wanted = {name: field for field, name in references}
-    if wanted:
-        found = await ctx.database.read(secret_store.sealed_values, workspace_id, wanted)
+    if not wanted:
+        return
+    found = await ctx.vault.sealed(ctx.database, workspace_id)
     for name, field in wanted.items():
         if name not in found:
             raise SecretNotFound(f"no secret {name!r} in this workspace", field=field)
@@ -193,7 +197,13 @@ async def check_references(
 
 async def has_secret(ctx: ServiceContext, workspace_id: str, name: str) -> bool:
     """Whether the workspace has a secret of this name."""
-    return bool(await ctx.database.read(secret_store.sealed_values, workspace_id, [name]))
+    return name in await ctx.vault.sealed(ctx.database, workspace_id)
+
+
+async def _changed(ctx: ServiceContext, workspace_id: str) -> None:
+    """Every node reads the workspace's secrets again (this one at once)."""
+    ctx.vault.forget(workspace_id)
+    await ctx.broker.publish(SECRETS_CHANNEL, workspace_id)
 
 
 async def reseal_all(ctx: ServiceContext) -> int:
@@ -201,4 +211,6 @@ async def reseal_all(ctx: ServiceContext) -> int:
 
     One transaction: afterwards the previous keys can be dropped from every node.
     """
-    return await ctx.database.write(secret_store.reseal_all, ctx.secrets.reseal)
+    count = await ctx.database.write(secret_store.reseal_all, ctx.secrets.reseal)
+    ctx.vault.forget()
+    return count

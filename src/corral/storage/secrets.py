@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -125,16 +125,13 @@ def _add_version(
     )
 
 
-def sealed_values(conn: sa.Connection, workspace_id: str, names: Collection[str]) -> dict[str, str]:
-    """Name → sealed current value, of those of `names` the workspace has."""
-    if not names:
-        return {}
+def all_sealed(conn: sa.Connection, workspace_id: str) -> dict[str, str]:
+    """Name → sealed current value of every secret of the workspace."""
     query = (
         sa.select(secrets.c.name, secret_versions.c.sealed)
         .join(secrets, secrets.c.id == secret_versions.c.secret_id)
         .where(
             secrets.c.workspace_id == workspace_id,
-            secrets.c.name.in_(sorted(set(names))),
             secret_versions.c.version == secrets.c.version,
         )
     )
