@@ -84,7 +84,11 @@ async def test_a_session_at_its_cap_stops_its_run_and_takes_no_more_messages_unt
     raised = await priced.patch(f"/v1/sessions/{sid}", json={"max_spend_usd": 5.0})
     accepted = await send(priced, sid, "three")
     third = await wait(priced, accepted.json()["id"])
+    audited = (await priced.get("/v1/audit", params={"action": "session.limits_changed"})).json()
 
+    assert [(e["target_id"], e["details"]) for e in audited["data"]] == [
+        (sid, {"max_spend_usd": 5.0})
+    ]
     assert raised.status_code == 200, raised.text
     assert raised.json()["max_spend_usd"] == 5.0
     assert raised.json()["stop_reason"] is None

@@ -22,8 +22,9 @@ from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
-from corral.services import auth, run_requests, spend_caps
+from corral.services import audit, auth, run_requests, spend_caps
 from corral.services import runs as run_service
+from corral.services.audit import Actor
 from corral.services.context import Principal
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
@@ -298,19 +299,39 @@ async def _check_spend(
 
 
 async def update(
-    ctx: ServiceContext, principal: Principal, session_id: str, params: SessionUpdateParams
+    ctx: ServiceContext,
+    principal: Principal,
+    session_id: str,
+    params: SessionUpdateParams,
+    *,
+    actor: Actor,
 ) -> Session:
-    """Change the session's spend cap: raising it past its spend lets a stopped session go on."""
+    """Change the session's spend cap: raising it past its spend lets a stopped session go on.
+
+    The change is in the audit log (`session.limits_changed`).
+    """
     row = await _find_open(ctx, principal, session_id)
     if "max_spend_usd" in params.model_fields_set:
         _check_priced(ctx, parse_run_spec(row["spec"]).model, params.max_spend_usd)
-        changed = await ctx.database.write(
-            session_store.set_max_spend,
-            principal.workspace_id,
-            session_id,
-            params.max_spend_usd,
-            ctx.clock(),
-        )
+        now = ctx.clock()
+
+        def tx(conn: Connection) -> bool:
+            if not session_store.set_max_spend(
+                conn, principal.workspace_id, session_id, params.max_spend_usd, now
+            ):
+                return False
+            audit.record(
+                conn,
+                actor,
+                "session.limits_changed",
+                workspace_id=principal.workspace_id,
+                target_id=session_id,
+                now=now,
+                details={"max_spend_usd": params.max_spend_usd},
+            )
+            return True
+
+        changed = await ctx.database.write(tx)
         if not changed:
             raise SessionEnded(f"session {session_id} has ended")
     return await get(ctx, principal, session_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
@@ -14,6 +14,7 @@ from corral.domain.event_log import resume_after
 from corral.services import events as event_service
 from corral.services import idempotency
 from corral.services import sessions as session_service
+from corral.services.audit import Actor
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import (
@@ -70,9 +71,14 @@ async def get_session(session_id: str, call: Guarded) -> JSONBody:
 
 
 @router.patch("/{session_id}", response_model=Session)
-async def update_session(session_id: str, params: SessionUpdateParams, call: Guarded) -> JSONBody:
+async def update_session(
+    session_id: str, params: SessionUpdateParams, request: Request, call: Guarded
+) -> JSONBody:
     """Change the session's spend cap (`max_spend_usd`; null removes it)."""
-    return respond(await session_service.update(call.ctx, call.principal, session_id, params))
+    actor = Actor(call.principal, request.client.host if request.client else None)
+    return respond(
+        await session_service.update(call.ctx, call.principal, session_id, params, actor=actor)
+    )
 
 
 @router.post(
