@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from corral.sandbox.capabilities import probe
 from tests.api.test_provider_runs import RECORDED_TEXT, corral, stored_text
 from tests.conftest import REDIS_URL, api_client, running_app
+from tests.e2e.helpers import client_tool, wait_for_status
 from tests.helpers import assert_error, events, submit, wait
 from tests.tools.test_mcp import TOKEN, http_server  # noqa: F401 - the fixture
 from tests.tools.test_run_tools import SERVERS, call
@@ -210,3 +213,34 @@ async def test_every_node_sees_a_change_of_the_vault_at_once_despite_its_cache(
     assert [response.status_code for response in accepted] == [202] * len(nodes)
     for response in refused:
         assert_error(response, 400, "secret_not_found", field="/environment/variables/T")
+
+
+async def test_a_client_tools_result_that_echoes_a_secret_is_stored_redacted(app, client):
+    await add_secret(client, "CALLER_SEEN")
+    run = await submit(
+        client,
+        "look it up",
+        agent_spec={
+            "model": "test",
+            "tools": [client_tool("lookup")],
+            "environment": {"variables": {"T": "${secret:CALLER_SEEN}"}},
+        },
+    )
+    waiting = await wait_for_status(client, run["id"], "waiting")
+    [call] = waiting["pending_tool_calls"]
+    answered = await client.post(
+        f"/v1/runs/{run['id']}/tool-results",
+        json={"call_id": call["call_id"], "output": f"found {VALUE}"},
+    )
+    ended = await wait(client, run["id"])
+    log = await events(client, run["id"])
+    stored = await app.state.ctx.database.read(
+        lambda conn: conn.execute(
+            sa.text("SELECT output FROM tool_calls WHERE run_id = :id"), {"id": run["id"]}
+        ).scalar_one()
+    )
+
+    assert answered.status_code == 200, answered.text
+    assert ended["output"] == "lookup returned: found [secret:CALLER_SEEN]"
+    assert stored == "found [secret:CALLER_SEEN]"
+    assert VALUE not in json.dumps(log)

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from corral.context import ServiceContext
+from corral.domain import secret_refs
+from corral.domain.redaction import Redactor
+from corral.domain.run_spec import parse_run_spec
 from corral.errors import NotFound, RunTerminal, UnknownToolCall
 from corral.pubsub.base import control_channel
 from corral.services import auth
@@ -41,6 +44,33 @@ async def submit(
 ) -> ToolResultAccepted:
     """Store the result and wake the run's worker."""
     await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
+    params = await _redacted(ctx, principal.workspace_id, run_id, params)
     await ctx.database.write(_submit_tx, principal.workspace_id, run_id, params, ctx.clock())
     await ctx.broker.publish(control_channel(run_id), "tool_result")
     return ToolResultAccepted(run_id=run_id, call_id=params.call_id)
+
+
+async def _redacted(
+    ctx: ServiceContext, workspace_id: str, run_id: str, params: ToolResultParams
+) -> ToolResultParams:
+    """The result with the values of the secrets the run names redacted.
+
+    A caller's tool may echo them as well as the run's own tools. Costs nothing in a workspace
+    without secrets.
+    """
+    vault = await ctx.vault.sealed(ctx.database, workspace_id)
+    if not vault:
+        return params
+    run = await ctx.database.read(run_store.get, workspace_id, run_id)
+    if run is None:
+        return params  # refused in the transaction
+    names = {name for _, name in secret_refs.references(parse_run_spec(run.spec))} & vault.keys()
+    if not names:
+        return params
+    redactor = Redactor({name: ctx.secrets.open(vault[name])["value"] for name in names})
+    return params.model_copy(
+        update={
+            "output": None if params.output is None else redactor.text(params.output),
+            "error": None if params.error is None else redactor.text(params.error),
+        }
+    )
