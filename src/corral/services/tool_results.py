@@ -11,6 +11,7 @@ from corral.domain.run_spec import parse_run_spec
 from corral.errors import NotFound, RunTerminal, UnknownToolCall
 from corral.pubsub.base import control_channel
 from corral.services import auth
+from corral.services import secrets as secret_service
 from corral.services.context import Principal
 from corral.storage import runs as run_store
 from corral.storage import tool_calls as tool_call_store
@@ -67,7 +68,7 @@ async def _redacted(
     names = {name for _, name in secret_refs.references(parse_run_spec(run.spec))} & vault.keys()
     if not names:
         return params
-    redactor = Redactor({name: ctx.secrets.open(vault[name])["value"] for name in names})
+    redactor = Redactor(await secret_service.reveal(ctx, workspace_id, names))
     return params.model_copy(
         update={
             "output": None if params.output is None else redactor.text(params.output),

@@ -10,11 +10,11 @@ from starlette.responses import Response, StreamingResponse
 from corral.api import sse
 from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond, respond_raw
+from corral.api.routes.keys import actor
 from corral.domain.event_log import resume_after
 from corral.services import events as event_service
 from corral.services import idempotency
 from corral.services import sessions as session_service
-from corral.services.audit import Actor
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import (
@@ -75,9 +75,10 @@ async def update_session(
     session_id: str, params: SessionUpdateParams, request: Request, call: Guarded
 ) -> JSONBody:
     """Change the session's spend cap (`max_spend_usd`; null removes it)."""
-    actor = Actor(call.principal, request.client.host if request.client else None)
     return respond(
-        await session_service.update(call.ctx, call.principal, session_id, params, actor=actor)
+        await session_service.update(
+            call.ctx, call.principal, session_id, params, actor=actor(request, call)
+        )
     )
 
 
