@@ -52,9 +52,9 @@ class Config:
     10 ms ticks of /proc weigh about 1%."""
     adapter_baseline_runs: int = 300
     """Timed runs on the test model in each adapter scenario, the baseline of its fixed cost."""
-    adapter_rounds: int = 4
+    adapter_rounds: int = 12
     """Turns the sizes and the baseline take, each with a share of its runs, so they share the
-    machine's ups and downs."""
+    machine's ups and downs (short turns: this VM's regime shifts last a few seconds)."""
     adapter_warmup_runs: int = 3
     """Untimed runs at each size before an adapter scenario measures (the first loads the SDK)."""
     first_token_runs: int = 100

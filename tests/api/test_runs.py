@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from tests.helpers import assert_error, events, submit, wait
 
@@ -59,6 +60,20 @@ async def test_wait_returns_the_run_as_it_stands_when_the_timeout_passes_first(c
     assert response.status_code == 200
     assert response.json()["status"] in ("queued", "running")
     await client.post(f"/v1/runs/{run['id']}/cancel")
+
+
+async def test_wait_keeps_its_timeout_and_sees_the_end_while_events_keep_coming(client):
+    # A flush every 20 ms for 2 s: each wakes the waiter without ending the run.
+    run = await submit(client, "[[deltas 100]] [[stream_delay 20ms]] streaming")
+
+    started = time.monotonic()
+    response = await client.get(f"/v1/runs/{run['id']}/wait", params={"timeout_s": 0.5})
+    assert response.json()["status"] in ("queued", "running")
+    assert time.monotonic() - started < 1.5
+
+    ended = await client.get(f"/v1/runs/{run['id']}/wait", params={"timeout_s": 20})
+    assert ended.json()["status"] == "completed"
+    assert len(ended.json()["output"]) >= 100
 
 
 async def test_a_run_can_use_a_stored_agent_by_name_and_records_its_version(client):

@@ -1,4 +1,4 @@
-"""How the adapters reach a provider through the environment's proxy settings."""
+"""How the adapters reach a provider: through the environment's proxy settings, and statelessly."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from corral.errors import ProviderError
 from corral.providers import transport
 from corral.providers.base import TextDelta
-from tests.providers.cassettes import replay
+from tests.providers.cassettes import Replay, load, replay
 from tests.providers.test_openai_chat import SAY_THIS_IS_A_TEST, adapter
 
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
@@ -67,3 +67,34 @@ async def test_an_unreachable_proxy_is_a_retryable_error(proxy_env):
 
     assert (raised.value.code, raised.value.retryable) == ("provider_error", True)
     assert f"127.0.0.1:{port}" in raised.value.message
+
+
+async def test_a_cookie_one_answer_sets_is_not_sent_with_the_next_call(proxy_env):
+    # Runs of every workspace share the connection pool: a cookie must not carry between them.
+    cassette = load("openai/chat-text")
+    answer = cassette.interactions[0]
+    cookie = "__cf_bm=tracker; Path=/; Domain=api.openai.com"
+    cassette.interactions[0] = replace(answer, headers={**answer.headers, "Set-Cookie": cookie})
+    async with Replay(cassette, order=[0, 0]), adapter() as provider:
+        proxy_env.setenv("HTTP_PROXY", cassette.base_url)
+        request = replace(SAY_THIS_IS_A_TEST, base_url="http://api.openai.com/v1")
+        for _ in range(2):
+            events = [event async for event in provider.stream(request)]
+            assert events[0] == TextDelta("This is a test.")
+
+    assert [sent.headers.get("Cookie") for sent in cassette.sent] == [None, None]
+
+
+async def test_each_call_presents_its_own_runs_key(proxy_env):
+    async with replay("openai/chat-text", order=[0, 0, 0]) as cassette, adapter() as provider:
+        base_url = cassette.base_url + "/v1"
+        for key in ("sk-first", "sk-second", "sk-first"):
+            request = replace(SAY_THIS_IS_A_TEST, base_url=base_url, api_key=key)
+            events = [event async for event in provider.stream(request)]
+            assert events[0] == TextDelta("This is a test.")
+
+    assert [sent.headers["Authorization"] for sent in cassette.sent] == [
+        "Bearer sk-first",
+        "Bearer sk-second",
+        "Bearer sk-first",
+    ]

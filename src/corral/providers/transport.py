@@ -16,6 +16,7 @@ import contextlib
 import functools
 import urllib.parse
 import urllib.request
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Generic, Protocol, Self, TypeVar
 
@@ -133,6 +134,10 @@ class ProviderHTTP:
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._headers: weakref.WeakKeyDictionary[SDKClient, dict[str, str]] = (
+            weakref.WeakKeyDictionary()
+        )
+        """Each client's headers: fixed for its life, and costly to build from the SDK's."""
 
     @contextlib.asynccontextmanager
     async def post(
@@ -144,9 +149,10 @@ class ProviderHTTP:
         the body has been read to the end, and is closed otherwise.
         """
         url = url_of(client, path)
-        response = await self._open().post(
-            url, data=body, headers=request_headers(client), proxy=_proxy_for(url)
-        )
+        headers = self._headers.get(client)
+        if headers is None:
+            headers = self._headers[client] = request_headers(client)
+        response = await self._open().post(url, data=body, headers=headers, proxy=_proxy_for(url))
         try:
             if response.status >= 400:
                 content = await response.read()
@@ -159,6 +165,8 @@ class ProviderHTTP:
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
+                # Runs of every workspace share the pool: no cookie one answer sets is sent on.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 # The certificates the SDKs' own clients trust (and SSL_CERT_FILE or SSL_CERT_DIR).
                 connector=aiohttp.TCPConnector(ssl=httpx2.create_ssl_context(trust_env=True)),
                 timeout=aiohttp.ClientTimeout(

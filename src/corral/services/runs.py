@@ -245,7 +245,12 @@ async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s
             left = deadline - loop.time()
             if status in TERMINAL_STATUSES or left <= 0:
                 return await get(ctx, principal, run_id)
-            if ENDED in await subscription.wait(min(left, ctx.settings.resync_s)):
+            # A notice of new events says the run has not ended: only the end's notice, or a
+            # silence as long as the resync interval (a notice may be lost), needs a read.
+            notices = await subscription.wait(min(left, ctx.settings.resync_s))
+            while notices and ENDED not in notices and (left := deadline - loop.time()) > 0:
+                notices = await subscription.wait(min(left, ctx.settings.resync_s))
+            if ENDED in notices:
                 return await get(ctx, principal, run_id)
 
 
