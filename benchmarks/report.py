@@ -77,6 +77,14 @@ GOALS = [
         unit="runs/s",
     ),
     Goal(
+        scenario="approval",
+        label="p50 approval round trip (requested → allowed → tool started) ≤ 5 ms",
+        figure=lambda figures: figures["round_trip_ms"]["p50"],
+        limit=5.0,
+        at_most=True,
+        unit="ms",
+    ),
+    Goal(
         scenario="environments",
         label="p50 environment start ≤ 60 ms, fresh workspace (slowest networking mode)",
         figure=lambda figures: _slowest_p50(figures["starts"], "fresh_ms"),
@@ -232,7 +240,11 @@ def _scenario_rows(scenarios: dict[str, dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
-OPERATION_NAMES = {"fan_out": "token delivered", "client_tool": "round trip"}
+OPERATION_NAMES = {
+    "fan_out": "token delivered",
+    "client_tool": "round trip",
+    "approval": "round trip",
+}
 
 
 def _cpu_per_operation(scenarios: dict[str, dict[str, Any]]) -> list[str]:

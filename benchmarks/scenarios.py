@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks.adapter_cost import ADAPTERS, adapter_cost
+from benchmarks.approvals import approval_round_trip
 from benchmarks.config import Config
 from benchmarks.fan_out import fan_out
 from benchmarks.first_token import first_token
@@ -59,6 +60,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             name="client_tool", title="client tool round trip", measure=client_tool_round_trip
         ),
+        Scenario(name="approval", title="approval round trip", measure=approval_round_trip),
         Scenario(name="fan_out", title="fan-out to subscribers", measure=fan_out),
         Scenario(
             name="provider_latency",

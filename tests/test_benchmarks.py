@@ -319,6 +319,17 @@ def test_client_tool_round_trip_is_timed_for_every_run(results):
     assert completed["p50"] >= result.figures["round_trip_ms"]["p50"]
 
 
+def test_approval_round_trip_is_timed_for_every_run(results):
+    result = results["approval"]
+
+    assert_clean(result)
+    for series in ("round_trip_ms", "decision_post_ms"):
+        assert_latencies(result.figures[series], TINY.tool_runs)
+    completed = result.figures["to_run_completed_ms"]
+    assert completed["count"] == TINY.tool_runs
+    assert completed["p50"] >= result.figures["round_trip_ms"]["p50"]
+
+
 def test_fan_out_delivers_every_delta_to_every_subscriber_in_order(results):
     result = results["fan_out"]
 

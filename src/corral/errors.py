@@ -140,6 +140,18 @@ class Conflict(ServiceError):
     http_status = 409
 
 
+class ApprovalConflict(Conflict):
+    """The call was already decided, the other way."""
+
+    code = ErrorCode.APPROVAL_CONFLICT
+
+
+class ApprovalExpired(Conflict):
+    """The call's approval timed out before the decision arrived."""
+
+    code = ErrorCode.APPROVAL_EXPIRED
+
+
 class IdempotencyConflict(Conflict):
     """This idempotency key was already used with a different request body."""
 
@@ -206,6 +218,12 @@ class ClientToolTimeout(RunFailure):
     """No result arrived for a client tool call within its timeout."""
 
     code = ErrorCode.CLIENT_TOOL_TIMEOUT
+
+
+class ApprovalTimeout(RunFailure):
+    """No one decided on a held tool call within `permissions.approval_timeout_s`."""
+
+    code = ErrorCode.APPROVAL_TIMEOUT
 
 
 class ProviderError(RunFailure):

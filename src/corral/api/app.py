@@ -16,6 +16,7 @@ from corral.api import errors, openapi, scopes
 from corral.api.middleware import RequestMiddleware
 from corral.api.routes import (
     agents,
+    approvals,
     audit,
     files,
     keys,
@@ -61,7 +62,19 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.limiter = limiter = Limiter(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (runs, sessions, agents, files, keys, secrets, audit, usage, workspaces, service):
+    for module in (
+        runs,
+        approvals,
+        sessions,
+        agents,
+        files,
+        keys,
+        secrets,
+        audit,
+        usage,
+        workspaces,
+        service,
+    ):
         app.include_router(module.router)
     for router in compat.routers():
         app.include_router(router)

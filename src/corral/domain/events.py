@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "ApprovalDecided",
+    "ApprovalRequested",
     "BudgetWarning",
     "CalledTool",
     "ClientToolCall",
@@ -230,6 +232,46 @@ class ClientToolResult(EventPayload):
         if self.error is not None:
             return {"call_id": self.call_id, "error": self.error}
         return {"call_id": self.call_id, "output": self.output}
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalRequested(EventPayload):
+    """A permission policy holds a tool call until a person decides (the run waits)."""
+
+    type: ClassVar[str] = "approval.requested"
+    approval_id: str
+    call_id: str
+    name: str
+    input: dict[str, Any]
+    policy: str
+    expires_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided(EventPayload):
+    """A person allowed or denied a held call (`input` when they changed its arguments)."""
+
+    type: ClassVar[str] = "approval.decided"
+    approval_id: str
+    call_id: str
+    decision: str
+    decided_by: str | None
+    message: str | None = None
+    input: dict[str, Any] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """`message` and `input` only when given."""
+        data: dict[str, Any] = {
+            "approval_id": self.approval_id,
+            "call_id": self.call_id,
+            "decision": self.decision,
+            "decided_by": self.decided_by,
+        }
+        if self.message is not None:
+            data["message"] = self.message
+        if self.input is not None:
+            data["input"] = self.input
+        return data
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from corral.domain.budgets import Budget
+from corral.domain.permissions import Permissions, parse_permissions
 from corral.errors import InvalidRequest
 
 __all__ = [
@@ -293,6 +294,8 @@ class RunSpec:
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     files: tuple[InputFile, ...] = ()
     skills: tuple[SkillFile, ...] = ()
+    permissions: Permissions = field(default_factory=Permissions)
+    """The agent's, the session's and the run's permissions, merged."""
 
     @property
     def client_tools(self) -> Iterable[ClientTool]:
@@ -310,7 +313,7 @@ class RunSpec:
         return bool(self.files or self.skills)
 
     def to_json(self) -> dict[str, Any]:
-        """The spec as stored: `files` and `skills` only when there are some."""
+        """The spec as stored: `files`, `skills` and `permissions` only when there are some."""
         stored: dict[str, Any] = {
             "model": self.model,
             "instructions": self.instructions,
@@ -324,6 +327,8 @@ class RunSpec:
             stored["skills"] = [skill.to_json() for skill in self.skills]
         if self.files:
             stored["files"] = [entry.to_json() for entry in self.files]
+        if self.permissions:
+            stored["permissions"] = self.permissions.to_json()
         return stored
 
 
@@ -346,6 +351,7 @@ def parse_run_spec(data: Mapping[str, Any]) -> RunSpec:
             for entry in data.get("files") or ()
         ),
         skills=parse_skills(data.get("skills") or ()),
+        permissions=parse_permissions(data.get("permissions")),
     )
 
 

@@ -43,6 +43,10 @@ class PendingCall:
     """When the caller's result is due, once the client call was announced."""
     timeout_s: float | None = None
     """The time the caller was given, once the client call was announced."""
+    asked: str | None = None
+    """What asked for a person's approval (`tools.bash`), while the call waits for it."""
+    refused: bool = False
+    """A policy or a person refused the call: `error` says so, and it never started."""
 
     @classmethod
     def of(cls, call: ToolCall, *, kind: CallKind, error: str | None = None) -> PendingCall:
@@ -55,6 +59,14 @@ class PendingCall:
             provider_call_id=call.provider_call_id,
             error=error,
         )
+
+    def allowed(self, arguments: dict[str, Any] | None) -> PendingCall:
+        """The call once a person allowed it, with the arguments they gave, if any."""
+        return replace(self, asked=None, input=self.input if arguments is None else arguments)
+
+    def denied(self, reason: str) -> PendingCall:
+        """The call once a policy or a person refused it."""
+        return replace(self, asked=None, refused=True, error=reason)
 
     def issued(self, now: datetime, timeout_s: float) -> PendingCall:
         """The call as announced to the caller at `now`, due `timeout_s` later."""
@@ -79,6 +91,10 @@ class PendingCall:
             data["deadline_at"] = self.deadline_at
         if self.timeout_s is not None:
             data["timeout_s"] = self.timeout_s
+        if self.asked is not None:
+            data["asked"] = self.asked
+        if self.refused:
+            data["refused"] = True
         return data
 
 
@@ -93,4 +109,6 @@ def parse_pending_call(data: Mapping[str, Any]) -> PendingCall:
         error=data.get("error"),
         deadline_at=data.get("deadline_at"),
         timeout_s=data.get("timeout_s"),
+        asked=data.get("asked"),
+        refused=bool(data.get("refused", False)),
     )

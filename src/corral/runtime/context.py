@@ -16,17 +16,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-
-import orjson
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain.conversation import Message, ToolResult, parse_messages, parse_tool_result
+from corral.domain.event_log import format_time
 from corral.domain.events import (
     EventPayload,
     Failure,
-    MessageCompleted,
     MessageDelta,
     ThinkingDelta,
     Usage,
@@ -40,12 +39,12 @@ from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
 from corral.runtime.accumulator import TurnAccumulator
 from corral.runtime.event_writer import EventWriter, LeaseLost
+from corral.runtime.journal import Journal
 from corral.runtime.outputs import keep_within_limit
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
 from corral.storage import files as file_store
 from corral.storage import runs as run_store
-from corral.storage.events import StoredEvent
 from corral.storage.runs import RunRecord
 from corral.tools.registry import ToolSet
 from corral.types.runs import RunStatus
@@ -73,10 +72,14 @@ class RunState:
     """Whether the pending client tool calls were announced to the caller."""
     seq: int = 0
     """The last event seq this checkpoint covers."""
+    parked_at: str | None = None
+    """When the run last let go of its worker to wait for approvals (not part of its time)."""
+    paused_s: float = 0.0
+    """Seconds spent waiting for approvals before that, which its timeout does not count."""
 
     def to_json(self) -> dict[str, Any]:
         """The checkpoint as stored (at every tool call: new dicts, the values shared)."""
-        return {
+        stored = {
             "messages": [message.to_json() for message in self.messages],
             "history": self.history,
             "turns": self.turns,
@@ -88,6 +91,9 @@ class RunState:
             "issued": self.issued,
             "seq": self.seq,
         }
+        if self.parked_at is not None or self.paused_s:
+            stored |= {"parked_at": self.parked_at, "paused_s": self.paused_s}
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RunState:
@@ -103,54 +109,12 @@ class RunState:
             results=[parse_tool_result(result) for result in data.get("results") or ()],
             issued=bool(data.get("issued", False)),
             seq=int(data.get("seq", 0)),
+            parked_at=data.get("parked_at"),
+            paused_s=float(data.get("paused_s", 0.0)),
         )
 
 
-@dataclass
-class Journal:
-    """Events a previous attempt logged after the last checkpoint.
-
-    Streamed events only, as the event writer holds everything else back until the checkpoint
-    that records it; a finished turn (`message.completed` with its `usage`) is recognised too,
-    as logs written before that rule may hold one, so that the model is not asked for it again.
-    """
-
-    has_started: bool = False
-    text: str = ""
-    thinking: str = ""
-    started_tools: set[str] = field(default_factory=set)
-    turn: MessageCompleted | None = None
-    """The `message.completed` payload of a turn logged after the checkpoint."""
-    usage: Usage | None = None
-    """Its `usage` payload."""
-
-    @classmethod
-    def from_events(cls, events: Sequence[StoredEvent]) -> Journal:
-        """Summarise the events logged after the checkpoint."""
-        journal = cls()
-        for stored in events:
-            if stored.type == "run.started":
-                journal.has_started = True
-            elif stored.type in _JOURNALLED:
-                data = orjson.loads(stored.data)
-                if stored.type == "message.delta":
-                    journal.text += data["text"]
-                elif stored.type == "thinking.delta":
-                    journal.thinking += data["text"]
-                elif stored.type == "tool.started":
-                    journal.started_tools.add(data["call_id"])
-                elif stored.type == "message.completed":
-                    journal.turn, journal.usage = MessageCompleted.parse(data), None
-                else:
-                    journal.usage = Usage.parse(data)
-        return journal
-
-
 _DELTAS = ("message.delta", "thinking.delta")
-
-_JOURNALLED = frozenset(
-    {"message.delta", "thinking.delta", "tool.started", "message.completed", "usage"}
-)
 
 
 def _suppress(already: str, text: str) -> tuple[str, str]:
@@ -346,6 +310,19 @@ class RunContext:
         self._written_usage = usage
         if status is not None:
             self.status = status
+
+    async def park(self, approvals: Sequence[dict[str, Any]], wake_at: datetime | None) -> None:
+        """Save the checkpoint and let go of the run, which waits with no worker.
+
+        It is queued again when its approvals are all decided, or claimed at `wake_at`.
+        """
+        values = {**self._usage_values(), "status": RunStatus.WAITING.value}
+        values |= {"lease_owner": None, "lease_expires_at": wake_at}
+        self.state.parked_at = format_time(self.clock())
+        await self.events.commit(
+            values=values, checkpoint=self._checkpoint, new_approvals=approvals
+        )
+        self.status, self.ended = RunStatus.WAITING, True
 
     def _checkpoint(self, seq: int) -> dict[str, Any]:
         self.state.seq = seq

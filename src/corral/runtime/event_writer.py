@@ -136,12 +136,14 @@ class EventWriter:
         new_tool_calls: Sequence[PendingCall] = (),
         session_messages: Sequence[Message] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
+        new_approvals: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Write every queued event (and `terminal`, last) with `values` in one transaction.
 
         `checkpoint(seq)` makes the stored checkpoint, given the seq of the last event it covers.
-        `new_tool_calls` are announced client calls, now awaited; `session_messages` are the
-        turns a completing run adds to its session.
+        `new_tool_calls` are announced client calls, now awaited; `new_approvals` are calls a
+        policy holds for a person; `session_messages` are the turns a completing run adds to
+        its session.
         Shielded: a write cancelled half-way could commit without us knowing, and the events
         would be written twice. The write runs to its end; the caller may still be cancelled.
         """
@@ -149,7 +151,7 @@ class EventWriter:
         rows = [_tool_call_row(call) for call in new_tool_calls]
         messages = [message.to_json() for message in session_messages]
         await asyncio.shield(
-            self._commit_all(values, checkpoint, terminal, rows, messages, outputs)
+            self._commit_all(values, checkpoint, terminal, rows, messages, outputs, new_approvals)
         )
 
     async def close(self) -> None:
@@ -215,6 +217,7 @@ class EventWriter:
         new_tool_calls: Sequence[dict[str, Any]],
         session_messages: Sequence[dict[str, Any]],
         outputs: Sequence[tuple[str, bytes]],
+        new_approvals: Sequence[dict[str, Any]],
     ) -> None:
         async with self._lock:
             if terminal is not None:
@@ -227,6 +230,7 @@ class EventWriter:
                 new_tool_calls=new_tool_calls,
                 session_messages=session_messages,
                 outputs=outputs,
+                new_approvals=new_approvals,
             )
 
     async def _write(
@@ -237,6 +241,7 @@ class EventWriter:
         new_tool_calls: Sequence[dict[str, Any]] = (),
         session_messages: Sequence[dict[str, Any]] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
+        new_approvals: Sequence[dict[str, Any]] = (),
     ) -> None:
         """Commit the first `count` queued events with `values`; the caller holds the lock."""
         if count == len(self._buffer):
@@ -252,6 +257,7 @@ class EventWriter:
             values = redact.tree(values)
             new_tool_calls = redact.tree(list(new_tool_calls))
             session_messages = redact.tree(list(session_messages))
+            new_approvals = redact.tree(list(new_approvals))
             outputs = [(redact.text(path), redact.data(data)) for path, data in outputs]
         try:
             one_statement = progress.is_one_statement(
@@ -259,6 +265,7 @@ class EventWriter:
                 new_tool_calls=new_tool_calls,
                 session_messages=session_messages,
                 outputs=outputs,
+                new_approvals=new_approvals,
             )
             write = self._database.write_statement if one_statement else self._database.write
             committed = await write(
@@ -272,6 +279,7 @@ class EventWriter:
                 new_tool_calls=new_tool_calls,
                 session_messages=session_messages,
                 outputs=outputs,
+                new_approvals=new_approvals,
             )
         except BaseException:
             self._buffer[:0] = events

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from corral.domain import budgets, events
 from corral.domain.conversation import ToolCall, ToolResult, tool_results_message
@@ -16,6 +17,7 @@ from corral.domain.events import Failure
 from corral.domain.tool_calls import CallKind, PendingCall
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
 from corral.observability.logging import SECRETS_IN_USE
+from corral.runtime import approvals
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
 from corral.runtime.resume import logged_turn
@@ -31,8 +33,10 @@ logger = logging.getLogger(__name__)
 async def execute(ctx: RunContext) -> None:
     """Run to the end, or until the run is no longer ours."""
     run_id = ctx.run.id
+    approvals.resumed(ctx)
     started_at = ctx.run.started_at or ctx.clock()
-    remaining_s = (budgets.deadline(started_at, ctx.budget) - ctx.clock()).total_seconds()
+    deadline = budgets.deadline(started_at, ctx.budget) + timedelta(seconds=ctx.state.paused_s)
+    remaining_s = (deadline - ctx.clock()).total_seconds()
     SECRETS_IN_USE.add(run_id, ctx.secrets)
     try:
         try:
@@ -52,6 +56,8 @@ async def execute(ctx: RunContext) -> None:
             await ctx.finish(
                 RunStatus.FAILED, error=Failure(code=str(failure.code), message=failure.message)
             )
+    except approvals.Parked:
+        logger.info("run waits for approval", extra={"action": "run.parked", "run_id": run_id})
     except LeaseLost:
         logger.info("run no longer owned", extra={"action": "run.lost", "run_id": run_id})
         await _keep_usage_if_cancelled(ctx)
@@ -213,12 +219,13 @@ def _classify(ctx: RunContext, call: ToolCall, error: str | None) -> PendingCall
         error = f"unknown tool {call.name!r}"
     if kind is CallKind.CLIENT and error is not None:
         kind = CallKind.SERVER  # answered with its error at once, never sent to the caller
-    return PendingCall.of(call, kind=kind, error=error)
+    return approvals.classify(ctx, PendingCall.of(call, kind=kind, error=error))
 
 
 async def _finish_tool_calls(ctx: RunContext) -> None:
     """Get a result for every pending call, then give them all to the model."""
     state = ctx.state
+    await approvals.settle(ctx)
     done = {result.call_id for result in state.results}
     for call in state.pending:
         if call.kind is CallKind.SERVER and call.call_id not in done:
@@ -241,7 +248,7 @@ finished: running it again could do twice what was meant once."""
 
 async def _run_server_tool(ctx: RunContext, call: PendingCall) -> None:
     interrupted = call.call_id in ctx.journal.started_tools
-    if not interrupted:
+    if not interrupted and not call.refused:
         ctx.emit(events.ToolStarted(call_id=call.call_id, name=call.name, input=call.input))
     output: str | None = None
     error = call.error

@@ -5,13 +5,14 @@ Shared by every way a run is submitted: `POST /v1/runs`, a session's message, a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain import secret_refs
 from corral.domain.budgets import resolve_limits
+from corral.domain.permissions import Permissions, merge_permissions, parse_permissions
 from corral.domain.run_spec import (
     ModelSettings,
     RunEnvironment,
@@ -35,8 +36,10 @@ __all__ = [
     "build_spec",
     "merged_metadata",
     "new_run_values",
+    "permissions_of",
     "resolve_source",
     "sealed_keys",
+    "with_permissions",
 ]
 
 
@@ -55,17 +58,18 @@ def build_spec(
     agent_spec: dict[str, Any],
     run_tools: list[dict[str, Any]],
     environment: dict[str, Any] | None = None,
+    permissions: Permissions | None = None,
 ) -> RunSpec:
     """The frozen spec a run executes: model, instructions, tools, environment, limits.
 
     `agent_spec` is a validated agent spec as stored; `environment` (the run's own) replaces
-    the agent's settings it gives.
+    the agent's settings it gives; `permissions` (the run's own) are layered over the agent's.
     """
     validate_refs(run_tools)
     entry = ctx.models.resolve(agent_spec["model"])
     merged_environment = {**(agent_spec.get("environment") or {}), **(environment or {})}
     agent_service.check_environment(ctx, merged_environment)
-    return RunSpec(
+    spec = RunSpec(
         model=entry.id if entry.provider == "corral" else entry.qualified_id,
         instructions=agent_spec.get("instructions", ""),
         tools=merge_tools(
@@ -77,7 +81,38 @@ def build_spec(
         limits=resolve_limits(agent_spec.get("limits") or {}, ctx.defaults),
         model_settings=ModelSettings.from_json(agent_spec.get("model_settings") or {}),
         skills=parse_skills(agent_spec.get("skills") or ()),
+        permissions=parse_permissions(agent_spec.get("permissions")),
     )
+    return with_permissions(spec, permissions)
+
+
+def permissions_of(given: Any) -> Permissions | None:
+    """A request's `permissions` (a wire model), typed; None when it gives none."""
+    return None if given is None else parse_permissions(given.model_dump(mode="json"))
+
+
+def with_permissions(spec: RunSpec, layer: Permissions | None) -> RunSpec:
+    """`spec` with a more specific layer of permissions over its own.
+
+    A client tool cannot be named: the caller that runs it decides.
+    """
+    merged = spec.permissions if layer is None else merge_permissions([spec.permissions, layer])
+    clients = {tool.name for tool in spec.client_tools}
+    for name in merged.tools:
+        if name in clients:
+            raise InvalidRequest(
+                f"{name!r} is a client tool: the caller that runs it decides, so it takes no "
+                "permission policy",
+                field=f"/permissions/tools/{name}",
+            )
+    for index, rule in enumerate(merged.rules):
+        if rule.tool in clients:
+            raise InvalidRequest(
+                f"{rule.tool!r} is a client tool: the caller that runs it decides, so it takes "
+                "no permission rule",
+                field=f"/permissions/rules/{index}/tool",
+            )
+    return replace(spec, permissions=merged)
 
 
 async def sealed_keys(
@@ -167,6 +202,7 @@ async def resolve_source(
     agent_spec: Any,
     run_tools: list[dict[str, Any]],
     environment: dict[str, Any] | None = None,
+    permissions: Permissions | None = None,
 ) -> NewRun:
     """The agent a new run or session uses, stored or inline."""
     if agent is not None:
@@ -185,6 +221,6 @@ async def resolve_source(
     return NewRun(
         agent_id=agent_id,
         agent_version=version,
-        spec=build_spec(ctx, spec, run_tools, environment),
+        spec=build_spec(ctx, spec, run_tools, environment, permissions),
         agent_metadata=spec.get("metadata") or {},
     )

@@ -20,7 +20,12 @@ from corral.pubsub.notices import publish_stopped
 from corral.services import auth, spend_caps
 from corral.services import files as file_service
 from corral.services.context import Principal
-from corral.services.run_requests import new_run_values, resolve_source, sealed_keys
+from corral.services.run_requests import (
+    new_run_values,
+    permissions_of,
+    resolve_source,
+    sealed_keys,
+)
 from corral.storage import agents as agent_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
@@ -98,6 +103,7 @@ async def create(
             if params.environment is not None
             else None
         ),
+        permissions=permissions_of(params.permissions),
     )
     files, skills = file_service.run_inputs(params)
     source = replace(

@@ -8,6 +8,7 @@ from typing import Any
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
 from corral.domain import spend_caps as spend_rules
+from corral.domain.permissions import Permissions
 from corral.domain.run_spec import merge_tools, parse_run_spec, parse_tool_ref
 from corral.errors import (
     Conflict,
@@ -94,6 +95,7 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
         agent_version=params.agent_version,
         agent_spec=params.agent_spec,
         run_tools=[],
+        permissions=run_requests.permissions_of(params.permissions),
     )
     _check_priced(ctx, source.spec.model, params.max_spend_usd)
     now = ctx.clock()
@@ -181,6 +183,7 @@ async def send(
     metadata: dict[str, str],
     idempotency_key: str | None,
     api_keys: dict[str, str] | None = None,
+    permissions: Permissions | None = None,
 ) -> tuple[Run, bool]:
     """Queue the next message of the session as a run; it starts when the ones before end.
 
@@ -195,12 +198,15 @@ async def send(
     spec = replace(
         stored, tools=merge_tools(stored.tools, [parse_tool_ref(ref) for ref in extra_tools])
     )
+    spec = run_requests.with_permissions(spec, permissions)
     request = {
         "session": session_id,
         "input": run_input if isinstance(run_input, str) else [m.model_dump() for m in run_input],
         "tools": extra_tools,
         "metadata": metadata,
     }
+    if permissions:
+        request["permissions"] = permissions.to_json()
     request_hash = run_rules.fingerprint(request) if idempotency_key else None
     source = run_requests.NewRun(
         agent_id=row["agent_id"],

@@ -1,7 +1,7 @@
 """A run's progress, written in one transaction.
 
-Its events, its state, the client tool calls it now waits for, and, when it ends, its output
-files and (completing in a session) the turns the session remembers.
+Its events, its state, the client tool calls and approvals it now waits for, and, when it ends,
+its output files and (completing in a session) the turns the session remembers.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from corral.storage import approvals as approval_store
 from corral.storage import events as event_log
 from corral.storage import files as file_store
 from corral.storage import sessions as session_store
@@ -25,13 +26,16 @@ def is_one_statement(
     new_tool_calls: Sequence[dict[str, Any]] = (),
     session_messages: Sequence[dict[str, Any]] = (),
     outputs: Sequence[tuple[str, bytes]] = (),
+    new_approvals: Sequence[dict[str, Any]] = (),
 ) -> bool:
     """Whether `save` issues a single statement, so it may run without a transaction around it.
 
     On PostgreSQL the events and the run's values are one statement (`events.commit`); any tool
     call, session turn or output file adds one.
     """
-    return dialect == "postgresql" and not (new_tool_calls or session_messages or outputs)
+    return dialect == "postgresql" and not (
+        new_tool_calls or session_messages or outputs or new_approvals
+    )
 
 
 def save(
@@ -46,6 +50,7 @@ def save(
     new_tool_calls: Sequence[dict[str, Any]] = (),
     session_messages: Sequence[dict[str, Any]] = (),
     outputs: Sequence[tuple[str, bytes]] = (),
+    new_approvals: Sequence[dict[str, Any]] = (),
 ) -> Committed | None:
     """Commit everything or nothing; None when the worker no longer owns the run."""
     committed = event_log.commit(
@@ -54,6 +59,7 @@ def save(
     if committed is None:
         return None
     tool_call_store.insert_pending(conn, run_id, new_tool_calls, now)
+    approval_store.insert(conn, new_approvals)
     if session_messages and session_id is not None:
         session_store.append_messages(conn, session_id, run_id, session_messages, now)
     if outputs:

@@ -78,7 +78,12 @@ def _held_runs(name: str, *by: sa.ColumnElement[str], where: Any = None) -> sa.S
     """
     return (
         sa.select(*by, sa.func.count().label("held"))
-        .where(_status_in(_HELD.c.status, _LEASED), *([] if where is None else [where]))
+        .where(
+            _status_in(_HELD.c.status, _LEASED),
+            # A run parked for approval holds no worker, nor a slot.
+            _HELD.c.lease_owner.is_not(None),
+            *([] if where is None else [where]),
+        )
         .group_by(*by)
         .subquery(name)
     )
@@ -364,7 +369,11 @@ def expire_all(conn: sa.Connection, *, now: datetime) -> int:
     """Make every leased run claimable now (SQLite mode: the previous process is gone)."""
     result = conn.execute(
         runs.update()
-        .where(runs.c.status.in_([s.value for s in _LEASED]), runs.c.lease_expires_at > now)
+        .where(
+            runs.c.status.in_([s.value for s in _LEASED]),
+            runs.c.lease_owner.is_not(None),  # not the runs parked for approval
+            runs.c.lease_expires_at > now,
+        )
         .values(lease_expires_at=now)
     )
     return result.rowcount

@@ -240,3 +240,17 @@ def finished_before(conn: sa.Connection, keys: Collection[str], before: datetime
         rows = conn.execute(sa.select(table.c.id, table.c.ended_at).where(table.c.id.in_(ids)))
         still_needed |= {row_id for row_id, ended in rows if ended is None or ended >= before}
     return {key for key in keys if key.startswith(("run_", "ses_"))} - still_needed
+
+
+def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
+    """Queue again a run that let go of its worker to wait for approvals (False: it had not)."""
+    result = conn.execute(
+        runs.update()
+        .where(
+            runs.c.id == run_id,
+            runs.c.status == RunStatus.WAITING.value,
+            runs.c.lease_owner.is_(None),
+        )
+        .values(status=RunStatus.QUEUED.value, lease_expires_at=None)
+    )
+    return result.rowcount == 1

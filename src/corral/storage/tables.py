@@ -39,9 +39,9 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-JSONDoc = sa.JSON().with_variant(JSONB(), "postgresql")
+JSONDoc: sa.types.TypeEngine[Any] = sa.JSON().with_variant(JSONB(), "postgresql")
 
-metadata = sa.MetaData(
+metadata: sa.MetaData = sa.MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
         "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -364,37 +364,7 @@ run_outputs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-secrets = sa.Table(
-    "secrets",
-    metadata,
-    sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column(
-        "workspace_id",
-        sa.String(40),
-        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-        nullable=False,
-    ),
-    sa.Column("name", sa.String(128), nullable=False),
-    sa.Column("description", sa.String(1000), nullable=True),
-    # The current version: the one a reference resolves to.
-    sa.Column("version", sa.Integer, nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Index(None, "workspace_id", "name", unique=True),
-)
+# The vault and the approvals live in their own module, registered on the same metadata.
+from corral.storage.tables_governance import approvals, secret_versions, secrets  # noqa: E402
 
-secret_versions = sa.Table(
-    "secret_versions",
-    metadata,
-    sa.Column(
-        "secret_id",
-        sa.String(40),
-        sa.ForeignKey("secrets.id", ondelete="CASCADE"),
-        primary_key=True,
-    ),
-    sa.Column("version", sa.Integer, primary_key=True),
-    # The value, encrypted under the server's secret key (never stored in clear).
-    sa.Column("sealed", sa.Text, nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("created_by", sa.String(40), nullable=True),
-)
+__all__ = ["approvals", "secret_versions", "secrets"]

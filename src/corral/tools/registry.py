@@ -62,6 +62,7 @@ class _McpCall:
 
     def __init__(self, toolbox: McpToolbox, tool: McpTool) -> None:
         self.name = tool.name
+        self.server = tool.server
         self.description = tool.description
         self.parameters = tool.parameters
         self.rerun_safe = tool.rerun_safe
@@ -120,6 +121,11 @@ class ToolSet:
         """How long a run waits for the caller's result of this client tool."""
         ref = self._clients.get(name)
         return ref.timeout_s if ref is not None and ref.timeout_s else default
+
+    def mcp_server_of(self, name: str) -> str | None:
+        """The MCP server whose tool `name` is, if it is one's."""
+        call = self._mcp.get(name)
+        return call.server if call is not None else None
 
     def server_tool(self, name: str) -> Tool | None:
         """The tool Corral runs for `name`, or None when the model named no such tool."""

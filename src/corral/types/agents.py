@@ -10,6 +10,7 @@ from pydantic import AfterValidator, Field
 
 from corral.types.common import Metadata, ParamsModel, WireModel
 from corral.types.files import RunSkills, SkillRef
+from corral.types.permissions import Permissions
 from corral.types.tools import ToolName, ToolRef
 
 
@@ -160,6 +161,8 @@ class AgentSpec(ParamsModel):
     spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
     """Caps on what all the agent's runs spend per day and month (stored agents only: an inline
     `agent_spec` has no runs to count them over)."""
+    permissions: Permissions = Field(default_factory=Permissions)
+    """Which of its tool calls run at once, wait for a person's approval, or never run."""
 
 
 class AgentCreateParams(AgentSpec):
@@ -187,6 +190,7 @@ class AgentUpdateParams(ParamsModel):
     skills: RunSkills | None = None
     metadata: Metadata | None = None
     spend_limits: AgentSpendLimits | None = None
+    permissions: Permissions | None = None
 
 
 class Agent(WireModel):
@@ -208,6 +212,7 @@ class Agent(WireModel):
     skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
     spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
+    permissions: Permissions = Field(default_factory=Permissions)
     created_at: datetime
     updated_at: datetime
 
@@ -229,4 +234,5 @@ class AgentVersion(WireModel):
     skills: list[SkillRef] = Field(default_factory=list)
     metadata: dict[str, str]
     spend_limits: AgentSpendLimits = Field(default_factory=AgentSpendLimits)
+    permissions: Permissions = Field(default_factory=Permissions)
     created_at: datetime

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     RUN_TERMINAL = "run_terminal"  #: 409 the run has already ended
     RUN_ACTIVE = "run_active"  #: 409 the run has not ended yet
     SESSION_ENDED = "session_ended"  #: 409 the session has ended
+    APPROVAL_CONFLICT = "approval_conflict"  #: 409 the call was already decided the other way
+    APPROVAL_EXPIRED = "approval_expired"  #: 409 the call's approval timed out before the decision
     PAYLOAD_TOO_LARGE = "payload_too_large"  #: 413 the request body is too large
     STORAGE_LIMIT_REACHED = "storage_limit_reached"  #: 413 the workspace keeps too many bytes
     RATE_LIMITED = "rate_limited"  #: 429 too many requests
@@ -43,6 +45,7 @@ class ErrorCode(StrEnum):
     BUDGET_EXCEEDED = "budget_exceeded"  #: the run or its session spent its spend cap
     MODEL_NOT_PRICED = "model_not_priced"  #: 400 a spend cap is set on a model without a price
     CLIENT_TOOL_TIMEOUT = "client_tool_timeout"  #: no client tool result within its timeout
+    APPROVAL_TIMEOUT = "approval_timeout"  #: no decision on a held call within its timeout
     PROVIDER_ERROR = "provider_error"  #: the model provider failed
     PROVIDER_RATE_LIMITED = "provider_rate_limited"  #: the provider kept answering 429
     PROVIDER_OVERLOADED = "provider_overloaded"  #: the provider kept answering 529 / overloaded

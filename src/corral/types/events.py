@@ -106,6 +106,38 @@ class ClientToolResult(BaseEvent):
     error: str | None = None
 
 
+class ApprovalRequested(BaseEvent):
+    """A permission policy holds a tool call until a person decides: the run is `waiting`.
+
+    Decide with `POST /v1/runs/{id}/approvals/{call_id}`.
+    """
+
+    type: Literal["approval.requested"] = "approval.requested"
+    approval_id: str
+    call_id: str
+    name: str
+    input: dict[str, Any]
+    policy: str
+    """What asked: `rules[0]`, `tools.bash`, `tools.github` or `default`."""
+    expires_at: str | None
+    """When the run fails with `approval_timeout` if no one has decided (null: never)."""
+
+
+class ApprovalDecided(BaseEvent):
+    """A person allowed or denied a held tool call."""
+
+    type: Literal["approval.decided"] = "approval.decided"
+    approval_id: str
+    call_id: str
+    decision: Literal["allow", "deny"]
+    decided_by: str | None
+    """Id of the API key that decided."""
+    message: str | None = None
+    """On a denial: what the model reads."""
+    input: dict[str, Any] | None = None
+    """On an allow with edited arguments: what the call runs with."""
+
+
 class McpUnavailable(BaseEvent):
     """An MCP server of the run could not be used.
 
@@ -191,6 +223,8 @@ Event = Annotated[
     | ToolInterrupted
     | ClientToolCall
     | ClientToolResult
+    | ApprovalRequested
+    | ApprovalDecided
     | McpUnavailable
     | UsageEvent
     | BudgetWarning

@@ -20,6 +20,7 @@ from corral.types.common import (
 )
 from corral.types.files import RunFiles, RunSkills
 from corral.types.messages import InputMessage
+from corral.types.permissions import Permissions
 from corral.types.tools import ToolCall, ToolRef
 
 RunInput = str | Annotated[list[InputMessage], Field(min_length=1, max_length=1_000)]
@@ -71,6 +72,8 @@ class RunCreateParams(ParamsModel):
     """Files placed in the workspace before the first turn: uploads (`file_id`) or inline."""
     skills: RunSkills = Field(default_factory=list)
     """Skills for this run: uploaded archives of folders holding a `SKILL.md`."""
+    permissions: Permissions | None = None
+    """Permissions of this run's tool calls, layered over its agent's (and session's)."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> RunCreateParams:

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from corral.types.agents import AgentSpec
 from corral.types.common import Metadata, ParamsModel, ProviderKeys, VersionNumber, WireModel
 from corral.types.messages import Message
+from corral.types.permissions import Permissions
 from corral.types.runs import IdempotencyKey, RunInput
 from corral.types.tools import ToolRef
 
@@ -42,6 +43,8 @@ class SessionCreateParams(ParamsModel):
     """Provider keys for the session's runs, by provider name; kept sealed until it ends."""
     max_spend_usd: SessionSpendCap | None = None
     """US dollars all the session's runs together may spend (see `Session.max_spend_usd`)."""
+    permissions: Permissions | None = None
+    """Permissions of every run of the session, layered over its agent's."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> SessionCreateParams:
@@ -69,6 +72,8 @@ class SessionMessageParams(ParamsModel):
     """Same key and body return the same run."""
     api_keys: ProviderKeys | None = None
     """Provider keys for this message's run (default: the session's)."""
+    permissions: Permissions | None = None
+    """Permissions of this message's run, layered over the session's."""
 
     @model_validator(mode="after")
     def _non_empty(self) -> SessionMessageParams:

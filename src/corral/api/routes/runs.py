@@ -16,6 +16,7 @@ from corral.services import events as event_service
 from corral.services import idempotency, tool_results
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
+from corral.services.run_requests import permissions_of
 from corral.types.common import INT32_MAX, EventPage, Page
 from corral.types.events import Event
 from corral.types.runs import (
@@ -80,6 +81,7 @@ async def create_run(
             metadata=params.metadata,
             idempotency_key=params.idempotency_key or idempotency_key,
             api_keys=params.api_keys,
+            permissions=permissions_of(params.permissions),
         )
     else:
         run, created = await run_service.create(

@@ -15,6 +15,7 @@ from corral.domain.event_log import resume_after
 from corral.services import events as event_service
 from corral.services import idempotency
 from corral.services import sessions as session_service
+from corral.services.run_requests import permissions_of
 from corral.types.common import INT32_MAX, Page
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import (
@@ -104,6 +105,7 @@ async def send_message(
         metadata=params.metadata,
         idempotency_key=params.idempotency_key or idempotency_key,
         api_keys=params.api_keys,
+        permissions=permissions_of(params.permissions),
     )
     return respond(run, 202 if created else 200)
 
