@@ -62,6 +62,10 @@ async def test_an_asked_call_waits_for_a_person_then_runs_once_allowed(client):
     assert kinds.index("approval.requested") < kinds.index("approval.decided")
     assert kinds.index("approval.decided") < kinds.index("tool.started")
     assert (await client.get("/v1/approvals", params={"status": "pending"})).json()["data"] == []
+    audit = (await client.get("/v1/audit", params={"action": "approval.allowed"})).json()["data"]
+    assert [(a["target_id"], a["details"]["tool"]) for a in audit] == [
+        (decided.json()["id"], "wait")
+    ]
 
 
 async def test_a_denied_call_never_runs_and_the_model_reads_why(client):

@@ -16,7 +16,8 @@ from corral.domain.events import ApprovalDecided
 from corral.errors import ApprovalConflict, ApprovalExpired, NotFound, RunTerminal
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_appended
-from corral.services import auth
+from corral.services import audit, auth
+from corral.services.audit import Actor
 from corral.services.context import Principal
 from corral.storage import agents as agent_store
 from corral.storage import approvals as approval_store
@@ -61,6 +62,7 @@ def to_wire(row: dict[str, Any]) -> Approval:
 
 def _decide_tx(
     conn: Connection,
+    actor: Actor,
     principal: Principal,
     run_id: str,
     call_id: str,
@@ -110,6 +112,15 @@ def _decide_tx(
         input=decided_input,
     )
     committed = event_log.commit(conn, run_id=run_id, events=[event.entry()], now=now)
+    audit.record(
+        conn,
+        actor,
+        f"approval.{wanted.value}",
+        workspace_id=principal.workspace_id,
+        target_id=row["id"],
+        now=now,
+        details={"run_id": run_id, "call_id": call_id, "tool": row["tool"]},
+    )
     requeued = approval_store.pending_count(conn, run_id) == 0 and run_store.requeue_parked(
         conn, run_id
     )
@@ -120,15 +131,20 @@ def _decide_tx(
 
 async def decide(
     ctx: ServiceContext,
-    principal: Principal,
+    actor: Actor,
     run_id: str,
     call_id: str,
     params: ApprovalDecisionParams,
 ) -> Approval:
-    """Allow or deny a held call; the run goes on once all its held calls are decided."""
+    """Allow or deny a held call; the run goes on once all its held calls are decided.
+
+    Each decision is in the audit log (`approval.allowed`, `approval.denied`).
+    """
+    principal = actor.principal
+    assert principal is not None
     await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     row, committed, requeued = await ctx.database.write(
-        _decide_tx, principal, run_id, call_id, params, ctx.clock()
+        _decide_tx, actor, principal, run_id, call_id, params, ctx.clock()
     )
     if committed is not None:
         await publish_appended(ctx.broker, run_id, committed)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond
+from corral.api.routes.keys import actor
 from corral.api.routes.runs import parse_metadata_filters
 from corral.services import approvals as approval_service
 from corral.types.common import Page
@@ -55,12 +56,14 @@ async def run_approvals(run_id: str, call: Guarded) -> JSONBody:
 
 @router.post("/v1/runs/{run_id}/approvals/{call_id}", response_model=Approval)
 async def decide(
-    run_id: str, call_id: str, params: ApprovalDecisionParams, call: Guarded
+    run_id: str, call_id: str, params: ApprovalDecisionParams, call: Guarded, request: Request
 ) -> JSONBody:
     """Allow or deny a held call (`decision`), once.
 
     The same decision again is answered with the approval as it stands; the other one is 409
     `approval_conflict`.
     """
-    approval = await approval_service.decide(call.ctx, call.principal, run_id, call_id, params)
+    approval = await approval_service.decide(
+        call.ctx, actor(request, call), run_id, call_id, params
+    )
     return respond(approval)
