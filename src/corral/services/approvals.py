@@ -121,12 +121,8 @@ def _decide_tx(
         now=now,
         details={"run_id": run_id, "call_id": call_id, "tool": row["tool"]},
     )
-    requeued = approval_store.pending_count(conn, run_id) == 0 and run_store.requeue_parked(
-        conn, run_id
-    )
-    decided = approval_store.get(conn, principal.workspace_id, run_id, call_id)
-    assert decided is not None
-    return decided, committed, requeued
+    requeued = run_store.requeue_parked(conn, run_id)
+    return {**row, **values, "decided_at": now}, committed, requeued
 
 
 async def decide(

@@ -72,17 +72,6 @@ def decide(conn: sa.Connection, approval_id: str, now: datetime, values: dict[st
     return result.rowcount == 1
 
 
-def pending_count(conn: sa.Connection, run_id: str) -> int:
-    """How many of a run's approvals still wait for a decision."""
-    return int(
-        conn.execute(
-            sa.select(sa.func.count())
-            .select_from(approvals)
-            .where(approvals.c.run_id == run_id, approvals.c.status == _PENDING)
-        ).scalar_one()
-    )
-
-
 def expire(conn: sa.Connection, run_id: str, now: datetime) -> None:
     """Mark a run's pending approvals whose time is up as expired."""
     conn.execute(

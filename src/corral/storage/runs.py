@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from corral.storage import usage as usage_store
-from corral.storage.tables import runs, sessions, tool_calls
+from corral.storage.tables import approvals, runs, sessions, tool_calls
 from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES, RunStatus
 
 
@@ -243,13 +243,16 @@ def finished_before(conn: sa.Connection, keys: Collection[str], before: datetime
 
 
 def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
-    """Queue again a run that let go of its worker to wait for approvals (False: it had not)."""
+    """Queue again a run parked for approvals once none is pending (False: it still waits)."""
     result = conn.execute(
         runs.update()
         .where(
             runs.c.id == run_id,
             runs.c.status == RunStatus.WAITING.value,
             runs.c.lease_owner.is_(None),
+            ~sa.select(approvals.c.id)
+            .where(approvals.c.run_id == run_id, approvals.c.status == "pending")
+            .exists(),
         )
         .values(status=RunStatus.QUEUED.value, lease_expires_at=None)
     )
