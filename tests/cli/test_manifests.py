@@ -45,6 +45,7 @@ def test_a_manifest_is_the_whole_spec_with_defaults_filled_in(tmp_path):
         "skills": [],
         "metadata": {},
         "spend_limits": {},
+        "permissions": {"tools": {}, "rules": []},
     }
 
 

@@ -17,6 +17,7 @@ from corral.cli import manifests, options, output
 from corral.cli.context import client
 from corral.client import NotFoundError
 from corral.types.agents import Agent, Limits
+from corral.types.permissions import Permissions
 from corral.types.tools import ToolRef
 
 agents_app = typer.Typer(help="Versioned agents, defined in YAML manifests.", no_args_is_help=True)
@@ -103,6 +104,7 @@ def show(ctx: typer.Context, agent: AgentName, as_json: options.JsonFlag = False
             ("description", found.description),
             ("tools", ", ".join(_tool_label(t) for t in found.tools)),
             ("limits", _limits_text(found.limits)),
+            ("permissions", _permissions_text(found.permissions)),
             ("metadata", ", ".join(f"{k}={v}" for k, v in found.metadata.items())),
             ("created", output.when(found.created_at)),
             ("updated", output.when(found.updated_at)),
@@ -146,6 +148,17 @@ def delete(ctx: typer.Context, agent: AgentName, as_json: options.JsonFlag = Fal
 
 def _tool_label(tool: ToolRef) -> str:
     return f"{tool.name} ({tool.type})"
+
+
+def _permissions_text(permissions: Permissions) -> str:
+    """`default=ask, bash=allow, 2 rules`: what is set, in short."""
+    parts = [f"default={permissions.default}"] if permissions.default else []
+    parts += [f"{tool}={policy}" for tool, policy in permissions.tools.items()]
+    if permissions.rules:
+        parts.append(f"{len(permissions.rules)} rule{'s' if len(permissions.rules) > 1 else ''}")
+    if permissions.approval_timeout_s is not None:
+        parts.append(f"approval timeout {output.format_duration(permissions.approval_timeout_s)}")
+    return ", ".join(parts)
 
 
 def _limits_text(limits: Limits) -> str:

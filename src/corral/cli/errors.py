@@ -31,6 +31,8 @@ HINTS = {
     "run_active": "wait for the run to end, or cancel it with `corral runs cancel`",
     "run_terminal": "the run has already ended",
     "session_ended": "start a new session with `corral sessions create`",
+    "approval_conflict": "it was already decided: see `corral approvals list --status any`",
+    "approval_expired": "it waited too long: the run failed with `approval_timeout`",
     "idempotency_conflict": "use a new idempotency key for a different request",
     "unavailable": "the server is not ready: check its database and logs",
     "internal_error": "the server failed: see its logs",
@@ -45,6 +47,7 @@ NOT_FOUND_HINTS = {
     "output": "check the path (`corral outputs RUN_ID`)",
     "key": "check the id (`corral keys list`)",
     "secret": "check the name (`corral secrets list`)",
+    "approval": "check the run and call ids (`corral approvals list`)",
     "workspace": "check the id or name (`corral workspaces list`, on the server)",
 }
 """Where to look for each kind of missing object, by the word the server's message names it with

@@ -11,7 +11,18 @@ from typing import Annotated
 
 import typer
 
-from corral.cli import agents, errors, files, keys, runs, secrets, server, service, sessions
+from corral.cli import (
+    agents,
+    approvals,
+    errors,
+    files,
+    keys,
+    runs,
+    secrets,
+    server,
+    service,
+    sessions,
+)
 from corral.cli.context import ClientOptions
 from corral.client import CorralError
 
@@ -48,6 +59,7 @@ def root(
 server.register(app)
 runs.register(app)
 sessions.register(app)
+approvals.register(app)
 files.register(app)
 agents.register(app)
 keys.register(app)

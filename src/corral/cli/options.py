@@ -1,8 +1,9 @@
-"""Options several client commands share: `--json`, `--metadata key=value` and `--limit`."""
+"""Options several client commands share: `--json`, `--metadata key=value`, `--limit`, JSON."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
@@ -34,3 +35,18 @@ def metadata(pairs: list[str] | None, option: str = "--metadata") -> dict[str, s
             raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
         parsed[key] = value
     return parsed
+
+
+def json_object(text: str | None, option: str) -> dict[str, Any] | None:
+    """A JSON object given on the command line; a usage error says what is wrong with it."""
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise typer.BadParameter(f"not valid JSON: {error}", param_hint=option) from None
+    if not isinstance(value, dict):
+        raise typer.BadParameter(
+            f"expected a JSON object, got {type(value).__name__}", param_hint=option
+        )
+    return value

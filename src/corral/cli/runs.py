@@ -14,9 +14,10 @@ import typer
 from rich.text import Text
 
 from corral.cli import options, output
+from corral.cli.approvals import Approver
 from corral.cli.context import client
 from corral.cli.transcript import Transcript, event_line
-from corral.client import AnyEvent, Corral
+from corral.client import AnyEvent, ApprovalRequested, Corral
 from corral.types.runs import Run, RunStatus
 
 EXIT_INTERRUPTED = 130
@@ -29,17 +30,19 @@ RunId = Annotated[str, typer.Argument(help="The run's id (run_…).")]
 def watch(corral: Corral, run: Run, *, as_json: bool) -> NoReturn:
     """Stream `run` until it ends, then print its summary and exit with its outcome.
 
-    Ctrl-C cancels the run. In JSON mode stdout carries only the events, one per line.
+    Ctrl-C cancels the run. In JSON mode stdout carries only the events, one per line. A call
+    held for approval is asked about at the terminal, if stdin is one (see `Approver`).
     """
     view = None if as_json else Transcript(output.stdout)
+    approver = Approver(corral, interactive=sys.stdin.isatty(), describe=view is None)
     try:
-        _follow(corral, run.id, view)
+        _follow(corral, run.id, view, approver)
     except KeyboardInterrupt:
         _finish(corral.runs.cancel(run.id), as_json, EXIT_INTERRUPTED)
     _finish(corral.runs.retrieve(run.id), as_json)
 
 
-def _follow(corral: Corral, run_id: str, view: Transcript | None) -> None:
+def _follow(corral: Corral, run_id: str, view: Transcript | None, approver: Approver) -> None:
     if view is not None:
         view.begin()
     try:
@@ -49,9 +52,34 @@ def _follow(corral: Corral, run_id: str, view: Transcript | None) -> None:
                     output.print_json_line(event)
                 else:
                     view.show(event)
+                if isinstance(event, ApprovalRequested):
+                    _approve(event, view, approver)
     finally:
         if view is not None:
             view.end()
+
+
+def _approve(event: ApprovalRequested, view: Transcript | None, approver: Approver) -> None:
+    """Ask about a held call with the spinner stopped, then spin for what comes next."""
+    if view is not None:
+        view.pause()
+    decided = approver(event)
+    if view is not None:
+        view.spin("working" if decided else f"waiting for approval of {event.name}")
+
+
+def _permissions(
+    text: str | None, ask: list[str] | None, deny: list[str] | None
+) -> dict[str, Any] | None:
+    """`--permissions` with the tools of `--ask` and `--deny` added (None when none is given)."""
+    permissions = options.json_object(text, "--permissions")
+    if not (ask or deny):
+        return permissions
+    permissions = permissions or {}
+    tools = dict(permissions.get("tools") or {})
+    tools.update(dict.fromkeys(ask or (), "ask"))
+    tools.update(dict.fromkeys(deny or (), "deny"))
+    return {**permissions, "tools": tools}
 
 
 def _finish(run: Run, as_json: bool, exit_code: int | None = None) -> NoReturn:
@@ -111,13 +139,35 @@ def run(
         str | None,
         typer.Option("--session", "-s", help="Send the prompt to this session instead."),
     ] = None,
+    permissions: Annotated[
+        str | None,
+        typer.Option(
+            "--permissions",
+            help='Permissions of the run\'s tool calls, as JSON: {"tools": {"bash": "ask"}}.',
+        ),
+    ] = None,
+    ask: Annotated[
+        list[str] | None,
+        typer.Option("--ask", help="Hold this tool's calls for approval (repeatable)."),
+    ] = None,
+    deny: Annotated[
+        list[str] | None,
+        typer.Option("--deny", help="Never run this tool's calls (repeatable)."),
+    ] = None,
     as_json: options.JsonFlag = False,
 ) -> None:
-    """Run an agent on PROMPT and stream its answer live; Ctrl-C cancels the run."""
+    """Run an agent on PROMPT and stream its answer live; Ctrl-C cancels the run.
+
+    A call held for approval is asked about at the terminal (or, without one, the commands
+    that decide it are printed).
+    """
     source = _agent_source(agent, agent_version, model, instructions, session)
+    policy = _permissions(permissions, ask, deny)
     text = sys.stdin.read() if prompt == "-" else prompt
     corral = client(ctx)
-    created = corral.runs.create(input=text, metadata=options.metadata(metadata), **source)
+    created = corral.runs.create(
+        input=text, metadata=options.metadata(metadata), permissions=policy, **source
+    )
     watch(corral, created, as_json=as_json)
 
 

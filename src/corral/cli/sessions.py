@@ -39,6 +39,13 @@ def create(
         str | None, typer.Option("--instructions", "-i", help="Instructions of an inline agent.")
     ] = None,
     metadata: options.MetadataPairs = None,
+    permissions: Annotated[
+        str | None,
+        typer.Option(
+            "--permissions",
+            help="Permissions of every run of the session, as JSON (over the agent's).",
+        ),
+    ] = None,
     as_json: options.JsonFlag = False,
 ) -> None:
     """Open a session; prints its id (so `SES=$(corral sessions create)` works)."""
@@ -57,7 +64,11 @@ def create(
         if instructions is not None:
             spec["instructions"] = instructions
         source = {"agent_spec": spec}
-    session = client(ctx).sessions.create(metadata=options.metadata(metadata), **source)
+    session = client(ctx).sessions.create(
+        metadata=options.metadata(metadata),
+        permissions=options.json_object(permissions, "--permissions"),
+        **source,
+    )
     if as_json:
         output.print_json(session)
         return

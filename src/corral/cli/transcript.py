@@ -19,6 +19,8 @@ from rich.text import Text
 from corral.cli.output import truncate
 from corral.client import AnyEvent
 from corral.types.events import (
+    ApprovalDecided,
+    ApprovalRequested,
     ClientToolCall,
     ClientToolResult,
     MessageCompleted,
@@ -59,6 +61,8 @@ class Transcript:
             self._status = console.status("queued", spinner="dots")
         self._open_line: str | None = None
         """`message` or `thinking` while a streamed line is unfinished."""
+        self._held: dict[str, str] = {}
+        """Tool names of the calls held for approval, by call id."""
         self._draw: dict[str, Callable[[Any], None]] = {
             "run.started": self._started,
             "thinking.delta": self._thinking,
@@ -68,6 +72,8 @@ class Transcript:
             "tool.completed": self._tool_completed,
             "client_tool.call": self._client_call,
             "client_tool.result": self._client_result,
+            "approval.requested": self._approval_requested,
+            "approval.decided": self._approval_decided,
         }
 
     def begin(self) -> None:
@@ -85,6 +91,14 @@ class Transcript:
         if self._status is not None:
             self._status.stop()
         self._finish_line()
+
+    def pause(self) -> None:
+        """Stop the spinner, so that a prompt or a note can use the terminal."""
+        self._pause()
+
+    def spin(self, label: str) -> None:
+        """Show the spinner with `label` (unless a streamed line is open)."""
+        self._spin(label)
 
     def _spin(self, label: str) -> None:
         if self._status is not None and self._open_line is None:
@@ -108,7 +122,7 @@ class Transcript:
         self._console.file.flush()
         self._open_line = kind
 
-    def _print(self, renderable: Panel) -> None:
+    def _print(self, renderable: Panel | Text) -> None:
         self._pause()
         self._finish_line()
         self._console.print(renderable)
@@ -147,6 +161,24 @@ class Transcript:
         failed = event.error is not None
         body = (event.error if failed else event.output) or ""
         self._print(_panel(f"client tool result {'✗' if failed else '✓'}", body, "magenta"))
+        self._spin("working")
+
+    def _approval_requested(self, event: ApprovalRequested) -> None:
+        self._held[event.call_id] = event.name
+        note = f"asks for approval ({event.policy})"
+        self._print(_panel(f"approval {event.name}", _compact(event.input), "magenta", note))
+
+    def _approval_decided(self, event: ApprovalDecided) -> None:
+        allowed = event.decision == "allow"
+        name = self._held.get(event.call_id, event.call_id)
+        line = Text(
+            f"{'allowed' if allowed else 'denied'} {name}", style="green" if allowed else "red"
+        )
+        if event.message:
+            line.append(f": {event.message}")
+        if event.input is not None:
+            line.append(f" with {_compact(event.input)}", style="dim")
+        self._print(line)
         self._spin("working")
 
 

@@ -6,6 +6,7 @@ It needs only `httpx` and `pydantic` (and the wire types in `corral.types`), nev
 from __future__ import annotations
 
 from corral.client._client import AsyncCorral, Corral
+from corral.client._decisions import Decision, DecisionLike, OnApproval
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client._sse import AnyEvent, AsyncStream, Stream, UnknownEvent
 from corral.client._tools import Tool, tool
@@ -27,12 +28,17 @@ from corral.client.errors import (
     ServerError,
     SpendLimitError,
 )
+from corral.types.events import ApprovalRequested
+from corral.types.permissions import Approval, ApprovalStatus
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
     "AnyEvent",
+    "Approval",
+    "ApprovalRequested",
+    "ApprovalStatus",
     "AsyncCorral",
     "AsyncPage",
     "AsyncStream",
@@ -40,8 +46,11 @@ __all__ = [
     "ConflictError",
     "Corral",
     "CorralError",
+    "Decision",
+    "DecisionLike",
     "InvalidRequestError",
     "NotFoundError",
+    "OnApproval",
     "PermissionDeniedError",
     "RateLimitError",
     "RunCancelledError",

@@ -14,9 +14,11 @@ import httpx
 
 from corral.client import _http
 from corral.client._base_client import AsyncBaseClient, SyncBaseClient
+from corral.client._decisions import OnApproval
 from corral.client._http import NOT_GIVEN
 from corral.client._tools import Tool
 from corral.client.resources.agents import Agents, AsyncAgents
+from corral.client.resources.approvals import Approvals, AsyncApprovals
 from corral.client.resources.audit import AsyncAudit, Audit
 from corral.client.resources.files import AsyncFiles, Files
 from corral.client.resources.keys import AsyncKeys, Keys
@@ -79,6 +81,11 @@ class Corral(SyncBaseClient):
         return Sessions(self)
 
     @cached_property
+    def approvals(self) -> Approvals:
+        """`/v1/approvals`: tool calls held for a person's decision."""
+        return Approvals(self)
+
+    @cached_property
     def models(self) -> Models:
         """`/v1/models`."""
         return Models(self)
@@ -123,11 +130,15 @@ class Corral(SyncBaseClient):
         instructions: str | None = None,
         tools: Sequence[Tool | Callable[..., Any] | dict[str, Any]] = (),
         metadata: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Submit a run and return it completed, executing its client tools here.
 
+        `on_approval(request)` decides each call its `permissions` hold for a person: it returns
+        True (allow), False (deny), a `Decision`, or None to leave the call to someone else.
         Raises `RunError` if the run fails, times out or is cancelled.
         """
         return self.runs.run(
@@ -139,8 +150,10 @@ class Corral(SyncBaseClient):
             instructions=instructions,
             tools=tools,
             metadata=metadata,
+            permissions=permissions,
             idempotency_key=idempotency_key,
             on_event=on_event,
+            on_approval=on_approval,
         )
 
     def __enter__(self) -> Corral:
@@ -205,6 +218,11 @@ class AsyncCorral(AsyncBaseClient):
         return AsyncSessions(self)
 
     @cached_property
+    def approvals(self) -> AsyncApprovals:
+        """`/v1/approvals`: tool calls held for a person's decision."""
+        return AsyncApprovals(self)
+
+    @cached_property
     def models(self) -> AsyncModels:
         """`/v1/models`."""
         return AsyncModels(self)
@@ -250,11 +268,15 @@ class AsyncCorral(AsyncBaseClient):
         instructions: str | None = None,
         tools: Sequence[Tool | Callable[..., Any] | dict[str, Any]] = (),
         metadata: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Submit a run and return it completed, executing its client tools here.
 
+        `on_approval(request)` decides each call its `permissions` hold for a person: it returns
+        True (allow), False (deny), a `Decision`, or None to leave the call to someone else.
         Raises `RunError` if the run fails, times out or is cancelled.
         """
         return await self.runs.run(
@@ -266,8 +288,10 @@ class AsyncCorral(AsyncBaseClient):
             instructions=instructions,
             tools=tools,
             metadata=metadata,
+            permissions=permissions,
             idempotency_key=idempotency_key,
             on_event=on_event,
+            on_approval=on_approval,
         )
 
     async def __aenter__(self) -> AsyncCorral:

@@ -1,22 +1,29 @@
-"""The client-tool loop: follow a run's stream and answer each tool call it makes of this process.
+"""The client-tool loop: follow a run's stream and answer what it asks of this process.
 
-An answer that arrives after the run moved on is ignored, and a run followed again has each
-call checked against the run's pending calls first, so no tool runs twice for one call.
+That is each client tool call, and, given an `on_approval` callback, each call a permission
+policy holds for a person. An answer that arrives after the run moved on is ignored, and a run
+followed again has each call checked to still await its answer first, so no tool runs twice and
+no callback is asked about a call someone already decided. Without a callback a held call just
+waits: someone else may decide it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from corral.client._decisions import OnApproval, as_decision
 from corral.client._http import new_idempotency_key
 from corral.client._sse import AnyEvent
 from corral.client._tools import Tool
 from corral.client.errors import APIStatusError, run_error
 from corral.client.resources._common import ToolLike, local_tools, segment
 from corral.client.resources._run_events import AsyncRunEvents, RunEvents
-from corral.types.events import ClientToolCall
+from corral.client.resources.approvals import LATE_DECISION_CODES, Approvals, AsyncApprovals
+from corral.types.events import ApprovalRequested, ClientToolCall
+from corral.types.permissions import Approval, ApprovalStatus
 from corral.types.runs import Run
 from corral.types.tools import ToolResultAccepted
 
@@ -37,6 +44,14 @@ def _ignorable(error: APIStatusError) -> bool:
 def _result_body(call_id: str, output: str | None, error: str | None) -> dict[str, Any]:
     body = {"call_id": call_id, "output": output, "error": error}
     return {k: v for k, v in body.items() if v is not None}
+
+
+async def _awaited(value: Any) -> Any:
+    return await value
+
+
+def _still_pending(approvals: Sequence[Approval], call_id: str) -> bool:
+    return any(a.call_id == call_id and a.status == ApprovalStatus.PENDING for a in approvals)
 
 
 def _completed(run: Run) -> Run:
@@ -72,13 +87,15 @@ class ToolLoop(RunEvents):
         *,
         tools: Sequence[ToolLike] = (),
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
         fresh: bool = False,
     ) -> Run:
         """Stream the run, execute the client tools it calls, return it completed.
 
-        Raises `RunError` when it fails, times out or is cancelled. Unless the run is `fresh`
-        (just created here), each call is checked to still await an answer before it runs, so
-        following a run again never executes a tool twice.
+        `on_approval` decides the calls a permission policy holds (see `Decision`); without it
+        they wait for a decision made elsewhere. Raises `RunError` when the run fails, times
+        out or is cancelled. Unless the run is `fresh` (just created here), each call is checked
+        to still await an answer first, so following a run again never executes a tool twice.
         """
         executable = local_tools(tools)
         with self.stream(run_id) as events:
@@ -87,6 +104,8 @@ class ToolLoop(RunEvents):
                     on_event(event)
                 if isinstance(event, ClientToolCall):
                     self._answer(run_id, event, executable, fresh)
+                elif isinstance(event, ApprovalRequested) and on_approval is not None:
+                    self._approve(run_id, event, on_approval, fresh)
         return _completed(self._current(run_id))
 
     def _current(self, run_id: str) -> Run:
@@ -105,6 +124,30 @@ class ToolLoop(RunEvents):
             self.submit_tool_result(run_id, call_id=call.call_id, output=output, error=error)
         except APIStatusError as failure:
             if not _ignorable(failure):
+                raise
+
+    def _approve(
+        self, run_id: str, request: ApprovalRequested, on_approval: OnApproval, fresh: bool
+    ) -> None:
+        approvals = Approvals(self._client)
+        if not fresh and not _still_pending(approvals.of_run(run_id), request.call_id):
+            return
+        answer = on_approval(request)
+        if inspect.isawaitable(answer):
+            answer = asyncio.run(_awaited(answer))
+        decision = as_decision(answer)
+        if decision is None:
+            return
+        try:
+            approvals.decide(
+                run_id,
+                request.call_id,
+                decision=decision.decision,
+                message=decision.message,
+                input=decision.input,
+            )
+        except APIStatusError as failure:
+            if failure.code not in LATE_DECISION_CODES:
                 raise
 
 
@@ -134,12 +177,13 @@ class AsyncToolLoop(AsyncRunEvents):
         *,
         tools: Sequence[ToolLike] = (),
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
         fresh: bool = False,
     ) -> Run:
         """Stream the run, execute the client tools it calls, return it completed.
 
-        Raises `RunError` when it fails, times out or is cancelled. Async tools are awaited,
-        sync ones run in a thread.
+        Raises `RunError` when it fails, times out or is cancelled. Async tools and
+        `on_approval` callbacks are awaited, sync ones run in a thread.
         """
         executable = local_tools(tools)
         async with self.stream(run_id) as events:
@@ -150,6 +194,8 @@ class AsyncToolLoop(AsyncRunEvents):
                         await result
                 if isinstance(event, ClientToolCall):
                     await self._answer(run_id, event, executable, fresh)
+                elif isinstance(event, ApprovalRequested) and on_approval is not None:
+                    await self._approve(run_id, event, on_approval, fresh)
         return _completed(await self._current(run_id))
 
     async def _current(self, run_id: str) -> Run:
@@ -169,4 +215,32 @@ class AsyncToolLoop(AsyncRunEvents):
             await self.submit_tool_result(run_id, call_id=call.call_id, output=output, error=error)
         except APIStatusError as failure:
             if not _ignorable(failure):
+                raise
+
+    async def _approve(
+        self, run_id: str, request: ApprovalRequested, on_approval: OnApproval, fresh: bool
+    ) -> None:
+        approvals = AsyncApprovals(self._client)
+        if not fresh and not _still_pending(await approvals.of_run(run_id), request.call_id):
+            return
+        answer: Any
+        if inspect.iscoroutinefunction(on_approval):
+            answer = await on_approval(request)
+        else:
+            answer = await asyncio.to_thread(on_approval, request)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        decision = as_decision(answer)
+        if decision is None:
+            return
+        try:
+            await approvals.decide(
+                run_id,
+                request.call_id,
+                decision=decision.decision,
+                message=decision.message,
+                input=decision.input,
+            )
+        except APIStatusError as failure:
+            if failure.code not in LATE_DECISION_CODES:
                 raise

@@ -39,9 +39,14 @@ class Agents(SyncResource):
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         spend_limits: dict[str, float | None] = NOT_GIVEN,
+        permissions: dict[str, Any] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
-        """Create an agent at version 1."""
+        """Create an agent at version 1.
+
+        `permissions` says which of its tool calls run at once, wait for a person (`ask`), or
+        never run: `{"default": "allow", "tools": {"bash": "ask"}}`.
+        """
         body = _agent_body(
             tools,
             name=name,
@@ -56,6 +61,7 @@ class Agents(SyncResource):
             skills=skills,
             metadata=metadata,
             spend_limits=spend_limits,
+            permissions=permissions,
         )
         response = self._client.request(
             "POST",
@@ -90,6 +96,7 @@ class Agents(SyncResource):
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         spend_limits: dict[str, float | None] = NOT_GIVEN,
+        permissions: dict[str, Any] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
         body = _agent_body(
@@ -105,6 +112,7 @@ class Agents(SyncResource):
             skills=skills,
             metadata=metadata,
             spend_limits=spend_limits,
+            permissions=permissions,
         )
         response = self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
         return Agent.model_validate(response.json())
@@ -138,9 +146,14 @@ class AsyncAgents(AsyncResource):
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         spend_limits: dict[str, float | None] = NOT_GIVEN,
+        permissions: dict[str, Any] = NOT_GIVEN,
         idempotency_key: str | None = None,
     ) -> Agent:
-        """Create an agent at version 1."""
+        """Create an agent at version 1.
+
+        `permissions` says which of its tool calls run at once, wait for a person (`ask`), or
+        never run: `{"default": "allow", "tools": {"bash": "ask"}}`.
+        """
         body = _agent_body(
             tools,
             name=name,
@@ -155,6 +168,7 @@ class AsyncAgents(AsyncResource):
             skills=skills,
             metadata=metadata,
             spend_limits=spend_limits,
+            permissions=permissions,
         )
         response = await self._client.request(
             "POST",
@@ -189,6 +203,7 @@ class AsyncAgents(AsyncResource):
         skills: Sequence[dict[str, str]] = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         spend_limits: dict[str, float | None] = NOT_GIVEN,
+        permissions: dict[str, Any] = NOT_GIVEN,
     ) -> Agent:
         """Change fields; a change makes a new version (the same spec again does not)."""
         body = _agent_body(
@@ -204,6 +219,7 @@ class AsyncAgents(AsyncResource):
             skills=skills,
             metadata=metadata,
             spend_limits=spend_limits,
+            permissions=permissions,
         )
         response = await self._client.request("PATCH", f"/v1/agents/{segment(agent)}", json=body)
         return Agent.model_validate(response.json())

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from corral.client._decisions import OnApproval
 from corral.client._http import clean_body, new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client.resources._common import ToolLike, segment, tool_refs
@@ -41,6 +42,7 @@ def run_body(
     api_keys: dict[str, str] | None = None,
     files: Sequence[FileRefLike] = (),
     skills: Sequence[SkillLike] = (),
+    permissions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The body of `POST /v1/runs`; `model`/`instructions` make an inline agent."""
     if agent is None and agent_spec is None and session is None:
@@ -61,6 +63,7 @@ def run_body(
         "session": session,
         "metadata": metadata,
         "api_keys": api_keys,
+        "permissions": permissions,
     }
     if tools:
         body["tools"] = tool_refs(tools)
@@ -111,10 +114,12 @@ class Runs(ToolLoop, RunWaiting):
         api_keys: dict[str, str] | None = None,
         files: Sequence[FileRefLike] = (),
         skills: Sequence[SkillLike] = (),
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
         """Submit a run (queued); give `agent`, `agent_spec` (or `model`) or `session`.
 
+        `permissions` (allow, ask or deny, by tool) is layered over the agent's and session's.
         An idempotency key is sent with every create, so a retried request never runs twice.
         """
         body = run_body(
@@ -130,6 +135,7 @@ class Runs(ToolLoop, RunWaiting):
             api_keys=api_keys,
             files=files,
             skills=skills,
+            permissions=permissions,
         )
         response = self._client.request(
             "POST", "/v1/runs", json=body, idempotency_key=idempotency_key or new_idempotency_key()
@@ -176,13 +182,16 @@ class Runs(ToolLoop, RunWaiting):
         api_keys: dict[str, str] | None = None,
         files: Sequence[FileRefLike] = (),
         skills: Sequence[SkillLike] = (),
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Submit a run and `follow` it: the completed run, client tools executed here.
 
-        With your own `idempotency_key` the run may be one submitted before, so its tool
-        calls are checked to still await an answer before they run.
+        `on_approval` decides the calls its permissions hold for a person; without it they
+        wait for a decision made elsewhere. With your own `idempotency_key` the run may be one
+        submitted before, so its calls are checked to still await an answer first.
         """
         run = self.create(
             input=input,
@@ -196,9 +205,16 @@ class Runs(ToolLoop, RunWaiting):
             api_keys=api_keys,
             files=files,
             skills=skills,
+            permissions=permissions,
             idempotency_key=idempotency_key,
         )
-        return self.follow(run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None)
+        return self.follow(
+            run.id,
+            tools=tools,
+            on_event=on_event,
+            on_approval=on_approval,
+            fresh=idempotency_key is None,
+        )
 
 
 class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
@@ -224,10 +240,12 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
         api_keys: dict[str, str] | None = None,
         files: Sequence[FileRefLike] = (),
         skills: Sequence[SkillLike] = (),
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
         """Submit a run (queued); give `agent`, `agent_spec` (or `model`) or `session`.
 
+        `permissions` (allow, ask or deny, by tool) is layered over the agent's and session's.
         An idempotency key is sent with every create, so a retried request never runs twice.
         """
         body = run_body(
@@ -243,6 +261,7 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
             api_keys=api_keys,
             files=files,
             skills=skills,
+            permissions=permissions,
         )
         response = await self._client.request(
             "POST", "/v1/runs", json=body, idempotency_key=idempotency_key or new_idempotency_key()
@@ -290,13 +309,16 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
         api_keys: dict[str, str] | None = None,
         files: Sequence[FileRefLike] = (),
         skills: Sequence[SkillLike] = (),
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Submit a run and `follow` it: the completed run, client tools executed here.
 
-        With your own `idempotency_key` the run may be one submitted before, so its tool
-        calls are checked to still await an answer before they run.
+        `on_approval` decides the calls its permissions hold for a person; without it they
+        wait for a decision made elsewhere. With your own `idempotency_key` the run may be one
+        submitted before, so its calls are checked to still await an answer first.
         """
         run = await self.create(
             input=input,
@@ -310,8 +332,13 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
             api_keys=api_keys,
             files=files,
             skills=skills,
+            permissions=permissions,
             idempotency_key=idempotency_key,
         )
         return await self.follow(
-            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+            run.id,
+            tools=tools,
+            on_event=on_event,
+            on_approval=on_approval,
+            fresh=idempotency_key is None,
         )

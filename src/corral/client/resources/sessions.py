@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from corral.client._decisions import OnApproval
 from corral.client._http import new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client._sse import AnyEvent, AsyncStream, Stream
@@ -27,6 +28,7 @@ def _session_body(
     metadata: dict[str, str] | None,
     api_keys: dict[str, str] | None = None,
     max_spend_usd: float | None = None,
+    permissions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if agent is None and agent_spec is None:
         if model is None:
@@ -39,6 +41,7 @@ def _session_body(
         "metadata": metadata,
         "api_keys": api_keys,
         "max_spend_usd": max_spend_usd,
+        "permissions": permissions,
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -48,6 +51,7 @@ def _message_body(
     tools: Sequence[ToolLike],
     metadata: dict[str, str] | None,
     api_keys: dict[str, str] | None = None,
+    permissions: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"input": input}
     if tools:
@@ -56,6 +60,8 @@ def _message_body(
         body["metadata"] = metadata
     if api_keys:
         body["api_keys"] = api_keys
+    if permissions is not None:
+        body["permissions"] = permissions
     return body
 
 
@@ -70,13 +76,17 @@ class SessionMessages(SyncResource):
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        """Queue a message; returns its run (queued until earlier messages are done)."""
+        """Queue a message; returns its run (queued until earlier messages are done).
+
+        `permissions` is layered over the session's, for this message's run only.
+        """
         response = self._client.request(
             "POST",
             f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata, api_keys),
+            json=_message_body(input, tools, metadata, api_keys, permissions),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Run.model_validate(response.json())
@@ -100,17 +110,26 @@ class Sessions(SyncResource):
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
         max_spend_usd: float | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
         """Open a session with a stored agent, an inline `agent_spec`, or just a `model`.
 
-        `max_spend_usd` caps what all its runs together spend (see `update` to raise it).
+        `max_spend_usd` caps what all its runs together spend (see `update` to raise it);
+        `permissions` is layered over the agent's for every run of the session.
         """
         response = self._client.request(
             "POST",
             "/v1/sessions",
             json=_session_body(
-                agent, agent_version, agent_spec, model, metadata, api_keys, max_spend_usd
+                agent,
+                agent_version,
+                agent_spec,
+                model,
+                metadata,
+                api_keys,
+                max_spend_usd,
+                permissions,
             ),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
@@ -147,14 +166,17 @@ class Sessions(SyncResource):
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Send a message and follow its run: the completed run, client tools executed here.
 
-        The session's conversation includes the new turns as soon as this returns. With your
-        own `idempotency_key` the message may be one sent before: its run's tool calls are
-        checked to still await an answer before they run.
+        `on_approval` decides the calls held for a person, as in `runs.run`. The session's
+        conversation includes the new turns as soon as this returns. With your own
+        `idempotency_key` the message may be one sent before: its run's calls are checked to
+        still await an answer first.
         """
         run = self.messages.create(
             session_id,
@@ -162,10 +184,15 @@ class Sessions(SyncResource):
             tools=tools,
             metadata=metadata,
             api_keys=api_keys,
+            permissions=permissions,
             idempotency_key=idempotency_key,
         )
         return Runs(self._client).follow(
-            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+            run.id,
+            tools=tools,
+            on_event=on_event,
+            on_approval=on_approval,
+            fresh=idempotency_key is None,
         )
 
     def stream(self, session_id: str, *, after: int | None = None) -> Stream[AnyEvent]:
@@ -197,13 +224,17 @@ class AsyncSessionMessages(AsyncResource):
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Run:
-        """Queue a message; returns its run (queued until earlier messages are done)."""
+        """Queue a message; returns its run (queued until earlier messages are done).
+
+        `permissions` is layered over the session's, for this message's run only.
+        """
         response = await self._client.request(
             "POST",
             f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata, api_keys),
+            json=_message_body(input, tools, metadata, api_keys, permissions),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
         return Run.model_validate(response.json())
@@ -227,17 +258,26 @@ class AsyncSessions(AsyncResource):
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
         max_spend_usd: float | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Session:
         """Open a session with a stored agent, an inline `agent_spec`, or just a `model`.
 
-        `max_spend_usd` caps what all its runs together spend (see `update` to raise it).
+        `max_spend_usd` caps what all its runs together spend (see `update` to raise it);
+        `permissions` is layered over the agent's for every run of the session.
         """
         response = await self._client.request(
             "POST",
             "/v1/sessions",
             json=_session_body(
-                agent, agent_version, agent_spec, model, metadata, api_keys, max_spend_usd
+                agent,
+                agent_version,
+                agent_spec,
+                model,
+                metadata,
+                api_keys,
+                max_spend_usd,
+                permissions,
             ),
             idempotency_key=idempotency_key or new_idempotency_key(),
         )
@@ -274,14 +314,17 @@ class AsyncSessions(AsyncResource):
         tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         api_keys: dict[str, str] | None = None,
+        permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
         on_event: OnEvent | None = None,
+        on_approval: OnApproval | None = None,
     ) -> Run:
         """Send a message and follow its run: the completed run, client tools executed here.
 
-        The session's conversation includes the new turns as soon as this returns. With your
-        own `idempotency_key` the message may be one sent before: its run's tool calls are
-        checked to still await an answer before they run.
+        `on_approval` decides the calls held for a person, as in `runs.run`. The session's
+        conversation includes the new turns as soon as this returns. With your own
+        `idempotency_key` the message may be one sent before: its run's calls are checked to
+        still await an answer first.
         """
         run = await self.messages.create(
             session_id,
@@ -289,10 +332,15 @@ class AsyncSessions(AsyncResource):
             tools=tools,
             metadata=metadata,
             api_keys=api_keys,
+            permissions=permissions,
             idempotency_key=idempotency_key,
         )
         return await AsyncRuns(self._client).follow(
-            run.id, tools=tools, on_event=on_event, fresh=idempotency_key is None
+            run.id,
+            tools=tools,
+            on_event=on_event,
+            on_approval=on_approval,
+            fresh=idempotency_key is None,
         )
 
     def stream(self, session_id: str, *, after: int | None = None) -> AsyncStream[AnyEvent]:
