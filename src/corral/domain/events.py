@@ -20,8 +20,10 @@ __all__ = [
     "CalledTool",
     "ClientToolCall",
     "ClientToolResult",
+    "ContextCompacted",
     "EventPayload",
     "Failure",
+    "McpReconnected",
     "McpUnavailable",
     "MessageCompleted",
     "MessageDelta",
@@ -177,6 +179,25 @@ class Usage(EventPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class ContextCompacted(EventPayload):
+    """Before a model call, a summary took the place of the conversation's oldest messages.
+
+    `trigger` is `threshold` (the request would have filled most of the window) or `overflow`
+    (the provider refused it as too long).
+    """
+
+    type: ClassVar[str] = "context.compacted"
+    trigger: str
+    messages_total: int
+    messages_summarized: int
+    messages_newly_summarized: int
+    summary_calls: int
+    summary_chars: int
+    estimated_tokens_before: int
+    estimated_tokens_after: int
+
+
+@dataclass(frozen=True, slots=True)
 class ToolStarted(EventPayload):
     """Corral began executing a tool call."""
 
@@ -281,6 +302,16 @@ class McpUnavailable(EventPayload):
     type: ClassVar[str] = "mcp.unavailable"
     server: str
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class McpReconnected(EventPayload):
+    """An MCP server whose connection was lost mid-run is connected again."""
+
+    type: ClassVar[str] = "mcp.reconnected"
+    server: str
+    attempts: int
+    downtime_s: float
 
 
 @dataclass(frozen=True, slots=True)

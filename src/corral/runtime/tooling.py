@@ -2,7 +2,8 @@
 
 Its environment is started when first needed: to place its inputs and skills, run its setup
 commands (once per workspace), start its local MCP servers, or execute a builtin tool. Remote
-MCP servers are connected at the start; everything is closed at the end.
+MCP servers are connected at the start, and again if their connection is lost mid-run (the events
+saying so are written when a tool is next called); everything is closed at the end.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ class RunTooling:
             from corral.tools.mcp_toolbox import McpToolbox
 
             self._mcp = await McpToolbox.connect(
-                self.tools.mcp_servers, launcher=self.workspace, egress=self.egress
+                self.tools.mcp_servers, launcher=self.workspace, egress=self.egress, emit=emit
             )
             for server, reason in self._mcp.failures.items():
                 emit(McpUnavailable(server=server, reason=reason))
@@ -222,14 +223,21 @@ class RunTooling:
         return await self.workspace.outputs()
 
     async def call(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
-        """Execute a server-side tool call."""
+        """Execute a server-side tool call.
+
+        Then the events of MCP servers reconnected (or given up) meanwhile are written: from
+        here, between the call's own events, never in the middle of a model turn.
+        """
         context = ToolContext(
             run_id=self.run_id,
             workspace_id=self.workspace_id,
             workspace=self.workspace if tool.needs_files else None,
             egress=self.egress,
         )
-        return await tool.run(arguments, context)
+        outcome = await tool.run(arguments, context)
+        if self._mcp is not None:
+            self._mcp.flush()
+        return outcome
 
     async def close(self) -> None:
         """Disconnect the MCP servers and stop what still runs in the workspace."""

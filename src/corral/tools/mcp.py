@@ -3,11 +3,13 @@
 This is the seam to MCP: SDK and transport errors are turned here into `McpUnavailable` (while
 connecting) or into a tool error the model reads (while calling), so no MCP failure can end a run
 or hang it. Each server's tools are offered to the model as `<server>__<tool>`; see `tool_name`.
+A connection is never reopened: `mcp_reconnect` replaces a lost one, guided by `Delivery`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import enum
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -23,10 +25,12 @@ from corral.domain.run_spec import McpServerSpec
 from corral.sandbox.egress import EgressPolicy, EgressRefused
 from corral.tools.base import ToolOutcome
 from corral.tools.mcp_content import outcome
+from corral.tools.mcp_listing import list_tools, offered
 from corral.tools.mcp_specs import McpTool, tool_name
-from corral.tools.mcp_stdio import Launcher, environment_stdio
+from corral.tools.mcp_stdio import Launcher, StderrTail, environment_stdio
 
 __all__ = [
+    "Delivery",
     "McpConnection",
     "McpServerSpec",
     "McpTool",
@@ -37,7 +41,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _CLIENT_INFO = types.Implementation(name="corral", version="0.1.0")
-_STDERR_TAIL_BYTES = 2_000
 _CLOSE_GRACE_S = 5.0
 """How long a polite close (HTTP session DELETE, stdio shutdown) may take before it is cut."""
 _SETTLE_S = 5.0
@@ -45,6 +48,9 @@ _SETTLE_S = 5.0
 _READ_MARGIN_S = 30.0
 """HTTP read timeout beyond `call_timeout_s`: the SDK drops the whole session on a read timeout,
 so ours must fire first and leave the session usable."""
+_UNREACHED_WAIT_S = 0.5
+"""How long a call that lost its connection waits to learn whether the server was unreachable:
+the SDK fails the call a moment before the transport reports why."""
 
 
 class McpUnavailable(Exception):
@@ -56,23 +62,15 @@ class McpUnavailable(Exception):
         self.reason = reason
 
 
-class _StderrTail:
-    """Keeps the last bytes a stdio server wrote to stderr, to explain why it failed."""
+class Delivery(enum.Enum):
+    """What became of a call, as far as a connection that may have been lost can tell."""
 
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.closed = asyncio.Event()
-
-    def feed(self, data: bytes) -> None:
-        """More of the server's stderr; empty once it is closed."""
-        if not data:
-            self.closed.set()
-        self.data += data
-        del self.data[:-_STDERR_TAIL_BYTES]
-
-    def text(self) -> str:
-        lines = self.data.decode(errors="replace").strip().splitlines()
-        return " | ".join(line.strip() for line in lines[-5:] if line.strip())
+    ANSWERED = "answered"
+    """The server answered (a result or an error), or the call timed out: the session holds."""
+    LOST = "lost"
+    """The connection was lost while the server had the call: whether it ran is unknown."""
+    UNSENT = "unsent"
+    """The connection was lost before the server could run the call: sending it again is safe."""
 
 
 class McpConnection:
@@ -88,16 +86,19 @@ class McpConnection:
         spec: McpServerSpec,
         launcher: Launcher | None = None,
         egress: EgressPolicy | None = None,
+        missing_ok: bool = False,
     ) -> None:
         self.spec = spec
         self.tools: list[McpTool] = []
         self._launcher = launcher
         self._egress = egress or EgressPolicy()
+        self._missing_ok = missing_ok
         self._session: ClientSession | None = None
         self._stage = "connect"
         self._lost: str | None = None
+        self._failure: BaseException | None = None
         self._http_error: str | None = None
-        self._stderr: _StderrTail | None = None
+        self._stderr: StderrTail | None = None
         self._stop = asyncio.Event()
         self._scope = anyio.CancelScope()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -110,17 +111,20 @@ class McpConnection:
         *,
         launcher: Launcher | None = None,
         egress: EgressPolicy | None = None,
+        missing_ok: bool = False,
     ) -> McpConnection:
         """Connect, initialize and list the server's tools within `spec.connect_timeout_s`.
 
         A remote server is reached only where `egress` allows (default: public addresses); a
-        local one is started by `launcher`, in the run's environment.
+        local one is started by `launcher`, in the run's environment. A tool `spec.tools` names
+        that the server lacks makes it unavailable, unless `missing_ok` (a server reconnected
+        mid-run keeps what it still has).
 
         Raises:
             McpUnavailable: any of the three steps failed or took too long, or `egress` refused
                 the server's URL.
         """
-        connection = cls(spec, launcher, egress)
+        connection = cls(spec, launcher, egress, missing_ok)
         owner = asyncio.create_task(connection._own(), name=f"mcp {spec.name}")
         connection._owner = owner
         try:
@@ -145,13 +149,28 @@ class McpConnection:
         reason = f"no answer within {spec.connect_timeout_s:g} s (waiting for {stage})"
         raise McpUnavailable(spec.name, reason)
 
+    @property
+    def lost(self) -> str | None:
+        """Why the connection is lost or closed; None while it serves."""
+        if self._lost is None and self._owner is not None and self._owner.done():
+            return "the connection ended"
+        return self._lost
+
     async def call(self, tool: McpTool, arguments: dict[str, Any]) -> ToolOutcome:
         """Call one tool; every failure becomes the outcome's error, none is raised."""
+        result, _ = await self.attempt(tool, arguments)
+        return result
+
+    async def attempt(
+        self, tool: McpTool, arguments: dict[str, Any]
+    ) -> tuple[ToolOutcome, Delivery]:
+        """Call one tool, and say whether the server may have run it if the connection broke."""
         server, remote = self.spec.name, tool.remote_name
         session, owner = self._session, self._owner
-        if self._lost is not None or session is None or owner is None:
-            lost = self._lost or "the connection is closed"
-            return ToolOutcome(error=f"MCP server {server} is not connected: {lost}")
+        if self.lost is not None or session is None or owner is None:
+            lost = self.lost or "the connection is closed"
+            error = f"MCP server {server} is not connected: {lost}"
+            return ToolOutcome(error=error), Delivery.UNSENT
         request = asyncio.ensure_future(session.call_tool(remote, arguments))
         try:
             await asyncio.wait(
@@ -164,14 +183,10 @@ class McpConnection:
                 await _abandon(request)
         if request.done() and not request.cancelled():
             try:
-                return outcome(request.result())
+                return outcome(request.result()), Delivery.ANSWERED
             except MCPError as exc:
                 if exc.code != types.CONNECTION_CLOSED:
-                    http = f" ({self._http_error})" if self._http_error else ""
-                    self._http_error = None
-                    return ToolOutcome(
-                        error=f"MCP server {server} refused tools/call {remote}: {exc}{http}"
-                    )
+                    return self._refused(remote, exc)
                 self._lost = await self._explain(exc)
             except Exception as exc:  # the SDK raises more than MCPError (validation, transport)
                 logger.warning(
@@ -179,21 +194,48 @@ class McpConnection:
                     exc_info=True,
                     extra={"action": "mcp.call_failed", "server": server, "tool": remote},
                 )
-                return ToolOutcome(error=f"MCP server {server} failed tools/call {remote}: {exc!r}")
-        if self._lost is not None:
-            return ToolOutcome(
-                error=f"MCP server {server} disconnected during tools/call {remote}: {self._lost}"
-            )
+                error = f"MCP server {server} failed tools/call {remote}: {exc!r}"
+                return ToolOutcome(error=error), Delivery.ANSWERED
+        if self.lost is not None:
+            delivery = Delivery.UNSENT if await self._unreached(owner) else Delivery.LOST
+            error = f"MCP server {server} disconnected during tools/call {remote}: {self.lost}"
+            return ToolOutcome(error=error), delivery
         return ToolOutcome(
             error=f"MCP server {server} did not answer tools/call {remote} "
             f"within {self.spec.call_timeout_s:g} s"
-        )
+        ), Delivery.ANSWERED
 
-    async def close(self) -> None:
+    def _refused(self, remote: str, exc: MCPError) -> tuple[ToolOutcome, Delivery]:
+        """A JSON-RPC error answer; HTTP 404 means the server no longer knows the session.
+
+        MCP servers answer 404 to a session they ended or never had (one that restarted), and
+        handle nothing of the request: the session is lost, the call unsent.
+        """
+        http, self._http_error = self._http_error, None
+        error = f"MCP server {self.spec.name} refused tools/call {remote}: {exc}"
+        error += f" ({http})" if http else ""
+        if http is not None and http.startswith("HTTP 404 "):
+            self._lost = f"the server no longer knows the session ({http}); it may have restarted"
+            return ToolOutcome(error=error), Delivery.UNSENT
+        return ToolOutcome(error=error), Delivery.ANSWERED
+
+    async def _unreached(self, owner: asyncio.Task[None]) -> bool:
+        """Whether the connection broke because the server could not be reached at all.
+
+        Then the call's request never left: the transport fails on connecting. (Corral calls
+        one tool of a server at a time, so the failed request is this call's.)
+        """
+        if self.spec.url is None:
+            return False
+        await asyncio.wait({owner}, timeout=_UNREACHED_WAIT_S)
+        return isinstance(self._failure, httpx2.ConnectError | httpx2.ConnectTimeout)
+
+    async def close(self, *, polite: bool = True) -> None:
         """End the session politely if the server lets us, and stop a stdio server's processes.
 
-        The closing goes on when the caller is cancelled meanwhile (a worker shutting down): the
-        SDK's shutdown of a stdio server runs in the owner task, and a task cancelled from outside
+        Not `polite`, the session is dropped at once (it is lost: the server is gone). The closing
+        goes on when the caller is cancelled meanwhile (a worker shutting down): the SDK's
+        shutdown of a stdio server runs in the owner task, and a task cancelled from outside
         would skip it and leave the server running. Every wait in it is bounded.
         """
         self._session = None
@@ -202,15 +244,15 @@ class McpConnection:
         if owner is None or owner.done():
             return
         self._stop.set()
-        closing = asyncio.ensure_future(self._close_owner(owner))
+        closing = asyncio.ensure_future(self._close_owner(owner, _CLOSE_GRACE_S if polite else 0))
         try:
             await asyncio.shield(closing)
         except asyncio.CancelledError:
             await asyncio.wait({closing})
             raise
 
-    async def _close_owner(self, owner: asyncio.Task[None]) -> None:
-        await asyncio.wait({owner}, timeout=_CLOSE_GRACE_S)
+    async def _close_owner(self, owner: asyncio.Task[None], grace_s: float) -> None:
+        await asyncio.wait({owner}, timeout=grace_s)
         await self._abort()
 
     async def _abort(self) -> None:
@@ -230,12 +272,13 @@ class McpConnection:
                     self._stage = "initialize"
                     await session.initialize()
                     self._stage = "tools/list"
-                    self.tools = self._offered(await _list_tools(session))
+                    self.tools = offered(self.spec, await list_tools(session), self._missing_ok)
                     self._session = session
                     self._http_error = None
                     self._ready.set_result(None)
                     await self._stop.wait()
         except (Exception, BaseExceptionGroup) as exc:  # what broke the transport is the reason
+            self._failure = _leaf(exc)
             reason = await self._explain(exc)
             log_extra = {"action": "mcp.lost", "server": self.spec.name, "reason": reason}
             logger.warning("MCP server connection failed", exc_info=True, extra=log_extra)
@@ -273,7 +316,7 @@ class McpConnection:
         if self._launcher is None:
             raise RuntimeError("a local MCP server runs only in a run's environment")
         self._stage = f"start {spec.command}"
-        tail = self._stderr = _StderrTail()
+        tail = self._stderr = StderrTail()
         argv = [spec.command, *spec.args]
         async with environment_stdio(
             self._launcher, spec.name, argv, dict(spec.env), on_stderr=tail.feed
@@ -284,27 +327,6 @@ class McpConnection:
         """Remember an HTTP error status: the SDK reports it only as a generic JSON-RPC error."""
         if response.status_code >= 400:
             self._http_error = f"HTTP {response.status_code} {response.reason_phrase}"
-
-    def _offered(self, listed: list[types.Tool]) -> list[McpTool]:
-        """The listed tools the spec allows, as offered to the model."""
-        wanted = self.spec.tools
-        if wanted is not None:
-            missing = sorted(set(wanted) - {tool.name for tool in listed})
-            if missing:
-                offered = ", ".join(tool.name for tool in listed) or "none"
-                raise LookupError(f"no tool named {', '.join(missing)} (it has: {offered})")
-            listed = [tool for tool in listed if tool.name in wanted]
-        return [
-            McpTool(
-                server=self.spec.name,
-                name=tool_name(self.spec.name, tool.name),
-                remote_name=tool.name,
-                description=tool.description or tool.title or "",
-                parameters={"type": "object", **tool.input_schema},
-                rerun_safe=self.spec.idempotent or _says_rerun_safe(tool),
-            )
-            for tool in listed
-        ]
 
     @property
     def _url(self) -> str:
@@ -339,25 +361,6 @@ class McpConnection:
         if self._ready.done():
             return what
         return f"{self._stage} failed: {what}"
-
-
-def _says_rerun_safe(tool: types.Tool) -> bool:
-    """Whether the server marks the tool read-only or idempotent (its own hints, MCP 2025-03)."""
-    hints = tool.annotations
-    return hints is not None and bool(hints.read_only_hint or hints.idempotent_hint)
-
-
-async def _list_tools(session: ClientSession) -> list[types.Tool]:
-    """Every tool the server lists, across pages."""
-    listed: list[types.Tool] = []
-    cursor: str | None = None
-    while True:
-        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        page = await session.list_tools(params=params)
-        listed.extend(page.tools)
-        cursor = page.next_cursor
-        if not cursor:
-            return listed
 
 
 async def _abandon(request: asyncio.Future[Any]) -> None:

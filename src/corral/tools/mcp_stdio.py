@@ -23,7 +23,7 @@ from mcp.shared.message import SessionMessage
 
 from corral.sandbox import pipes
 
-__all__ = ["MAX_LINE_BYTES", "Launcher", "ServerPipes", "environment_stdio"]
+__all__ = ["MAX_LINE_BYTES", "Launcher", "ServerPipes", "StderrTail", "environment_stdio"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,26 @@ class Launcher(Protocol):
     async def stop(self, name: str) -> None:
         """Stop the server and everything it started."""
         ...
+
+
+class StderrTail:
+    """Keeps the last bytes a stdio server wrote to stderr, to explain why it failed."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.closed = asyncio.Event()
+
+    def feed(self, data: bytes) -> None:
+        """More of the server's stderr; empty once it is closed."""
+        if not data:
+            self.closed.set()
+        self.data += data
+        del self.data[:-_STDERR_TAIL_BYTES]
+
+    def text(self) -> str:
+        """Its last few non-blank lines, joined on one line."""
+        lines = self.data.decode(errors="replace").strip().splitlines()
+        return " | ".join(line.strip() for line in lines[-5:] if line.strip())
 
 
 @asynccontextmanager

@@ -141,12 +141,24 @@ class ApprovalDecided(BaseEvent):
 class McpUnavailable(BaseEvent):
     """An MCP server of the run could not be used.
 
-    Its tools are not offered to the model, which is told why.
+    At the start, its tools are not offered to the model, which is told why. Mid-run (reconnecting
+    to a lost server gave up), its tools stay offered and every call to them fails at once.
     """
 
     type: Literal["mcp.unavailable"] = "mcp.unavailable"
     server: str
     reason: str
+
+
+class McpReconnected(BaseEvent):
+    """An MCP server whose connection was lost mid-run is connected again; its tools work."""
+
+    type: Literal["mcp.reconnected"] = "mcp.reconnected"
+    server: str
+    attempts: int
+    """Connection attempts it took, the successful one included."""
+    downtime_s: float
+    """From when the loss was noticed to when the server was back."""
 
 
 class UsageEvent(BaseEvent):
@@ -161,6 +173,31 @@ class UsageEvent(BaseEvent):
     cache_write_tokens: int = 0
     """Of `input_tokens`, how many were written to the provider's prompt cache."""
     cost_usd: float
+
+
+class ContextCompacted(BaseEvent):
+    """Before a model call, a summary took the place of the conversation's oldest messages.
+
+    The session and the run keep every original message; only what the model is sent changes.
+    """
+
+    type: Literal["context.compacted"] = "context.compacted"
+    trigger: Literal["threshold", "overflow"]
+    """`threshold`: the request would have filled most of the model's context window;
+    `overflow`: the provider refused the request as too long, and it was tried again."""
+    messages_total: int
+    """Messages in the conversation (a session's earlier ones included)."""
+    messages_summarized: int
+    """How many leading messages the summary now stands in for."""
+    messages_newly_summarized: int
+    """Of those, how many this compaction folded in (the rest were in an earlier summary)."""
+    summary_calls: int
+    """Model calls made to write the summary (0: the session's last summary sufficed)."""
+    summary_chars: int
+    estimated_tokens_before: int
+    """Estimated input tokens of the request before the compaction."""
+    estimated_tokens_after: int
+    """And after it."""
 
 
 class BudgetWarning(BaseEvent):
@@ -226,7 +263,9 @@ Event = Annotated[
     | ApprovalRequested
     | ApprovalDecided
     | McpUnavailable
+    | McpReconnected
     | UsageEvent
+    | ContextCompacted
     | BudgetWarning
     | SessionStopped
     | RunCompleted
