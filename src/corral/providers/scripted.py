@@ -5,6 +5,12 @@ offered, calls the first of them once (arguments made from its JSON Schema) and 
 with the tool's result. Builtin tools are called only when a directive names them. Prompt
 directives `[[name args]]`, in the user message or the agent's instructions, script the rest;
 README.md lists them.
+
+Like a real model it refuses a prompt larger than its context window (`context_length_exceeded`):
+1,000,000 tokens for `test`, N for a model of the test API named `test-N` (declared in a catalog
+override, to try context compaction), and tool results that answer no call. It answers a
+request to summarize a conversation (compaction) with a short digest that counts the messages
+summarized so far.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import Any
 
 import orjson
 
-from corral.domain.conversation import Message, ToolResult, last_user_text
+from corral.domain.compaction import EARLIER_TAG, SUMMARY_INSTRUCTIONS, TRANSCRIPT_TAG
+from corral.domain.conversation import Message, ToolCall, ToolResult, last_user_text
 from corral.domain.tools import ToolSchema
 from corral.errors import ProviderError
 from corral.providers.base import (
@@ -31,6 +38,8 @@ from corral.providers.base import (
     ToolCallStart,
     UsageUpdate,
 )
+from corral.providers.catalog import TEST_MODEL
+from corral.types.errors import ErrorCode
 
 _DIRECTIVE = re.compile(r"\[\[\s*([a-z_]+)(?:\s+(.*?))?\s*\]\]", re.DOTALL)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
@@ -209,11 +218,99 @@ def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
+def _prompt_tokens(request: ModelRequest) -> int:
+    """The input tokens the test model counts: its instructions' and conversation's JSON size."""
+    conversation = [message.to_json() for message in request.messages]
+    return max(1, math.ceil((len(request.instructions) + len(orjson.dumps(conversation))) / 4))
+
+
+_SIZED = re.compile(r"test-(\d+)")
+_ENTRY = re.compile(r"^\[(user|assistant|tool)\]$", re.MULTILINE)
+_SUMMARIZED = re.compile(r"Summary of (\d+) messages")
+
+
+def summary_digest(prompt: str) -> str:
+    """The test model's summary: how many messages it stands for, and the latest user words.
+
+    The count adds up over successive summaries (the earlier one's, plus the transcript's
+    entries), which shows that no message was folded in twice or missed.
+    """
+    earlier, _, transcript = prompt.partition(f"<{TRANSCRIPT_TAG}>")
+    found = _SUMMARIZED.search(earlier.partition(f"</{EARLIER_TAG}>")[0])
+    count = int(found.group(1)) if found else 0
+    entries = list(_ENTRY.finditer(transcript))
+    said = ""
+    for entry, following in zip(entries, [*entries[1:], None], strict=True):
+        if entry.group(1) == "user":
+            end = following.start() if following is not None else len(transcript)
+            said = transcript[entry.end() : end].strip().split("\n", 1)[0]
+    said = _DIRECTIVE.sub("", said).replace("[", "").replace("]", "").strip()[:60]
+    return f"Summary of {count + len(entries)} messages. The last user message said: {said}"
+
+
+def _window(model: str) -> int | None:
+    """The context window of the test model named `model`, if it has one."""
+    if model == TEST_MODEL.model:
+        return TEST_MODEL.context_window
+    sized = _SIZED.fullmatch(model)
+    return int(sized.group(1)) if sized else None
+
+
+def _check_window(request: ModelRequest, prompt_tokens: int) -> None:
+    """Refuse a prompt larger than the model's window, as a provider does."""
+    window = _window(request.model)
+    if window is not None and prompt_tokens > window:
+        raise ProviderError(
+            f"test model: the prompt takes {prompt_tokens} tokens, more than the context "
+            f"window of {request.model} ({window})",
+            code=ErrorCode.CONTEXT_LENGTH_EXCEEDED,
+            status=400,
+        )
+
+
+def _check_tool_results(messages: Sequence[Message]) -> None:
+    """Refuse results that answer no call of the assistant message just before them.
+
+    Every provider does; a conversation cut in the wrong place (compaction) would show it.
+    """
+    previous: Message | None = None
+    for message in messages:
+        if message.role == "tool":
+            called: set[str] = set()
+            if previous is not None and previous.role == "assistant":
+                called = {b.call_id for b in previous.blocks() if isinstance(b, ToolCall)}
+            answered = [b.call_id for b in message.blocks() if isinstance(b, ToolResult)]
+            if not answered or not called.issuperset(answered):
+                raise ProviderError(
+                    "test model: tool results that answer no call of the message before them",
+                    status=400,
+                )
+        previous = message
+
+
+async def _summary_events(
+    request: ModelRequest, prompt_tokens: int
+) -> AsyncIterator[ProviderEvent]:
+    """The answer to a summarization request: its digest (directives in it are not obeyed)."""
+    digest = summary_digest(last_user_text(request.messages))
+    for piece in _chunks(digest, None):
+        yield TextDelta(piece)
+    yield UsageUpdate(prompt_tokens, _tokens(digest))
+    yield Stop("end_turn")
+
+
 class ScriptedModel:
     """The provider behind model id `test`."""
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ProviderEvent]:
         """Play the script of the request's prompt."""
+        prompt_tokens = _prompt_tokens(request)
+        _check_window(request, prompt_tokens)
+        _check_tool_results(request.messages)
+        if request.instructions == SUMMARY_INSTRUCTIONS:
+            async for event in _summary_events(request, prompt_tokens):
+                yield event
+            return
         script, clean = parse_script(request.instructions, last_user_text(request.messages))
         if script.delay_s:
             await asyncio.sleep(script.delay_s)
@@ -237,9 +334,7 @@ class ScriptedModel:
         if script.tokens:
             yield UsageUpdate(*script.tokens)
         else:
-            conversation = [message.to_json() for message in request.messages]
-            prompt_size = len(request.instructions) + len(orjson.dumps(conversation))
-            yield UsageUpdate(_tokens("x" * prompt_size), _tokens(output))
+            yield UsageUpdate(prompt_tokens, _tokens(output))
         yield Stop(stop)
 
     @staticmethod

@@ -21,6 +21,7 @@ from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import runs as run_rules
+from corral.domain.compaction import ContextState
 from corral.domain.conversation import Message, ToolResult, parse_messages, parse_tool_result
 from corral.domain.event_log import format_time
 from corral.domain.events import (
@@ -76,6 +77,8 @@ class RunState:
     """When the run last let go of its worker to wait for approvals (not part of its time)."""
     paused_s: float = 0.0
     """Seconds spent waiting for approvals before that, which its timeout does not count."""
+    context: ContextState = field(default_factory=ContextState)
+    """What the model is sent of `messages`: a summary of the oldest ones, if any."""
 
     def to_json(self) -> dict[str, Any]:
         """The checkpoint as stored (at every tool call: new dicts, the values shared)."""
@@ -93,6 +96,8 @@ class RunState:
         }
         if self.parked_at is not None or self.paused_s:
             stored |= {"parked_at": self.parked_at, "paused_s": self.paused_s}
+        if context := self.context.to_json():
+            stored["context"] = context
         return stored
 
     @classmethod
@@ -111,6 +116,7 @@ class RunState:
             seq=int(data.get("seq", 0)),
             parked_at=data.get("parked_at"),
             paused_s=float(data.get("paused_s", 0.0)),
+            context=ContextState.from_json(data.get("context") or {}),
         )
 
 

@@ -3,7 +3,8 @@
 A provider that answers 429, 529 or 5xx, or whose connection breaks, is called again after a
 full-jitter backoff (its `retry-after` wins, within bounds). A stream that broke off mid-turn has
 already reached subscribers: the retry's text is matched against it and only what is new is
-emitted, so nobody sees the same words twice.
+emitted, so nobody sees the same words twice. Summarization calls (context compaction) retry
+the same way and stream nothing.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from corral.domain import budgets
 from corral.errors import ProviderError
 from corral.ids import new_id
 from corral.providers.base import ModelRequest
+from corral.runtime import compaction
 from corral.runtime.accumulator import TurnAccumulator, TurnResult
 from corral.runtime.context import RunContext
+from corral.types.errors import ErrorCode
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ def request_of(ctx: RunContext) -> ModelRequest:
     return ModelRequest(
         model=ctx.entry.model,
         instructions=instructions,
-        messages=ctx.state.messages,
+        messages=ctx.state.context.view(ctx.state.messages),
         tools=ctx.tools.schemas(),
         max_output_tokens=budgets.remaining_output_tokens(ctx.state.output_tokens, ctx.budget),
         settings=ctx.spec.model_settings,
@@ -51,9 +54,38 @@ def request_of(ctx: RunContext) -> ModelRequest:
 
 
 async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnResult:
-    """The finished turn, after as many retries as the settings allow."""
+    """The finished turn, after as many retries as the settings allow.
+
+    The conversation is compacted first if it has outgrown the model's window, and once more,
+    harder, if the provider still refuses it as too long (`runtime.compaction`).
+    """
     rng = rng or random.Random()
-    request = request_of(ctx)
+
+    async def summarize(request: ModelRequest) -> TurnResult:
+        return await _call(ctx, request, rng, shown=False)
+
+    await compaction.fit(ctx, request_of(ctx), summarize)
+    compacted_again = False
+    while True:
+        request = request_of(ctx)
+        try:
+            result = await _call(ctx, request, rng, shown=True)
+        except ProviderError as error:
+            if error.code != ErrorCode.CONTEXT_LENGTH_EXCEEDED or compacted_again:
+                raise
+            compacted_again = True
+            ctx.model_call = None  # refused whole: nothing of it counts
+            if not await compaction.fit(ctx, request, summarize, overflow=True):
+                raise
+            continue
+        compaction.measure(ctx, result)
+        return result
+
+
+async def _call(
+    ctx: RunContext, request: ModelRequest, rng: random.Random, *, shown: bool
+) -> TurnResult:
+    """One model call with its retries; `shown`: its deltas are the run's output, streamed."""
     # What subscribers have seen of this turn so far (a crashed attempt's text included).
     shown_text, shown_thinking = ctx.journal.text, ctx.journal.thinking
     attempt = 0
@@ -64,20 +96,21 @@ async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnR
         try:
             async for event in ctx.provider.stream(request):
                 delta = accumulator.feed(event)
-                if delta is not None:
+                if delta is not None and shown:
                     ctx.emit_delta(*delta)
             ctx.model_call = None
             return accumulator.result()
         except ProviderError as error:
             _mask_key(error, ctx.endpoint.api_key)
+            if shown:
+                partial = accumulator.result()
+                shown_text = _longest(shown_text, partial.text)
+                thinking = "".join(block.text for block in partial.thinking)
+                shown_thinking = _longest(shown_thinking, thinking)
+                ctx.journal.text, ctx.journal.thinking = shown_text, shown_thinking
             if not error.retryable or attempt >= ctx.services.settings.provider_max_retries:
                 raise
             ctx.model_call = None  # of a retried call, only the last attempt counts
-            partial = accumulator.result()
-            shown_text = _longest(shown_text, partial.text)
-            shown_thinking = _longest(
-                shown_thinking, "".join(block.text for block in partial.thinking)
-            )
             delay_s = backoff_s(
                 attempt, ctx.services.settings.provider_retry_base_s, error.retry_after_s, rng
             )
@@ -89,7 +122,6 @@ async def model_turn(ctx: RunContext, rng: random.Random | None = None) -> TurnR
             )
             await asyncio.sleep(delay_s)
             attempt += 1
-            ctx.journal.text, ctx.journal.thinking = shown_text, shown_thinking
 
 
 def _mask_key(error: ProviderError, api_key: str | None) -> None:

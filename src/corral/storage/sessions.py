@@ -1,4 +1,4 @@
-"""SessionStore: sessions, their remembered conversation and their run order."""
+"""SessionStore: sessions, their remembered conversation, its latest summaries, and run order."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from corral.domain.compaction import Summary
 from corral.storage import usage as usage_store
 from corral.storage.tables import runs, session_messages, sessions
 from corral.types.runs import ACTIVE_STATUSES
+
+_SHOWN = [column for column in sessions.c if column is not sessions.c.context_summary]
+"""The columns sessions are read with: the summaries are read only by the runs that need them."""
 
 
 def insert(conn: sa.Connection, values: dict[str, Any]) -> None:
@@ -22,7 +26,7 @@ def get(conn: sa.Connection, workspace_id: str, session_id: str) -> sa.RowMappin
     """The session row, or None when it is not in the workspace."""
     return (
         conn.execute(
-            sa.select(sessions).where(
+            sa.select(*_SHOWN).where(
                 sessions.c.id == session_id, sessions.c.workspace_id == workspace_id
             )
         )
@@ -53,7 +57,7 @@ def list_page(
     conn: sa.Connection, workspace_id: str, *, limit: int, before_id: str | None = None
 ) -> list[sa.RowMapping]:
     """Sessions newest first."""
-    query = sa.select(sessions).where(sessions.c.workspace_id == workspace_id)
+    query = sa.select(*_SHOWN).where(sessions.c.workspace_id == workspace_id)
     if before_id is not None:
         query = query.where(sessions.c.id < before_id)
     return list(conn.execute(query.order_by(sessions.c.id.desc()).limit(limit)).mappings())
@@ -150,4 +154,60 @@ def append_messages(
             }
             for offset, message in enumerate(new_messages)
         ],
+    )
+
+
+_KEPT_SUMMARIES = 2
+
+
+def _last_writer(conn: sa.Connection, session_id: str, covers: int) -> str | None:
+    """The run that added the session's `covers`-th message, if it is stored."""
+    return conn.execute(
+        sa.select(session_messages.c.run_id).where(
+            session_messages.c.session_id == session_id, session_messages.c.position == covers
+        )
+    ).scalar_one_or_none()
+
+
+def _holds(conn: sa.Connection, session_id: str, stored: dict[str, Any]) -> bool:
+    """Whether a stored summary covers messages the session has.
+
+    It does when the last message it covers was added by the run it names: a run that failed
+    (or was cancelled) added none of its messages, and others may since stand in their place.
+    """
+    return _last_writer(conn, session_id, int(stored["covers"])) == str(stored["run_id"])
+
+
+def summary(conn: sa.Connection, session_id: str) -> Summary | None:
+    """The latest summary of the session's first messages that holds, if any."""
+    stored = conn.execute(
+        sa.select(sessions.c.context_summary).where(sessions.c.id == session_id)
+    ).scalar_one_or_none()
+    for candidate in stored or ():
+        if _holds(conn, session_id, candidate):
+            return Summary(str(candidate["text"]), int(candidate["covers"]))
+    return None
+
+
+def keep_summary(
+    conn: sa.Connection, session_id: str, kept: Summary, *, run_id: str, history: int
+) -> None:
+    """Remember the summary a run of the session made, for the session's next runs.
+
+    It may cover messages of the run itself (past its `history`), which the session holds
+    only once the run completes: until then the summary is tagged with the run, and the latest
+    one that already held is kept beside it, in case the run fails.
+    """
+    writer = run_id if kept.covers > history else _last_writer(conn, session_id, kept.covers)
+    if writer is None:
+        return
+    stored = conn.execute(
+        sa.select(sessions.c.context_summary).where(sessions.c.id == session_id)
+    ).scalar_one_or_none()
+    fallback = [c for c in stored or () if _holds(conn, session_id, c)][: _KEPT_SUMMARIES - 1]
+    newest = {"text": kept.text, "covers": kept.covers, "run_id": writer}
+    conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id)
+        .values(context_summary=[newest, *fallback])
     )

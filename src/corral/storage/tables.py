@@ -159,6 +159,7 @@ sessions = sa.Table(
     sa.Column("api_keys", sa.Text, nullable=True),
     # What all the session's runs together may spend, in US dollars (null: no cap).
     sa.Column("max_spend_usd", sa.Float, nullable=True),
+    sa.Column("context_summary", JSONDoc, nullable=True),  # see storage.sessions.keep_summary
     sa.Index(None, "workspace_id", "id"),
 )
 
