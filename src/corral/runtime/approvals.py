@@ -63,11 +63,16 @@ async def settle(ctx: RunContext) -> None:
     if not held:
         return
     database = ctx.services.database
-    rows = {
-        row["call_id"]: row
-        for row in await database.read(approval_store.of_run, ctx.run.id)
-        if row["call_id"] in held
-    }
+    logged = ctx.journal.decisions
+    if held.keys() <= logged.keys():
+        # The usual way back: every decision is in the log the run read when it was claimed.
+        rows = {call_id: _from_event(logged[call_id]) for call_id in held}
+    else:
+        rows = {
+            row["call_id"]: row
+            for row in await database.read(approval_store.of_run, ctx.run.id)
+            if row["call_id"] in held
+        }
     if not rows:
         await _ask(ctx, list(held.values()))
     now = ctx.clock()
@@ -139,6 +144,17 @@ def _expired(row: dict[str, Any], now: datetime) -> bool:
 def _earliest(rows: list[dict[str, Any]]) -> datetime | None:
     due = [row["expires_at"] for row in rows if row["expires_at"] is not None]
     return min(due) if due else None
+
+
+def _from_event(decided: dict[str, Any]) -> dict[str, Any]:
+    """An `approval.decided` payload as the decision's row reads."""
+    allowed = decided["decision"] == "allow"
+    return {
+        "status": ApprovalStatus.ALLOWED if allowed else ApprovalStatus.DENIED,
+        "decided_input": decided.get("input"),
+        "message": decided.get("message"),
+        "expires_at": None,
+    }
 
 
 def _decided(call: PendingCall, row: dict[str, Any]) -> PendingCall:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -18,7 +19,8 @@ class Journal:
     """Events a previous attempt logged after the last checkpoint.
 
     Streamed events only, as the event writer holds everything else back until the checkpoint
-    that records it; a finished turn (`message.completed` with its `usage`) is recognised too,
+    that records it, and the decisions on calls held for approval, logged by the API while the
+    run was parked; a finished turn (`message.completed` with its `usage`) is recognised too,
     as logs written before that rule may hold one, so that the model is not asked for it again.
     """
 
@@ -30,6 +32,8 @@ class Journal:
     """The `message.completed` payload of a turn logged after the checkpoint."""
     usage: Usage | None = None
     """Its `usage` payload."""
+    decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """`approval.decided` payloads by call id: what people decided while the run was parked."""
 
     @classmethod
     def from_events(cls, events: Sequence[StoredEvent]) -> Journal:
@@ -48,11 +52,20 @@ class Journal:
                     journal.started_tools.add(data["call_id"])
                 elif stored.type == "message.completed":
                     journal.turn, journal.usage = MessageCompleted.parse(data), None
+                elif stored.type == "approval.decided":
+                    journal.decisions[data["call_id"]] = data
                 else:
                     journal.usage = Usage.parse(data)
         return journal
 
 
 _JOURNALLED = frozenset(
-    {"message.delta", "thinking.delta", "tool.started", "message.completed", "usage"}
+    {
+        "message.delta",
+        "thinking.delta",
+        "tool.started",
+        "message.completed",
+        "usage",
+        "approval.decided",
+    }
 )
