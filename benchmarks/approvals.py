@@ -19,13 +19,13 @@ from benchmarks.loadgen import (
     Recorder,
     RequestFailed,
     Target,
-    open_session,
     post,
     sse_frames,
     submit_run,
 )
 from benchmarks.measurement import Bench, Measurement, latency_line, ms
 from benchmarks.report import percentiles
+from benchmarks.stream_latency import round_trips
 
 ASKING_RUN_BODY = orjson.dumps(
     {
@@ -41,12 +41,7 @@ ASKING_RUN_BODY = orjson.dumps(
 
 async def approval_round_trips(target: Target, runs: int) -> Recorder:
     """Runs that ask before their one tool call, allowed from the stream at once."""
-    recorder = Recorder()
-    async with open_session(target, connections=2) as session:
-        for _ in range(runs):
-            with recorder.catching():
-                await _approval_round_trip(session, target, recorder)
-    return recorder
+    return await round_trips(target, runs, _approval_round_trip)
 
 
 async def _approval_round_trip(

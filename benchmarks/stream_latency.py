@@ -7,6 +7,7 @@ the stream shows the run started, and how soon a tool result posted mid-run show
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import orjson
@@ -83,14 +84,24 @@ def first_sse_event(bench: Bench) -> Measurement:
 # --- client tool round trip -----------------------------------------------------------------
 
 
-async def tool_round_trips(target: Target, runs: int) -> Recorder:
-    """Runs that call a client tool, answered from the stream as soon as the call arrives."""
+Step = Callable[[aiohttp.ClientSession, Target, Recorder], Awaitable[None]]
+"""One run of a round-trip scenario, its samples recorded (a module-level function: load
+processes receive it pickled)."""
+
+
+async def round_trips(target: Target, runs: int, step: Step) -> Recorder:
+    """`runs` runs of `step`, one after the other; a failed one is counted, not raised."""
     recorder = Recorder()
     async with open_session(target, connections=2) as session:
         for _ in range(runs):
             with recorder.catching():
-                await _tool_round_trip(session, target, recorder)
+                await step(session, target, recorder)
     return recorder
+
+
+async def tool_round_trips(target: Target, runs: int) -> Recorder:
+    """Runs that call a client tool, answered from the stream as soon as the call arrives."""
+    return await round_trips(target, runs, _tool_round_trip)
 
 
 async def _tool_round_trip(

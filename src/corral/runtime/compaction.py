@@ -40,7 +40,7 @@ from corral.domain.compaction import (
     text_tokens,
 )
 from corral.domain.conversation import Message
-from corral.domain.events import BudgetWarning, ContextCompacted, Usage
+from corral.domain.events import BudgetWarning, ContextCompacted
 from corral.domain.run_spec import ModelSettings
 from corral.errors import ProviderError
 from corral.providers.base import ModelRequest
@@ -197,21 +197,8 @@ async def _summarize(
 def _count(ctx: RunContext, result: TurnResult) -> None:
     """A summarization call is paid for like any other: in the run's usage, with its event."""
     state = ctx.state
-    usage = result.usage
-    cost = ctx.entry.cost_usd(usage)
     spent_before = state.cost_usd
-    state.input_tokens += usage.input_tokens
-    state.output_tokens += usage.output_tokens
-    state.cost_usd += cost
-    ctx.emit_checkpointed(
-        Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cost_usd=cost,
-        )
-    )
+    ctx.count_usage(result.usage)
     if budgets.spend_warning_due(spent_before, state.cost_usd, ctx.budget):
         ctx.emit_checkpointed(
             BudgetWarning(

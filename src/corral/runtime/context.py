@@ -35,7 +35,7 @@ from corral.domain.redaction import Redactor, StreamRedactor
 from corral.domain.run_spec import RunSpec
 from corral.domain.tool_calls import PendingCall, parse_pending_call
 from corral.observability import metrics
-from corral.providers.base import Provider
+from corral.providers.base import Provider, UsageUpdate
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
 from corral.runtime.accumulator import TurnAccumulator
@@ -267,8 +267,11 @@ class RunContext:
         if call is None:
             return
         usage = call.usage_so_far()
-        if not usage.input_tokens and not usage.output_tokens:
-            return
+        if usage.input_tokens or usage.output_tokens:
+            self.count_usage(usage)
+
+    def count_usage(self, usage: UsageUpdate) -> float:
+        """Add a model call's tokens and cost to the run's, with its `usage` event; the cost."""
         cost = self.entry.cost_usd(usage)
         self.state.input_tokens += usage.input_tokens
         self.state.output_tokens += usage.output_tokens
@@ -282,6 +285,7 @@ class RunContext:
                 cost_usd=cost,
             )
         )
+        return cost
 
     async def keep_cancelled_usage(self) -> None:
         """Give a run cancelled under us the usage counted since its last checkpoint.

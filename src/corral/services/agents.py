@@ -98,6 +98,14 @@ async def create(ctx: ServiceContext, principal: Principal, params: AgentCreateP
     return await get(ctx, principal, agent_id)
 
 
+async def filter_id(ctx: ServiceContext, principal: Principal, agent: str) -> str | None:
+    """The id a list's `agent` filter (an id or a name) selects; None: no such name."""
+    if agent.startswith("agt_"):
+        return agent
+    record = await ctx.database.read(agent_store.find, principal.workspace_id, agent)
+    return None if record is None else record.id
+
+
 async def find(
     ctx: ServiceContext,
     principal: Principal,

@@ -16,10 +16,10 @@ from corral.domain.events import ApprovalDecided
 from corral.errors import ApprovalConflict, ApprovalExpired, NotFound, RunTerminal
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_appended
+from corral.services import agents as agent_service
 from corral.services import audit, auth
 from corral.services.audit import Actor
 from corral.services.context import Principal
-from corral.storage import agents as agent_store
 from corral.storage import approvals as approval_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
@@ -173,12 +173,9 @@ async def inbox(
     may_read_sessions = auth.allows(principal, "sessions:read")
     if not may_read_sessions:
         auth.require_session_scope(principal, session, "sessions:read")
-    agent_id = agent
-    if agent is not None and not agent.startswith("agt_"):
-        record = await ctx.database.read(agent_store.find, principal.workspace_id, agent)
-        if record is None:
-            return Page(data=[], next_cursor=None)
-        agent_id = record.id
+    agent_id = None if agent is None else await agent_service.filter_id(ctx, principal, agent)
+    if agent is not None and agent_id is None:
+        return Page(data=[], next_cursor=None)
     rows = await ctx.database.read(
         approval_store.listed,
         principal.workspace_id,

@@ -17,6 +17,7 @@ from corral.errors import (
 from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, run_channel
 from corral.pubsub.notices import publish_stopped
+from corral.services import agents as agent_service
 from corral.services import auth, spend_caps
 from corral.services import files as file_service
 from corral.services.context import Principal
@@ -26,7 +27,6 @@ from corral.services.run_requests import (
     resolve_source,
     sealed_keys,
 )
-from corral.storage import agents as agent_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
@@ -211,12 +211,9 @@ async def list_runs(
     may_read_sessions = auth.allows(principal, "sessions:read")
     if not may_read_sessions:
         auth.require_session_scope(principal, session, "sessions:read")
-    agent_id = agent
-    if agent is not None and not agent.startswith("agt_"):
-        record = await ctx.database.read(agent_store.find, principal.workspace_id, agent)
-        if record is None:
-            return Page(data=[], next_cursor=None)
-        agent_id = record.id
+    agent_id = None if agent is None else await agent_service.filter_id(ctx, principal, agent)
+    if agent is not None and agent_id is None:
+        return Page(data=[], next_cursor=None)
     records = await ctx.database.read(
         run_store.list_page,
         principal.workspace_id,
