@@ -36,9 +36,17 @@ async def decide(
 
 async def test_an_asked_call_waits_for_a_person_then_runs_once_allowed(client):
     run = await submit(client, WAIT, agent_spec=agent({"tools": {"wait": "ask"}}))
-    await until_waiting(client, run["id"])
+    waiting = await until_waiting(client, run["id"])
 
     requested = [e for e in await events(client, run["id"]) if e["type"] == "approval.requested"]
+    [held] = waiting["pending_approvals"]
+    assert (held["call_id"], held["name"], held["policy"]) == (
+        requested[0]["call_id"],
+        "wait",
+        "tools.wait",
+    )
+    listed = (await client.get("/v1/runs", params={"status": "waiting"})).json()["data"]
+    assert [r["pending_approvals"][0]["approval_id"] for r in listed] == [held["approval_id"]]
     assert len(requested) == 1
     assert requested[0]["name"] == "wait"
     assert requested[0]["input"] == {"seconds": 0.01}
@@ -57,6 +65,7 @@ async def test_an_asked_call_waits_for_a_person_then_runs_once_allowed(client):
 
     assert ended["status"] == "completed"
     assert ended["output"] == "wait returned: waited 0.01 s"
+    assert ended["pending_approvals"] == []
     log = await events(client, run["id"])
     kinds = [e["type"] for e in log]
     assert kinds.index("approval.requested") < kinds.index("approval.decided")

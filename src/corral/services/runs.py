@@ -27,6 +27,7 @@ from corral.services.run_requests import (
     resolve_source,
     sealed_keys,
 )
+from corral.storage import approvals as approval_store
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
@@ -41,9 +42,14 @@ from corral.types.runs import (
 )
 
 CANCEL_REASON = "cancelled by request"
+_ByRun = dict[str, list[dict[str, Any]]]
 
 
-def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None = None) -> Run:
+def to_wire(
+    record: RunRecord,
+    pending_tool_calls: list[dict[str, Any]] | None = None,
+    pending_approvals: list[dict[str, Any]] | None = None,
+) -> Run:
     """The run as the API shows it."""
     return Run.model_validate(
         {
@@ -63,6 +69,7 @@ def to_wire(record: RunRecord, pending_tool_calls: list[dict[str, Any]] | None =
             },
             "metadata": record.metadata,
             "pending_tool_calls": pending_tool_calls or [],
+            "pending_approvals": pending_approvals or [],
             "created_at": record.created_at,
             "started_at": record.started_at,
             "ended_at": record.ended_at,
@@ -189,11 +196,16 @@ async def get(ctx: ServiceContext, principal: Principal, run_id: str) -> Run:
 
 
 async def view(ctx: ServiceContext, record: RunRecord) -> Run:
-    """A found run's record as the wire run, with the tool calls it waits for."""
-    pending = None
-    if record.status == RunStatus.WAITING:
-        pending = await ctx.database.read(run_store.pending_tool_calls, record.id)
-    return to_wire(record, pending)
+    """A found run's record as the wire run, with the calls it waits for."""
+    if record.status != RunStatus.WAITING:
+        return to_wire(record)
+    calls, approvals = await ctx.database.read(_waiting_on, [record.id])
+    return to_wire(record, calls.get(record.id), approvals.get(record.id))
+
+
+def _waiting_on(conn: Connection, run_ids: list[str]) -> tuple[_ByRun, _ByRun]:
+    """The client tool calls and the approvals these runs wait for."""
+    return run_store.pending_tool_calls_of(conn, run_ids), approval_store.pending_of(conn, run_ids)
 
 
 async def list_runs(
@@ -227,8 +239,8 @@ async def list_runs(
     )
     records, more = records[:limit], len(records) > limit
     waiting = [r.id for r in records if r.status == RunStatus.WAITING]
-    pending = await ctx.database.read(run_store.pending_tool_calls_of, waiting)
-    page = [to_wire(r, pending.get(r.id)) for r in records]
+    calls, approvals = await ctx.database.read(_waiting_on, waiting) if waiting else ({}, {})
+    page = [to_wire(r, calls.get(r.id), approvals.get(r.id)) for r in records]
     return Page(data=page, next_cursor=page[-1].id if more else None)
 
 

@@ -40,6 +40,30 @@ def of_run(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
     return [_effective(row) for row in rows]
 
 
+def pending_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+    """The approvals still awaiting a decision, for each of the runs that has some."""
+    if not run_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(
+            approvals.c.run_id,
+            approvals.c.id.label("approval_id"),
+            approvals.c.call_id,
+            approvals.c.tool.label("name"),
+            approvals.c.input,
+            approvals.c.policy,
+            approvals.c.expires_at,
+        )
+        .where(approvals.c.run_id.in_(run_ids), approvals.c.status == _PENDING)
+        .order_by(approvals.c.id)
+    ).mappings()
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        found = dict(row)
+        pending.setdefault(found.pop("run_id"), []).append(found)
+    return pending
+
+
 def get(conn: sa.Connection, workspace_id: str, run_id: str, call_id: str) -> dict[str, Any] | None:
     """One approval of a run in the workspace, by its call's id."""
     row = (

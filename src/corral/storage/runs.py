@@ -207,11 +207,6 @@ def lock_active_in_session(conn: sa.Connection, session_id: str) -> list[tuple[s
     return [(run_id, status) for run_id, status in rows]
 
 
-def pending_tool_calls(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
-    """Client tool calls of the run still awaiting a result."""
-    return pending_tool_calls_of(conn, [run_id]).get(run_id, [])
-
-
 def pending_tool_calls_of(
     conn: sa.Connection, run_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:

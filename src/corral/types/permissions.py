@@ -78,6 +78,17 @@ class ApprovalDecisionParams(ParamsModel):
     """On `allow`: the arguments the call runs with instead of the model's."""
 
 
+class PendingApproval(WireModel):
+    """A call of a `waiting` run that waits for a person's decision."""
+
+    approval_id: str
+    call_id: str
+    name: str
+    input: dict[str, Any]
+    policy: str
+    expires_at: datetime | None = None
+
+
 class Approval(WireModel):
     """A tool call that waits, or waited, for a person's decision."""
 

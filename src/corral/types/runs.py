@@ -20,7 +20,7 @@ from corral.types.common import (
 )
 from corral.types.files import RunFiles, RunSkills
 from corral.types.messages import InputMessage
-from corral.types.permissions import Permissions
+from corral.types.permissions import PendingApproval, Permissions
 from corral.types.tools import ToolCall, ToolRef
 
 RunInput = str | Annotated[list[InputMessage], Field(min_length=1, max_length=1_000)]
@@ -121,6 +121,8 @@ class Run(WireModel):
     metadata: dict[str, str]
     pending_tool_calls: list[ToolCall] = Field(default_factory=list)
     """Client tool calls awaiting a result while the run is `waiting`."""
+    pending_approvals: list[PendingApproval] = Field(default_factory=list)
+    """Tool calls awaiting a person's decision while the run is `waiting` (see approvals)."""
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
