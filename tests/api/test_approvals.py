@@ -241,6 +241,8 @@ async def test_bad_decisions_and_policies_are_refused_with_the_field(client):
 
     unknown = await decide(client, run["id"], "call_nope", decision="allow")
     bad = await decide(client, run["id"], "call_nope", decision="maybe")
+    mixed = await decide(client, run["id"], "call_nope", decision="allow", message="ok")
+    denied_input = await decide(client, run["id"], "call_nope", decision="deny", input={})
     client_tool = await client.post(
         "/v1/runs",
         json={
@@ -255,6 +257,8 @@ async def test_bad_decisions_and_policies_are_refused_with_the_field(client):
 
     assert_error(unknown, 404, "not_found")
     assert_error(bad, 400, "invalid_request", field="/decision")
+    assert_error(mixed, 400, "invalid_request", field="/message")
+    assert_error(denied_input, 400, "invalid_request", field="/input")
     assert_error(client_tool, 400, "invalid_request", field="/permissions/tools/ask_user")
     assert bad_policy.status_code == 400
     await client.post(f"/v1/runs/{run['id']}/cancel")

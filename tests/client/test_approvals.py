@@ -242,9 +242,9 @@ def test_a_decision_goes_with_what_fits_it():
     assert Decision.allow().body() == {"decision": "allow"}
     assert Decision.deny("why").body() == {"decision": "deny", "message": "why"}
     assert decision_body("allow", input={"x": 1}) == {"decision": "allow", "input": {"x": 1}}
-    with pytest.raises(ValueError, match="a message goes with a denial"):
+    with pytest.raises(ValueError, match="'message' goes with a deny"):
         decision_body("allow", message="hm")
-    with pytest.raises(ValueError, match="edited input goes with an allow"):
+    with pytest.raises(ValueError, match="'input' goes with an allow"):
         decision_body("deny", input={"x": 1})
     with pytest.raises(ValueError):
         decision_body("maybe")

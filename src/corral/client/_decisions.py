@@ -53,15 +53,11 @@ def decision_body(
 ) -> dict[str, Any]:
     """A checked decision body: a message goes with a denial only, edited input with an allow.
 
-    Checking here turns a mix-up into a `ValueError` at the call, not a silently dropped field.
+    The request's own model checks it, so a mix-up is a `ValueError` here, before any request.
     """
     params = ApprovalDecisionParams(
         decision=ApprovalDecision(decision), message=message, input=input
     )
-    if params.decision is ApprovalDecision.ALLOW and params.message is not None:
-        raise ValueError("a message goes with a denial: the model reads it instead of the output")
-    if params.decision is ApprovalDecision.DENY and params.input is not None:
-        raise ValueError("edited input goes with an allow: a denied call does not run")
     return params.model_dump(mode="json", exclude_none=True)
 
 

@@ -90,9 +90,7 @@ def _decide_tx(
             raise ApprovalExpired(
                 f"the approval of call {call_id} expired at {row['expires_at']:%Y-%m-%dT%H:%M:%SZ}"
             )
-        allow = wanted is ApprovalStatus.ALLOWED
-        message = None if allow else params.message
-        decided_input = params.input if allow else None
+        message, decided_input = params.message, params.input  # each fits its decision
         values = {
             "status": wanted.value,
             "decided_by": principal.key_id,

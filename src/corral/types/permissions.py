@@ -6,7 +6,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from corral.types.common import ParamsModel, WireModel
 from corral.types.tools import ToolName
@@ -76,6 +77,22 @@ class ApprovalDecisionParams(ParamsModel):
     """On `deny`: what the model reads about why (default: that a person refused the call)."""
     input: dict[str, Any] | None = None
     """On `allow`: the arguments the call runs with instead of the model's."""
+
+    @model_validator(mode="after")
+    def _fits_the_decision(self) -> ApprovalDecisionParams:
+        if self.decision is ApprovalDecision.ALLOW and self.message is not None:
+            raise PydanticCustomError(
+                "decision_fields",
+                "'message' goes with a deny: the model reads it instead of the call's output",
+                {"field": "message"},
+            )
+        if self.decision is ApprovalDecision.DENY and self.input is not None:
+            raise PydanticCustomError(
+                "decision_fields",
+                "'input' goes with an allow: a denied call does not run",
+                {"field": "input"},
+            )
+        return self
 
 
 class PendingApproval(WireModel):
