@@ -86,3 +86,11 @@ def test_a_connection_error_asks_whether_the_server_runs_there():
 
     assert line.startswith("error: connection_error: refused — is the server running at ")
     assert "http://corral.test:7070?" in line
+
+
+def test_arguments_shown_for_approval_cannot_hide_what_they_say():
+    # A right-to-left override or a zero-width space could make one command read as another.
+    shown = output.compact_json({"command": "echo safe\u202e;hs.evil\u200b", "note": "é 中"})
+
+    assert shown == '{"command": "echo safe\\u202e;hs.evil\\u200b", "note": "é 中"}'
+    assert output.compact_json({"x": "\x1b[2J\x85"}) == '{"x": "\\u001b[2J\\u0085"}'

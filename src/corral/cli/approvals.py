@@ -8,11 +8,10 @@ that decide, for another terminal or a script, and keeps waiting.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -93,7 +92,7 @@ def list_approvals(
                 a.run_id,
                 a.call_id,
                 a.tool,
-                output.truncate(_compact(a.input), INPUT_CHARS),
+                output.truncate(output.compact_json(a.input), INPUT_CHARS),
                 a.policy,
                 Text(a.status, style=APPROVAL_STYLES.get(a.status, "")),
                 age(a.created_at, now),
@@ -151,10 +150,6 @@ def age(moment: datetime, now: datetime) -> str:
     return f"{seconds} s"
 
 
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-
-
 def decide_commands(request: ApprovalRequested) -> str:
     """The commands that decide a held call, ready to paste."""
     ids = f"{request.run_id} {request.call_id}"
@@ -170,9 +165,9 @@ def prompt(
     asks for an optional message for the model.
     """
     if describe:
+        shown = output.compact_json(request.input)
         console.print(
-            f"{request.name} asks for approval ({request.policy}): {_compact(request.input)}",
-            soft_wrap=True,
+            f"{request.name} asks for approval ({request.policy}): {shown}", soft_wrap=True
         )
     try:
         while True:

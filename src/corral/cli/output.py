@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -157,6 +158,22 @@ def summary(run: Run) -> Text:
     parts += [f" · {tokens(run)}", f" · {cost(run)}", f" · {run.id}"]
     line.append("".join(parts))
     return line
+
+
+def compact_json(value: Any) -> str:
+    """`value` as one line of JSON, readable but unable to hide what it says.
+
+    An agent writes the arguments a person approves: control and formatting characters (bidi
+    overrides, zero-width ones) could make a command look like another, so they show as escapes.
+    """
+    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in _HIDING else char for char in text
+    )
+
+
+_HIDING = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+"""Unicode categories that render as nothing, or move what follows."""
 
 
 def truncate(text: str, limit: int) -> str:

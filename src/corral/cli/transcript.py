@@ -6,7 +6,6 @@ prints. Both ignore event types they do not know, as clients must.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ from rich.panel import Panel
 from rich.status import Status
 from rich.text import Text
 
-from corral.cli.output import truncate
+from corral.cli.output import compact_json, truncate
 from corral.client import AnyEvent
 from corral.types.events import (
     ApprovalDecided,
@@ -38,10 +37,6 @@ LINE_VALUE_CHARS = 200
 """Longest field value shown in an event line."""
 
 _BASE_FIELDS = {"seq", "type", "run_id", "created_at"}
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _panel(title: str, body: str, style: str, note: str | None = None) -> Panel:
@@ -143,7 +138,7 @@ class Transcript:
         self._spin("working")
 
     def _tool_started(self, event: ToolStarted) -> None:
-        self._print(_panel(f"tool {event.name}", _compact(event.input), "cyan"))
+        self._print(_panel(f"tool {event.name}", compact_json(event.input), "cyan"))
         self._spin(f"running {event.name}")
 
     def _tool_completed(self, event: ToolCompleted) -> None:
@@ -154,7 +149,7 @@ class Transcript:
 
     def _client_call(self, event: ClientToolCall) -> None:
         hint = f"waiting for its result at POST /v1/runs/{event.run_id}/tool-results"
-        self._print(_panel(f"client tool {event.name}", _compact(event.input), "magenta", hint))
+        self._print(_panel(f"client tool {event.name}", compact_json(event.input), "magenta", hint))
         self._spin(f"waiting for the result of {event.name}")
 
     def _client_result(self, event: ClientToolResult) -> None:
@@ -166,7 +161,7 @@ class Transcript:
     def _approval_requested(self, event: ApprovalRequested) -> None:
         self._held[event.call_id] = event.name
         note = f"asks for approval ({event.policy})"
-        self._print(_panel(f"approval {event.name}", _compact(event.input), "magenta", note))
+        self._print(_panel(f"approval {event.name}", compact_json(event.input), "magenta", note))
 
     def _approval_decided(self, event: ApprovalDecided) -> None:
         allowed = event.decision == "allow"
@@ -177,7 +172,7 @@ class Transcript:
         if event.message:
             line.append(f": {event.message}")
         if event.input is not None:
-            line.append(f" with {_compact(event.input)}", style="dim")
+            line.append(f" with {compact_json(event.input)}", style="dim")
         self._print(line)
         self._spin("working")
 
@@ -193,7 +188,7 @@ def event_line(event: AnyEvent) -> Text:
     line.append(f"{event.type:<19}", style="bold")
     line.append(
         " ".join(
-            f"{name}={truncate(_compact(value), LINE_VALUE_CHARS)}"
+            f"{name}={truncate(compact_json(value), LINE_VALUE_CHARS)}"
             for name, value in payload.items()
         )
     )
