@@ -238,8 +238,11 @@ async def test_a_session_that_talks_for_thousands_of_messages_keeps_working(clie
     for compacted in compactions[1:]:
         assert compacted["messages_newly_summarized"] <= 1_100
         assert compacted["messages_summarized"] > 1_000
-    later = [c for log in logs[3:] for c in of_type(log, "context.compacted")]
-    assert len(later) == 150  # every run starts from the kept summary...
+    per_run = [of_type(log, "context.compacted") for log in logs[3:]]
+    # Every run starts from the kept summary (a loaded machine may add one more compaction: an
+    # attempt taken over, or a request the estimate let through and the model refused)...
+    assert all(1 <= len(compacted) <= 2 for compacted in per_run)
+    later = [c for compacted in per_run for c in compacted]
     assert 2 <= sum(c["summary_calls"] for c in later) < 10  # ...and now and then another
     # The session keeps every original message.
     session = (await client.get(f"/v1/sessions/{session_id}")).json()
