@@ -23,9 +23,8 @@ from benchmarks.loadgen import (
     sse_frames,
     submit_run,
 )
-from benchmarks.measurement import Bench, Measurement, latency_line, ms
-from benchmarks.report import percentiles
-from benchmarks.stream_latency import round_trips
+from benchmarks.measurement import Bench, Measurement, ms
+from benchmarks.stream_latency import round_trip_measurement, round_trips
 
 ASKING_RUN_BODY = orjson.dumps(
     {
@@ -80,19 +79,4 @@ async def _approval_round_trip(
 def approval_round_trip(bench: Bench) -> Measurement:
     """From the `approval.requested` frame to the `tool.started` frame of the allowed call."""
     job = bench.pool.run(approval_round_trips, target=bench.target, runs=bench.config.tool_runs)
-    series = job.recorder.samples_ms
-    round_trip = percentiles(series.get("round_trip", []))
-    completed = percentiles(series.get("run_completed", []))
-    summary = latency_line(round_trip)
-    if completed["count"]:
-        summary += f"  (to run.completed: p50 {completed['p50']:.1f} ms)"
-    return Measurement(
-        summary=summary,
-        count=round_trip["count"],
-        figures={
-            "round_trip_ms": round_trip,
-            "decision_post_ms": percentiles(series.get("decision_post", [])),
-            "to_run_completed_ms": completed,
-        },
-        jobs=[job],
-    )
+    return round_trip_measurement(job, {"decision_post_ms": "decision_post"})

@@ -15,6 +15,7 @@ import orjson
 from benchmarks.config import TEST_MODEL_RUN
 from benchmarks.loadgen import (
     TERMINAL_EVENTS,
+    JobReport,
     Recorder,
     RequestFailed,
     Target,
@@ -137,23 +138,26 @@ async def _tool_round_trip(
         recorder.sample(name, ms(seconds))
 
 
-def client_tool_round_trip(bench: Bench) -> Measurement:
-    """From the `client_tool.call` frame to the `client_tool.result` frame of our answer."""
-    job = bench.pool.run(tool_round_trips, target=bench.target, runs=bench.config.tool_runs)
+def round_trip_measurement(job: JobReport, also: dict[str, str]) -> Measurement:
+    """The round trip's and the run's end percentiles, and those of `also` (figure → sample)."""
     series = job.recorder.samples_ms
     round_trip = percentiles(series.get("round_trip", []))
     completed = percentiles(series.get("run_completed", []))
     summary = latency_line(round_trip)
     if completed["count"]:
         summary += f"  (to run.completed: p50 {completed['p50']:.1f} ms)"
+    figures = {"round_trip_ms": round_trip}
+    figures |= {figure: percentiles(series.get(sample, [])) for figure, sample in also.items()}
     return Measurement(
         summary=summary,
         count=round_trip["count"],
-        figures={
-            "round_trip_ms": round_trip,
-            "tool_result_post_ms": percentiles(series.get("tool_result_post", [])),
-            "to_first_delta_ms": percentiles(series.get("first_delta", [])),
-            "to_run_completed_ms": completed,
-        },
+        figures={**figures, "to_run_completed_ms": completed},
         jobs=[job],
     )
+
+
+def client_tool_round_trip(bench: Bench) -> Measurement:
+    """From the `client_tool.call` frame to the `client_tool.result` frame of our answer."""
+    job = bench.pool.run(tool_round_trips, target=bench.target, runs=bench.config.tool_runs)
+    also = {"tool_result_post_ms": "tool_result_post", "to_first_delta_ms": "first_delta"}
+    return round_trip_measurement(job, also)

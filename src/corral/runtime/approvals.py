@@ -11,6 +11,7 @@ A run whose approval times out is claimed at that time and fails with `approval_
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,7 +130,7 @@ async def _ask(ctx: RunContext, calls: list[PendingCall]) -> None:
     await _park(ctx, rows, expires_at)
 
 
-async def _park(ctx: RunContext, rows: Any, wake_at: datetime | None) -> None:
+async def _park(ctx: RunContext, rows: Sequence[dict[str, Any]], wake_at: datetime | None) -> None:
     await ctx.park(rows, wake_at)
     raise Parked(ctx.run.id)
 

@@ -19,8 +19,12 @@ from corral.types.permissions import ApprovalStatus
 from corral.types.runs import TERMINAL_STATUSES
 
 _PENDING = ApprovalStatus.PENDING.value
-_RUN_ENDED = runs.c.status.in_([status.value for status in TERMINAL_STATUSES])
-_COLUMNS = (*approvals.c, runs.c.metadata, runs.c.status.label("run_status"))
+_ENDED = frozenset(status.value for status in TERMINAL_STATUSES)
+_RUN_ENDED = runs.c.status.in_(sorted(_ENDED))
+_WITH_RUN = sa.select(*approvals.c, runs.c.metadata, runs.c.status.label("run_status")).join(
+    runs, runs.c.id == approvals.c.run_id
+)
+"""Approvals with their run's metadata (the API shows it) and status (see `_effective`)."""
 
 
 def insert(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -32,10 +36,7 @@ def insert(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
 def of_run(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
     """Every approval of a run, oldest first, with the run's metadata and status."""
     rows = conn.execute(
-        sa.select(*_COLUMNS)
-        .join(runs, runs.c.id == approvals.c.run_id)
-        .where(approvals.c.run_id == run_id)
-        .order_by(approvals.c.id)
+        _WITH_RUN.where(approvals.c.run_id == run_id).order_by(approvals.c.id)
     ).mappings()
     return [_effective(row) for row in rows]
 
@@ -68,9 +69,7 @@ def get(conn: sa.Connection, workspace_id: str, run_id: str, call_id: str) -> di
     """One approval of a run in the workspace, by its call's id."""
     row = (
         conn.execute(
-            sa.select(*_COLUMNS)
-            .join(runs, runs.c.id == approvals.c.run_id)
-            .where(
+            _WITH_RUN.where(
                 approvals.c.workspace_id == workspace_id,
                 approvals.c.run_id == run_id,
                 approvals.c.call_id == call_id,
@@ -123,11 +122,7 @@ def listed(
     limit: int,
 ) -> list[dict[str, Any]]:
     """A page of the workspace's approvals, newest first, `limit` + 1 to tell if more follow."""
-    query = (
-        sa.select(*_COLUMNS)
-        .join(runs, runs.c.id == approvals.c.run_id)
-        .where(approvals.c.workspace_id == workspace_id)
-    )
+    query = _WITH_RUN.where(approvals.c.workspace_id == workspace_id)
     if status is ApprovalStatus.WITHDRAWN:
         query = query.where(approvals.c.status == _PENDING, _RUN_ENDED)
     elif status is ApprovalStatus.PENDING:
@@ -154,9 +149,6 @@ def listed(
 def _effective(row: Any) -> dict[str, Any]:
     """The row as the API shows it: pending on an ended run reads `withdrawn`."""
     found = dict(row)
-    if found["status"] == _PENDING and found.pop("run_status") in {
-        status.value for status in TERMINAL_STATUSES
-    }:
+    if found.pop("run_status") in _ENDED and found["status"] == _PENDING:
         found["status"] = ApprovalStatus.WITHDRAWN.value
-    found.pop("run_status", None)
     return found
