@@ -166,6 +166,16 @@ class Settings(BaseSettings):
     client_tool_timeout_s: float = Field(default=600.0, gt=0)
     """How long a run waits for a client tool result when the tool does not set `timeout_s`."""
 
+    subagent_max_depth: int = Field(default=5, ge=0, le=32)
+    """How deep subagents may nest: a root run is at depth 0, and a run at this depth may start
+    no subagent (`subagent_depth_exceeded`)."""
+
+    subagent_max_children: int = Field(default=100, ge=0)
+    """Subagents one run may start over its life (`subagent_breadth_exceeded`)."""
+
+    subagent_max_live_per_root: int = Field(default=1000, ge=1)
+    """Subagents of one tree that may be active at once (`subagent_breadth_exceeded`)."""
+
     max_turns: int = Field(default=32, ge=1)
     """Model turns a run may take when the agent does not set `limits.max_turns`."""
 

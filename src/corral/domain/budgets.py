@@ -21,6 +21,15 @@ class Budget:
     max_output_tokens: int | None
     timeout_s: float
     max_spend_usd: float | None = None
+    tree_max_spend_usd: float | None = None
+    """A subagent's: the spend cap of its tree's root, which the whole tree shares."""
+
+    @property
+    def tree_cap_usd(self) -> float | None:
+        """The cap on what the run's tree spends: its root's, or for a root its own."""
+        return (
+            self.tree_max_spend_usd if self.tree_max_spend_usd is not None else self.max_spend_usd
+        )
 
     @classmethod
     def from_json(cls, limits: Mapping[str, Any]) -> Budget:
@@ -31,6 +40,7 @@ class Budget:
             max_output_tokens=limits.get("max_output_tokens"),
             timeout_s=limits["timeout_s"],
             max_spend_usd=limits.get("max_spend_usd"),
+            tree_max_spend_usd=limits.get("tree_max_spend_usd"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -43,6 +53,8 @@ class Budget:
         }
         if self.max_spend_usd is not None:
             stored["max_spend_usd"] = self.max_spend_usd
+        if self.tree_max_spend_usd is not None:
+            stored["tree_max_spend_usd"] = self.tree_max_spend_usd
         return stored
 
 
@@ -118,6 +130,16 @@ def check_spend(total_usd: float, budget: Budget) -> None:
         raise BudgetExceeded(
             f"the run spent ${total_usd:.4f}, reaching its cap of ${cap:.4f} "
             "(limits.max_spend_usd)",
+            code=ErrorCode.BUDGET_EXCEEDED,
+        )
+
+
+def check_tree_spend(total_usd: float, cap_usd: float | None) -> None:
+    """End a run of a subagent tree once the tree has spent its root's cap."""
+    if cap_usd is not None and total_usd >= cap_usd:
+        raise BudgetExceeded(
+            f"the run's tree of subagents spent ${total_usd:.4f}, reaching its root's cap of "
+            f"${cap_usd:.4f} (limits.max_spend_usd)",
             code=ErrorCode.BUDGET_EXCEEDED,
         )
 

@@ -33,6 +33,8 @@ __all__ = [
     "RunStarted",
     "RunTimedOut",
     "SessionStopped",
+    "SubagentCompleted",
+    "SubagentStarted",
     "ThinkingDelta",
     "ToolCompleted",
     "ToolInterrupted",
@@ -312,6 +314,33 @@ class McpReconnected(EventPayload):
     server: str
     attempts: int
     downtime_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class SubagentStarted(EventPayload):
+    """A tool call started a child run."""
+
+    type: ClassVar[str] = "subagent.started"
+    call_id: str
+    name: str
+    run_id: str
+    agent: str | None
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class SubagentCompleted(EventPayload):
+    """A child run the run waited for has ended; its answer is the call's result."""
+
+    type: ClassVar[str] = "subagent.completed"
+    call_id: str
+    run_id: str
+    status: str
+    output: str | None
+    error: dict[str, Any] | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
 
 
 @dataclass(frozen=True, slots=True)

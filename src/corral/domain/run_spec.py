@@ -14,6 +14,12 @@ from typing import Any, Literal
 
 from corral.domain.budgets import Budget
 from corral.domain.permissions import Permissions, parse_permissions
+from corral.domain.subagents import (
+    AgentTool,
+    SubagentTool,
+    parse_agent_tool,
+    parse_subagent_tool,
+)
 from corral.errors import InvalidRequest
 
 __all__ = [
@@ -27,6 +33,7 @@ __all__ = [
     "RunEnvironment",
     "RunSpec",
     "SkillFile",
+    "SubagentTool",
     "ToolRef",
     "merge_tools",
     "parse_run_spec",
@@ -127,7 +134,7 @@ class McpServerSpec:
         }
 
 
-ToolRef = BuiltinTool | ClientTool | McpServerSpec
+ToolRef = BuiltinTool | ClientTool | McpServerSpec | AgentTool | SubagentTool
 
 
 def parse_tool_ref(data: Mapping[str, Any]) -> ToolRef:
@@ -155,6 +162,10 @@ def parse_tool_ref(data: Mapping[str, Any]) -> ToolRef:
             tools=tuple(data["tools"]) if data.get("tools") is not None else None,
             idempotent=bool(data.get("idempotent", False)),
         )
+    if kind == "agent":
+        return parse_agent_tool(data)
+    if kind == "subagent":
+        return parse_subagent_tool(data)
     raise ValueError(f"unknown tool reference type {kind!r}")
 
 
@@ -306,6 +317,16 @@ class RunSpec:
     def mcp_servers(self) -> list[McpServerSpec]:
         """The MCP servers whose tools the run offers."""
         return [tool for tool in self.tools if isinstance(tool, McpServerSpec)]
+
+    @property
+    def agent_tools(self) -> Iterable[AgentTool]:
+        """Stored agents offered as tools."""
+        return (tool for tool in self.tools if isinstance(tool, AgentTool))
+
+    @property
+    def subagent_tool(self) -> SubagentTool | None:
+        """The ad-hoc subagent tools, if offered."""
+        return next((tool for tool in self.tools if isinstance(tool, SubagentTool)), None)
 
     @property
     def has_inputs(self) -> bool:

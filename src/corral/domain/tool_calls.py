@@ -26,6 +26,8 @@ class CallKind(StrEnum):
     """The caller: the run waits for the result it posts."""
     SERVER = "server"
     """Corral, in the run's worker (also every call answered at once with its error)."""
+    CHILD = "child"
+    """A subagent: a child run is started, or awaited (`subagents`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +49,8 @@ class PendingCall:
     """What asked for a person's approval (`tools.bash`), while the call waits for it."""
     refused: bool = False
     """A policy or a person refused the call: `error` says so, and it never started."""
+    child_run: str | None = None
+    """The subagent run the call started or awaits, once known."""
 
     @classmethod
     def of(cls, call: ToolCall, *, kind: CallKind, error: str | None = None) -> PendingCall:
@@ -95,6 +99,8 @@ class PendingCall:
             data["asked"] = self.asked
         if self.refused:
             data["refused"] = True
+        if self.child_run is not None:
+            data["child_run"] = self.child_run
         return data
 
 
@@ -111,4 +117,5 @@ def parse_pending_call(data: Mapping[str, Any]) -> PendingCall:
         timeout_s=data.get("timeout_s"),
         asked=data.get("asked"),
         refused=bool(data.get("refused", False)),
+        child_run=data.get("child_run"),
     )

@@ -14,4 +14,4 @@ class ToolSchema:
     description: str
     parameters: dict[str, Any]
     kind: str = "client"
-    """Who executes it: `builtin`, `client` or `mcp`."""
+    """Who executes it: `builtin`, `client`, `agent` (a subagent) or `mcp`."""

@@ -56,6 +56,8 @@ class Script:
     fail: tuple[str, str] | None = None
     tokens: tuple[int, int] | None = None
     calls: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    then: list[tuple[str, dict[str, Any] | None]] = field(default_factory=list)
+    """Calls of the second turn, after the first turn's results."""
     loop: bool = False
     think: str | None = None
     reply: str | None = None
@@ -107,6 +109,7 @@ _DIRECTIVES: dict[str, Callable[[Script, str], None]] = {
     "fail": _fail,
     "tokens": _tokens_of,
     "call": lambda script, args: script.calls.append(_call(args)),
+    "then": lambda script, args: script.then.append(_call(args)),
     "loop": lambda script, _: setattr(script, "loop", True),
     "think": lambda script, args: setattr(script, "think", args),
     "reply": lambda script, args: setattr(script, "reply", args),
@@ -318,7 +321,7 @@ class ScriptedModel:
             code, message = script.fail
             raise ProviderError(message, code=code)
         rounds, results = _tool_round(request.messages)
-        calls = self._calls(script, request.tools, rounds)
+        calls = self._calls(script, request.tools, rounds, results)
         if calls:
             events, output = _call_events(calls)
             for event in events:
@@ -339,17 +342,22 @@ class ScriptedModel:
 
     @staticmethod
     def _calls(
-        script: Script, tools: list[ToolSchema], rounds: int
+        script: Script, tools: list[ToolSchema], rounds: int, results: list[ToolResult]
     ) -> list[tuple[str, dict[str, Any]]]:
+        by_name = {tool.name: tool for tool in tools}
+        if rounds == 1 and script.then:
+            return [
+                (name, _from_results(args, results) if args is not None else {})
+                for name, args in script.then
+            ]
         if rounds > 0 and not script.loop:
             return []
-        by_name = {tool.name: tool for tool in tools}
         if script.calls:
             return [
                 (name, args if args is not None else example_arguments(_schema(by_name, name)))
                 for name, args in script.calls
             ]
-        offered = [tool for tool in tools if tool.kind != "builtin"]
+        offered = [tool for tool in tools if tool.kind in ("client", "mcp")]
         if offered:
             return [(offered[0].name, example_arguments(offered[0].parameters))]
         return []
@@ -363,6 +371,21 @@ class ScriptedModel:
             verb = "failed" if result.is_error else "returned"
             lines.append(f"{result.name} {verb}: {result.output}")
         return "\n".join(lines)
+
+
+def _from_results(arguments: dict[str, Any], results: list[ToolResult]) -> dict[str, Any]:
+    """`arguments` with each `"$result.KEY"` replaced by KEY of the first result's JSON."""
+    try:
+        first = orjson.loads(results[0].output) if results else {}
+    except orjson.JSONDecodeError:
+        first = {}
+    found = first if isinstance(first, dict) else {}
+    return {
+        name: found.get(value.removeprefix("$result."))
+        if isinstance(value, str) and value.startswith("$result.")
+        else value
+        for name, value in arguments.items()
+    }
 
 
 def _schema(tools: dict[str, ToolSchema], name: str) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from corral.providers.registry import Endpoint
 from corral.runtime.accumulator import TurnAccumulator
 from corral.runtime.event_writer import EventWriter, LeaseLost
 from corral.runtime.journal import Journal
+from corral.runtime.lineage import Lineage
 from corral.runtime.outputs import keep_within_limit
 from corral.runtime.tooling import RunTooling
 from corral.sandbox.pool import Environments
@@ -151,6 +152,7 @@ class RunContext:
         provider: Provider,
         endpoint: Endpoint,
         environments: Environments,
+        lineage: Lineage,
     ) -> None:
         settings = services.settings
         self.run = run
@@ -201,6 +203,11 @@ class RunContext:
         self.ended = False
         self.is_waiting = False
         self.tool_results_ready = asyncio.Event()
+        self.lineage = lineage
+        self.spawned = run.children > 0
+        """Whether the run has started subagents (which end when it ends)."""
+        self.deadline: datetime | None = None
+        """When the run times out (set when it starts executing)."""
 
     async def load_files(self, file_ids: list[str]) -> dict[str, bytes]:
         """Contents of the workspace's uploaded files (its inputs and skills)."""
@@ -321,16 +328,26 @@ class RunContext:
         if status is not None:
             self.status = status
 
-    async def park(self, approvals: Sequence[dict[str, Any]], wake_at: datetime | None) -> None:
+    async def park(
+        self,
+        approvals: Sequence[dict[str, Any]],
+        wake_at: datetime | None,
+        *,
+        paused: bool = True,
+        requeue: bool = False,
+    ) -> None:
         """Save the checkpoint and let go of the run, which waits with no worker.
 
-        It is queued again when its approvals are all decided, or claimed at `wake_at`.
+        It is queued again when its approvals are all decided and the subagents it awaits have
+        ended, or claimed at `wake_at`. `paused`: the wait does not count against its timeout.
+        `requeue`: if it waits for nothing by the time it is saved, it is queued at once.
         """
         values = {**self._usage_values(), "status": RunStatus.WAITING.value}
         values |= {"lease_owner": None, "lease_expires_at": wake_at}
-        self.state.parked_at = format_time(self.clock())
+        if paused:
+            self.state.parked_at = format_time(self.clock())
         await self.events.commit(
-            values=values, checkpoint=self._checkpoint, new_approvals=approvals
+            values=values, checkpoint=self._checkpoint, new_approvals=approvals, requeue=requeue
         )
         self.status, self.ended = RunStatus.WAITING, True
 
@@ -356,10 +373,15 @@ class RunContext:
             terminal=ending.event,
             session_messages=session_messages,
             outputs=outputs,
+            wake=self.run.parent_run_id,
         )
         self.ended = True
         self.status = status
         metrics.RUNS_ENDED.labels(status.value).inc()
+        if self.spawned:
+            await self.lineage.end_descendants(
+                self.run.id, f"its parent run {self.run.id} ended {status.value}"
+            )
 
     async def close(self) -> None:
         """Let a pending flush end and stop the run's tools (the run's task is ending)."""

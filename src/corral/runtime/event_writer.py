@@ -33,11 +33,11 @@ from corral.domain.redaction import Redactor
 from corral.domain.tool_calls import PendingCall
 from corral.errors import Unavailable
 from corral.observability import metrics
-from corral.pubsub.base import Broker
+from corral.pubsub.base import QUEUE_CHANNEL, Broker
 from corral.pubsub.notices import publish_appended
 from corral.storage import progress
 from corral.storage.database import Database
-from corral.storage.events import NewEvent
+from corral.storage.events import Committed, NewEvent
 from corral.storage.recent import RecentEvents
 from corral.storage.runs import RunRecord
 from corral.types.events import TERMINAL_EVENT_TYPES
@@ -137,13 +137,16 @@ class EventWriter:
         session_messages: Sequence[Message] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
         new_approvals: Sequence[dict[str, Any]] = (),
+        wake: str | None = None,
+        requeue: bool = False,
     ) -> None:
         """Write every queued event (and `terminal`, last) with `values` in one transaction.
 
         `checkpoint(seq)` makes the stored checkpoint, given the seq of the last event it covers.
         `new_tool_calls` are announced client calls, now awaited; `new_approvals` are calls a
         policy holds for a person; `session_messages` are the turns a completing run adds to
-        its session.
+        its session; `wake` and `requeue` go to `progress.save`, and a run they queue again
+        wakes the workers.
         Shielded: a write cancelled half-way could commit without us knowing, and the events
         would be written twice. The write runs to its end; the caller may still be cancelled.
         """
@@ -151,7 +154,9 @@ class EventWriter:
         rows = [_tool_call_row(call) for call in new_tool_calls]
         messages = [message.to_json() for message in session_messages]
         await asyncio.shield(
-            self._commit_all(values, checkpoint, terminal, rows, messages, outputs, new_approvals)
+            self._commit_all(
+                values, checkpoint, terminal, rows, messages, outputs, new_approvals, wake, requeue
+            )
         )
 
     async def close(self) -> None:
@@ -218,6 +223,8 @@ class EventWriter:
         session_messages: Sequence[dict[str, Any]],
         outputs: Sequence[tuple[str, bytes]],
         new_approvals: Sequence[dict[str, Any]],
+        wake: str | None,
+        requeue: bool,
     ) -> None:
         async with self._lock:
             if terminal is not None:
@@ -231,6 +238,8 @@ class EventWriter:
                 session_messages=session_messages,
                 outputs=outputs,
                 new_approvals=new_approvals,
+                wake=wake,
+                requeue=requeue,
             )
 
     async def _write(
@@ -242,6 +251,8 @@ class EventWriter:
         session_messages: Sequence[dict[str, Any]] = (),
         outputs: Sequence[tuple[str, bytes]] = (),
         new_approvals: Sequence[dict[str, Any]] = (),
+        wake: str | None = None,
+        requeue: bool = False,
     ) -> None:
         """Commit the first `count` queued events with `values`; the caller holds the lock."""
         if count == len(self._buffer):
@@ -266,6 +277,8 @@ class EventWriter:
                 session_messages=session_messages,
                 outputs=outputs,
                 new_approvals=new_approvals,
+                wake=wake,
+                requeue=requeue,
             )
             write = self._database.write_statement if one_statement else self._database.write
             committed = await write(
@@ -280,6 +293,8 @@ class EventWriter:
                 session_messages=session_messages,
                 outputs=outputs,
                 new_approvals=new_approvals,
+                wake=wake,
+                requeue=requeue,
             )
         except BaseException:
             self._buffer[:0] = events
@@ -291,6 +306,12 @@ class EventWriter:
         if committed is None:
             raise LeaseLost(self._run.id)
         self.last_seq = committed.last_seq
+        await self._announce(events, committed)
+
+    async def _announce(self, events: Sequence[NewEvent], committed: Committed) -> None:
+        """Tell the run's readers what was appended, and the workers of a run queued again."""
+        if committed.requeued:
+            await self._broker.publish(QUEUE_CHANNEL)
         if not events:
             return
         metrics.EVENTS_APPENDED.inc(len(events))

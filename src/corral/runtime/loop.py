@@ -17,7 +17,7 @@ from corral.domain.events import Failure
 from corral.domain.tool_calls import CallKind, PendingCall
 from corral.errors import ClientToolTimeout, RunFailure, Unavailable
 from corral.observability.logging import SECRETS_IN_USE
-from corral.runtime import approvals
+from corral.runtime import approvals, subagents
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
 from corral.runtime.resume import logged_turn
@@ -36,6 +36,7 @@ async def execute(ctx: RunContext) -> None:
     approvals.resumed(ctx)
     started_at = ctx.run.started_at or ctx.clock()
     deadline = budgets.deadline(started_at, ctx.budget) + timedelta(seconds=ctx.state.paused_s)
+    ctx.deadline = deadline
     remaining_s = (deadline - ctx.clock()).total_seconds()
     SECRETS_IN_USE.add(run_id, ctx.secrets)
     try:
@@ -57,7 +58,7 @@ async def execute(ctx: RunContext) -> None:
                 RunStatus.FAILED, error=Failure(code=str(failure.code), message=failure.message)
             )
     except approvals.Parked:
-        logger.info("run waits for approval", extra={"action": "run.parked", "run_id": run_id})
+        logger.info("run parked", extra={"action": "run.parked", "run_id": run_id})
     except LeaseLost:
         logger.info("run no longer owned", extra={"action": "run.lost", "run_id": run_id})
         await _keep_usage_if_cancelled(ctx)
@@ -151,6 +152,7 @@ async def _drive(ctx: RunContext) -> None:
             _session_spend_events(ctx, session, spent_before)
         budgets.check_output_tokens(state.output_tokens, ctx.budget)
         budgets.check_spend(state.cost_usd, ctx.budget)
+        await _check_tree_spend(ctx)
         if not turn.tool_calls:
             # An answer is kept even at the session's cap: the session stops after it.
             await ctx.finish(RunStatus.COMPLETED, output=turn.text)
@@ -183,6 +185,16 @@ async def _session_budget(ctx: RunContext) -> budgets.SessionBudget | None:
     return budgets.SessionBudget(
         session_id=run.session_id, cap_usd=cap_usd, spent_before_usd=spent_usd
     )
+
+
+async def _check_tree_spend(ctx: RunContext) -> None:
+    """A run of a subagent tree stops once the tree has spent its root's cap."""
+    cap = ctx.budget.tree_cap_usd
+    root = ctx.run.root_run_id or (ctx.run.id if ctx.spawned else None)
+    if cap is None or root is None:
+        return
+    others = await ctx.lineage.tree_cost(root, but=ctx.run.id)
+    budgets.check_tree_spend(others + ctx.state.cost_usd, cap)
 
 
 def _session_spend_events(
@@ -226,10 +238,13 @@ async def _finish_tool_calls(ctx: RunContext) -> None:
     """Get a result for every pending call, then give them all to the model."""
     state = ctx.state
     await approvals.settle(ctx)
+    await subagents.start_children(ctx)
     done = {result.call_id for result in state.results}
     for call in state.pending:
         if call.kind is CallKind.SERVER and call.call_id not in done:
             await _run_server_tool(ctx, call)
+    await subagents.collect(ctx)
+    done = {result.call_id for result in state.results}
     waiting = [c for c in state.pending if c.kind is CallKind.CLIENT and c.call_id not in done]
     if waiting:
         await _await_client_results(ctx, waiting)

@@ -14,6 +14,7 @@ from corral.providers.base import UsageUpdate
 from corral.providers.registry import MissingProviderKey
 from corral.runtime.accumulator import TurnResult
 from corral.runtime.context import Journal, RunContext, RunState
+from corral.runtime.lineage import Lineage
 from corral.sandbox.pool import Environments
 from corral.security.sealed import SealError
 from corral.storage import events as event_log
@@ -24,7 +25,12 @@ _JOURNAL_LIMIT = 1_000_000
 
 
 async def prepare(
-    run: RunRecord, services: ServiceContext, *, worker_id: str, environments: Environments
+    run: RunRecord,
+    services: ServiceContext,
+    *,
+    worker_id: str,
+    environments: Environments,
+    lineage: Lineage,
 ) -> RunContext:
     """The context to execute `run` with, picking up where a previous attempt stopped.
 
@@ -73,6 +79,7 @@ async def prepare(
         provider=await models.provider(entry),
         endpoint=models.endpoint(entry, run_keys),
         environments=environments,
+        lineage=lineage,
     )
 
 

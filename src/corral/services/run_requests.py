@@ -17,16 +17,19 @@ from corral.domain.run_spec import (
     ModelSettings,
     RunEnvironment,
     RunSpec,
+    SubagentTool,
     merge_tools,
     parse_skills,
     parse_tool_ref,
 )
+from corral.domain.subagents import AgentTool
 from corral.errors import InvalidRequest
 from corral.ids import new_id
 from corral.services import agents as agent_service
 from corral.services import auth
 from corral.services import secrets as secret_service
 from corral.services.context import Principal
+from corral.storage import agents as agent_store
 from corral.tools.registry import resolve_builtins, validate_refs
 from corral.types.common import METADATA_MAX_ENTRIES
 from corral.types.runs import RunStatus
@@ -37,6 +40,7 @@ __all__ = [
     "merged_metadata",
     "new_run_values",
     "permissions_of",
+    "pin_agents",
     "resolve_source",
     "sealed_keys",
     "with_permissions",
@@ -218,9 +222,41 @@ async def resolve_source(
         auth.require_agent_allowed(principal, agent_id=None, agent_name=None, field="/agent_spec")
         spec = agent_service.validate_spec(ctx, agent_spec, prefix="/agent_spec", inline=True)
         agent_id, version = None, None
+    built = build_spec(ctx, spec, run_tools, environment, permissions)
     return NewRun(
         agent_id=agent_id,
         agent_version=version,
-        spec=build_spec(ctx, spec, run_tools, environment, permissions),
+        spec=await pin_agents(ctx, principal.workspace_id, built, principal),
         agent_metadata=spec.get("metadata") or {},
     )
+
+
+async def pin_agents(
+    ctx: ServiceContext, workspace_id: str, spec: RunSpec, principal: Principal | None = None
+) -> RunSpec:
+    """`spec` with each agent tool pinned to its agent's id and current version.
+
+    With a `principal`, its key must be allowed to run each agent it delegates to. The models a
+    subagent tool offers must be in the catalog.
+    """
+    tools = []
+    for index, tool in enumerate(spec.tools):
+        if isinstance(tool, SubagentTool):
+            for position, model in enumerate(tool.models):
+                ctx.models.resolve(model, field=f"/tools/{index}/models/{position}")
+        if not isinstance(tool, AgentTool) or tool.agent_id is not None:
+            tools.append(tool)
+            continue
+        field = f"/tools/{index}/agent"
+        record = await ctx.database.read(agent_store.find, workspace_id, tool.agent)
+        if record is None:
+            raise InvalidRequest(f"no agent {tool.agent!r} to offer as a tool", field=field)
+        if principal is not None:
+            auth.require_agent_allowed(
+                principal, agent_id=record.id, agent_name=record.name, field=field
+            )
+        description = tool.description or record.spec.get("description") or ""
+        tools.append(
+            replace(tool, agent_id=record.id, agent_version=record.version, description=description)
+        )
+    return replace(spec, tools=tuple(tools))

@@ -18,7 +18,7 @@ from corral.observability import metrics
 from corral.pubsub.base import ENDED, QUEUE_CHANNEL, run_channel
 from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
-from corral.services import auth, spend_caps
+from corral.services import auth, spend_caps, subagents
 from corral.services import files as file_service
 from corral.services.context import Principal
 from corral.services.run_requests import (
@@ -29,8 +29,10 @@ from corral.services.run_requests import (
 )
 from corral.storage import approvals as approval_store
 from corral.storage import events as event_log
+from corral.storage import lineage
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
+from corral.storage.lineage import SubtreeUsage
 from corral.storage.runs import RunRecord
 from corral.types.common import Page
 from corral.types.runs import (
@@ -49,8 +51,9 @@ def to_wire(
     record: RunRecord,
     pending_tool_calls: list[dict[str, Any]] | None = None,
     pending_approvals: list[dict[str, Any]] | None = None,
+    total: SubtreeUsage | None = None,
 ) -> Run:
-    """The run as the API shows it."""
+    """The run as the API shows it; `total` is its subtree's usage, if it started subagents."""
     return Run.model_validate(
         {
             "id": record.id,
@@ -70,6 +73,19 @@ def to_wire(
             "metadata": record.metadata,
             "pending_tool_calls": pending_tool_calls or [],
             "pending_approvals": pending_approvals or [],
+            "parent_run": record.parent_run_id,
+            "root_run": record.root_run_id,
+            "depth": record.depth,
+            "subagents": record.children,
+            "total_usage": (
+                None
+                if total is None
+                else {
+                    "input_tokens": total.input_tokens,
+                    "output_tokens": total.output_tokens,
+                    "cost_usd": total.cost_usd,
+                }
+            ),
             "created_at": record.created_at,
             "started_at": record.started_at,
             "ended_at": record.ended_at,
@@ -197,15 +213,32 @@ async def get(ctx: ServiceContext, principal: Principal, run_id: str) -> Run:
 
 async def view(ctx: ServiceContext, record: RunRecord) -> Run:
     """A found run's record as the wire run, with the calls it waits for."""
-    if record.status != RunStatus.WAITING:
+    if record.status != RunStatus.WAITING and not record.children:
         return to_wire(record)
-    calls, approvals = await ctx.database.read(_waiting_on, [record.id])
-    return to_wire(record, calls.get(record.id), approvals.get(record.id))
+    return (await _wire_page(ctx, [record]))[0]
 
 
-def _waiting_on(conn: Connection, run_ids: list[str]) -> tuple[_ByRun, _ByRun]:
-    """The client tool calls and the approvals these runs wait for."""
-    return run_store.pending_tool_calls_of(conn, run_ids), approval_store.pending_of(conn, run_ids)
+async def _wire_page(ctx: ServiceContext, records: list[RunRecord]) -> list[Run]:
+    """Records as wire runs, with what the waiting ones wait for and the parents' totals."""
+    waiting = [r.id for r in records if r.status == RunStatus.WAITING]
+    parents = [r.id for r in records if r.children]
+    if not waiting and not parents:
+        return [to_wire(record) for record in records]
+    calls, approvals, totals = await ctx.database.read(_around, waiting, parents)
+    return [to_wire(r, calls.get(r.id), approvals.get(r.id), totals.get(r.id)) for r in records]
+
+
+def _around(
+    conn: Connection, waiting: list[str], parents: list[str]
+) -> tuple[_ByRun, _ByRun, dict[str, SubtreeUsage]]:
+    """The client tool calls and approvals these runs wait for; what these parents' trees used."""
+    if not waiting:
+        return {}, {}, lineage.subtree_usage(conn, parents)
+    return (
+        run_store.pending_tool_calls_of(conn, waiting),
+        approval_store.pending_of(conn, waiting),
+        lineage.subtree_usage(conn, parents),
+    )
 
 
 async def list_runs(
@@ -218,6 +251,8 @@ async def list_runs(
     agent: str | None,
     session: str | None,
     metadata: list[tuple[str, str]],
+    parent_run: str | None = None,
+    root_run: str | None = None,
 ) -> Page[Run]:
     """Runs newest first, filtered; without `sessions:read`, only runs outside sessions."""
     may_read_sessions = auth.allows(principal, "sessions:read")
@@ -236,11 +271,11 @@ async def list_runs(
         session_id=session,
         has_session=None if may_read_sessions else False,
         metadata=metadata,
+        parent_run_id=parent_run,
+        root_run_id=root_run,
     )
     records, more = records[:limit], len(records) > limit
-    waiting = [r.id for r in records if r.status == RunStatus.WAITING]
-    calls, approvals = await ctx.database.read(_waiting_on, waiting) if waiting else ({}, {})
-    page = [to_wire(r, calls.get(r.id), approvals.get(r.id)) for r in records]
+    page = await _wire_page(ctx, records)
     return Page(data=page, next_cursor=page[-1].id if more else None)
 
 
@@ -272,6 +307,7 @@ async def wait(ctx: ServiceContext, principal: Principal, run_id: str, timeout_s
 def _cancel_tx(
     conn: Connection, workspace_id: str, run_id: str, reason: str, now: Any
 ) -> tuple[RunRecord | None, event_log.Committed | None]:
+    """Cancel the run; a subagent's parent that waits for nothing more is queued again."""
     record = run_store.get(conn, workspace_id, run_id)
     if record is None or record.is_terminal:
         return record, None
@@ -279,6 +315,9 @@ def _cancel_tx(
     committed = event_log.commit(
         conn, run_id=run_id, events=[ending.event.entry()], now=now, values=ending.values
     )
+    parent = record.parent_run_id
+    if committed is not None and parent is not None and lineage.wake_parent(conn, parent):
+        committed = replace(committed, requeued=True)
     return record, committed
 
 
@@ -295,14 +334,29 @@ async def cancel(
     if committed is not None:
         metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
         await publish_stopped(ctx.broker, run_id, committed)
+        if committed.requeued:
+            await ctx.broker.publish(QUEUE_CHANNEL)
+    if record.children:
+        await subagents.end_descendants(ctx, run_id, f"its parent run {run_id} was cancelled")
     return await get(ctx, principal, run_id)
 
 
 async def delete(ctx: ServiceContext, principal: Principal, run_id: str) -> None:
-    """Delete an ended run and its events."""
+    """Delete an ended run and its events, with every subagent below it."""
     await auth.require_run_session_scope(ctx, principal, run_id, "sessions:write")
     record = await find(ctx, principal, run_id)
     if record.status in ACTIVE_STATUSES:
         raise RunActive(f"run {run_id} is {record.status}; cancel it before deleting it")
-    if not await ctx.database.write(run_store.delete_ended, principal.workspace_id, run_id):
+    if not await ctx.database.write(_delete_tx, principal.workspace_id, record):
         raise NotFound(f"no run {run_id!r}")
+
+
+def _delete_tx(conn: Connection, workspace_id: str, record: RunRecord) -> bool:
+    """Delete the run and its subtree, all or none (a subagent still active: `RunActive`)."""
+    below = lineage.subtree_ids(conn, record.id) if record.children else []
+    for run_id in (run_id for run_id in below if run_id != record.id):
+        if not run_store.delete_ended(conn, workspace_id, run_id):
+            raise RunActive(
+                f"the subagent run {run_id} of run {record.id} has not ended; cancel it first"
+            )
+    return run_store.delete_ended(conn, workspace_id, record.id)

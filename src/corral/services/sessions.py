@@ -23,7 +23,7 @@ from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
-from corral.services import audit, auth, run_requests, spend_caps
+from corral.services import audit, auth, run_requests, spend_caps, subagents
 from corral.services import runs as run_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
@@ -199,6 +199,7 @@ async def send(
         stored, tools=merge_tools(stored.tools, [parse_tool_ref(ref) for ref in extra_tools])
     )
     spec = run_requests.with_permissions(spec, permissions)
+    spec = await run_requests.pin_agents(ctx, principal.workspace_id, spec, principal)
     request = {
         "session": session_id,
         "input": run_input if isinstance(run_input, str) else [m.model_dump() for m in run_input],
@@ -393,4 +394,5 @@ async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Ses
     for run_id, committed in cancelled:
         metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
         await publish_stopped(ctx.broker, run_id, committed)
+        await subagents.end_descendants(ctx, run_id, "its session ended")
     return await get(ctx, principal, session_id)

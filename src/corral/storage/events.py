@@ -54,6 +54,8 @@ class Committed:
     session_last_seq: int | None
     events: tuple[StoredEvent, ...] = ()
     """The events appended, as stored."""
+    requeued: bool = False
+    """A parked run went back to the queue in the same transaction (see `progress.save`)."""
 
 
 _NOT_ENDED = sa.text(

@@ -1,12 +1,15 @@
 """A run's progress, written in one transaction.
 
 Its events, its state, the client tool calls and approvals it now waits for, and, when it ends,
-its output files and (completing in a session) the turns the session remembers.
+its output files and (completing in a session) the turns the session remembers. A subagent's
+ending wakes its parent (`wake`), and a run that parks to await its subagents goes straight
+back to the queue if they have all ended already (`requeue`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,7 @@ import sqlalchemy as sa
 from corral.storage import approvals as approval_store
 from corral.storage import events as event_log
 from corral.storage import files as file_store
+from corral.storage import lineage
 from corral.storage import sessions as session_store
 from corral.storage import tool_calls as tool_call_store
 from corral.storage.events import Committed, NewEvent
@@ -27,6 +31,8 @@ def is_one_statement(
     session_messages: Sequence[dict[str, Any]] = (),
     outputs: Sequence[tuple[str, bytes]] = (),
     new_approvals: Sequence[dict[str, Any]] = (),
+    wake: str | None = None,
+    requeue: bool = False,
 ) -> bool:
     """Whether `save` issues a single statement, so it may run without a transaction around it.
 
@@ -34,7 +40,7 @@ def is_one_statement(
     call, session turn or output file adds one.
     """
     return dialect == "postgresql" and not (
-        new_tool_calls or session_messages or outputs or new_approvals
+        new_tool_calls or session_messages or outputs or new_approvals or wake or requeue
     )
 
 
@@ -51,8 +57,14 @@ def save(
     session_messages: Sequence[dict[str, Any]] = (),
     outputs: Sequence[tuple[str, bytes]] = (),
     new_approvals: Sequence[dict[str, Any]] = (),
+    wake: str | None = None,
+    requeue: bool = False,
 ) -> Committed | None:
-    """Commit everything or nothing; None when the worker no longer owns the run."""
+    """Commit everything or nothing; None when the worker no longer owns the run.
+
+    `wake` is the parent of a subagent that ends; `requeue` asks to queue the run again at
+    once if it parks waiting for nothing. `Committed.requeued` says whether either happened.
+    """
     committed = event_log.commit(
         conn, run_id=run_id, events=events, now=now, owner=owner, values=values
     )
@@ -64,4 +76,7 @@ def save(
         session_store.append_messages(conn, session_id, run_id, session_messages, now)
     if outputs:
         file_store.save_outputs(conn, run_id, outputs, now)
-    return committed
+    requeued = (wake is not None and lineage.wake_parent(conn, wake)) or (
+        requeue and lineage.wake_parent(conn, run_id)
+    )
+    return replace(committed, requeued=True) if requeued else committed

@@ -48,6 +48,18 @@ class RunRecord:
     """Provider keys given with the run, sealed; cleared when the run ends."""
     key_id: str | None
     """The API key that submitted the run."""
+    parent_run_id: str | None = None
+    """The run whose tool call started this one (a subagent), if any."""
+    root_run_id: str | None = None
+    """The first run of the subagent's tree (null for a run no run started)."""
+    depth: int = 0
+    """How far below its root the run is (0: a root)."""
+    call_id: str | None = None
+    """The parent's tool call this run answers."""
+    awaited: bool = False
+    """Whether the parent waits for this run's end."""
+    children: int = 0
+    """How many subagents the run has started."""
 
     @classmethod
     def from_row(cls, row: sa.Row[Any]) -> RunRecord:
@@ -115,6 +127,8 @@ def list_page(
     session_id: str | None = None,
     has_session: bool | None = None,
     metadata: Sequence[tuple[str, str]] = (),
+    parent_run_id: str | None = None,
+    root_run_id: str | None = None,
 ) -> list[RunRecord]:
     """Runs newest first (ids sort by creation time), `limit` of them after the cursor.
 
@@ -132,6 +146,10 @@ def list_page(
     if has_session is not None:
         column = runs.c.session_id
         query = query.where(column.is_not(None) if has_session else column.is_(None))
+    if parent_run_id is not None:
+        query = query.where(runs.c.parent_run_id == parent_run_id)
+    if root_run_id is not None:
+        query = query.where(runs.c.root_run_id == root_run_id)
     for key, value in metadata:
         query = query.where(runs.c.metadata[key].as_string() == value)
     rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit))
@@ -237,8 +255,14 @@ def finished_before(conn: sa.Connection, keys: Collection[str], before: datetime
     return {key for key in keys if key.startswith(("run_", "ses_"))} - still_needed
 
 
+_CHILD = runs.alias("child")
+
+
 def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
-    """Queue again a run parked for approvals once none is pending (False: it still waits)."""
+    """Queue again a parked run once it waits for nothing (False: it still waits).
+
+    It waits for its pending approvals and for the end of the subagents it awaits.
+    """
     result = conn.execute(
         runs.update()
         .where(
@@ -247,6 +271,13 @@ def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
             runs.c.lease_owner.is_(None),
             ~sa.select(approvals.c.id)
             .where(approvals.c.run_id == run_id, approvals.c.status == "pending")
+            .exists(),
+            ~sa.select(_CHILD.c.id)
+            .where(
+                _CHILD.c.parent_run_id == run_id,
+                _CHILD.c.awaited,
+                _CHILD.c.status.in_([status.value for status in ACTIVE_STATUSES]),
+            )
             .exists(),
         )
         .values(status=RunStatus.QUEUED.value, lease_expires_at=None)

@@ -223,6 +223,14 @@ runs = sa.Table(
     sa.Column("api_keys", sa.Text, nullable=True),
     # The API key that submitted the run, for usage by key; null for runs from before 0006.
     sa.Column("key_id", sa.String(40), nullable=True),
+    # A subagent's lineage: the run whose tool call (`call_id`) started it, and the tree's root.
+    sa.Column("parent_run_id", sa.String(40), nullable=True),
+    sa.Column("root_run_id", sa.String(40), nullable=True),
+    sa.Column("depth", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("call_id", sa.String(128), nullable=True),
+    # Whether its parent waits for its end (parked until every child it awaits has ended).
+    sa.Column("awaited", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("children", sa.Integer, nullable=False, server_default="0"),
     sa.Index(None, "workspace_id", "id"),
     # Usage sums a workspace's runs over a time range, and so do its spend caps.
     sa.Index(None, "workspace_id", "created_at"),
@@ -232,6 +240,9 @@ runs = sa.Table(
     sa.Index(None, "session_id", "session_position"),
     sa.Index(None, "lease_owner"),
     sa.Index(None, "workspace_id", "idempotency_key", unique=True),
+    # One child per parent's call, however often a crashed parent's turn is resumed.
+    sa.Index(None, "parent_run_id", "call_id", unique=True),
+    sa.Index(None, "root_run_id", "status"),
     # The claim counts a workspace's (and an agent's) leased runs against its concurrency caps.
     sa.Index(
         "ix_runs_leased",

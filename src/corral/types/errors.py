@@ -56,6 +56,10 @@ class ErrorCode(StrEnum):
     SANDBOX_UNAVAILABLE = "sandbox_unavailable"  #: this server cannot sandbox the agent's tools
     ENVIRONMENT_UNAVAILABLE = "environment_unavailable"  #: the run's environment did not start
 
+    # Tool errors the model reads (the call's result; the run goes on)
+    SUBAGENT_DEPTH_EXCEEDED = "subagent_depth_exceeded"  #: a subagent would be too deep
+    SUBAGENT_BREADTH_EXCEEDED = "subagent_breadth_exceeded"  #: too many subagents
+
 
 class ErrorBody(BaseModel):
     """The body of every non-2xx response."""

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from corral.types.common import WireModel
-from corral.types.runs import RunError
+from corral.types.runs import RunError, RunStatus
 from corral.types.sessions import SessionStopReason
 from corral.types.tools import ToolCall
 
@@ -161,6 +161,36 @@ class McpReconnected(BaseEvent):
     """From when the loss was noticed to when the server was back."""
 
 
+class SubagentStarted(BaseEvent):
+    """A tool call started a child run (a subagent), with its own id and event log."""
+
+    type: Literal["subagent.started"] = "subagent.started"
+    call_id: str
+    name: str
+    """The tool called: an agent tool, or `subagent`."""
+    run_id: str
+    """The child run."""
+    agent: str | None
+    """Id of the stored agent it runs; null for an ad-hoc subagent."""
+    depth: int
+    """The child's depth below the tree's root (the root is 0)."""
+
+
+class SubagentCompleted(BaseEvent):
+    """A child run the run waited for has ended; its answer (or error) is the call's result."""
+
+    type: Literal["subagent.completed"] = "subagent.completed"
+    call_id: str
+    run_id: str
+    status: RunStatus
+    output: str | None
+    error: RunError | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    """What the child itself spent (its own subagents not counted)."""
+
+
 class UsageEvent(BaseEvent):
     """Tokens and cost of one model call (their sum is the run's `usage`)."""
 
@@ -264,6 +294,8 @@ Event = Annotated[
     | ApprovalDecided
     | McpUnavailable
     | McpReconnected
+    | SubagentStarted
+    | SubagentCompleted
     | UsageEvent
     | ContextCompacted
     | BudgetWarning

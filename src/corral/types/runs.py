@@ -123,6 +123,16 @@ class Run(WireModel):
     """Client tool calls awaiting a result while the run is `waiting`."""
     pending_approvals: list[PendingApproval] = Field(default_factory=list)
     """Tool calls awaiting a person's decision while the run is `waiting` (see approvals)."""
+    parent_run: str | None = None
+    """The run whose tool call started this one, for a subagent."""
+    root_run: str | None = None
+    """The first run of the subagent's tree (null for a run no run started)."""
+    depth: int = 0
+    """How far below its root: 0 for a run no run started."""
+    subagents: int = 0
+    """How many subagents the run has started."""
+    total_usage: Usage | None = None
+    """What the run and every subagent below it used, once it has started any."""
     created_at: datetime
     started_at: datetime | None
     ended_at: datetime | None

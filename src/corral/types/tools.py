@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
@@ -9,7 +10,8 @@ from pydantic_core import PydanticCustomError
 
 from corral.types.common import ParamsModel, WireModel
 
-ToolName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+ToolName = Annotated[str, Field(pattern=_TOOL_NAME.pattern)]
 
 
 class BuiltinToolRef(ParamsModel):
@@ -87,7 +89,56 @@ class McpToolRef(ParamsModel):
         return self
 
 
-ToolRef = Annotated[BuiltinToolRef | ClientToolRef | McpToolRef, Field(discriminator="type")]
+class AgentToolRef(ParamsModel):
+    """A stored agent offered as a tool: each call runs it as a subagent and waits for its answer.
+
+    The model passes a `task`, the child run's input; the call's result is the child's output.
+    The agent's version is pinned when the run (or session) is created.
+    """
+
+    type: Literal["agent"]
+    agent: Annotated[str, Field(min_length=1, max_length=100)]
+    """Name or id of a stored agent of the workspace."""
+    name: ToolName | None = None
+    """Name the model calls the tool by (default: the agent's name)."""
+    description: Annotated[str, Field(max_length=10_000)] = ""
+    """What the agent does, for the model (default: the agent's description)."""
+
+    @model_validator(mode="after")
+    def _named(self) -> AgentToolRef:
+        if self.name is None:
+            name = self.agent.replace(".", "_")
+            if not _TOOL_NAME.fullmatch(name):
+                raise PydanticCustomError(
+                    "tool_name",
+                    "the agent's name is not a tool name: give the tool a 'name'",
+                    {"field": "name"},
+                )
+            self.name = name
+        return self
+
+
+class SubagentToolRef(ParamsModel):
+    """The `subagent` and `subagent_result` tools: the model starts ad-hoc child runs.
+
+    `subagent` starts a child with the instructions, prompt and builtin tools the model gives
+    (a subset of this run's) and answers at once with its run id; `subagent_result` waits for a
+    child's end and answers with its output.
+    """
+
+    type: Literal["subagent"]
+    name: ToolName = "subagent"
+    """Name of the starting tool; the waiting one is `<name>_result`."""
+    models: Annotated[list[Annotated[str, Field(max_length=200)]], Field(max_length=16)] = Field(
+        default_factory=list
+    )
+    """Models a child may use besides the run's own."""
+
+
+ToolRef = Annotated[
+    BuiltinToolRef | ClientToolRef | McpToolRef | AgentToolRef | SubagentToolRef,
+    Field(discriminator="type"),
+]
 
 
 class ToolCall(WireModel):

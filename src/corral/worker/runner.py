@@ -33,6 +33,7 @@ from corral.sandbox import cgroups, disk
 from corral.sandbox.fence import Fence
 from corral.sandbox.host import Host
 from corral.sandbox.pool import Environments
+from corral.services import subagents
 from corral.storage import idempotency, progress, queue
 from corral.storage import runs as run_store
 from corral.storage.runs import RunRecord
@@ -88,6 +89,7 @@ class Worker:
         self._workspace_requests: Subscription | None = None
         self._background: list[asyncio.Task[None]] = []
         self._letting_go: set[asyncio.Task[bool]] = set()
+        self._subagents = subagents.Subagents(ctx)
 
     @property
     def active_run_ids(self) -> list[str]:
@@ -247,7 +249,11 @@ class Worker:
         with self._ctx.broker.subscribe(control_channel(run.id), on_message=on_control):
             try:
                 ctx = await prepare(
-                    run, self._ctx, worker_id=self.id, environments=self.environments
+                    run,
+                    self._ctx,
+                    worker_id=self.id,
+                    environments=self.environments,
+                    lineage=self._subagents,
                 )
             except Unavailable:
                 return
@@ -276,10 +282,17 @@ class Worker:
             now=now,
             owner=self.id,
             values=ending.values,
+            wake=run.parent_run_id,
         )
         if committed is not None:
             metrics.RUNS_ENDED.labels(RunStatus.FAILED.value).inc()
             await publish_appended(self._ctx.broker, run.id, committed, ended=True)
+            if committed.requeued:
+                await self._ctx.broker.publish(QUEUE_CHANNEL)
+        if run.children:
+            await subagents.end_descendants(
+                self._ctx, run.id, f"its parent run {run.id} could not go on"
+            )
 
     # -- leases ----------------------------------------------------------------------------
 

@@ -102,8 +102,13 @@ async def list_runs(
     metadata: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
+    parent_run: str | None = None,
+    root_run: str | None = None,
 ) -> JSONBody:
-    """Runs newest first; `metadata=key:value` filters repeat and all must match."""
+    """Runs newest first; `metadata=key:value` filters repeat and all must match.
+
+    `parent_run` lists the subagents a run started; `root_run` every run below a root.
+    """
     page = await run_service.list_runs(
         call.ctx,
         call.principal,
@@ -113,6 +118,8 @@ async def list_runs(
         agent=agent,
         session=session,
         metadata=parse_metadata_filters(metadata),
+        parent_run=parent_run,
+        root_run=root_run,
     )
     return respond(page)
 

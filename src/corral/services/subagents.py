@@ -1,0 +1,196 @@
+"""Subagents: the child runs a run's tool calls start, and the tree they make.
+
+A child is a run like any other: queued, claimed by any worker, with its own event log. Its
+spec is built when it starts: from the stored agent an agent tool pinned when the parent was
+submitted, or, for an ad-hoc child, from the parent's own stored spec (never the one with its
+secrets filled in) narrowed to what the model asked for. A child never gets more than the
+parent could give: an ad-hoc child has a subset of the parent's builtin tools and its
+permissions; every child shares the tree's spend cap and the parent's provider keys.
+
+Ending a run ends the runs below it (`end_descendants`), each in its own transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import replace
+from typing import Any
+
+from corral.context import ServiceContext
+from corral.domain import runs as run_rules
+from corral.domain.run_spec import RunSpec, SubagentTool
+from corral.domain.subagents import (
+    ChildRequest,
+    Refusal,
+    SubagentLimits,
+    refusal,
+)
+from corral.errors import InvalidRequest, Unavailable
+from corral.ids import new_id
+from corral.observability import metrics
+from corral.pubsub.base import QUEUE_CHANNEL
+from corral.pubsub.notices import publish_stopped
+from corral.services.run_requests import build_spec, pin_agents
+from corral.storage import agents as agent_store
+from corral.storage import events as event_log
+from corral.storage import lineage
+from corral.storage import runs as run_store
+from corral.storage.database import Connection
+from corral.storage.lineage import Child
+from corral.storage.runs import RunRecord
+from corral.types.runs import RunStatus
+
+__all__ = ["Subagents", "end_descendants"]
+
+logger = logging.getLogger(__name__)
+
+
+class Subagents:
+    """Starts, reads and ends the children of runs (what the runtime's `Lineage` asks for)."""
+
+    def __init__(self, ctx: ServiceContext) -> None:
+        self._ctx = ctx
+        settings = ctx.settings
+        self.limits = SubagentLimits(
+            max_depth=settings.subagent_max_depth,
+            max_children=settings.subagent_max_children,
+            max_live_per_root=settings.subagent_max_live_per_root,
+        )
+
+    async def start(
+        self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
+    ) -> Child | Refusal:
+        """Start the child of the parent's call, or find the one started already."""
+        ctx = self._ctx
+        existing = await ctx.database.read(lineage.child_of_call, parent.id, call_id)
+        if existing is not None:
+            return existing
+        try:
+            child_spec = await self._child_spec(parent, spec, request)
+        except InvalidRequest as error:
+            return Refusal(error.code, error.message)
+        values = self._row(parent, child_spec, call_id, request)
+        outcome = await ctx.database.write(_start_tx, values, parent, self.limits)
+        if isinstance(outcome, Child):
+            await ctx.broker.publish(QUEUE_CHANNEL)
+            metrics.RUNS_CREATED.inc()
+        return outcome
+
+    async def _child_spec(self, parent: RunRecord, spec: RunSpec, request: ChildRequest) -> RunSpec:
+        ctx = self._ctx
+        tree_cap = spec.limits.tree_cap_usd
+        if request.agent is not None:
+            pinned = request.agent
+            record = await ctx.database.read(
+                agent_store.find,
+                parent.workspace_id,
+                pinned.agent_id or pinned.agent,
+                version=pinned.agent_version,
+            )
+            if record is None:
+                raise InvalidRequest(f"the agent {pinned.agent!r} no longer exists")
+            child = await pin_agents(ctx, parent.workspace_id, build_spec(ctx, record.spec, []))
+        else:
+            model = spec.model
+            if request.model is not None:
+                entry = ctx.models.resolve(request.model)
+                model = entry.id if entry.provider == "corral" else entry.qualified_id
+            child = replace(
+                spec,
+                model=model,
+                instructions=request.instructions,
+                tools=tuple(tool for tool in spec.tools if isinstance(tool, SubagentTool)),
+                builtin_tools=(
+                    request.builtin_tools
+                    if request.builtin_tools is not None
+                    else spec.builtin_tools
+                ),
+                files=(),
+                skills=(),
+                limits=replace(spec.limits, max_spend_usd=None),
+            )
+        return replace(child, limits=replace(child.limits, tree_max_spend_usd=tree_cap))
+
+    def _row(
+        self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
+    ) -> dict[str, Any]:
+        agent = request.agent
+        return {
+            "id": new_id("run"),
+            "workspace_id": parent.workspace_id,
+            "agent_id": agent.agent_id if agent is not None else None,
+            "agent_version": agent.agent_version if agent is not None else None,
+            "session_id": None,
+            "status": RunStatus.QUEUED.value,
+            "model": spec.model,
+            "spec": spec.to_json(),
+            "input": request.input,
+            "metadata": parent.metadata,
+            "created_at": self._ctx.clock(),
+            "key_id": parent.key_id,
+            "api_keys": parent.api_keys,
+            "parent_run_id": parent.id,
+            "root_run_id": parent.root_run_id or parent.id,
+            "depth": parent.depth + 1,
+            "call_id": call_id,
+            "awaited": request.awaited,
+        }
+
+    async def children(self, parent_id: str, ids: Collection[str]) -> list[Child]:
+        """The parent's children among `ids`, as they stand."""
+        return await self._ctx.database.read(lineage.children_of, parent_id, ids)
+
+    async def await_children(self, parent_id: str, ids: Collection[str]) -> None:
+        """Record that the parent waits for these children's ends."""
+        await self._ctx.database.write(lineage.await_children, parent_id, ids)
+
+    async def tree_cost(self, root_id: str, but: str) -> float:
+        """What the tree of `root_id` spent, but the run `but`."""
+        return await self._ctx.database.read(lineage.tree_cost, root_id, but)
+
+    async def end_descendants(self, run_id: str, reason: str) -> None:
+        """Cancel every run below `run_id` that has not ended."""
+        await end_descendants(self._ctx, run_id, reason)
+
+
+def _start_tx(
+    conn: Connection, values: dict[str, Any], parent: RunRecord, limits: SubagentLimits
+) -> Child | Refusal:
+    existing = lineage.child_of_call(conn, parent.id, values["call_id"])
+    if existing is not None:
+        return existing
+    started, live = lineage.breadth(conn, parent.id, values["root_run_id"])
+    refused = refusal(limits, depth=parent.depth, started=started, live=live)
+    return refused if refused is not None else lineage.insert_child(conn, values)
+
+
+def _end_tx(
+    conn: Connection, record: RunRecord, reason: str, now: Any
+) -> event_log.Committed | None:
+    current = run_store.get(conn, record.workspace_id, record.id)
+    if current is None or current.is_terminal:
+        return None
+    ending = run_rules.end(current.status, RunStatus.CANCELLED, now=now, reason=reason)
+    return event_log.commit(
+        conn, run_id=record.id, events=[ending.event.entry()], now=now, values=ending.values
+    )
+
+
+async def end_descendants(ctx: ServiceContext, run_id: str, reason: str) -> None:
+    """Cancel the runs below `run_id` that have not ended, deepest first; stop their workers.
+
+    A database outage leaves the rest running (logged): they end by their own limits.
+    """
+    try:
+        below = await ctx.database.read(lineage.active_descendants, run_id)
+        for record in below:
+            committed = await ctx.database.write(_end_tx, record, reason, ctx.clock())
+            if committed is not None:
+                metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
+                await publish_stopped(ctx.broker, record.id, committed)
+    except Unavailable:
+        logger.warning(
+            "could not end the subagents of a run that ended",
+            extra={"action": "subagents.not_ended", "run_id": run_id},
+        )
