@@ -9,7 +9,7 @@ import httpx
 import orjson
 
 from tests.conftest import api_client, running_app
-from tests.helpers import events, submit, wait
+from tests.helpers import assert_error, events, parse_sse, submit, wait
 
 
 def call(tool: str, arguments: dict[str, Any]) -> str:
@@ -56,10 +56,10 @@ async def test_an_agent_tool_runs_the_agent_as_a_child_and_answers_with_its_outp
     log = await events(client, run["id"])
     started = [e for e in log if e["type"] == "subagent.started"]
     completed = [e for e in log if e["type"] == "subagent.completed"]
-    assert [(e["name"], e["run_id"], e["agent"], e["depth"]) for e in started] == [
+    assert [(e["name"], e["child_run_id"], e["agent"], e["depth"]) for e in started] == [
         ("helper", child["id"], helper["id"], 1)
     ]
-    assert [(e["run_id"], e["status"], e["output"]) for e in completed] == [
+    assert [(e["child_run_id"], e["status"], e["output"]) for e in completed] == [
         (child["id"], "completed", "write a haiku")
     ]
 
@@ -115,7 +115,7 @@ async def test_an_ad_hoc_subagent_starts_at_once_and_its_result_is_waited_for(cl
     answer = orjson.loads(ended["output"].removeprefix("subagent_result returned: "))
     assert answer == {"run_id": child["id"], "status": "completed", "output": child["output"]}
     log = await events(client, run["id"])
-    assert [e["run_id"] for e in log if e["type"] == "subagent.completed"] == [child["id"]]
+    assert [e["child_run_id"] for e in log if e["type"] == "subagent.completed"] == [child["id"]]
 
 
 async def test_a_subagent_gets_no_tool_its_parent_does_not_have(client):
@@ -182,3 +182,53 @@ async def test_cancelling_the_parent_cancels_its_children(client):
     [child] = await children(client, run["id"])
     ended = await wait(client, child["id"])
     assert ended["status"] == "cancelled"
+
+
+async def test_a_stream_with_subagents_merges_the_tree_and_resumes_where_it_stopped(client):
+    await store_agent(client, "leaf")
+    await store_agent(
+        client,
+        "middle",
+        instructions=call("leaf", {"task": "deepest"}),
+        tools=[{"type": "agent", "agent": "leaf"}],
+    )
+    run = await submit(
+        client,
+        call("middle", {"task": "go"}),
+        agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "middle"}]},
+    )
+    await wait(client, run["id"])
+    [middle] = await children(client, run["id"])
+    [leaf] = await children(client, middle["id"])
+
+    url = f"/v1/runs/{run['id']}/stream"
+    response = await client.get(url, params={"include_subagents": "true"})
+    frames = parse_sse(response.content)
+
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for frame in frames:
+        by_run.setdefault(frame["data"]["run_id"], []).append(frame["data"])
+    for run_id in (run["id"], middle["id"], leaf["id"]):
+        assert by_run[run_id] == await events(client, run_id), "a run's events, whole, in order"
+    position = {(f["data"]["run_id"], f["data"]["seq"]): i for i, f in enumerate(frames)}
+    started = next(e for e in by_run[run["id"]] if e["type"] == "subagent.started")
+    assert position[(run["id"], started["seq"])] < position[(middle["id"], 1)]
+
+    # A reconnect from the middle of the stream sends the rest, each event once.
+    cut = next(i for i, f in enumerate(frames) if "id" in f and f["data"]["run_id"] == middle["id"])
+    again = await client.get(
+        url, params={"include_subagents": "true"}, headers={"Last-Event-ID": frames[cut]["id"]}
+    )
+    rest = [(f["data"]["run_id"], f["data"]["seq"]) for f in parse_sse(again.content)]
+    expected = [(f["data"]["run_id"], f["data"]["seq"]) for f in frames[cut + 1 :]]
+    assert sorted(rest) == sorted(expected)
+
+
+async def test_a_stream_cursor_that_is_not_one_is_refused(client):
+    run = await submit(client, "hi")
+    response = await client.get(
+        f"/v1/runs/{run['id']}/stream",
+        params={"include_subagents": "true"},
+        headers={"Last-Event-ID": "3;run_x:y"},
+    )
+    assert_error(response, 400, "invalid_request", "Last-Event-ID")

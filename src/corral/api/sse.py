@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from starlette.responses import StreamingResponse
 
+from corral.services.event_tree import TreeEvents
 from corral.storage.events import SessionEvent, StoredEvent
 
 E = TypeVar("E", StoredEvent, SessionEvent)
@@ -47,3 +48,23 @@ def session_stream(events: AsyncIterator[list[SessionEvent] | None]) -> Streamin
     return StreamingResponse(
         _frames(events, lambda e: e.session_seq), media_type="text/event-stream", headers=HEADERS
     )
+
+
+async def _tree_frames(batches: AsyncIterator[TreeEvents | None]) -> AsyncIterator[bytes]:
+    yield b": stream open\n\n"
+    async for batch in batches:
+        if batch is None:
+            yield KEEPALIVE
+            continue
+        *first, last = batch.events
+        chunk = [f"event: {e.type}\ndata: {e.data}\n\n".encode() for e in first]
+        chunk.append(f"id: {batch.cursor}\nevent: {last.type}\ndata: {last.data}\n\n".encode())
+        yield b"".join(chunk)
+
+
+def tree_stream(events: AsyncIterator[TreeEvents | None]) -> StreamingResponse:
+    """The SSE response of a run's events and its subagents' (frame id: the tree's cursor).
+
+    Only a batch's last frame carries the id, which stands for the whole batch.
+    """
+    return StreamingResponse(_tree_frames(events), media_type="text/event-stream", headers=HEADERS)

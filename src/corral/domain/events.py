@@ -323,7 +323,7 @@ class SubagentStarted(EventPayload):
     type: ClassVar[str] = "subagent.started"
     call_id: str
     name: str
-    run_id: str
+    child_run_id: str
     agent: str | None
     depth: int
 
@@ -334,7 +334,7 @@ class SubagentCompleted(EventPayload):
 
     type: ClassVar[str] = "subagent.completed"
     call_id: str
-    run_id: str
+    child_run_id: str
     status: str
     output: str | None
     error: dict[str, Any] | None

@@ -77,7 +77,7 @@ async def start_children(ctx: RunContext) -> None:
             events.SubagentStarted(
                 call_id=call.call_id,
                 name=call.name,
-                run_id=outcome.id,
+                child_run_id=outcome.id,
                 agent=request.agent.agent_id if request.agent is not None else None,
                 depth=ctx.run.depth + 1,
             )
@@ -128,7 +128,7 @@ def _answer(ctx: RunContext, call: PendingCall, child: Child) -> ToolResult:
     ctx.emit_checkpointed(
         events.SubagentCompleted(
             call_id=call.call_id,
-            run_id=child.id,
+            child_run_id=child.id,
             status=child.status.value,
             output=bound_output(child.output) if child.output is not None else None,
             error=child.error,

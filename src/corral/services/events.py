@@ -50,12 +50,13 @@ async def follow_run(
     await auth.require_run_session_scope(ctx, principal, run_id, "sessions:read")
     if await ctx.database.read(run_store.get_status_in, principal.workspace_id, run_id) is None:
         raise NotFound(f"no run {run_id!r}")
-    return _follow_run(ctx, run_id, after)
+    return follow_events(ctx, run_id, after)
 
 
-async def _follow_run(
+async def follow_events(
     ctx: ServiceContext, run_id: str, after: int
 ) -> AsyncIterator[list[StoredEvent] | None]:
+    """`follow_run` once the caller may read the run."""
     loop = asyncio.get_running_loop()
     heartbeat_s = ctx.settings.sse_heartbeat_s
     with ctx.broker.subscribe(run_channel(run_id)) as subscription:

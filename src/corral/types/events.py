@@ -168,8 +168,8 @@ class SubagentStarted(BaseEvent):
     call_id: str
     name: str
     """The tool called: an agent tool, or `subagent`."""
-    run_id: str
-    """The child run."""
+    child_run_id: str
+    """The child run (`run_id` is the run whose log this is)."""
     agent: str | None
     """Id of the stored agent it runs; null for an ad-hoc subagent."""
     depth: int
@@ -181,7 +181,7 @@ class SubagentCompleted(BaseEvent):
 
     type: Literal["subagent.completed"] = "subagent.completed"
     call_id: str
-    run_id: str
+    child_run_id: str
     status: RunStatus
     output: str | None
     error: RunError | None

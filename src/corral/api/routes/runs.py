@@ -12,10 +12,11 @@ from corral.api.deps import Guarded
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.errors import InvalidRequest
+from corral.services import event_tree, idempotency, tool_results
 from corral.services import events as event_service
-from corral.services import idempotency, tool_results
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
+from corral.services.event_tree import TreeCursor
 from corral.services.run_requests import permissions_of
 from corral.types.common import INT32_MAX, EventPage, Page
 from corral.types.events import Event
@@ -179,11 +180,18 @@ async def stream_events(
     call: Guarded,
     after: Annotated[int | None, Query(ge=0, le=INT32_MAX)] = None,
     last_event_id: Annotated[str | None, Header()] = None,
+    include_subagents: bool = False,
 ) -> StreamingResponse:
     """Server-sent events of the run.
 
     Replays the log after the cursor, then follows live events; closes after the terminal one.
+    With `include_subagents`, the events of every run below it too, until all have ended.
     """
+    if include_subagents:
+        tree_cursor = TreeCursor.parse(last_event_id, after)
+        return sse.tree_stream(
+            await event_tree.follow_tree(call.ctx, call.principal, run_id, tree_cursor)
+        )
     cursor = resume_after(last_event_id=last_event_id, after=after)
     return sse.run_stream(
         await event_service.follow_run(call.ctx, call.principal, run_id, after=cursor)
