@@ -232,3 +232,50 @@ async def test_a_stream_cursor_that_is_not_one_is_refused(client):
         headers={"Last-Event-ID": "3;run_x:y"},
     )
     assert_error(response, 400, "invalid_request", "Last-Event-ID")
+
+
+async def test_a_parent_that_times_out_while_it_waits_ends_its_children(client):
+    await store_agent(
+        client, "sleeper", builtin_tools=["wait"], instructions=call("wait", {"seconds": 30})
+    )
+    run = await submit(
+        client,
+        call("sleeper", {"task": "sleep"}),
+        agent_spec={
+            "model": "test",
+            "tools": [{"type": "agent", "agent": "sleeper"}],
+            "limits": {"timeout_s": 1},
+        },
+    )
+    ended = await wait(client, run["id"])
+
+    assert ended["status"] == "timed_out", ended
+    [child] = await children(client, run["id"])
+    child = await wait(client, child["id"])
+    assert child["status"] == "cancelled"
+    log = await events(client, child["id"])
+    assert log[-1]["reason"] == f"its parent run {run['id']} ended timed_out"
+
+
+async def test_deleting_a_run_deletes_the_runs_below_it(client):
+    await store_agent(client, "leaf")
+    await store_agent(
+        client,
+        "middle",
+        instructions=call("leaf", {"task": "deepest"}),
+        tools=[{"type": "agent", "agent": "leaf"}],
+    )
+    run = await submit(
+        client,
+        call("middle", {"task": "go"}),
+        agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "middle"}]},
+    )
+    await wait(client, run["id"])
+    tree = (await client.get("/v1/runs", params={"root_run": run["id"]})).json()["data"]
+    assert len(tree) == 2
+
+    deleted = await client.delete(f"/v1/runs/{run['id']}")
+
+    assert deleted.status_code == 204
+    for below in tree:
+        assert (await client.get(f"/v1/runs/{below['id']}")).status_code == 404

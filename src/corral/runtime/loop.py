@@ -41,7 +41,10 @@ async def execute(ctx: RunContext) -> None:
     SECRETS_IN_USE.add(run_id, ctx.secrets)
     try:
         try:
-            async with asyncio.timeout(max(remaining_s, 0)):
+            if remaining_s <= 0:
+                # Claimed at its deadline (parked for subagents): it ends without a step more.
+                raise TimeoutError
+            async with asyncio.timeout(remaining_s):
                 await _drive(ctx)
         except TimeoutError:
             ctx.count_cut_short()
