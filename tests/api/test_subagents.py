@@ -279,3 +279,33 @@ async def test_deleting_a_run_deletes_the_runs_below_it(client):
     assert deleted.status_code == 204
     for below in tree:
         assert (await client.get(f"/v1/runs/{below['id']}")).status_code == 404
+
+
+async def test_a_key_limited_to_some_agents_reaches_no_other_through_delegation(app, client):
+    await store_agent(client, "inner")
+    await store_agent(
+        client,
+        "middle",
+        instructions=call("inner", {"task": "x"}),
+        tools=[{"type": "agent", "agent": "inner"}],
+    )
+    await store_agent(client, "top", tools=[{"type": "agent", "agent": "middle"}])
+    await store_agent(client, "direct", tools=[{"type": "agent", "agent": "inner"}])
+    created = await client.post(
+        "/v1/keys",
+        json={
+            "name": "limited",
+            "scopes": ["runs:write", "runs:read"],
+            "agents": ["top", "middle", "direct"],
+        },
+    )
+    async with api_client(app, key=created.json()["secret"]) as limited:
+        refused = await limited.post("/v1/runs", json={"agent": "direct", "input": "go"})
+        assert_error(refused, 403, "forbidden", "/tools/0/agent")
+
+        run = await submit(limited, call("middle", {"task": "go"}), agent="top")
+        ended = await wait(limited, run["id"])
+    assert ended["status"] == "completed", ended
+    [middle] = await children(client, run["id"])
+    assert middle["output"].startswith("inner failed: forbidden: ")
+    assert await children(client, middle["id"]) == []

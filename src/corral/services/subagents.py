@@ -26,7 +26,7 @@ from corral.domain.subagents import (
     SubagentLimits,
     refusal,
 )
-from corral.errors import InvalidRequest, Unavailable
+from corral.errors import Forbidden, InvalidRequest, Unavailable
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
@@ -34,6 +34,7 @@ from corral.pubsub.notices import publish_stopped
 from corral.services.run_requests import build_spec, pin_agents
 from corral.storage import agents as agent_store
 from corral.storage import events as event_log
+from corral.storage import keys as key_store
 from corral.storage import lineage
 from corral.storage import runs as run_store
 from corral.storage.database import Connection
@@ -68,7 +69,7 @@ class Subagents:
             return existing
         try:
             child_spec = await self._child_spec(parent, spec, request)
-        except InvalidRequest as error:
+        except (InvalidRequest, Forbidden) as error:
             return Refusal(error.code, error.message)
         values = self._row(parent, child_spec, call_id, request)
         outcome = await ctx.database.write(_start_tx, values, parent, self.limits)
@@ -90,6 +91,7 @@ class Subagents:
             )
             if record is None:
                 raise InvalidRequest(f"the agent {pinned.agent!r} no longer exists")
+            await self._check_key_may_run(parent, record.id, record.name)
             child = await pin_agents(ctx, parent.workspace_id, build_spec(ctx, record.spec, []))
         else:
             model = spec.model
@@ -111,6 +113,14 @@ class Subagents:
                 limits=replace(spec.limits, max_spend_usd=None),
             )
         return replace(child, limits=replace(child.limits, tree_max_spend_usd=tree_cap))
+
+    async def _check_key_may_run(self, parent: RunRecord, agent_id: str, name: str) -> None:
+        """A key limited to some agents reaches no other through a chain of delegations."""
+        if parent.key_id is None:
+            return
+        key = await self._ctx.database.read(key_store.get_key, parent.workspace_id, parent.key_id)
+        if key is not None and key.agents is not None and not {agent_id, name} & set(key.agents):
+            raise Forbidden(f"the key that submitted this run may not run the agent {name!r}")
 
     def _row(
         self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
