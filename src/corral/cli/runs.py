@@ -6,6 +6,7 @@ cancelled, 130 when Ctrl-C cancelled it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sys
 from typing import Annotated, Any, NoReturn
@@ -17,7 +18,13 @@ from corral.cli import options, output
 from corral.cli.approvals import Approver
 from corral.cli.context import client
 from corral.cli.transcript import Transcript, event_line
-from corral.client import AnyEvent, ApprovalRequested, Corral
+from corral.client import (
+    AnyEvent,
+    ApprovalRequested,
+    Corral,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from corral.types.runs import Run, RunStatus
 
 EXIT_INTERRUPTED = 130
@@ -181,6 +188,12 @@ def list_runs(
     session: Annotated[
         str | None, typer.Option("--session", help="Only runs of this session.")
     ] = None,
+    parent: Annotated[
+        str | None, typer.Option("--parent", help="Only the subagents this run started.")
+    ] = None,
+    root: Annotated[
+        str | None, typer.Option("--root", help="Only the runs below this root run.")
+    ] = None,
     metadata: options.MetadataPairs = None,
     limit: options.Limit = 20,
     as_json: options.JsonFlag = False,
@@ -190,6 +203,8 @@ def list_runs(
         status=status,
         agent=agent,
         session=session,
+        parent_run=parent,
+        root_run=root,
         metadata=options.metadata(metadata),
         limit=min(limit, 100),
     )
@@ -237,11 +252,16 @@ def show_run(run: Run) -> None:
             ("agent", agent),
             ("model", run.model),
             ("session", run.session),
+            ("parent", run.parent_run),
+            ("root", run.root_run),
+            ("depth", str(run.depth) if run.parent_run else None),
+            ("subagents", str(run.subagents) if run.subagents else None),
             ("created", output.when(run.created_at)),
             ("started", output.when(run.started_at)),
             ("ended", output.when(run.ended_at)),
             ("duration", output.format_duration(output.duration_s(run))),
             ("usage", f"{output.tokens(run)} · {output.cost(run)}"),
+            ("with subagents", _total(run)),
             ("metadata", ", ".join(f"{k}={v}" for k, v in run.metadata.items())),
             ("waiting for", pending),
             ("input", Text(_input_text(run.input))),
@@ -249,6 +269,14 @@ def show_run(run: Run) -> None:
             ("error", Text(error, style="red") if error else None),
         ]
     )
+
+
+def _total(run: Run) -> str | None:
+    """What the run and every run below it used, once it has started any."""
+    total = run.total_usage
+    if total is None:
+        return None
+    return f"{total.input_tokens} in / {total.output_tokens} out tokens · ${total.cost_usd:.4f}"
 
 
 def _input_text(value: Any) -> str:
@@ -281,6 +309,49 @@ def events(
 
 def _print_event_line(event: AnyEvent) -> None:
     output.line(event_line(event))
+
+
+@runs_app.command("tree")
+def tree(ctx: typer.Context, run_id: RunId, as_json: options.JsonFlag = False) -> None:
+    """Show a run and the subagents below it, each indented under the run that started it."""
+    corral = client(ctx)
+    found = corral.runs.tree(run_id)
+    if as_json:
+        output.print_json(found)
+        return
+    names = _agent_names(corral, {r.agent for r in found if r.agent is not None})
+    top = found[0].depth
+    output.table(
+        ["RUN", "AGENT", "STATUS", "DURATION", "COST", "WITH SUBAGENTS"],
+        (
+            [
+                "  " * (r.depth - top) + r.id,
+                _agent_label(r, names),
+                output.status_text(r.status),
+                output.format_duration(output.duration_s(r)),
+                output.cost(r),
+                f"${r.total_usage.cost_usd:.4f}" if r.total_usage is not None else "",
+            ]
+            for r in found
+        ),
+        empty="no runs",
+    )
+
+
+def _agent_names(corral: Corral, agent_ids: set[str]) -> dict[str, str]:
+    """The names of stored agents by id; one this key cannot read keeps its id."""
+    names: dict[str, str] = {}
+    for agent_id in sorted(agent_ids):
+        with contextlib.suppress(NotFoundError, PermissionDeniedError):
+            names[agent_id] = corral.agents.retrieve(agent_id).name
+    return names
+
+
+def _agent_label(run: Run, names: dict[str, str]) -> str:
+    """The stored agent's name, `inline` for an `agent_spec`, `subagent` for an ad-hoc child."""
+    if run.agent is not None:
+        return names.get(run.agent, run.agent)
+    return "subagent" if run.parent_run else "inline"
 
 
 @runs_app.command("cancel")

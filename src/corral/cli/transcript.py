@@ -25,16 +25,22 @@ from corral.types.events import (
     MessageCompleted,
     MessageDelta,
     RunStarted,
+    SubagentCompleted,
+    SubagentStarted,
     ThinkingDelta,
     ToolCompleted,
     ToolStarted,
 )
+from corral.types.runs import RunStatus
 
 PANEL_CHARS = 600
 """Longest tool input or output shown in a panel."""
 
 LINE_VALUE_CHARS = 200
 """Longest field value shown in an event line."""
+
+SUBAGENT_ANSWER_CHARS = 200
+"""Longest subagent output or error shown after its status."""
 
 _BASE_FIELDS = {"seq", "type", "run_id", "created_at"}
 
@@ -58,6 +64,8 @@ class Transcript:
         """`message` or `thinking` while a streamed line is unfinished."""
         self._held: dict[str, str] = {}
         """Tool names of the calls held for approval, by call id."""
+        self._children: dict[str, str] = {}
+        """Tool names of the calls that started subagents, by child run id."""
         self._draw: dict[str, Callable[[Any], None]] = {
             "run.started": self._started,
             "thinking.delta": self._thinking,
@@ -69,6 +77,8 @@ class Transcript:
             "client_tool.result": self._client_result,
             "approval.requested": self._approval_requested,
             "approval.decided": self._approval_decided,
+            "subagent.started": self._subagent_started,
+            "subagent.completed": self._subagent_completed,
         }
 
     def begin(self) -> None:
@@ -175,6 +185,33 @@ class Transcript:
             line.append(f" with {compact_json(event.input)}", style="dim")
         self._print(line)
         self._spin("working")
+
+    def _subagent_started(self, event: SubagentStarted) -> None:
+        self._children[event.child_run_id] = event.name
+        line = Text(f"▸ subagent {event.name} started {event.child_run_id}", style="cyan")
+        line.append(f" (depth {event.depth})", style="dim")
+        self._print(line)
+        self._spin(f"waiting for {event.name}")
+
+    def _subagent_completed(self, event: SubagentCompleted) -> None:
+        self._print(subagent_ended(event, self._children.get(event.child_run_id)))
+        self._spin("working")
+
+
+def subagent_ended(event: SubagentCompleted, name: str | None) -> Text:
+    """`◂ subagent helper completed run_…: "hi"`, what it said escaped: agent text is untrusted."""
+    ok = event.status == RunStatus.COMPLETED
+    called = f"{name} " if name else ""
+    line = Text(
+        f"◂ subagent {called}{event.status} {event.child_run_id}", style="green" if ok else "red"
+    )
+    if event.error is not None:
+        answer = f"{event.error.code}: {compact_json(event.error.message)}"
+    else:
+        answer = compact_json(event.output or "")
+    line.append(f": {truncate(answer, SUBAGENT_ANSWER_CHARS)}")
+    line.append(f" · ${event.cost_usd:.4f}", style="dim")
+    return line
 
 
 def event_line(event: AnyEvent) -> Text:

@@ -28,13 +28,21 @@ from corral.client.errors import (
     ServerError,
     SpendLimitError,
 )
-from corral.types.events import ApprovalRequested
+from corral.types.events import ApprovalRequested, SubagentCompleted, SubagentStarted
 from corral.types.permissions import Approval, ApprovalStatus
+from corral.types.tools import (
+    AgentToolRef,
+    BuiltinToolRef,
+    ClientToolRef,
+    McpToolRef,
+    SubagentToolRef,
+)
 
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
     "APITimeoutError",
+    "AgentToolRef",
     "AnyEvent",
     "Approval",
     "ApprovalRequested",
@@ -43,12 +51,15 @@ __all__ = [
     "AsyncPage",
     "AsyncStream",
     "AuthenticationError",
+    "BuiltinToolRef",
+    "ClientToolRef",
     "ConflictError",
     "Corral",
     "CorralError",
     "Decision",
     "DecisionLike",
     "InvalidRequestError",
+    "McpToolRef",
     "NotFoundError",
     "OnApproval",
     "PermissionDeniedError",
@@ -60,6 +71,9 @@ __all__ = [
     "ServerError",
     "SpendLimitError",
     "Stream",
+    "SubagentCompleted",
+    "SubagentStarted",
+    "SubagentToolRef",
     "SyncPage",
     "Tool",
     "UnknownEvent",

@@ -5,7 +5,7 @@ Each resource is built on first use and kept; the request loop lives in `_base_c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from types import TracebackType
 from typing import Any
@@ -16,7 +16,7 @@ from corral.client import _http
 from corral.client._base_client import AsyncBaseClient, SyncBaseClient
 from corral.client._decisions import OnApproval
 from corral.client._http import NOT_GIVEN
-from corral.client._tools import Tool
+from corral.client.resources._common import ToolLike
 from corral.client.resources.agents import Agents, AsyncAgents
 from corral.client.resources.approvals import Approvals, AsyncApprovals
 from corral.client.resources.audit import AsyncAudit, Audit
@@ -128,7 +128,7 @@ class Corral(SyncBaseClient):
         agent_spec: dict[str, Any] | None = None,
         model: str | None = None,
         instructions: str | None = None,
-        tools: Sequence[Tool | Callable[..., Any] | dict[str, Any]] = (),
+        tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
@@ -266,7 +266,7 @@ class AsyncCorral(AsyncBaseClient):
         agent_spec: dict[str, Any] | None = None,
         model: str | None = None,
         instructions: str | None = None,
-        tools: Sequence[Tool | Callable[..., Any] | dict[str, Any]] = (),
+        tools: Sequence[ToolLike] = (),
         metadata: dict[str, str] | None = None,
         permissions: dict[str, Any] | None = None,
         idempotency_key: str | None = None,

@@ -5,6 +5,9 @@ policy holds for a person. An answer that arrives after the run moved on is igno
 followed again has each call checked to still await its answer first, so no tool runs twice and
 no callback is asked about a call someone already decided. Without a callback a held call just
 waits: someone else may decide it.
+
+Every other event, `subagent.started` and `subagent.completed` among them, only goes to
+`on_event`: a subagent is a run of its own, with its own log, that the server runs and waits for.
 """
 
 from __future__ import annotations

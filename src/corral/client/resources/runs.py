@@ -1,7 +1,7 @@
 """`client.runs`: submit, read, list, cancel and delete runs, or `run()` one to its end.
 
-`Runs` gathers what its bases hold: reading and streaming events, waiting, and the loop that
-executes client tools in this process.
+`Runs` gathers what its bases hold: reading and streaming events, waiting, the loop that
+executes client tools in this process, and a run's subagents (`children`, `tree`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 from corral.client._decisions import OnApproval
 from corral.client._http import clean_body, new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
-from corral.client.resources._common import ToolLike, segment, tool_refs
+from corral.client.resources._common import ToolLike, segment, spec_body, tool_refs
+from corral.client.resources._run_lineage import AsyncRunLineage, RunLineage
 from corral.client.resources._run_waiting import AsyncRunWaiting, RunWaiting
 from corral.client.resources._tool_loop import AsyncToolLoop, ToolLoop
 from corral.client.resources._tool_loop import OnEvent as OnEvent
@@ -59,7 +60,7 @@ def run_body(
         "input": input,
         "agent": agent,
         "agent_version": agent_version,
-        "agent_spec": agent_spec,
+        "agent_spec": spec_body(agent_spec),
         "session": session,
         "metadata": metadata,
         "api_keys": api_keys,
@@ -80,6 +81,8 @@ def _list_params(
     session: str | None,
     metadata: dict[str, str] | None,
     limit: int | None,
+    parent_run: str | None,
+    root_run: str | None,
 ) -> dict[str, Any]:
     filters = [f"{k}:{v}" for k, v in (metadata or {}).items()] or None
     return {
@@ -88,10 +91,12 @@ def _list_params(
         "session": session,
         "metadata": filters,
         "limit": limit,
+        "parent_run": parent_run,
+        "root_run": root_run,
     }
 
 
-class Runs(ToolLoop, RunWaiting):
+class Runs(ToolLoop, RunWaiting, RunLineage):
     """`/v1/runs`."""
 
     @cached_property
@@ -154,9 +159,14 @@ class Runs(ToolLoop, RunWaiting):
         session: str | None = None,
         metadata: dict[str, str] | None = None,
         limit: int | None = None,
+        parent_run: str | None = None,
+        root_run: str | None = None,
     ) -> SyncPage[Run]:
-        """Runs newest first, filtered (iterating the page walks all pages)."""
-        params = _list_params(status, agent, session, metadata, limit)
+        """Runs newest first, filtered (iterating the page walks all pages).
+
+        `parent_run` keeps the subagents that run started, `root_run` every run below that root.
+        """
+        params = _list_params(status, agent, session, metadata, limit, parent_run, root_run)
         return self._page("/v1/runs", Run, params)
 
     def cancel(self, run_id: str) -> Run:
@@ -217,7 +227,7 @@ class Runs(ToolLoop, RunWaiting):
         )
 
 
-class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
+class AsyncRuns(AsyncToolLoop, AsyncRunWaiting, AsyncRunLineage):
     """`/v1/runs`."""
 
     @cached_property
@@ -281,9 +291,14 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting):
         session: str | None = None,
         metadata: dict[str, str] | None = None,
         limit: int | None = None,
+        parent_run: str | None = None,
+        root_run: str | None = None,
     ) -> AsyncPage[Run]:
-        """Runs newest first, filtered (iterating the page walks all pages)."""
-        params = _list_params(status, agent, session, metadata, limit)
+        """Runs newest first, filtered (iterating the page walks all pages).
+
+        `parent_run` keeps the subagents that run started, `root_run` every run below that root.
+        """
+        params = _list_params(status, agent, session, metadata, limit, parent_run, root_run)
         return await self._page("/v1/runs", Run, params)
 
     async def cancel(self, run_id: str) -> Run:

@@ -14,7 +14,7 @@ from corral.client._http import new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client._sse import AnyEvent, AsyncStream, Stream
 from corral.client.resources._base import AsyncResource, SyncResource
-from corral.client.resources._common import ToolLike, segment, tool_refs
+from corral.client.resources._common import ToolLike, segment, spec_body, tool_refs
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.types.runs import Run
 from corral.types.sessions import Session, SessionStatus, SessionSummary
@@ -37,7 +37,7 @@ def _session_body(
     body = {
         "agent": agent,
         "agent_version": agent_version,
-        "agent_spec": agent_spec,
+        "agent_spec": spec_body(agent_spec),
         "metadata": metadata,
         "api_keys": api_keys,
         "max_spend_usd": max_spend_usd,
