@@ -254,7 +254,7 @@ async def test_a_parent_that_times_out_while_it_waits_ends_its_children(client):
     child = await wait(client, child["id"])
     assert child["status"] == "cancelled"
     log = await events(client, child["id"])
-    assert log[-1]["reason"] == f"its parent run {run['id']} ended timed_out"
+    assert log[-1]["reason"] == f"the run {run['id']} above it ended timed_out"
 
 
 async def test_deleting_a_run_deletes_the_runs_below_it(client):

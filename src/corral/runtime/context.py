@@ -380,7 +380,7 @@ class RunContext:
         metrics.RUNS_ENDED.labels(status.value).inc()
         if self.spawned:
             await self.lineage.end_descendants(
-                self.run.id, f"its parent run {self.run.id} ended {status.value}"
+                self.run.id, f"the run {self.run.id} above it ended {status.value}"
             )
 
     async def close(self) -> None:

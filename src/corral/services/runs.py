@@ -337,7 +337,7 @@ async def cancel(
         if committed.requeued:
             await ctx.broker.publish(QUEUE_CHANNEL)
     if record.children:
-        await subagents.end_descendants(ctx, run_id, f"its parent run {run_id} was cancelled")
+        await subagents.end_descendants(ctx, run_id, f"the run {run_id} above it was cancelled")
     return await get(ctx, principal, run_id)
 
 

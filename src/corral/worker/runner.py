@@ -291,7 +291,7 @@ class Worker:
                 await self._ctx.broker.publish(QUEUE_CHANNEL)
         if run.children:
             await subagents.end_descendants(
-                self._ctx, run.id, f"its parent run {run.id} could not go on"
+                self._ctx, run.id, f"the run {run.id} above it could not go on"
             )
 
     # -- leases ----------------------------------------------------------------------------
