@@ -239,3 +239,27 @@ def test_tool_ref_models_are_sent_as_the_fields_given():
         "tools": [{"type": "subagent"}],
     }
     assert spec_body(None) is None
+
+
+async def test_a_stream_with_subagents_yields_the_tree_s_events_and_ends_with_it(sdk):
+    await store_helpers(sdk)
+    run = await sdk.runs.create(agent="lead", input="go")
+
+    stream = await sdk.runs.stream(run.id, include_subagents=True)
+    streamed = await drain(stream)
+
+    [child] = await drain(await sdk.runs.children(run.id))
+    by_run: dict[str, list[AnyEvent]] = {}
+    for event in streamed:
+        by_run.setdefault(event.run_id, []).append(event)
+    assert by_run[run.id] == await sdk.runs.events(run.id)
+    assert by_run[child.id] == await sdk.runs.events(child.id)
+    assert set(by_run) == {run.id, child.id}
+    assert stream.last_event_id.startswith(f"{by_run[run.id][-1].seq};")
+    # Resuming from the cursor finds nothing more.
+    assert (
+        await drain(
+            await sdk.runs.stream(run.id, after=stream.last_event_id, include_subagents=True)
+        )
+        == []
+    )

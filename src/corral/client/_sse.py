@@ -137,16 +137,18 @@ def _newer(frame_id: str | None, last_id: str | None) -> bool:
 class _StreamState:
     """What the sync and async streams share: the cursor and the reconnect budget."""
 
-    def __init__(self, last_id: str | None) -> None:
+    def __init__(self, last_id: str | None, *, by_id: bool = True) -> None:
         self.last_id = last_id
         self.failures = 0
+        self.by_id = by_id
+        """Whether a frame's id tells a repeat (otherwise the stream's `keep` does)."""
 
     def headers(self) -> dict[str, str]:
         return {"Last-Event-ID": self.last_id} if self.last_id is not None else {}
 
     def accept(self, frame: ServerSentEvent) -> bool:
         """Whether `frame` is new; remembers it."""
-        if not _newer(frame.id, self.last_id):
+        if self.by_id and not _newer(frame.id, self.last_id):
             return False
         if frame.id is not None:
             self.last_id = frame.id
@@ -189,13 +191,15 @@ class Stream(Generic[T]):
         is_last: Callable[[T], bool],
         is_over: Callable[[], bool],
         after: str | None = None,
+        keep: Callable[[T], bool] | None = None,
     ) -> None:
         self._connect = connect
+        self._keep = keep
         self._raise_for_status = raise_for_status
         self._parse = parse
         self._is_last = is_last
         self._is_over = is_over
-        self._state = _StreamState(after)
+        self._state = _StreamState(after, by_id=keep is None)
         self._closed = False
 
     @property
@@ -208,6 +212,8 @@ class Stream(Generic[T]):
             cause: BaseException | None = None
             try:
                 for item in self._one_connection():
+                    if self._keep is not None and not self._keep(item):
+                        continue
                     yield item
                     if self._is_last(item):
                         return
@@ -258,13 +264,15 @@ class AsyncStream(Generic[T]):
         is_last: Callable[[T], bool],
         is_over: Callable[[], Any],
         after: str | None = None,
+        keep: Callable[[T], bool] | None = None,
     ) -> None:
         self._connect = connect
+        self._keep = keep
         self._raise_for_status = raise_for_status
         self._parse = parse
         self._is_last = is_last
         self._is_over = is_over
-        self._state = _StreamState(after)
+        self._state = _StreamState(after, by_id=keep is None)
         self._closed = False
 
     @property
@@ -277,6 +285,8 @@ class AsyncStream(Generic[T]):
             cause: BaseException | None = None
             try:
                 async for item in self._one_connection():
+                    if self._keep is not None and not self._keep(item):
+                        continue
                     yield item
                     if self._is_last(item):
                         return

@@ -87,7 +87,7 @@ def _raise(response: httpx.Response) -> None:
     raise error_from_response(response)
 
 
-def _cursor(after: int | None) -> str | None:
+def _cursor(after: int | str | None) -> str | None:
     return None if after is None else str(after)
 
 
@@ -112,16 +112,19 @@ class SyncResource:
         *,
         is_last: Callable[[AnyEvent], bool],
         is_over: Callable[[], bool],
-        after: int | None,
+        after: int | str | None,
+        params: dict[str, Any] | None = None,
+        keep: Callable[[AnyEvent], bool] | None = None,
     ) -> Stream[AnyEvent]:
         """The typed, resuming event stream at `path`."""
         return Stream(
-            connect=self._client.stream_connection(path),
+            connect=self._client.stream_connection(path, params),
             raise_for_status=_raise,
             parse=_event,
             is_last=is_last,
             is_over=is_over,
             after=_cursor(after),
+            keep=keep,
         )
 
 
@@ -149,14 +152,17 @@ class AsyncResource:
         *,
         is_last: Callable[[AnyEvent], bool],
         is_over: Callable[[], Awaitable[bool]],
-        after: int | None,
+        after: int | str | None,
+        params: dict[str, Any] | None = None,
+        keep: Callable[[AnyEvent], bool] | None = None,
     ) -> AsyncStream[AnyEvent]:
         """The typed, resuming event stream at `path`."""
         return AsyncStream(
-            connect=self._client.stream_connection(path),
+            connect=self._client.stream_connection(path, params),
             raise_for_status=_raise,
             parse=_event,
             is_last=is_last,
             is_over=is_over,
             after=_cursor(after),
+            keep=keep,
         )
