@@ -63,6 +63,13 @@ class Config:
     """How long the fake provider holds each answer back, so the subscriber is there first."""
     first_token_deltas: int = 20
     """Text deltas in each answer of the time-to-first-token scenario."""
+    subagent_children: int = 100
+    """Child runs the parent of `subagent_fan_out` starts in its one turn (at most the server's
+    `CORRAL_SUBAGENT_MAX_CHILDREN`, 100 by default)."""
+    subagent_rounds: int = 10
+    """Timed rounds of `subagent_fan_out`, one parent and its children each."""
+    subagent_warmup_rounds: int = 1
+    """Untimed rounds of `subagent_fan_out` before it measures."""
     environment_starts: int = 50
     """Timed environment starts of each kind (fresh and existing workspace), per networking mode."""
     environment_calls: int = 500
@@ -87,6 +94,7 @@ class Config:
             adapter_rounds=1,
             adapter_warmup_runs=1,
             first_token_runs=10,
+            subagent_rounds=3,
             environment_starts=10,
             environment_calls=100,
             idle_environments=20,

@@ -22,6 +22,7 @@ from benchmarks.latency import submit_latency
 from benchmarks.loadgen import LoadPool, Recorder, Target
 from benchmarks.measurement import Bench, Measurement, ScenarioResult
 from benchmarks.stream_latency import client_tool_round_trip, first_sse_event
+from benchmarks.subagents import subagent_fan_out
 from benchmarks.throughput import governed_throughput, throughput
 
 
@@ -62,6 +63,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(name="approval", title="approval round trip", measure=approval_round_trip),
         Scenario(name="fan_out", title="fan-out to subscribers", measure=fan_out),
+        Scenario(
+            name="subagent_fan_out",
+            title="subagent fan-out, one turn",
+            measure=subagent_fan_out,
+        ),
         Scenario(
             name="provider_latency",
             title="submit→terminal, provider adapter",

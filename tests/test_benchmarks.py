@@ -25,6 +25,8 @@ from benchmarks.recorded_streams import answer_text as replayed_answer
 from benchmarks.report import check_goals, percentiles, render
 from benchmarks.scenarios import SCENARIOS, run_scenario
 from benchmarks.server import BenchServer
+from benchmarks.subagents import SERIES as SUBAGENT_SERIES
+from benchmarks.subagents import check_round, task
 
 pytestmark = pytest.mark.e2e
 
@@ -47,6 +49,8 @@ TINY = Config(
     adapter_warmup_runs=1,
     first_token_runs=3,
     first_token_deltas=4,
+    subagent_children=5,
+    subagent_rounds=2,
     environment_starts=2,
     environment_calls=5,
     idle_environments=3,
@@ -340,6 +344,40 @@ def test_fan_out_delivers_every_delta_to_every_subscriber_in_order(results):
     assert figures["aggregate_events_per_s"] > 0
 
 
+def test_subagent_fan_out_times_every_round_of_a_parent_and_all_its_children(results):
+    result = results["subagent_fan_out"]
+
+    assert_clean(result)
+    figures = result.figures
+    assert (figures["children"], figures["rounds"]) == (
+        TINY.subagent_children,
+        TINY.subagent_rounds,
+    )
+    assert result.count == TINY.subagent_rounds
+    assert result.operations == (TINY.subagent_rounds + 1) * (TINY.subagent_children + 1)
+    for series in SUBAGENT_SERIES:
+        assert figures[series]["count"] == TINY.subagent_rounds
+    assert_latencies(figures["parent_terminal_ms"], TINY.subagent_rounds)
+    assert_latencies(figures["last_child_ms"], TINY.subagent_rounds)
+    assert figures["last_child_ms"]["max"] <= figures["parent_terminal_ms"]["max"]
+    assert figures["start_spread_ms"]["min"] >= 0
+
+
+def test_a_subagent_round_with_a_child_missing_is_a_failure():
+    kids = [{"status": "completed", "input": task(index)} for index in range(3)]
+    output = "\n".join(f"echo returned: {task(index)}" for index in range(3))
+
+    assert check_round("run.completed", output, 3, kids, "echo", 3) == []
+    assert check_round("run.completed", output, 3, kids[:2], "echo", 3) == [
+        "2 children listed, not 3",
+        "the children's tasks are not one of each",
+    ]
+    assert check_round("run.failed", "", 3, kids, "echo", 3) == [
+        "the parent ended with run.failed",
+        "the parent's answer lacks 3 answers, e.g. task-0000",
+    ]
+
+
 def test_the_report_renders_every_scenario_and_is_json(results):
     scenarios = {name: result.as_dict() for name, result in results.items()}
     report: dict[str, Any] = {
@@ -358,7 +396,9 @@ def test_the_report_renders_every_scenario_and_is_json(results):
     assert "provider adapters on recorded streams, server CPU per run" in text
     assert "time to first token added by Corral" in text
     assert all(adapter.title in text for adapter in ADAPTERS.values())
-    assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s", "runs/s", "ms"]
+    assert [goal["unit"] for goal in report["goals"]] == ["ms", "runs/s", "runs/s", "ms", "ms"]
+    assert report["goals"][-1]["met"] is None
+    assert "[no goal] p50 subagent fan-out" in text
     assert orjson.loads(orjson.dumps(report))["scenarios"].keys() == SCENARIOS.keys()
 
 
