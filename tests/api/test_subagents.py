@@ -309,3 +309,26 @@ async def test_a_key_limited_to_some_agents_reaches_no_other_through_delegation(
     [middle] = await children(client, run["id"])
     assert middle["output"].startswith("inner failed: forbidden: ")
     assert await children(client, middle["id"]) == []
+
+
+async def test_children_past_a_run_s_breadth_are_refused_with_their_own_code(make_settings):
+    settings = make_settings(subagent_max_children=2)
+    async with running_app(settings) as app, api_client(app) as client:
+        await store_agent(client, "helper")
+        turn = "".join(call("helper", {"task": f"part {n}"}) for n in range(3))
+        run = await submit(
+            client,
+            turn,
+            agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "helper"}]},
+        )
+        ended = await wait(client, run["id"])
+
+        assert ended["status"] == "completed", ended
+        assert sorted(k["input"] for k in await children(client, run["id"])) == [
+            "part 0",
+            "part 1",
+        ]
+        lines = ended["output"].split("\n")
+        assert lines[:2] == ["helper returned: part 0", "helper returned: part 1"]
+        assert lines[2].startswith("helper failed: subagent_breadth_exceeded: ")
+        assert ended["subagents"] == 2

@@ -64,27 +64,33 @@ async def test_a_parent_with_a_worker_is_not_queued_by_its_child(database, make_
     assert await status(database, parent) == "waiting"
 
 
-async def test_a_child_is_stored_once_per_parent_call(database, make_run):
+async def test_children_are_found_by_their_parent_s_call_and_counted(database, make_run):
     parent = await make_run(status="running")
-    values = {
-        "id": "run_child_a",
-        "workspace_id": "ws_1",
-        "status": "queued",
-        "model": "test",
-        "spec": {"model": "test", "tools": [], "limits": {}},
-        "input": "task",
-        "metadata": {},
-        "created_at": NOW,
-        "parent_run_id": parent,
-        "root_run_id": parent,
-        "depth": 1,
-        "call_id": "call_1",
-    }
-    first = await database.write(lineage.insert_child, values)
-    again = await database.write(lineage.insert_child, {**values, "id": "run_child_b"})
+    rows = [
+        {
+            "id": f"run_child_{n}",
+            "workspace_id": "ws_1",
+            "status": "queued",
+            "model": "test",
+            "spec": {"model": "test", "tools": [], "limits": {}},
+            "input": "task",
+            "metadata": {},
+            "created_at": NOW,
+            "parent_run_id": parent,
+            "root_run_id": parent,
+            "depth": 1,
+            "call_id": f"call_{n}",
+        }
+        for n in range(3)
+    ]
+    await database.write(lineage.insert_children, parent, rows)
 
-    assert first.id == again.id == "run_child_a"
-    assert await database.read(lineage.breadth, parent, parent) == (1, 1)
+    found = await database.read(lineage.children_of_calls, parent, ["call_0", "call_2", "x"])
+    assert {call: child.id for call, child in found.items()} == {
+        "call_0": "run_child_0",
+        "call_2": "run_child_2",
+    }
+    assert await database.read(lineage.breadth, parent, parent) == (3, 3)
 
 
 @pytest.mark.parametrize("backend", ["postgres"])  # SQLite serialises writers

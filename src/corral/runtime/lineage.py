@@ -6,7 +6,7 @@ the services do; the runtime sees only this protocol.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Protocol
 
 from corral.domain.run_spec import RunSpec
@@ -21,9 +21,12 @@ class Lineage(Protocol):
     """Starts, reads and ends a run's subagents (given to the run by its worker)."""
 
     async def start(
-        self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
-    ) -> Child | Refusal:
-        """Start the child of the parent's call (the one started already, if any)."""
+        self, parent: RunRecord, spec: RunSpec, requests: Sequence[tuple[str, ChildRequest]]
+    ) -> dict[str, Child | Refusal]:
+        """Start the children of the parent's calls, by call id.
+
+        A call that started its child already gets that same child.
+        """
         ...
 
     async def children(self, parent_id: str, ids: Collection[str]) -> list[Child]:

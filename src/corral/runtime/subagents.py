@@ -18,7 +18,7 @@ import orjson
 from corral.domain import events
 from corral.domain.conversation import ToolResult
 from corral.domain.run_spec import parse_run_spec
-from corral.domain.subagents import Refusal, child_outcome
+from corral.domain.subagents import ChildRequest, Refusal, child_outcome
 from corral.domain.tool_calls import CallKind, PendingCall
 from corral.runtime.approvals import Parked
 from corral.runtime.context import RunContext
@@ -50,46 +50,55 @@ async def start_children(ctx: RunContext) -> None:
         for call in ctx.state.pending
     ]
     changed = False
+    asked: list[tuple[PendingCall, ChildRequest]] = []
     for call in _open(ctx):
         if call.child_run is not None:
             continue
+        changed = True
         if ctx.tools.awaits_child(call.name):
             target = call.input.get("run_id")
             if isinstance(target, str) and target:
                 _replace(ctx, replace(call, child_run=target))
             else:
                 _replace(ctx, _failed(call, "'run_id' must be the id of a subagent run"))
-            changed = True
             continue
         request = ctx.tools.child_request(call.name, call.input)
-        changed = True
         if isinstance(request, Refusal):
             _replace(ctx, _failed(call, request.text()))
-            continue
+        else:
+            asked.append((call, request))
+    if asked:
         # The stored spec: the one in use has the run's secrets filled in.
         stored = parse_run_spec(ctx.run.spec)
-        outcome = await ctx.lineage.start(ctx.run, stored, call.call_id, request)
-        if isinstance(outcome, Refusal):
-            _replace(ctx, _failed(call, outcome.text()))
-            continue
-        ctx.spawned = True
-        ctx.emit_checkpointed(
-            events.SubagentStarted(
-                call_id=call.call_id,
-                name=call.name,
-                child_run_id=outcome.id,
-                agent=request.agent.agent_id if request.agent is not None else None,
-                depth=ctx.run.depth + 1,
-            )
-        )
-        _replace(ctx, replace(call, child_run=outcome.id))
-        if not request.awaited:
-            answer = {"run_id": outcome.id, "status": outcome.status.value}
-            ctx.state.results.append(
-                ToolResult(call.call_id, call.name, orjson.dumps(answer).decode())
-            )
+        requests = [(call.call_id, request) for call, request in asked]
+        outcomes = await ctx.lineage.start(ctx.run, stored, requests)
+        for call, request in asked:
+            _started(ctx, call, request, outcomes[call.call_id])
     if changed:
         await ctx.save()
+
+
+def _started(
+    ctx: RunContext, call: PendingCall, request: ChildRequest, outcome: Child | Refusal
+) -> None:
+    """Record how starting the call's child went: its id, or the call's error."""
+    if isinstance(outcome, Refusal):
+        _replace(ctx, _failed(call, outcome.text()))
+        return
+    ctx.spawned = True
+    ctx.emit_checkpointed(
+        events.SubagentStarted(
+            call_id=call.call_id,
+            name=call.name,
+            child_run_id=outcome.id,
+            agent=request.agent.agent_id if request.agent is not None else None,
+            depth=ctx.run.depth + 1,
+        )
+    )
+    _replace(ctx, replace(call, child_run=outcome.id))
+    if not request.awaited:
+        answer = {"run_id": outcome.id, "status": outcome.status.value}
+        ctx.state.results.append(ToolResult(call.call_id, call.name, orjson.dumps(answer).decode()))
 
 
 async def collect(ctx: RunContext) -> None:

@@ -13,7 +13,7 @@ Ending a run ends the runs below it (`end_descendants`), each in its own transac
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -60,23 +60,39 @@ class Subagents:
         )
 
     async def start(
-        self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
-    ) -> Child | Refusal:
-        """Start the child of the parent's call, or find the one started already."""
+        self, parent: RunRecord, spec: RunSpec, requests: Sequence[tuple[str, ChildRequest]]
+    ) -> dict[str, Child | Refusal]:
+        """Start the children of the parent's calls (by call id), in one transaction.
+
+        A call that started its child already (before a crash) gets that child back.
+        """
         ctx = self._ctx
-        existing = await ctx.database.read(lineage.child_of_call, parent.id, call_id)
-        if existing is not None:
-            return existing
-        try:
-            child_spec = await self._child_spec(parent, spec, request)
-        except (InvalidRequest, Forbidden) as error:
-            return Refusal(error.code, error.message)
-        values = self._row(parent, child_spec, call_id, request)
-        outcome = await ctx.database.write(_start_tx, values, parent, self.limits)
-        if isinstance(outcome, Child):
+        calls = [call_id for call_id, _ in requests]
+        existing = await ctx.database.read(lineage.children_of_calls, parent.id, calls)
+        outcomes: dict[str, Child | Refusal] = dict(existing)
+        specs: dict[Any, dict[str, Any] | Refusal] = {}
+        rows = []
+        for call_id, request in requests:
+            if call_id in existing:
+                continue
+            key = (request.agent.agent_id, request.agent.agent_version) if request.agent else None
+            built = specs.get(key) if key is not None else None
+            if built is None:
+                try:
+                    built = (await self._child_spec(parent, spec, request)).to_json()
+                except (InvalidRequest, Forbidden) as error:
+                    built = Refusal(error.code, error.message)
+                if key is not None:
+                    specs[key] = built
+            if isinstance(built, Refusal):
+                outcomes[call_id] = built
+            else:
+                rows.append(self._row(parent, built, call_id, request))
+        if rows:
+            outcomes |= await ctx.database.write(_start_tx, rows, parent, self.limits)
             await ctx.broker.publish(QUEUE_CHANNEL)
-            metrics.RUNS_CREATED.inc()
-        return outcome
+            metrics.RUNS_CREATED.inc(sum(isinstance(o, Child) for o in outcomes.values()))
+        return outcomes
 
     async def _child_spec(self, parent: RunRecord, spec: RunSpec, request: ChildRequest) -> RunSpec:
         ctx = self._ctx
@@ -123,7 +139,7 @@ class Subagents:
             raise Forbidden(f"the key that submitted this run may not run the agent {name!r}")
 
     def _row(
-        self, parent: RunRecord, spec: RunSpec, call_id: str, request: ChildRequest
+        self, parent: RunRecord, spec: dict[str, Any], call_id: str, request: ChildRequest
     ) -> dict[str, Any]:
         agent = request.agent
         return {
@@ -133,8 +149,8 @@ class Subagents:
             "agent_version": agent.agent_version if agent is not None else None,
             "session_id": None,
             "status": RunStatus.QUEUED.value,
-            "model": spec.model,
-            "spec": spec.to_json(),
+            "model": spec["model"],
+            "spec": spec,
             "input": request.input,
             "metadata": parent.metadata,
             "created_at": self._ctx.clock(),
@@ -165,14 +181,29 @@ class Subagents:
 
 
 def _start_tx(
-    conn: Connection, values: dict[str, Any], parent: RunRecord, limits: SubagentLimits
-) -> Child | Refusal:
-    existing = lineage.child_of_call(conn, parent.id, values["call_id"])
-    if existing is not None:
-        return existing
-    started, live = lineage.breadth(conn, parent.id, values["root_run_id"])
-    refused = refusal(limits, depth=parent.depth, started=started, live=live)
-    return refused if refused is not None else lineage.insert_child(conn, values)
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    parent: RunRecord,
+    limits: SubagentLimits,
+) -> dict[str, Child | Refusal]:
+    """Store the children the limits allow, in call order; the others get their refusal."""
+    existing = lineage.children_of_calls(conn, parent.id, [row["call_id"] for row in rows])
+    outcomes: dict[str, Child | Refusal] = dict(existing)
+    started, live = lineage.breadth(conn, parent.id, parent.root_run_id or parent.id)
+    accepted = []
+    for row in rows:
+        if row["call_id"] in existing:
+            continue
+        refused = refusal(limits, depth=parent.depth, started=started, live=live)
+        if refused is not None:
+            outcomes[row["call_id"]] = refused
+            continue
+        accepted.append(row)
+        started, live = started + 1, live + 1
+    for child in lineage.insert_children(conn, parent.id, accepted):
+        assert child.call_id is not None
+        outcomes[child.call_id] = child
+    return outcomes
 
 
 def _end_tx(

@@ -23,9 +23,9 @@ __all__ = [
     "active_descendants",
     "await_children",
     "breadth",
-    "child_of_call",
     "children_of",
-    "insert_child",
+    "children_of_calls",
+    "insert_children",
     "subtree_ids",
     "subtree_usage",
     "tree_cost",
@@ -85,52 +85,59 @@ def _child(row: Any) -> Child:
     )
 
 
-def child_of_call(conn: sa.Connection, parent_run_id: str, call_id: str) -> Child | None:
-    """The subagent a parent's call started, if it started one."""
-    row = conn.execute(
-        sa.select(*_CHILD_COLUMNS).where(
-            runs.c.parent_run_id == parent_run_id, runs.c.call_id == call_id
-        )
-    ).first()
-    return _child(row) if row else None
+_OF_CALLS = sa.select(*_CHILD_COLUMNS).where(
+    runs.c.parent_run_id == sa.bindparam("b_parent"),
+    runs.c.call_id.in_(sa.bindparam("b_calls", expanding=True)),
+)
 
 
-def insert_child(conn: sa.Connection, values: dict[str, Any]) -> Child:
-    """Store a subagent run, once per parent call: the one stored already wins.
+def children_of_calls(
+    conn: sa.Connection, parent_run_id: str, call_ids: Collection[str]
+) -> dict[str, Child]:
+    """The subagents these calls of the parent started, by call id."""
+    if not call_ids:
+        return {}
+    rows = conn.execute(_OF_CALLS, {"b_parent": parent_run_id, "b_calls": list(call_ids)})
+    return {row.call_id: _child(row) for row in rows}
 
-    Counts it in the parent's `children`.
-    """
-    existing = child_of_call(conn, values["parent_run_id"], values["call_id"])
-    if existing is not None:
-        return existing
-    conn.execute(runs.insert(), values)
+
+def insert_children(
+    conn: sa.Connection, parent_run_id: str, rows: Sequence[dict[str, Any]]
+) -> list[Child]:
+    """Store new subagent runs of the parent, counted in its `children`."""
+    if not rows:
+        return []
+    conn.execute(runs.insert(), list(rows))
     conn.execute(
-        runs.update()
-        .where(runs.c.id == values["parent_run_id"])
-        .values(children=runs.c.children + 1)
+        runs.update().where(runs.c.id == parent_run_id).values(children=runs.c.children + len(rows))
     )
-    return Child(
-        id=values["id"],
-        call_id=values["call_id"],
-        status=RunStatus(values["status"]),
-        output=None,
-        error=None,
-        input_tokens=0,
-        output_tokens=0,
-        cost_usd=0.0,
-    )
+    return [
+        Child(
+            id=row["id"],
+            call_id=row["call_id"],
+            status=RunStatus(row["status"]),
+            output=None,
+            error=None,
+            input_tokens=0,
+            output_tokens=0,
+            cost_usd=0.0,
+        )
+        for row in rows
+    ]
+
+
+_STARTED = sa.select(runs.c.children).where(runs.c.id == sa.bindparam("b_parent"))
+_LIVE = (
+    sa.select(sa.func.count())
+    .select_from(runs)
+    .where(runs.c.root_run_id == sa.bindparam("b_root"), runs.c.status.in_(_ACTIVE))
+)
 
 
 def breadth(conn: sa.Connection, parent_run_id: str, root_run_id: str) -> tuple[int, int]:
     """(subagents the parent started, subagents of the tree still active)."""
-    started = conn.execute(
-        sa.select(runs.c.children).where(runs.c.id == parent_run_id)
-    ).scalar_one_or_none()
-    live = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(runs)
-        .where(runs.c.root_run_id == root_run_id, runs.c.status.in_(_ACTIVE))
-    ).scalar_one()
+    started = conn.execute(_STARTED, {"b_parent": parent_run_id}).scalar_one_or_none()
+    live = conn.execute(_LIVE, {"b_root": root_run_id}).scalar_one()
     return started or 0, live
 
 
@@ -156,15 +163,16 @@ def await_children(conn: sa.Connection, parent_run_id: str, ids: Collection[str]
         )
 
 
+_LOCK = sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run_id")).with_for_update()
+
+
 def wake_parent(conn: sa.Connection, parent_run_id: str) -> bool:
     """Queue the parent again if it is parked and waits for nothing more (a child just ended).
 
     The parent's row is locked first, in its own statement: of two children ending at once on
     PostgreSQL, the second then sees the first's end, and one of them queues the parent.
     """
-    locked = conn.execute(
-        sa.select(runs.c.id).where(runs.c.id == parent_run_id).with_for_update()
-    ).first()
+    locked = conn.execute(_LOCK, {"b_run_id": parent_run_id}).first()
     return locked is not None and requeue_parked(conn, parent_run_id)
 
 

@@ -256,6 +256,25 @@ def finished_before(conn: sa.Connection, keys: Collection[str], before: datetime
 
 
 _CHILD = runs.alias("child")
+_REQUEUE = (
+    runs.update()
+    .where(
+        runs.c.id == sa.bindparam("b_run_id"),
+        runs.c.status == RunStatus.WAITING.value,
+        runs.c.lease_owner.is_(None),
+        ~sa.select(approvals.c.id)
+        .where(approvals.c.run_id == runs.c.id, approvals.c.status == "pending")
+        .exists(),
+        ~sa.select(_CHILD.c.id)
+        .where(
+            _CHILD.c.parent_run_id == runs.c.id,
+            _CHILD.c.awaited,
+            _CHILD.c.status.in_([status.value for status in ACTIVE_STATUSES]),
+        )
+        .exists(),
+    )
+    .values(status=RunStatus.QUEUED.value, lease_expires_at=None)
+)
 
 
 def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
@@ -263,23 +282,5 @@ def requeue_parked(conn: sa.Connection, run_id: str) -> bool:
 
     It waits for its pending approvals and for the end of the subagents it awaits.
     """
-    result = conn.execute(
-        runs.update()
-        .where(
-            runs.c.id == run_id,
-            runs.c.status == RunStatus.WAITING.value,
-            runs.c.lease_owner.is_(None),
-            ~sa.select(approvals.c.id)
-            .where(approvals.c.run_id == run_id, approvals.c.status == "pending")
-            .exists(),
-            ~sa.select(_CHILD.c.id)
-            .where(
-                _CHILD.c.parent_run_id == run_id,
-                _CHILD.c.awaited,
-                _CHILD.c.status.in_([status.value for status in ACTIVE_STATUSES]),
-            )
-            .exists(),
-        )
-        .values(status=RunStatus.QUEUED.value, lease_expires_at=None)
-    )
+    result = conn.execute(_REQUEUE, {"b_run_id": run_id})
     return result.rowcount == 1
