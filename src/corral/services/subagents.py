@@ -91,7 +91,10 @@ class Subagents:
         if rows:
             outcomes |= await ctx.database.write(_start_tx, rows, parent, self.limits)
             await ctx.broker.publish(QUEUE_CHANNEL)
-            metrics.RUNS_CREATED.inc(sum(isinstance(o, Child) for o in outcomes.values()))
+            new = {row["id"] for row in rows}
+            metrics.RUNS_CREATED.inc(
+                sum(isinstance(o, Child) and o.id in new for o in outcomes.values())
+            )
         return outcomes
 
     async def _child_spec(self, parent: RunRecord, spec: RunSpec, request: ChildRequest) -> RunSpec:
