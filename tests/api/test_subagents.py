@@ -28,6 +28,23 @@ async def children(client: httpx.AsyncClient, run_id: str) -> list[dict[str, Any
     return list(listed["data"])
 
 
+async def two_deep(client: httpx.AsyncClient) -> dict[str, Any]:
+    """An ended run whose call started `middle`, whose own call started `leaf`."""
+    await store_agent(client, "leaf")
+    await store_agent(
+        client,
+        "middle",
+        instructions=call("leaf", {"task": "deepest"}),
+        tools=[{"type": "agent", "agent": "leaf"}],
+    )
+    run = await submit(
+        client,
+        call("middle", {"task": "go"}),
+        agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "middle"}]},
+    )
+    return await wait(client, run["id"])
+
+
 async def test_an_agent_tool_runs_the_agent_as_a_child_and_answers_with_its_output(client):
     helper = await store_agent(client, "helper", description="Says what it was told.")
     run = await submit(
@@ -185,19 +202,7 @@ async def test_cancelling_the_parent_cancels_its_children(client):
 
 
 async def test_a_stream_with_subagents_merges_the_tree_and_resumes_where_it_stopped(client):
-    await store_agent(client, "leaf")
-    await store_agent(
-        client,
-        "middle",
-        instructions=call("leaf", {"task": "deepest"}),
-        tools=[{"type": "agent", "agent": "leaf"}],
-    )
-    run = await submit(
-        client,
-        call("middle", {"task": "go"}),
-        agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "middle"}]},
-    )
-    await wait(client, run["id"])
+    run = await two_deep(client)
     [middle] = await children(client, run["id"])
     [leaf] = await children(client, middle["id"])
 
@@ -258,19 +263,7 @@ async def test_a_parent_that_times_out_while_it_waits_ends_its_children(client):
 
 
 async def test_deleting_a_run_deletes_the_runs_below_it(client):
-    await store_agent(client, "leaf")
-    await store_agent(
-        client,
-        "middle",
-        instructions=call("leaf", {"task": "deepest"}),
-        tools=[{"type": "agent", "agent": "leaf"}],
-    )
-    run = await submit(
-        client,
-        call("middle", {"task": "go"}),
-        agent_spec={"model": "test", "tools": [{"type": "agent", "agent": "middle"}]},
-    )
-    await wait(client, run["id"])
+    run = await two_deep(client)
     tree = (await client.get("/v1/runs", params={"root_run": run["id"]})).json()["data"]
     assert len(tree) == 2
 
