@@ -69,11 +69,8 @@ async def settle(ctx: RunContext) -> None:
         # The usual way back: every decision is in the log the run read when it was claimed.
         rows = {call_id: _from_event(logged[call_id]) for call_id in held}
     else:
-        rows = {
-            row["call_id"]: row
-            for row in await database.read(approval_store.of_run, ctx.run.id)
-            if row["call_id"] in held
-        }
+        stored = await database.read(approval_store.decisions_of, ctx.run.id)
+        rows = {call_id: row for call_id, row in stored.items() if call_id in held}
     if not rows:
         await _ask(ctx, list(held.values()))
     now = ctx.clock()

@@ -71,36 +71,17 @@ def _decide_tx(
 ) -> tuple[dict[str, Any], event_log.Committed | None, bool]:
     """(the approval, what its event appended, whether the run was queued again)."""
     wanted = _DECIDED[params.decision]
-    for _ in range(2):  # a concurrent decision may win between the read and the update
-        row = approval_store.get(conn, principal.workspace_id, run_id, call_id)
-        if row is None:
-            raise NotFound(f"run {run_id!r} has no approval for a call {call_id!r}")
-        status = ApprovalStatus(row["status"])
-        if status is wanted:
-            return row, None, False
-        if status in (ApprovalStatus.ALLOWED, ApprovalStatus.DENIED):
-            raise ApprovalConflict(
-                f"call {call_id} was already {status.value} (by {row['decided_by']})",
-                field="/decision",
-            )
-        if status is ApprovalStatus.WITHDRAWN:
-            raise RunTerminal(f"run {run_id} has ended; its calls wait for no decision")
-        expired = row["expires_at"] is not None and row["expires_at"] <= now
-        if status is ApprovalStatus.EXPIRED or expired:
-            raise ApprovalExpired(
-                f"the approval of call {call_id} expired at {row['expires_at']:%Y-%m-%dT%H:%M:%SZ}"
-            )
-        message, decided_input = params.message, params.input  # each fits its decision
-        values = {
-            "status": wanted.value,
-            "decided_by": principal.key_id,
-            "message": message,
-            "decided_input": decided_input,
-        }
-        if approval_store.decide(conn, row["id"], now, values):
-            break
-    else:
-        raise ApprovalConflict(f"call {call_id} is being decided by another request")
+    message, decided_input = params.message, params.input  # each fits its decision
+    values = {
+        "status": wanted.value,
+        "decided_by": principal.key_id,
+        "message": message,
+        "decided_input": decided_input,
+    }
+    # Decided at once when it can be, the usual case; otherwise the approval says why not.
+    row = approval_store.decide(conn, principal.workspace_id, run_id, call_id, now, values)
+    if row is None:
+        return _undecided(conn, principal, run_id, call_id, wanted, now), None, False
     event = ApprovalDecided(
         approval_id=row["id"],
         call_id=call_id,
@@ -120,7 +101,41 @@ def _decide_tx(
         details={"run_id": run_id, "call_id": call_id, "tool": row["tool"]},
     )
     requeued = run_store.requeue_parked(conn, run_id)
-    return {**row, **values, "decided_at": now}, committed, requeued
+    return row, committed, requeued
+
+
+def _undecided(
+    conn: Connection,
+    principal: Principal,
+    run_id: str,
+    call_id: str,
+    wanted: ApprovalStatus,
+    now: Any,
+) -> dict[str, Any]:
+    """The approval a decision could not be applied to, if it already bears that decision.
+
+    Raises why not otherwise: no such approval, decided the other way, withdrawn or expired.
+    """
+    row = approval_store.get(conn, principal.workspace_id, run_id, call_id)
+    if row is None:
+        raise NotFound(f"run {run_id!r} has no approval for a call {call_id!r}")
+    status = ApprovalStatus(row["status"])
+    if status is wanted:
+        return row
+    if status in (ApprovalStatus.ALLOWED, ApprovalStatus.DENIED):
+        raise ApprovalConflict(
+            f"call {call_id} was already {status.value} (by {row['decided_by']})",
+            field="/decision",
+        )
+    if status is ApprovalStatus.WITHDRAWN:
+        raise RunTerminal(f"run {run_id} has ended; its calls wait for no decision")
+    expired = row["expires_at"] is not None and row["expires_at"] <= now
+    if status is ApprovalStatus.EXPIRED or expired:
+        raise ApprovalExpired(
+            f"the approval of call {call_id} expired at {row['expires_at']:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    # Pending and open, yet missed by the update: not expected, answered as a race lost.
+    raise ApprovalConflict(f"call {call_id} is being decided by another request")
 
 
 async def decide(

@@ -25,6 +25,38 @@ _WITH_RUN = sa.select(*approvals.c, runs.c.metadata, runs.c.status.label("run_st
     runs, runs.c.id == approvals.c.run_id
 )
 """Approvals with their run's metadata (the API shows it) and status (see `_effective`)."""
+_NOT_ENDED = sa.text("runs.status NOT IN (" + ", ".join(f"'{v}'" for v in sorted(_ENDED)) + ")")
+"""`~_RUN_ENDED` with the statuses in the SQL: no list to expand each time it runs."""
+_DECIDE = (
+    approvals.update()
+    .where(
+        approvals.c.workspace_id == sa.bindparam("b_workspace_id"),
+        approvals.c.run_id == sa.bindparam("b_run_id"),
+        approvals.c.call_id == sa.bindparam("b_call_id"),
+        approvals.c.status == _PENDING,
+        sa.or_(approvals.c.expires_at.is_(None), approvals.c.expires_at > sa.bindparam("b_now")),
+        sa.select(runs.c.id).where(runs.c.id == approvals.c.run_id, _NOT_ENDED).exists(),
+    )
+    .values(decided_at=sa.bindparam("b_now"))
+    .returning(
+        *approvals.c,
+        # Named in full: SQLite's RETURNING drops table names, and a bare `run_id` in this
+        # subquery would be read off `runs` if it ever had one.
+        sa.select(runs.c.metadata)
+        .where(runs.c.id == sa.literal_column("approvals.run_id"))
+        .scalar_subquery()
+        .label("metadata"),
+    )
+)
+"""Decides a pending, unexpired approval of a run that has not ended; built once, as `decide`
+runs while a person waits."""
+_DECISIONS = sa.select(
+    approvals.c.call_id,
+    approvals.c.status,
+    approvals.c.decided_input,
+    approvals.c.message,
+    approvals.c.expires_at,
+).where(approvals.c.run_id == sa.bindparam("b_run_id"))
 
 
 def insert(conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -39,6 +71,16 @@ def of_run(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
         _WITH_RUN.where(approvals.c.run_id == run_id).order_by(approvals.c.id)
     ).mappings()
     return [_effective(row) for row in rows]
+
+
+def decisions_of(conn: sa.Connection, run_id: str) -> dict[str, dict[str, Any]]:
+    """A run's approvals by call id, as its worker reads them: status and decision.
+
+    Without the run's columns (`of_run`): the run reading them is running, and every run that
+    asks reads them once before it does.
+    """
+    rows = conn.execute(_DECISIONS, {"b_run_id": run_id}).mappings()
+    return {row["call_id"]: dict(row) for row in rows}
 
 
 def pending_of(conn: sa.Connection, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -81,18 +123,34 @@ def get(conn: sa.Connection, workspace_id: str, run_id: str, call_id: str) -> di
     return None if row is None else _effective(row)
 
 
-def decide(conn: sa.Connection, approval_id: str, now: datetime, values: dict[str, Any]) -> bool:
-    """Record a decision; False when the approval was no longer pending, or had expired."""
-    result = conn.execute(
-        approvals.update()
-        .where(
-            approvals.c.id == approval_id,
-            approvals.c.status == _PENDING,
-            sa.or_(approvals.c.expires_at.is_(None), approvals.c.expires_at > now),
+def decide(
+    conn: sa.Connection,
+    workspace_id: str,
+    run_id: str,
+    call_id: str,
+    now: datetime,
+    values: dict[str, Any],
+) -> dict[str, Any] | None:
+    """Record a decision in one statement; the approval as decided, with its run's metadata.
+
+    `values` are the columns the decision sets. None, writing nothing, unless the approval was
+    pending and unexpired and its run had not ended: `get` tells which.
+    """
+    row = (
+        conn.execute(
+            _DECIDE,
+            {
+                "b_workspace_id": workspace_id,
+                "b_run_id": run_id,
+                "b_call_id": call_id,
+                "b_now": now,
+                **values,
+            },
         )
-        .values(**values, decided_at=now)
+        .mappings()
+        .first()
     )
-    return result.rowcount == 1
+    return None if row is None else dict(row)
 
 
 def expire(conn: sa.Connection, run_id: str, now: datetime) -> None:
