@@ -269,7 +269,9 @@ _REQUEUE = (
         .where(
             _CHILD.c.parent_run_id == runs.c.id,
             _CHILD.c.awaited,
-            _CHILD.c.status.in_([status.value for status in ACTIVE_STATUSES]),
+            _CHILD.c.status.in_(
+                [sa.literal_column(f"'{status.value}'") for status in sorted(ACTIVE_STATUSES)]
+            ),
         )
         .exists(),
     )
