@@ -166,6 +166,9 @@ class Settings(BaseSettings):
     client_tool_timeout_s: float = Field(default=600.0, gt=0)
     """How long a run waits for a client tool result when the tool does not set `timeout_s`."""
 
+    webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """How long a webhook endpoint has to answer a delivery before the attempt counts as failed."""
+
     subagent_max_depth: int = Field(default=5, ge=0, le=32)
     """How deep subagents may nest: a root run is at depth 0, and a run at this depth may start
     no subagent (`subagent_depth_exceeded`)."""

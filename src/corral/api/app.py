@@ -25,6 +25,7 @@ from corral.api.routes import (
     service,
     sessions,
     usage,
+    webhooks,
     workspaces,
 )
 from corral.context import ServiceContext
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         secrets,
         audit,
         usage,
+        webhooks,
         workspaces,
         service,
     ):

@@ -68,6 +68,7 @@ _SESSIONS_READ, _SESSIONS_WRITE = Scope("sessions:read"), Scope("sessions:write"
 _KEYS_READ, _KEYS_WRITE = Scope("keys:read"), Scope("keys:write")
 _AUDIT_READ = Scope("audit:read")
 _SECRETS_READ, _SECRETS_WRITE = Scope("secrets:read"), Scope("secrets:write")
+_WEBHOOKS_READ, _WEBHOOKS_WRITE = Scope("webhooks:read"), Scope("webhooks:write")
 
 _MANTYX = "/api/v1/workspaces/{workspaceSlug}"
 
@@ -133,6 +134,15 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("GET", "/v1/secrets/{name}"): _SECRETS_READ,
         ("PUT", "/v1/secrets/{name}"): _SECRETS_WRITE,
         ("DELETE", "/v1/secrets/{name}"): _SECRETS_WRITE,
+        ("POST", "/v1/webhooks"): _WEBHOOKS_WRITE,
+        ("GET", "/v1/webhooks"): _WEBHOOKS_READ,
+        ("GET", "/v1/webhooks/{webhook_id}"): _WEBHOOKS_READ,
+        # The secret signs what receivers trust: reading it is a write-level power.
+        ("GET", "/v1/webhooks/{webhook_id}/secret"): _WEBHOOKS_WRITE,
+        ("PATCH", "/v1/webhooks/{webhook_id}"): _WEBHOOKS_WRITE,
+        ("DELETE", "/v1/webhooks/{webhook_id}"): _WEBHOOKS_WRITE,
+        ("GET", "/v1/webhooks/{webhook_id}/deliveries"): _WEBHOOKS_READ,
+        ("POST", "/v1/webhooks/{webhook_id}/deliveries/{message_id}/resend"): _WEBHOOKS_WRITE,
         # The server's workspaces, for its operator
         ("POST", "/v1/workspaces"): OPERATOR,
         ("GET", "/v1/workspaces"): OPERATOR,

@@ -30,6 +30,9 @@ SECRETS_CHANNEL = "secrets"
 that workspace's secrets (`storage.vault`)."""
 _MAX_PENDING = 256
 
+WEBHOOKS_CHANNEL = "webhooks"
+"""Wakes the webhook senders: a commit put deliveries in the outbox."""
+
 
 ENDED = "end"
 """Message on a run channel once the run has ended (after its terminal event is stored)."""

@@ -7,6 +7,7 @@ from typing import Protocol
 from corral.pubsub.base import (
     ENDED,
     QUEUE_CHANNEL,
+    WEBHOOKS_CHANNEL,
     Broker,
     control_channel,
     run_channel,
@@ -32,6 +33,11 @@ class Appended(Protocol):
         """The session's last seq, when the commit logged events."""
         ...
 
+    @property
+    def deliveries(self) -> int:
+        """Webhook deliveries the commit put in the outbox."""
+        ...
+
 
 async def publish_appended(
     broker: Broker, run_id: str, appended: Appended, *, ended: bool = False
@@ -41,6 +47,8 @@ async def publish_appended(
     Call only after the commit: a subscriber woken re-reads the log, which must hold the events.
     """
     await broker.publish(run_channel(run_id), ENDED if ended else str(appended.last_seq))
+    if appended.deliveries:
+        await broker.publish(WEBHOOKS_CHANNEL)
     if appended.session_id is None:
         return
     if appended.session_last_seq is not None:

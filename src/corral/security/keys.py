@@ -25,6 +25,8 @@ SCOPES = frozenset(
         "runs:write",
         "sessions:read",
         "sessions:write",
+        "webhooks:read",
+        "webhooks:write",
     }
 )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from corral.domain.event_log import format_time
+from corral.storage import webhooks as webhook_store
 from corral.storage.tables import run_events, runs, sessions
 from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import TERMINAL_STATUSES
@@ -56,6 +57,8 @@ class Committed:
     """The events appended, as stored."""
     requeued: bool = False
     """A parked run went back to the queue in the same transaction (see `progress.save`)."""
+    deliveries: int = 0
+    """Webhook deliveries put in the outbox with the events."""
 
 
 _NOT_ENDED = sa.text(
@@ -106,8 +109,29 @@ def commit(
     """Append `events` and apply `values` (column → value) to the run, atomically.
 
     Returns None, writing nothing, when the run has ended or (with `owner`) its lease is held by
-    someone else.
+    someone else. The events an outbound webhook wants go to its outbox in the same transaction.
     """
+    committed = _append(conn, run_id=run_id, events=events, now=now, owner=owner, values=values)
+    on_postgres = conn.dialect.name == "postgresql"  # its one statement queued them already
+    wanted = webhook_store.wanted([event_type for event_type, _ in events])
+    if committed is not None and committed.events and wanted and not on_postgres:
+        logged = [(event.seq, event.type) for event in committed.events]
+        queued = webhook_store.enqueue(conn, run_id, logged, now)
+        if queued:
+            return replace(committed, deliveries=queued)
+    return committed
+
+
+def _append(
+    conn: sa.Connection,
+    *,
+    run_id: str,
+    events: Sequence[NewEvent],
+    now: datetime,
+    owner: str | None,
+    values: dict[str, Any] | None,
+) -> Committed | None:
+    """`commit` less the outbox."""
     values = dict(values or {})
     if events and events[-1][0] in TERMINAL_EVENT_TYPES:
         values["api_keys"] = None  # provider keys live exactly as long as the run
@@ -165,7 +189,8 @@ def _append_in_one_statement(
     writes `{"seq":N,` in front of each.
     """
     columns = tuple(sorted(values))
-    statement = _append_statement(columns, owner is not None)
+    outbox = webhook_store.wanted([event_type for event_type, _ in events])
+    statement = _append_statement(columns, owner is not None, outbox)
     created_at = format_time(now)
     # Each document less its opening brace: `"type":…}`, which the statement's `{"seq":N,` opens.
     rests = [
@@ -186,21 +211,22 @@ def _append_in_one_statement(
     row = conn.execute(statement, params).first()
     if row is None:
         return None
-    last_seq, session_id, session_last_seq = row
+    last_seq, session_id, session_last_seq, deliveries = row
     first = last_seq - len(events) + 1
     stored = tuple(
         StoredEvent(first + offset, event_type, f'{{"seq":{first + offset},{rest}')
         for offset, ((event_type, _), rest) in enumerate(zip(events, rests, strict=True))
     )
-    return Committed(last_seq, session_id, session_last_seq, stored)
+    return Committed(last_seq, session_id, session_last_seq, stored, deliveries=deliveries or 0)
 
 
 @functools.lru_cache(maxsize=128)
-def _append_statement(columns: tuple[str, ...], owned: bool) -> sa.Select[Any]:
+def _append_statement(columns: tuple[str, ...], owned: bool, outbox: bool) -> sa.Select[Any]:
     """Bump the run's (and its session's) last seq and insert the events after it.
 
     Parameters: the run, the event count, the owner if `owned`, the time, the arrays of types
-    and of documents without their seq, and `v_<column>` for each of `columns`.
+    and of documents without their seq, and `v_<column>` for each of `columns`. With `outbox`,
+    it also queues the webhook deliveries the events make, and returns how many.
     """
     count = sa.bindparam("b_count", type_=sa.Integer)
     run_id = sa.bindparam("b_run_id", type_=sa.String)
@@ -212,7 +238,7 @@ def _append_statement(columns: tuple[str, ...], owned: bool) -> sa.Select[Any]:
             last_seq=runs.c.last_seq + count,
             **{name: sa.bindparam(f"v_{name}", type_=runs.c[name].type) for name in columns},
         )
-        .returning(runs.c.last_seq, runs.c.session_id)
+        .returning(runs.c.last_seq, runs.c.session_id, runs.c.workspace_id)
         .cte("bump")
     )
     bump_session = (
@@ -247,10 +273,19 @@ def _append_statement(columns: tuple[str, ...], owned: bool) -> sa.Select[Any]:
         )
         .cte("appended")
     )
+    queued: sa.ColumnElement[Any] = sa.null()
+    ctes = [appended]
+    if outbox:
+        now = sa.bindparam("b_now", type_=run_events.c.created_at.type)
+        cte = webhook_store.outbox_cte(
+            run_id, seq, new.c.type, bump.c.workspace_id, now, bump.join(new, sa.true())
+        )
+        queued = sa.select(sa.func.count()).select_from(cte).scalar_subquery()
+        ctes.append(cte)
     return (
-        sa.select(bump.c.last_seq, bump.c.session_id, bump_session.c.last_seq)
+        sa.select(bump.c.last_seq, bump.c.session_id, bump_session.c.last_seq, queued)
         .select_from(bump.outerjoin(bump_session, sa.true()))
-        .add_cte(appended)
+        .add_cte(*ctes)
     )
 
 

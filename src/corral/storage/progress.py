@@ -37,7 +37,7 @@ def is_one_statement(
     """Whether `save` issues a single statement, so it may run without a transaction around it.
 
     On PostgreSQL the events and the run's values are one statement (`events.commit`); any tool
-    call, session turn or output file adds one.
+    call, session turn or output file adds one (the webhook outbox is part of the statement).
     """
     return dialect == "postgresql" and not (
         new_tool_calls or session_messages or outputs or new_approvals or wake or requeue

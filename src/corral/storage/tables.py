@@ -376,7 +376,19 @@ run_outputs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The vault and the approvals live in their own module, registered on the same metadata.
+# The vault, the approvals and the webhooks live in their own modules, on the same metadata.
 from corral.storage.tables_governance import approvals, secret_versions, secrets  # noqa: E402
+from corral.storage.tables_webhooks import (  # noqa: E402
+    webhook_deliveries,
+    webhook_subscriptions,
+    webhooks,
+)
 
-__all__ = ["approvals", "secret_versions", "secrets"]
+__all__ = [
+    "approvals",
+    "secret_versions",
+    "secrets",
+    "webhook_deliveries",
+    "webhook_subscriptions",
+    "webhooks",
+]

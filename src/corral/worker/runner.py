@@ -38,6 +38,7 @@ from corral.storage import idempotency, progress, queue
 from corral.storage import runs as run_store
 from corral.storage.runs import RunRecord
 from corral.types.runs import RunStatus
+from corral.worker.deliveries import Deliverer
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class Worker:
         self._background: list[asyncio.Task[None]] = []
         self._letting_go: set[asyncio.Task[bool]] = set()
         self._subagents = subagents.Subagents(ctx)
+        self._deliverer = Deliverer(ctx)
 
     @property
     def active_run_ids(self) -> list[str]:
@@ -118,6 +120,7 @@ class Worker:
             asyncio.create_task(self._claim_loop(), name=f"{self.id}-claim"),
             asyncio.create_task(self._heartbeat_loop(), name=f"{self.id}-heartbeat"),
             asyncio.create_task(self._housekeeping_loop(), name=f"{self.id}-housekeeping"),
+            asyncio.create_task(self._deliverer.run(), name=f"{self.id}-webhooks"),
         ]
         logger.info("worker started", extra={"action": "worker.started", "worker_id": self.id})
 
@@ -147,6 +150,7 @@ class Worker:
         if self._workspace_requests is not None:
             self._workspace_requests.close()
         await self.environments.close()
+        await self._deliverer.close()
         await self._fence.close()
         self._host.close()
         logger.info(

@@ -1,0 +1,392 @@
+"""Outbound webhook endpoints and their outbox of deliveries.
+
+`enqueue` runs inside the transaction that logs an event, so a delivery exists exactly when its
+event does. Senders lease due deliveries (`claim_due`): PostgreSQL skips the rows another sender
+holds, SQLite serialises writers; a sender that dies lets its leases lapse and another takes
+them over, so a delivery may be sent twice, always under the same `webhook-id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from corral.domain.webhooks import EVENT_TYPES, DeliveryStatus, message_id
+from corral.storage.tables import run_events as events
+from corral.storage.tables import runs
+from corral.storage.tables_webhooks import webhook_deliveries, webhook_subscriptions, webhooks
+
+__all__ = [
+    "Due",
+    "claim_due",
+    "deliveries",
+    "enqueue",
+    "get",
+    "insert",
+    "listed",
+    "record_attempt",
+    "remove",
+    "resend",
+    "update",
+]
+
+_D = webhook_deliveries
+
+
+def insert(conn: sa.Connection, row: dict[str, Any], event_types: Sequence[str]) -> None:
+    """Store an endpoint and the event types it wants."""
+    conn.execute(webhooks.insert(), row)
+    _subscribe(conn, row["id"], row["workspace_id"], event_types)
+
+
+def _subscribe(
+    conn: sa.Connection, webhook_id: str, workspace_id: str, event_types: Sequence[str]
+) -> None:
+    conn.execute(
+        webhook_subscriptions.delete().where(webhook_subscriptions.c.webhook_id == webhook_id)
+    )
+    if event_types:
+        conn.execute(
+            webhook_subscriptions.insert(),
+            [
+                {"webhook_id": webhook_id, "event_type": t, "workspace_id": workspace_id}
+                for t in sorted(set(event_types))
+            ],
+        )
+
+
+def _with_types(conn: sa.Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    ids = [row.id for row in rows]
+    types: dict[str, list[str]] = {webhook_id: [] for webhook_id in ids}
+    if ids:
+        found = conn.execute(
+            sa.select(webhook_subscriptions.c.webhook_id, webhook_subscriptions.c.event_type)
+            .where(webhook_subscriptions.c.webhook_id.in_(ids))
+            .order_by(webhook_subscriptions.c.event_type)
+        )
+        for webhook_id, event_type in found:
+            types[webhook_id].append(event_type)
+    return [{**row._asdict(), "event_types": types[row.id]} for row in rows]
+
+
+def listed(conn: sa.Connection, workspace_id: str) -> list[dict[str, Any]]:
+    """The workspace's endpoints, oldest first, with their event types."""
+    rows = conn.execute(
+        sa.select(webhooks).where(webhooks.c.workspace_id == workspace_id).order_by(webhooks.c.id)
+    ).all()
+    return _with_types(conn, rows)
+
+
+def get(conn: sa.Connection, workspace_id: str, webhook_id: str) -> dict[str, Any] | None:
+    """One endpoint of the workspace, with its event types."""
+    row = conn.execute(
+        sa.select(webhooks).where(
+            webhooks.c.workspace_id == workspace_id, webhooks.c.id == webhook_id
+        )
+    ).first()
+    return _with_types(conn, [row])[0] if row else None
+
+
+def update(
+    conn: sa.Connection,
+    workspace_id: str,
+    webhook_id: str,
+    values: dict[str, Any],
+    event_types: Sequence[str] | None,
+) -> bool:
+    """Change an endpoint (and, given, its event types); False when there is no such one."""
+    found = conn.execute(
+        webhooks.update()
+        .where(webhooks.c.workspace_id == workspace_id, webhooks.c.id == webhook_id)
+        .values(**values)
+        if values
+        else sa.select(webhooks.c.id).where(
+            webhooks.c.workspace_id == workspace_id, webhooks.c.id == webhook_id
+        )
+    )
+    if (found.rowcount if values else len(found.all())) != 1:
+        return False
+    if event_types is not None:
+        _subscribe(conn, webhook_id, workspace_id, event_types)
+    return True
+
+
+def remove(conn: sa.Connection, workspace_id: str, webhook_id: str) -> bool:
+    """Delete an endpoint with its deliveries."""
+    deleted = conn.execute(
+        webhooks.delete().where(
+            webhooks.c.workspace_id == workspace_id, webhooks.c.id == webhook_id
+        )
+    )
+    return deleted.rowcount == 1
+
+
+_ENQUEUE = _D.insert().from_select(
+    [
+        "webhook_id",
+        "message_id",
+        "workspace_id",
+        "event_type",
+        "run_id",
+        "seq",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ],
+    sa.select(
+        webhook_subscriptions.c.webhook_id,
+        sa.bindparam("b_message_id", type_=sa.String),
+        webhook_subscriptions.c.workspace_id,
+        webhook_subscriptions.c.event_type,
+        sa.bindparam("b_run_id", type_=sa.String),
+        sa.bindparam("b_seq", type_=sa.Integer),
+        sa.literal(DeliveryStatus.PENDING),
+        sa.literal(0),
+        sa.bindparam("b_now", type_=_D.c.created_at.type),
+        sa.bindparam("b_now2", type_=_D.c.created_at.type),
+    )
+    .join(webhooks, webhooks.c.id == webhook_subscriptions.c.webhook_id)
+    .where(
+        webhook_subscriptions.c.workspace_id
+        == sa.select(runs.c.workspace_id)
+        .where(runs.c.id == sa.bindparam("b_run_id"))
+        .scalar_subquery(),
+        webhook_subscriptions.c.event_type == sa.bindparam("b_type"),
+        webhooks.c.disabled_at.is_(None),
+    ),
+)
+
+
+def outbox_cte(
+    run_id: sa.BindParameter[str],
+    seq: sa.ColumnElement[int],
+    event_type: sa.ColumnElement[str],
+    workspace_id: sa.ColumnElement[str],
+    now: sa.BindParameter[datetime],
+    source: sa.FromClause,
+) -> sa.CTE:
+    """`enqueue` as part of PostgreSQL's one-statement append (`events.commit`).
+
+    `source` holds a row per new event with its seq, type and run's workspace; the CTE returns
+    a row per delivery queued.
+    """
+    columns = [
+        "webhook_id",
+        "message_id",
+        "workspace_id",
+        "event_type",
+        "run_id",
+        "seq",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    rows = (
+        sa.select(
+            webhook_subscriptions.c.webhook_id,
+            sa.literal("msg_") + run_id + sa.literal("_") + sa.cast(seq, sa.Text),
+            webhook_subscriptions.c.workspace_id,
+            event_type,
+            run_id,
+            seq,
+            sa.literal(DeliveryStatus.PENDING),
+            sa.literal(0),
+            now,
+            now,
+        )
+        .select_from(source)
+        .join(
+            webhook_subscriptions,
+            sa.and_(
+                webhook_subscriptions.c.workspace_id == workspace_id,
+                webhook_subscriptions.c.event_type == event_type,
+            ),
+        )
+        .join(
+            webhooks,
+            sa.and_(
+                webhooks.c.id == webhook_subscriptions.c.webhook_id,
+                webhooks.c.disabled_at.is_(None),
+            ),
+        )
+    )
+    return _D.insert().from_select(columns, rows).returning(_D.c.message_id).cte("outbox")
+
+
+def wanted(event_types: Sequence[str]) -> bool:
+    """Whether an endpoint could want any of these events (the others skip the outbox)."""
+    return any(event_type in EVENT_TYPES for event_type in event_types)
+
+
+def enqueue(
+    conn: sa.Connection, run_id: str, logged: Sequence[tuple[int, str]], now: datetime
+) -> int:
+    """Put the events an endpoint of the run's workspace wants in the outbox; how many went."""
+    params = [
+        {
+            "b_message_id": message_id(run_id, seq),
+            "b_run_id": run_id,
+            "b_seq": seq,
+            "b_type": event_type,
+            "b_now": now,
+            "b_now2": now,
+        }
+        for seq, event_type in logged
+        if event_type in EVENT_TYPES
+    ]
+    return sum(conn.execute(_ENQUEUE, one).rowcount for one in params)
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A delivery to attempt now, with what it needs to be sent."""
+
+    webhook_id: str
+    message_id: str
+    event_type: str
+    attempts: int
+    url: str
+    secret: str
+    """Sealed."""
+    event: str | None
+    """The event's JSON, or None if its run was deleted since."""
+
+
+def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int) -> list[Due]:
+    """Lease up to `limit` deliveries due now; each claim counts as an attempt."""
+    due = (
+        sa.select(_D.c.webhook_id, _D.c.message_id)
+        .where(
+            _D.c.status == DeliveryStatus.PENDING,
+            _D.c.next_attempt_at <= now,
+            sa.or_(_D.c.lease_until.is_(None), _D.c.lease_until < now),
+        )
+        .order_by(_D.c.next_attempt_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = conn.execute(
+        _D.update()
+        .where(sa.tuple_(_D.c.webhook_id, _D.c.message_id).in_(due))
+        .values(lease_until=now + timedelta(seconds=lease_s), attempts=_D.c.attempts + 1)
+        .returning(
+            _D.c.webhook_id, _D.c.message_id, _D.c.event_type, _D.c.attempts, _D.c.run_id, _D.c.seq
+        )
+    ).all()
+    if not claimed:
+        return []
+    ids = {row.webhook_id for row in claimed}
+    endpoints = {
+        row.id: row
+        for row in conn.execute(
+            sa.select(webhooks.c.id, webhooks.c.url, webhooks.c.secret).where(
+                webhooks.c.id.in_(ids)
+            )
+        )
+    }
+    keys = [(row.run_id, row.seq) for row in claimed]
+    documents = {
+        (row.run_id, row.seq): row.data
+        for row in conn.execute(
+            sa.select(events.c.run_id, events.c.seq, events.c.data).where(
+                sa.tuple_(events.c.run_id, events.c.seq).in_(keys)
+            )
+        )
+    }
+    return [
+        Due(
+            webhook_id=row.webhook_id,
+            message_id=row.message_id,
+            event_type=row.event_type,
+            attempts=row.attempts,
+            url=endpoints[row.webhook_id].url,
+            secret=endpoints[row.webhook_id].secret,
+            event=documents.get((row.run_id, row.seq)),
+        )
+        for row in claimed
+        if row.webhook_id in endpoints
+    ]
+
+
+def record_attempt(
+    conn: sa.Connection,
+    due: Due,
+    *,
+    now: datetime,
+    status_code: int | None,
+    error: str | None,
+    retry_at: datetime | None,
+    disable: bool = True,
+) -> None:
+    """The outcome of one attempt: delivered, to be retried at `retry_at`, or given up.
+
+    Giving up disables the endpoint (unless not `disable`), with the reason.
+    """
+    key = sa.and_(_D.c.webhook_id == due.webhook_id, _D.c.message_id == due.message_id)
+    values: dict[str, Any] = {
+        "lease_until": None,
+        "last_status_code": status_code,
+        "last_error": error,
+    }
+    if error is None:
+        values |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now, "next_attempt_at": None}
+    elif retry_at is not None:
+        values |= {"next_attempt_at": retry_at}
+    else:
+        values |= {"status": DeliveryStatus.FAILED, "next_attempt_at": None}
+    if error is not None and retry_at is None and disable:
+        conn.execute(
+            webhooks.update()
+            .where(webhooks.c.id == due.webhook_id, webhooks.c.disabled_at.is_(None))
+            .values(
+                disabled_at=now,
+                disabled_reason=f"every attempt of delivery {due.message_id} failed: {error}"[
+                    :1000
+                ],
+            )
+        )
+    conn.execute(_D.update().where(key).values(**values))
+
+
+def deliveries(
+    conn: sa.Connection,
+    workspace_id: str,
+    webhook_id: str,
+    *,
+    limit: int,
+    message: str | None = None,
+) -> list[dict[str, Any]]:
+    """An endpoint's deliveries (or the one of `message`), newest first."""
+    query = sa.select(_D).where(_D.c.workspace_id == workspace_id, _D.c.webhook_id == webhook_id)
+    if message is not None:
+        query = query.where(_D.c.message_id == message)
+    rows = conn.execute(query.order_by(_D.c.created_at.desc(), _D.c.message_id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
+
+
+def resend(
+    conn: sa.Connection, workspace_id: str, webhook_id: str, message: str, now: datetime
+) -> bool:
+    """Send a delivery again now, with a fresh schedule; False when there is no such one."""
+    changed = conn.execute(
+        _D.update()
+        .where(
+            _D.c.workspace_id == workspace_id,
+            _D.c.webhook_id == webhook_id,
+            _D.c.message_id == message,
+        )
+        .values(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+        )
+    )
+    return changed.rowcount == 1
