@@ -12,45 +12,10 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp import web
-from standardwebhooks import Webhook
 
-from tests.conftest import api_client, free_port, running_app
+from tests.conftest import api_client, running_app
 from tests.helpers import assert_error, submit, wait
-
-
-class Receiver:
-    """An HTTP endpoint on 127.0.0.1 that records what it is sent and answers `status`."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.received: list[tuple[dict[str, str], bytes]] = []
-        self.status = 204
-        self._runner: web.AppRunner | None = None
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.received.append((dict(request.headers), await request.read()))
-        return web.Response(status=self.status)
-
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def until(self, count: int, timeout_s: float = 15) -> None:
-        for _ in range(int(timeout_s / 0.05)):
-            if len(self.received) >= count:
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"{len(self.received)} deliveries arrived, not {count}")
+from tests.webhook_receiver import Receiver, verified
 
 
 @pytest.fixture
@@ -75,11 +40,6 @@ async def register(client: Any, url: str, *types: str) -> dict[str, Any]:
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
-
-
-def verified(secret: str, headers: dict[str, str], body: bytes) -> Any:
-    lowered = {name.lower(): value for name, value in headers.items()}
-    return Webhook(secret).verify(body, lowered)
 
 
 async def test_a_run_s_end_reaches_the_endpoint_signed_and_once(hooks, receiver):

@@ -49,6 +49,8 @@ NOT_FOUND_HINTS = {
     "secret": "check the name (`corral secrets list`)",
     "approval": "check the run and call ids (`corral approvals list`)",
     "workspace": "check the id or name (`corral workspaces list`, on the server)",
+    "webhook": "check the id (`corral webhooks list`)",
+    "delivery": "check the message id (`corral webhooks deliveries WEBHOOK_ID`)",
 }
 """Where to look for each kind of missing object, by the word the server's message names it with
 (`no secret 'X'`, `run run_… has no output 'x'`); other messages get `HINTS["not_found"]`."""

@@ -22,6 +22,7 @@ from corral.cli import (
     server,
     service,
     sessions,
+    webhooks,
 )
 from corral.cli.context import ClientOptions
 from corral.client import CorralError
@@ -64,6 +65,7 @@ files.register(app)
 agents.register(app)
 keys.register(app)
 secrets.register(app)
+webhooks.register(app)
 service.register(app)
 
 

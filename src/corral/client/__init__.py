@@ -37,6 +37,7 @@ from corral.types.tools import (
     McpToolRef,
     SubagentToolRef,
 )
+from corral.types.webhooks import Delivery, Webhook, WebhookCreated, WebhookSecret
 
 __all__ = [
     "APIConnectionError",
@@ -58,6 +59,7 @@ __all__ = [
     "CorralError",
     "Decision",
     "DecisionLike",
+    "Delivery",
     "InvalidRequestError",
     "McpToolRef",
     "NotFoundError",
@@ -77,5 +79,8 @@ __all__ = [
     "SyncPage",
     "Tool",
     "UnknownEvent",
+    "Webhook",
+    "WebhookCreated",
+    "WebhookSecret",
     "tool",
 ]

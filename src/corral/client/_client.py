@@ -26,6 +26,7 @@ from corral.client.resources.models import AsyncModels, Models
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.client.resources.secrets import AsyncSecrets, Secrets
 from corral.client.resources.sessions import AsyncSessions, Sessions
+from corral.client.resources.webhooks import AsyncWebhooks, Webhooks
 from corral.client.resources.workspaces import AsyncWorkspaces, Workspaces
 from corral.types.runs import Run
 from corral.types.workspaces import WhoAmI
@@ -109,6 +110,11 @@ class Corral(SyncBaseClient):
     def secrets(self) -> Secrets:
         """`/v1/secrets`."""
         return Secrets(self)
+
+    @cached_property
+    def webhooks(self) -> Webhooks:
+        """`/v1/webhooks`: endpoints told when runs end."""
+        return Webhooks(self)
 
     @cached_property
     def workspaces(self) -> Workspaces:
@@ -246,6 +252,11 @@ class AsyncCorral(AsyncBaseClient):
     def secrets(self) -> AsyncSecrets:
         """`/v1/secrets`."""
         return AsyncSecrets(self)
+
+    @cached_property
+    def webhooks(self) -> AsyncWebhooks:
+        """`/v1/webhooks`: endpoints told when runs end."""
+        return AsyncWebhooks(self)
 
     @cached_property
     def workspaces(self) -> AsyncWorkspaces:
