@@ -10,9 +10,11 @@ attempt of it is disabled.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import orjson
+
+from corral.types.webhooks import WebhookEventType
 
 __all__ = [
     "EVENT_TYPES",
@@ -23,17 +25,7 @@ __all__ = [
     "next_attempt",
 ]
 
-EVENT_TYPES = frozenset(
-    {
-        "run.completed",
-        "run.failed",
-        "run.cancelled",
-        "run.timed_out",
-        "approval.requested",
-        "budget.warning",
-        "session.stopped",
-    }
-)
+EVENT_TYPES = frozenset(get_args(WebhookEventType))
 """The events an endpoint may ask for: ends, and what waits for a person or stops spending."""
 
 RETRY_DELAYS = (

@@ -125,19 +125,22 @@ def remove(conn: sa.Connection, workspace_id: str, webhook_id: str) -> bool:
     return deleted.rowcount == 1
 
 
+_OUTBOX_COLUMNS = [
+    "webhook_id",
+    "message_id",
+    "workspace_id",
+    "event_type",
+    "run_id",
+    "seq",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+]
+"""What a queued delivery is made of, in the order both ways of queueing select it."""
+
 _ENQUEUE = _D.insert().from_select(
-    [
-        "webhook_id",
-        "message_id",
-        "workspace_id",
-        "event_type",
-        "run_id",
-        "seq",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ],
+    _OUTBOX_COLUMNS,
     sa.select(
         webhook_subscriptions.c.webhook_id,
         sa.bindparam("b_message_id", type_=sa.String),
@@ -175,18 +178,6 @@ def outbox_cte(
     `source` holds a row per new event with its seq, type and run's workspace; the CTE returns
     a row per delivery queued.
     """
-    columns = [
-        "webhook_id",
-        "message_id",
-        "workspace_id",
-        "event_type",
-        "run_id",
-        "seq",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-    ]
     rows = (
         sa.select(
             webhook_subscriptions.c.webhook_id,
@@ -216,7 +207,7 @@ def outbox_cte(
             ),
         )
     )
-    return _D.insert().from_select(columns, rows).returning(_D.c.message_id).cte("outbox")
+    return _D.insert().from_select(_OUTBOX_COLUMNS, rows).returning(_D.c.message_id).cte("outbox")
 
 
 def wanted(event_types: Sequence[str]) -> bool:
