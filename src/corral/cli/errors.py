@@ -7,10 +7,12 @@ stay Typer's (exit status 2); everything here exits with status 1.
 from __future__ import annotations
 
 import re
+import sys
 
+import typer
 from rich.text import Text
 
-from corral.cli.output import stderr
+from corral.cli.output import note, stderr
 from corral.client import (
     APIConnectionError,
     APIStatusError,
@@ -123,3 +125,14 @@ def report(error: CorralError, base_url: str | None = None) -> int:
     """Print the error line; returns the exit status."""
     stderr.print(describe(error, base_url), soft_wrap=True)
     return EXIT_FAILURE
+
+
+def confirm_delete(question: str) -> None:
+    """Ask at a terminal; elsewhere nobody can answer, so `--yes` must say it."""
+    if not sys.stdin.isatty():
+        raise CommandError(
+            "confirmation_required", "stdin is not a terminal to confirm on", "pass --yes"
+        )
+    if not typer.confirm(question, err=True):
+        note("nothing deleted")
+        raise typer.Exit(1)

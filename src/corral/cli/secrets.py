@@ -14,7 +14,7 @@ import typer
 
 from corral.cli import options, output
 from corral.cli.context import client
-from corral.cli.errors import CommandError
+from corral.cli.errors import CommandError, confirm_delete
 from corral.client import ConflictError
 
 secrets_app = typer.Typer(
@@ -145,23 +145,12 @@ def delete(
 ) -> None:
     """Delete a secret and all its versions (asks first, unless --yes)."""
     if not yes:
-        _confirm(f"delete the secret {name} and all its versions?")
+        confirm_delete(f"delete the secret {name} and all its versions?")
     client(ctx).secrets.delete(name)
     if as_json:
         output.print_json({"name": name, "deleted": True})
     else:
         output.line(f"deleted secret {name}")
-
-
-def _confirm(question: str) -> None:
-    """Ask at a terminal; elsewhere nobody can answer, so `--yes` must say it."""
-    if not sys.stdin.isatty():
-        raise CommandError(
-            "confirmation_required", "stdin is not a terminal to confirm on", "pass --yes"
-        )
-    if not typer.confirm(question, err=True):
-        output.note("nothing deleted")
-        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

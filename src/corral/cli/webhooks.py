@@ -7,7 +7,6 @@ why a receiver got nothing, and resend once it is fixed.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -15,7 +14,7 @@ from rich.text import Text
 
 from corral.cli import options, output
 from corral.cli.context import client
-from corral.cli.errors import CommandError
+from corral.cli.errors import confirm_delete
 from corral.types.webhooks import Delivery, Webhook
 
 webhooks_app = typer.Typer(
@@ -135,7 +134,7 @@ def delete(
 ) -> None:
     """Delete an endpoint and its deliveries (asks first, unless --yes)."""
     if not yes:
-        _confirm(f"delete the webhook {webhook_id} and its deliveries?")
+        confirm_delete(f"delete the webhook {webhook_id} and its deliveries?")
     client(ctx).webhooks.delete(webhook_id)
     if as_json:
         output.print_json({"id": webhook_id, "deleted": True})
@@ -198,17 +197,6 @@ def _last_result(delivery: Delivery) -> str:
     if delivery.last_status_code is not None:
         return str(delivery.last_status_code)
     return output.truncate(delivery.last_error or "", DESCRIPTION_CHARS)
-
-
-def _confirm(question: str) -> None:
-    """Ask at a terminal; elsewhere nobody can answer, so `--yes` must say it."""
-    if not sys.stdin.isatty():
-        raise CommandError(
-            "confirmation_required", "stdin is not a terminal to confirm on", "pass --yes"
-        )
-    if not typer.confirm(question, err=True):
-        output.note("nothing deleted")
-        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

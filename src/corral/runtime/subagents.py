@@ -108,7 +108,7 @@ async def collect(ctx: RunContext) -> None:
         return
     ids = {call.child_run for call in waiting if call.child_run is not None}
     found = {child.id: child for child in await ctx.lineage.children(ctx.run.id, ids)}
-    running: list[str] = []
+    running: list[PendingCall] = []
     answered = False
     for call in waiting:
         assert call.child_run is not None
@@ -122,11 +122,14 @@ async def collect(ctx: RunContext) -> None:
             ctx.state.results.append(_answer(ctx, call, child))
             answered = True
         else:
-            running.append(child.id)
+            running.append(call)
     if answered:
         await ctx.save()
     if running:
-        await ctx.lineage.await_children(ctx.run.id, running)
+        # An agent tool's child is stored awaited; one a `subagent` call started is not yet.
+        later = [c.child_run for c in running if c.child_run and ctx.tools.awaits_child(c.name)]
+        if later:
+            await ctx.lineage.await_children(ctx.run.id, later)
         await ctx.park((), ctx.deadline, paused=False, requeue=True)
         raise Parked(ctx.run.id)
 
