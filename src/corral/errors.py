@@ -94,6 +94,13 @@ class Unauthorized(ServiceError):
     http_status = 401
 
 
+class InvalidSignature(ServiceError):
+    """The inbound webhook delivery is not signed with its trigger's secret."""
+
+    code = ErrorCode.INVALID_SIGNATURE
+    http_status = 401
+
+
 class SpendLimitReached(ServiceError):
     """A spend cap is reached: nothing more is submitted against it until it resets or is raised."""
 
@@ -174,6 +181,12 @@ class SessionEnded(Conflict):
     """The session has ended and takes no more messages."""
 
     code = ErrorCode.SESSION_ENDED
+
+
+class RoutinePaused(Conflict):
+    """The routine is paused."""
+
+    code = ErrorCode.ROUTINE_PAUSED
 
 
 class PayloadTooLarge(ServiceError):

@@ -13,7 +13,24 @@ import time
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 KINDS = frozenset(
-    {"ws", "key", "agt", "run", "ses", "call", "wrk", "req", "apr", "file", "aud", "sec", "whk"}
+    {
+        "ws",
+        "key",
+        "agt",
+        "run",
+        "ses",
+        "call",
+        "wrk",
+        "req",
+        "apr",
+        "file",
+        "aud",
+        "sec",
+        "whk",
+        "rtn",
+        "trg",
+        "fire",
+    }
 )
 
 

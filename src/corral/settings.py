@@ -169,6 +169,24 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=10.0, gt=0, le=300)
     """How long a webhook endpoint has to answer a delivery before the attempt counts as failed."""
 
+    routine_misfire_grace_s: float = Field(default=60.0, gt=0, le=86_400)
+    """How late a schedule's time may be seen and still fire as on time (never more than the
+    schedule's interval); later, it counts as missed and the routine's `catch_up` decides."""
+
+    routine_max_queued_fires: int = Field(default=10, ge=1, le=1000)
+    """Fires a routine with `overlap: queue` keeps waiting for its running run; more are
+    skipped (`queue_full`)."""
+
+    template_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    """How long a routine's input template may take to render before the fire fails."""
+
+    hook_max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
+    """The largest body an inbound webhook (`POST /v1/hooks/{token}`) accepts."""
+
+    hook_requests_per_minute: int = Field(default=600, ge=1)
+    """Deliveries one inbound webhook accepts per minute, counting refused ones; more get
+    `rate_limited`."""
+
     subagent_max_depth: int = Field(default=5, ge=0, le=32)
     """How deep subagents may nest: a root run is at depth 0, and a run at this depth may start
     no subagent (`subagent_depth_exceeded`)."""

@@ -19,7 +19,9 @@ from corral.api.routes import (
     approvals,
     audit,
     files,
+    hooks,
     keys,
+    routines,
     runs,
     secrets,
     service,
@@ -74,6 +76,8 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         audit,
         usage,
         webhooks,
+        routines,
+        hooks,
         workspaces,
         service,
     ):

@@ -69,6 +69,7 @@ _KEYS_READ, _KEYS_WRITE = Scope("keys:read"), Scope("keys:write")
 _AUDIT_READ = Scope("audit:read")
 _SECRETS_READ, _SECRETS_WRITE = Scope("secrets:read"), Scope("secrets:write")
 _WEBHOOKS_READ, _WEBHOOKS_WRITE = Scope("webhooks:read"), Scope("webhooks:write")
+_ROUTINES_READ, _ROUTINES_WRITE = Scope("routines:read"), Scope("routines:write")
 
 _MANTYX = "/api/v1/workspaces/{workspaceSlug}"
 
@@ -143,6 +144,18 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("DELETE", "/v1/webhooks/{webhook_id}"): _WEBHOOKS_WRITE,
         ("GET", "/v1/webhooks/{webhook_id}/deliveries"): _WEBHOOKS_READ,
         ("POST", "/v1/webhooks/{webhook_id}/deliveries/{message_id}/resend"): _WEBHOOKS_WRITE,
+        # Routines, and the inbound webhooks that fire them (the URL's token is the credential)
+        ("POST", "/v1/routines"): _ROUTINES_WRITE,
+        ("GET", "/v1/routines"): _ROUTINES_READ,
+        ("GET", "/v1/routines/{routine}"): _ROUTINES_READ,
+        ("PATCH", "/v1/routines/{routine}"): _ROUTINES_WRITE,
+        ("DELETE", "/v1/routines/{routine}"): _ROUTINES_WRITE,
+        ("POST", "/v1/routines/{routine}/pause"): _ROUTINES_WRITE,
+        ("POST", "/v1/routines/{routine}/resume"): _ROUTINES_WRITE,
+        ("POST", "/v1/routines/{routine}/run"): _ROUTINES_WRITE,
+        ("GET", "/v1/routines/{routine}/fires"): _ROUTINES_READ,
+        ("GET", "/v1/routines/{routine}/fires/{fire_id}"): _ROUTINES_READ,
+        ("POST", "/v1/hooks/{token}"): PUBLIC,
         # The server's workspaces, for its operator
         ("POST", "/v1/workspaces"): OPERATOR,
         ("GET", "/v1/workspaces"): OPERATOR,

@@ -33,6 +33,9 @@ _MAX_PENDING = 256
 WEBHOOKS_CHANNEL = "webhooks"
 """Wakes the webhook senders: a commit put deliveries in the outbox."""
 
+ROUTINES_CHANNEL = "routines"
+"""Wakes the schedulers: a routine changed, or a fire waits to be handled."""
+
 
 ENDED = "end"
 """Message on a run channel once the run has ended (after its terminal event is stored)."""

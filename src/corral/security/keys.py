@@ -21,6 +21,8 @@ SCOPES = frozenset(
         "keys:write",
         "secrets:read",
         "secrets:write",
+        "routines:read",
+        "routines:write",
         "runs:read",
         "runs:write",
         "sessions:read",

@@ -28,6 +28,7 @@ from corral.storage import keys as key_store
 from corral.storage import runs as run_store
 from corral.storage import workspaces as workspace_store
 from corral.storage.database import Connection
+from corral.storage.keys import VerifiedKey
 
 logger = logging.getLogger(__name__)
 
@@ -95,22 +96,42 @@ async def authenticate(ctx: ServiceContext, cache: KeyCache, token: str | None) 
             raise Unauthorized("the API key is not valid")
         if found.workspace_suspended:
             raise WorkspaceSuspended(f"the workspace {found.workspace_name!r} is suspended")
-        key = found.key
-        principal = Principal(
-            workspace_id=key.workspace_id,
-            workspace_name=found.workspace_name,
-            key_id=key.id,
-            key_name=key.name,
-            scopes=list(key.scopes),
-            agents=list(key.agents) if key.agents is not None else None,
-            expires_at=key.expires_at,
-            limits=_own_limits(found.workspace_limits, key.rate_limit_per_minute),
-        )
+        principal = _principal(found)
         cache.put(key_hash, principal)
     if principal.expires_at is not None and principal.expires_at <= ctx.clock():
         raise Unauthorized(f"the API key expired at {format_time(principal.expires_at)}")
     cache.touch(principal.key_id, lambda: _touch(ctx, principal.key_id))
     return principal
+
+
+async def principal_of_key(ctx: ServiceContext, key_id: str) -> Principal:
+    """The principal of a key known by id (what a routine acts as).
+
+    `Unauthorized` once it is revoked or expired, `WorkspaceSuspended` while its workspace is.
+    """
+    found = await ctx.database.read(key_store.find_by_id, key_id)
+    if found is None:
+        raise Unauthorized(f"the API key {key_id} was revoked")
+    if found.workspace_suspended:
+        raise WorkspaceSuspended(f"the workspace {found.workspace_name!r} is suspended")
+    principal = _principal(found)
+    if principal.expires_at is not None and principal.expires_at <= ctx.clock():
+        raise Unauthorized(f"the API key {key_id} expired at {format_time(principal.expires_at)}")
+    return principal
+
+
+def _principal(found: VerifiedKey) -> Principal:
+    key = found.key
+    return Principal(
+        workspace_id=key.workspace_id,
+        workspace_name=found.workspace_name,
+        key_id=key.id,
+        key_name=key.name,
+        scopes=list(key.scopes),
+        agents=list(key.agents) if key.agents is not None else None,
+        expires_at=key.expires_at,
+        limits=_own_limits(found.workspace_limits, key.rate_limit_per_minute),
+    )
 
 
 def _own_limits(workspace: dict[str, float], key_rate: int | None) -> dict[str, float]:

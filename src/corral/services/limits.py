@@ -112,6 +112,7 @@ class Limiter:
             "requests_per_minute": settings.workspace_rate_limit_per_minute,
             "submits_per_minute": settings.submits_per_minute,
         }
+        self._hooks = _per_minute(settings.hook_requests_per_minute)
         self._warned_at = -_WARN_EVERY_S
 
     def _item(self, principal: Principal, setting: str) -> limits.RateLimitItem | None:
@@ -131,6 +132,10 @@ class Limiter:
     async def submit(self, principal: Principal) -> None:
         """Count a submitted run or session message of the workspace."""
         await self._count(principal, _RATES[2])
+
+    async def hook(self, trigger_id: str) -> None:
+        """Count a delivery to an inbound webhook (`CORRAL_HOOK_REQUESTS_PER_MINUTE`)."""
+        await self._hit(self._hooks, "hook", trigger_id, what="this webhook")
 
     async def standing(self, principal: Principal) -> list[tuple[RateName, int, int | None]]:
         """(name, per minute, remaining) of each rate that applies, without counting a request."""

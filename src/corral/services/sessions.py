@@ -21,13 +21,11 @@ from corral.errors import (
 from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
-from corral.pubsub.notices import publish_stopped
 from corral.services import agents as agent_service
-from corral.services import audit, auth, run_requests, spend_caps, subagents
+from corral.services import audit, auth, run_requests, spend_caps
 from corral.services import runs as run_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
-from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store
 from corral.storage import usage as usage_store
@@ -36,7 +34,7 @@ from corral.storage.runs import RunRecord
 from corral.tools.registry import validate_refs
 from corral.types.common import Page
 from corral.types.errors import ErrorCode
-from corral.types.runs import Run, RunStatus
+from corral.types.runs import Run
 from corral.types.sessions import (
     Session,
     SessionCreateParams,
@@ -86,8 +84,14 @@ def _check_priced(ctx: ServiceContext, model: str, cap_usd: float | None) -> Non
         )
 
 
-async def create(ctx: ServiceContext, principal: Principal, params: SessionCreateParams) -> Session:
-    """Open an idle session."""
+async def create(
+    ctx: ServiceContext,
+    principal: Principal,
+    params: SessionCreateParams,
+    *,
+    session_id: str | None = None,
+) -> Session:
+    """Open an idle session; with `session_id`, opening it again answers with it."""
     source = await run_requests.resolve_source(
         ctx,
         principal,
@@ -99,7 +103,11 @@ async def create(ctx: ServiceContext, principal: Principal, params: SessionCreat
     )
     _check_priced(ctx, source.spec.model, params.max_spend_usd)
     now = ctx.clock()
-    session_id = new_id("ses")
+    if session_id is not None:
+        existing = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
+        if existing is not None:
+            return await view(ctx, existing)
+    session_id = session_id or new_id("ses")
     await ctx.database.write(
         session_store.insert,
         {
@@ -363,36 +371,3 @@ def _queue_message(
     values["session_position"] = position
     run_store.insert(conn, values)
     return None
-
-
-def _end_tx(
-    conn: Connection, workspace_id: str, session_id: str, now: Any
-) -> list[tuple[str, event_log.Committed]] | None:
-    if session_store.get(conn, workspace_id, session_id) is None:
-        return None
-    active = run_store.lock_active_in_session(conn, session_id)
-    session_store.end(conn, session_id, now)
-    # A message that reserved its position before the end above is committed by now: cancel it too.
-    late = run_store.lock_active_in_session(conn, session_id)
-    active += [run for run in late if run not in active]
-    cancelled = []
-    for run_id, status in active:
-        ending = run_rules.end(status, RunStatus.CANCELLED, now=now, reason="session ended")
-        committed = event_log.commit(
-            conn, run_id=run_id, events=[ending.event.entry()], now=now, values=ending.values
-        )
-        if committed is not None:
-            cancelled.append((run_id, committed))
-    return cancelled
-
-
-async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
-    """End the session and cancel its queued and active runs."""
-    cancelled = await ctx.database.write(_end_tx, principal.workspace_id, session_id, ctx.clock())
-    if cancelled is None:
-        raise NotFound(f"no session {session_id!r}")
-    for run_id, committed in cancelled:
-        metrics.RUNS_ENDED.labels(RunStatus.CANCELLED.value).inc()
-        await publish_stopped(ctx.broker, run_id, committed)
-        await subagents.end_descendants(ctx, run_id, "its session ended")
-    return await get(ctx, principal, session_id)

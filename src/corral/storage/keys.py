@@ -100,6 +100,15 @@ def find_by_hash(conn: sa.Connection, key_hash: str, now: datetime) -> VerifiedK
     """
     current = api_keys.c.key_hash == key_hash
     previous = sa.and_(api_keys.c.previous_hash == key_hash, api_keys.c.previous_expires_at > now)
+    return _verified(conn, sa.or_(current, previous))
+
+
+def find_by_id(conn: sa.Connection, key_id: str) -> VerifiedKey | None:
+    """The unrevoked key with this id (expired or not), as `find_by_hash` gives it."""
+    return _verified(conn, api_keys.c.id == key_id)
+
+
+def _verified(conn: sa.Connection, which: sa.ColumnElement[bool]) -> VerifiedKey | None:
     row = (
         conn.execute(
             sa.select(
@@ -109,7 +118,7 @@ def find_by_hash(conn: sa.Connection, key_hash: str, now: datetime) -> VerifiedK
                 workspaces.c.limits.label("workspace_limits"),
             )
             .join(workspaces, workspaces.c.id == api_keys.c.workspace_id)
-            .where(sa.or_(current, previous), api_keys.c.revoked_at.is_(None))
+            .where(which, api_keys.c.revoked_at.is_(None))
         )
         .mappings()
         .first()

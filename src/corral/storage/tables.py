@@ -376,19 +376,8 @@ run_outputs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The vault, the approvals and the webhooks live in their own modules, on the same metadata.
+# The vault, approvals, webhooks and routines live in their own modules, on the same metadata.
+from corral.storage import tables_routines, tables_webhooks  # noqa: E402, F401
 from corral.storage.tables_governance import approvals, secret_versions, secrets  # noqa: E402
-from corral.storage.tables_webhooks import (  # noqa: E402
-    webhook_deliveries,
-    webhook_subscriptions,
-    webhooks,
-)
 
-__all__ = [
-    "approvals",
-    "secret_versions",
-    "secrets",
-    "webhook_deliveries",
-    "webhook_subscriptions",
-    "webhooks",
-]
+__all__ = ["approvals", "secret_versions", "secrets"]

@@ -16,6 +16,7 @@ class ErrorCode(StrEnum):
     MISSING_PROVIDER_KEY = "missing_provider_key"  #: 400 no key for the model's provider
     SECRET_NOT_FOUND = "secret_not_found"  #: 400 a `${secret:NAME}` names no secret (or a run's)
     UNAUTHORIZED = "unauthorized"  #: 401 missing, unknown or revoked API key
+    INVALID_SIGNATURE = "invalid_signature"  #: 401 an inbound webhook's signature does not verify
     SPEND_LIMIT_REACHED = "spend_limit_reached"  #: 402 a spend cap is reached
     FORBIDDEN = "forbidden"  #: 403 the key may not do this
     INSUFFICIENT_SCOPE = "insufficient_scope"  #: 403 the key lacks `required_scope`
@@ -28,6 +29,7 @@ class ErrorCode(StrEnum):
     RUN_TERMINAL = "run_terminal"  #: 409 the run has already ended
     RUN_ACTIVE = "run_active"  #: 409 the run has not ended yet
     SESSION_ENDED = "session_ended"  #: 409 the session has ended
+    ROUTINE_PAUSED = "routine_paused"  #: 409 the routine is paused, so its webhook takes nothing
     APPROVAL_CONFLICT = "approval_conflict"  #: 409 the call was already decided the other way
     APPROVAL_EXPIRED = "approval_expired"  #: 409 the call's approval timed out before the decision
     PAYLOAD_TOO_LARGE = "payload_too_large"  #: 413 the request body is too large
@@ -55,6 +57,9 @@ class ErrorCode(StrEnum):
     INPUTS_UNAVAILABLE = "inputs_unavailable"  #: an input file or skill could not be placed
     SANDBOX_UNAVAILABLE = "sandbox_unavailable"  #: this server cannot sandbox the agent's tools
     ENVIRONMENT_UNAVAILABLE = "environment_unavailable"  #: the run's environment did not start
+
+    # Why a routine's fire failed (its `error.code`, besides the codes above)
+    TEMPLATE_ERROR = "template_error"  #: the routine's input template failed to render
 
     # Tool errors the model reads (the call's result; the run goes on)
     SUBAGENT_DEPTH_EXCEEDED = "subagent_depth_exceeded"  #: a subagent would be too deep

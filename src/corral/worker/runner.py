@@ -39,6 +39,7 @@ from corral.storage import runs as run_store
 from corral.storage.runs import RunRecord
 from corral.types.runs import RunStatus
 from corral.worker.deliveries import Deliverer
+from corral.worker.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class Worker:
         self._letting_go: set[asyncio.Task[bool]] = set()
         self._subagents = subagents.Subagents(ctx)
         self._deliverer = Deliverer(ctx)
+        self._scheduler = Scheduler(ctx, self.id)
 
     @property
     def active_run_ids(self) -> list[str]:
@@ -121,6 +123,7 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name=f"{self.id}-heartbeat"),
             asyncio.create_task(self._housekeeping_loop(), name=f"{self.id}-housekeeping"),
             asyncio.create_task(self._deliverer.run(), name=f"{self.id}-webhooks"),
+            asyncio.create_task(self._scheduler.run(), name=f"{self.id}-routines"),
         ]
         logger.info("worker started", extra={"action": "worker.started", "worker_id": self.id})
 
@@ -151,6 +154,7 @@ class Worker:
             self._workspace_requests.close()
         await self.environments.close()
         await self._deliverer.close()
+        await self._scheduler.close()
         await self._fence.close()
         self._host.close()
         logger.info(

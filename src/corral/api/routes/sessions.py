@@ -13,7 +13,7 @@ from corral.api.responses import JSONBody, respond, respond_raw
 from corral.api.routes.keys import actor
 from corral.domain.event_log import resume_after
 from corral.services import events as event_service
-from corral.services import idempotency
+from corral.services import idempotency, session_end
 from corral.services import sessions as session_service
 from corral.services.run_requests import permissions_of
 from corral.types.common import INT32_MAX, Page
@@ -131,4 +131,4 @@ async def stream_session(
 @router.delete("/{session_id}", response_model=Session)
 async def end_session(session_id: str, call: Guarded) -> JSONBody:
     """End the session and cancel its queued and active runs."""
-    return respond(await session_service.end(call.ctx, call.principal, session_id))
+    return respond(await session_end.end(call.ctx, call.principal, session_id))

@@ -46,7 +46,7 @@ from corral.errors import (
 )
 from corral.providers.catalog import CatalogEntry
 from corral.services import agents as agent_service
-from corral.services import auth, tool_results
+from corral.services import auth, session_end, tool_results
 from corral.services import events as event_service
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
@@ -384,5 +384,5 @@ async def send_message(
 
 async def end_session(ctx: ServiceContext, principal: Principal, session_id: str) -> Acknowledged:
     """End the session and cancel its queued and active runs (idempotent)."""
-    await session_service.end(ctx, principal, session_id)
+    await session_end.end(ctx, principal, session_id)
     return Acknowledged()

@@ -1,0 +1,68 @@
+"""The scheduler every worker runs: it fires routines' schedules and handles waiting fires.
+
+It sleeps until the soonest schedule's next time (or the poll interval, whichever comes
+first), and wakes early when a routine changes or a fire is recorded. Any number of workers
+may run it at once: the database decides which one fires a given time (see `services.firing`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from corral.context import ServiceContext
+from corral.errors import Unavailable
+from corral.pubsub.base import ROUTINES_CHANNEL
+from corral.services.firing import Firing
+from corral.storage import routine_fires as fire_store
+
+__all__ = ["Scheduler"]
+
+logger = logging.getLogger(__name__)
+
+PRUNE_EVERY_S = 60.0
+
+
+class Scheduler:
+    """One worker's scheduler."""
+
+    def __init__(self, ctx: ServiceContext, owner: str) -> None:
+        self._ctx = ctx
+        self._firing = Firing(ctx, owner)
+        self._pruned_at = 0.0
+
+    async def run(self) -> None:
+        """Fire and handle what is due, then sleep until the next time; until cancelled."""
+        ctx = self._ctx
+        with ctx.broker.subscribe(ROUTINES_CHANNEL) as wake:
+            while True:
+                timeout = ctx.settings.poll_interval_s
+                try:
+                    timeout = min(timeout, await self.tick())
+                except Unavailable:
+                    logger.warning(
+                        "cannot fire routines: database unavailable",
+                        extra={"action": "routines.unavailable"},
+                    )
+                except Exception:
+                    logger.exception(
+                        "firing routines failed", extra={"action": "routines.tick_failed"}
+                    )
+                await wake.wait(max(timeout, 0.0))
+
+    async def tick(self) -> float:
+        """Fire due schedules and handle waiting fires; seconds until the next schedule's time."""
+        ctx = self._ctx
+        await self._firing.fire_due_schedules()
+        await self._firing.handle_waiting()
+        if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
+            self._pruned_at = time.monotonic()
+            await ctx.database.write(fire_store.prune_dedupe, ctx.clock())
+        soonest = await ctx.database.read(fire_store.next_due)
+        if soonest is None:
+            return ctx.settings.poll_interval_s
+        return (soonest - ctx.clock()).total_seconds()
+
+    async def close(self) -> None:
+        """Stop the template renderer's child process."""
+        await self._firing.close()
