@@ -171,11 +171,15 @@ class Settings(BaseSettings):
 
     routine_misfire_grace_s: float = Field(default=60.0, gt=0, le=86_400)
     """How late a schedule's time may be seen and still fire as on time (never more than the
-    schedule's interval); later, it counts as missed and the routine's `catch_up` decides."""
+    schedule's interval, or 5 s for more frequent schedules); later, it counts as missed and the
+    routine's `catch_up` decides."""
 
     routine_max_queued_fires: int = Field(default=10, ge=1, le=1000)
     """Fires a routine with `overlap: queue` keeps waiting for its running run; more are
     skipped (`queue_full`)."""
+
+    routine_history_days: float = Field(default=30.0, gt=0)
+    """How long a routine's fires are kept in its history (the runs they started stay)."""
 
     template_timeout_s: float = Field(default=2.0, gt=0, le=60)
     """How long a routine's input template may take to render before the fire fails."""

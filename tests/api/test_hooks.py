@@ -155,6 +155,8 @@ async def test_deliveries_that_cannot_be_taken_get_clear_codes(api, anonymous, s
         too_big = b'{"x": "' + b"a" * 300_000 + b'"}'
         assert_error(await sender.post(path, content=too_big), 413, "payload_too_large")
         assert_error(await sender.post(path, content=b"not json"), 400, "invalid_request")
+        nul = b'{"text": "a\\u0000b"}'
+        assert_error(await sender.post(path, content=nul), 400, "invalid_request", "/text")
         assert (await sender.post(path, json={"action": "a"})).status_code == 202
         await api.post(f"/v1/routines/{routine['id']}/pause")
         assert_error(await sender.post(path, json={"action": "b"}), 409, "routine_paused")

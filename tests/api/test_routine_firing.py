@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from corral.ids import new_id
 from corral.services.firing import Firing
-from corral.storage.tables_routines import routine_fires, routine_triggers
+from corral.storage.tables_routines import routine_fires, routine_triggers, routines
+from corral.worker.scheduler import Scheduler
 from tests.conftest import api_client, running_app
 
 YEARLY = "0 0 1 1 *"
@@ -129,3 +131,40 @@ async def test_an_unreadable_stored_schedule_pauses_its_routine(served):
     assert (found["status"], found["paused_reason"]["code"]) == ("paused", "invalid_schedule")
     resumed = await client.post(f"/v1/routines/{routine['id']}/resume")
     assert resumed.status_code == 400 and resumed.json()["field"] == "/triggers/0"
+
+
+async def test_the_history_forgets_handled_fires_past_its_days(served):
+    ctx, client = served
+    routine = await yearly_routine(client, "skip", datetime(2024, 1, 1, tzinfo=UTC))
+    now = datetime.now(UTC)
+    old_ms = int((now - timedelta(days=31)).timestamp() * 1000)
+    fires = {
+        "old-handled": (new_id("fire", now_ms=old_ms), "skipped"),
+        "old-waiting": (new_id("fire", now_ms=old_ms + 1), "pending"),
+        "recent": (new_id("fire"), "skipped"),
+    }
+
+    def insert(conn: sa.Connection) -> None:
+        for fire_id, status in fires.values():
+            conn.execute(
+                routine_fires.insert().values(
+                    id=fire_id,
+                    routine_id=routine["id"],
+                    workspace_id=routine_workspace(conn),
+                    trigger_type="manual",
+                    status=status,
+                    created_at=now,
+                )
+            )
+
+    def routine_workspace(conn: sa.Connection) -> str:
+        return str(conn.execute(sa.select(routines.c.workspace_id)).scalar_one())
+
+    await ctx.database.write(insert)
+    scheduler = Scheduler(ctx, "wrk_1")
+    try:
+        await scheduler.prune()
+    finally:
+        await scheduler.close()
+    kept = {fire.id for fire in await stored_fires(ctx, routine)}
+    assert kept == {fires["old-waiting"][0], fires["recent"][0]}

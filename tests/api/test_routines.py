@@ -219,6 +219,11 @@ async def test_routines_take_their_own_scopes(served, settings):
     async with api_client(app, key=reader) as client:
         assert (await client.get("/v1/routines")).status_code == 200
         assert_error(await client.post("/v1/routines/nightly/run"), 403, "insufficient_scope")
+    # A routine's runs are its key's: a key that cannot start runs cannot make one.
+    writer = await scoped_key(settings, ["routines:write", "agents:read"])
+    async with api_client(app, key=writer) as client:
+        body = {"name": "other", "agent": "echo", "input": "x"}
+        assert_error(await client.post("/v1/routines", json=body), 403, "insufficient_scope")
 
 
 async def test_deleting_a_routine_keeps_its_runs(api):

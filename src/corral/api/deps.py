@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -12,56 +11,17 @@ from fastapi import Depends, Request
 from corral.api import scopes
 from corral.api.scopes import Access, Requirement, Scope
 from corral.context import ServiceContext
+from corral.domain.storable import MAX_JSON_DEPTH, unstorable
 from corral.errors import InvalidRequest, NotFound
 from corral.services import auth
 from corral.services import workspaces as workspace_service
 from corral.services.context import Principal
 from corral.services.limits import Limiter
 
-MAX_JSON_DEPTH = 64
-"""Deepest nesting of a JSON body (the storage encoder stops at 255 levels, and a stored spec
-nests a tool's `parameters` a few levels further down)."""
-
-
-def _text_problem(text: str) -> str | None:
-    if "\x00" in text:
-        return "must not contain NUL (\\u0000) characters"
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return "must be valid Unicode (it contains a lone surrogate)"
-    return None
-
-
-def _unstorable(value: Any, pointer: str, depth: int = 0) -> tuple[str, str] | None:
-    """Where a JSON value holds something storage cannot write, and what is wrong with it."""
-    if isinstance(value, str):
-        problem = _text_problem(value)
-        return (pointer or "/", problem) if problem else None
-    if isinstance(value, float) and not math.isfinite(value):
-        return pointer or "/", "must be a finite number"
-    if isinstance(value, int) and not -(2**63) <= value < 2**64:
-        return pointer or "/", "is beyond the 64-bit integer range"
-    if not isinstance(value, dict | list):
-        return None
-    if depth >= MAX_JSON_DEPTH:
-        return pointer or "/", f"nests deeper than {MAX_JSON_DEPTH} levels"
-    items = value.items() if isinstance(value, dict) else enumerate(value)
-    for key, item in items:
-        child = pointer + "/" + str(key).replace("~", "~0").replace("/", "~1")
-        problem = _text_problem(key) if isinstance(key, str) else None
-        if problem:
-            return child, f"the key {problem}"
-        found = _unstorable(item, child, depth + 1)
-        if found:
-            return found
-    return None
-
-
 _SUSPECT_DIGITS = re.compile(rb"\d{19}")
 
 
-def _may_be_unstorable(raw: bytes) -> bool:
+def _may_beunstorable(raw: bytes) -> bool:
     """Whether a body needs the full walk: a cheap look at the raw bytes.
 
     Only a body holding an escape sequence, a non-finite number, a huge integer or deep
@@ -80,7 +40,7 @@ async def _json_body(request: Request) -> Any:
     if "json" not in request.headers.get("content-type", ""):
         return None
     raw = await request.body()
-    if not raw or not _may_be_unstorable(raw):
+    if not raw or not _may_beunstorable(raw):
         return None
     try:
         return await request.json()
@@ -100,7 +60,7 @@ async def storable_input(request: Request) -> None:
     for name, value in [*request.query_params.multi_items(), *request.headers.items()]:
         if "\x00" in value:
             raise InvalidRequest(f"{name} must not contain NUL (\\u0000) characters", field=name)
-    found = _unstorable(await _json_body(request), "")
+    found = unstorable(await _json_body(request), "")
     if found is not None:
         field, problem = found
         raise InvalidRequest(f"{field}: {problem}", field=field)

@@ -160,7 +160,7 @@ def deliveries(
             [
                 d.message_id,
                 d.event_type,
-                d.run_id,
+                d.run_id or "",
                 Text(d.status, style=DELIVERY_STYLES.get(d.status, "")),
                 str(d.attempts),
                 _last_result(d),

@@ -1,10 +1,9 @@
 """Cron schedules read in a time zone, and what a schedule owes when its time comes.
 
 A schedule remembers only the next time it fires. When a scheduler sees that time has passed,
-`due` says what to do: fire the time that just came, and, for times that passed while no
-server was up, either skip them (one record says how many) or fire once for all of them. A
-time counts as just come while it is less than a grace late (never more than its interval),
-so a scheduler a moment late does not miss it.
+`due` says what to do: fire each time that came within the grace, and, for times missed
+(further back: they passed while no server was up), either skip them (one record says how
+many) or fire once for all of them.
 """
 
 from __future__ import annotations
@@ -17,10 +16,14 @@ from croniter import CroniterError, croniter
 
 from corral.types.routines import CatchUp
 
-__all__ = ["Due", "InvalidSchedule", "Schedule", "due"]
+__all__ = ["Due", "InvalidSchedule", "Schedule", "due", "grace"]
 
 MAX_SCANNED = 1000
 """Passed times counted one by one; beyond this, the count stops and the rest are jumped."""
+
+MIN_GRACE = timedelta(seconds=5)
+"""The grace of a schedule more frequent than this: a scheduler slowed by load a few seconds
+fires each of its times rather than calling them missed."""
 
 
 class InvalidSchedule(ValueError):
@@ -79,16 +82,23 @@ class Schedule:
 class Due:
     """What a schedule owes now."""
 
-    fire_at: datetime | None
-    """The time to fire a run for, if any."""
-    coalesced: int
-    """Passed times that this fire stands for besides its own (`catch_up: once`)."""
+    fires: tuple[tuple[datetime, int], ...]
+    """The times to fire a run for, each with how many missed times it also stands for."""
     skipped_at: datetime | None
-    """With `catch_up: skip`, the last of the passed times that fire nothing."""
+    """With `catch_up: skip`, the last of the missed times, which fire nothing."""
     skipped: int
-    """How many passed times fire nothing."""
+    """How many missed times fire nothing."""
     next_fire_at: datetime
     """The schedule's next time after now."""
+
+
+def grace(grace_s: float, interval: timedelta) -> timedelta:
+    """How late a time may be seen and still fire as on time.
+
+    The setting, but no longer than the interval (or `MIN_GRACE`, for schedules more frequent
+    than that), so that even a short outage of a frequent schedule counts as one.
+    """
+    return min(timedelta(seconds=grace_s), max(interval, MIN_GRACE))
 
 
 def due(
@@ -100,24 +110,23 @@ def due(
     grace_s: float,
 ) -> Due:
     """What to do for the times from `next_fire_at` up to `now` (at least one has come)."""
-    on_time: datetime | None = None
-    passed: list[datetime] = []
+    on_time: list[datetime] = []
+    missed: list[datetime] = []
     moment, scanned = next_fire_at, 0
     while moment <= now:
         if scanned == MAX_SCANNED:  # a long outage: jump to the last time, counting no more
             moment = _last_at_or_before(schedule, now)
         following = schedule.next_after(moment)
-        grace = min(timedelta(seconds=grace_s), following - moment)
-        if now - moment <= grace:
-            on_time = moment
-        else:
-            passed.append(moment)
+        late = now - moment <= grace(grace_s, following - moment)
+        (on_time if late else missed).append(moment)
         moment, scanned = following, scanned + 1
-    if catch_up is CatchUp.ONCE:
-        if on_time is not None:
-            return Due(on_time, len(passed), None, 0, moment)
-        return Due(passed[-1] if passed else None, max(len(passed) - 1, 0), None, 0, moment)
-    return Due(on_time, 0, passed[-1] if passed else None, len(passed), moment)
+    if catch_up is CatchUp.SKIP or not missed:
+        fires = tuple((time, 0) for time in on_time)
+        return Due(fires, missed[-1] if missed else None, len(missed), moment)
+    if on_time:  # the first time that fires stands for the missed ones too
+        fires = ((on_time[0], len(missed)), *((time, 0) for time in on_time[1:]))
+        return Due(fires, None, 0, moment)
+    return Due(((missed[-1], len(missed) - 1),), None, 0, moment)
 
 
 def _last_at_or_before(schedule: Schedule, now: datetime) -> datetime:

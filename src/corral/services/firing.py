@@ -21,11 +21,12 @@ from corral.domain import payloads, schedules
 from corral.domain.templates import InvalidTemplate
 from corral.errors import Conflict, ServiceError, Unavailable
 from corral.ids import new_id
-from corral.services import auth
+from corral.pubsub.base import WEBHOOKS_CHANNEL
+from corral.services import auth, routine_events
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
 from corral.services.context import Principal
-from corral.services.rendering import Renderer
+from corral.services.rendering import Renderer, template_values
 from corral.storage import routine_fires as fire_store
 from corral.storage import routines as routine_store
 from corral.storage.database import Connection
@@ -110,13 +111,7 @@ class Firing:
                 grace_s=ctx.settings.routine_misfire_grace_s,
             )
         except schedules.InvalidSchedule as invalid:
-            await ctx.database.write(
-                routine_store.pause,
-                due.routine_id,
-                code="invalid_schedule",
-                message=str(invalid),
-                now=now,
-            )
+            await self._pause(due.routine_id, "invalid_schedule", str(invalid))
             return 0
         fires = []
         if owed.skipped_at is not None:
@@ -130,10 +125,8 @@ class Firing:
                     missed=owed.skipped,
                 )
             )
-        if owed.fire_at is not None:
-            fires.append(
-                self._new_fire(due, owed.fire_at, now, FireStatus.PENDING, missed=owed.coalesced)
-            )
+        for fire_at, missed in owed.fires:
+            fires.append(self._new_fire(due, fire_at, now, FireStatus.PENDING, missed=missed))
 
         def tx(conn: Connection) -> int:
             if not fire_store.advance(conn, due.trigger_id, due.next_fire_at, owed.next_fire_at):
@@ -280,13 +273,11 @@ class Firing:
         *,
         reason: SkipReason | None = None,
         error: ServiceError | None = None,
-        values: dict[str, Any] | None = None,
     ) -> FireStatus:
         changes: dict[str, Any] = {
             "status": status,
             "reason": reason,
             "handled_at": self._ctx.clock(),
-            **(values or {}),
         }
         if error is not None:
             changes |= {"error_code": str(error.code), "error_message": error.message[:2000]}
@@ -297,7 +288,7 @@ class Firing:
         ctx = self._ctx
         try:
             principal = await auth.principal_of_key(ctx, record.key_id)
-            text = await self._renderer.render(record.input, _variables(record, fire))
+            text = await self._renderer.render(record.input, template_values(record, fire))
             run_id, session_id = await self._submit(principal, record, fire, text)
         except Unavailable:
             raise
@@ -306,13 +297,7 @@ class Firing:
             return await self._settle(fire, FireStatus.FAILED, error=error)
         except ServiceError as error:
             if error.code in PAUSING_CODES:
-                await ctx.database.write(
-                    routine_store.pause,
-                    record.id,
-                    code=str(error.code),
-                    message=error.message,
-                    now=ctx.clock(),
-                )
+                await self._pause(record.id, str(error.code), error.message)
             logger.info(
                 "a routine's fire failed",
                 extra={
@@ -325,7 +310,7 @@ class Firing:
             return await self._settle(fire, FireStatus.FAILED, error=error)
         now = ctx.clock()
 
-        def tx(conn: Connection) -> None:
+        def tx(conn: Connection) -> int:
             fire_store.update_fire(
                 conn,
                 fire.id,
@@ -337,9 +322,22 @@ class Firing:
                 },
             )
             routine_store.fired(conn, record.id, now)
+            return routine_events.fired(
+                conn, record, fire, run_id=run_id, session_id=session_id, now=now
+            )
 
-        await ctx.database.write(tx)
+        if await ctx.database.write(tx) > 0:
+            await ctx.broker.publish(WEBHOOKS_CHANNEL)
         return FireStatus.STARTED
+
+    async def _pause(self, routine_id: str, code: str, message: str) -> None:
+        """Pause the routine with the error every later fire would meet too."""
+        ctx = self._ctx
+        queued = await ctx.database.write(
+            routine_events.pause, routine_id, code=code, message=message, now=ctx.clock()
+        )
+        if queued > 0:
+            await ctx.broker.publish(WEBHOOKS_CHANNEL)
 
     async def _submit(
         self, principal: Principal, record: RoutineRecord, fire: FireRecord, text: str
@@ -385,19 +383,3 @@ class Firing:
             idempotency_key=key,
         )
         return run.id, session_id
-
-
-def _variables(record: RoutineRecord, fire: FireRecord) -> dict[str, Any]:
-    """What the input template sees."""
-    return {
-        "payload": fire.payload if fire.payload is not None else {},
-        "headers": fire.headers or {},
-        "fire": {
-            "id": fire.id,
-            "trigger": fire.trigger_type,
-            "scheduled_at": fire.scheduled_at.isoformat() if fire.scheduled_at else None,
-            "created_at": fire.created_at.isoformat(),
-            "missed": fire.missed,
-        },
-        "routine": {"id": record.id, "name": record.name, "metadata": record.metadata},
-    }

@@ -17,11 +17,13 @@ import orjson
 
 from corral.context import ServiceContext
 from corral.domain.hook_signatures import BadSignature, verify
+from corral.domain.storable import unstorable
 from corral.errors import InvalidRequest, InvalidSignature, NotFound, RoutinePaused
 from corral.ids import new_id
 from corral.pubsub.base import ROUTINES_CHANNEL
 from corral.services import secrets as secret_service
 from corral.services.limits import Limiter
+from corral.services.triggers import TOKEN_PREFIX
 from corral.storage import routine_fires as fire_store
 from corral.storage import routines as routine_store
 from corral.types.routines import (
@@ -34,7 +36,6 @@ from corral.types.routines import (
 
 __all__ = ["accept"]
 
-TOKEN_PREFIX = "hook_"
 KEPT_HEADERS_MAX = 64
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization", "x-api-key"})
 
@@ -94,9 +95,13 @@ def _payload(body: bytes, content_type: str) -> Any:
     if not body.strip():
         return {}
     try:
-        return orjson.loads(body)
+        payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise InvalidRequest("the body is not JSON", field="/") from None
+    problem = unstorable(payload, "")
+    if problem is not None:
+        raise InvalidRequest(f"the payload at {problem[0]} {problem[1]}", field=problem[0])
+    return payload
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import resource
 import sys
 from typing import Any
 
 import orjson
 
-from corral.domain.templates import InvalidTemplate, is_plain, render
+from corral.domain.templates import InvalidTemplate, is_plain
+from corral.storage.routine_fires import FireRecord
+from corral.storage.routines import RoutineRecord
 
-__all__ = ["Renderer", "serve"]
+__all__ = ["Renderer", "template_values"]
 
-MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
 LINE_LIMIT_BYTES = 64 * 1024 * 1024
 
 
@@ -69,7 +69,7 @@ class Renderer:
             self._child = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-c",
-                "from corral.services.rendering import serve; serve()",
+                "from corral.services.render_child import serve; serve()",
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 limit=LINE_LIMIT_BYTES,
@@ -89,16 +89,17 @@ class Renderer:
             await self._stop()
 
 
-def serve() -> None:
-    """The child: render each request line from stdin, answer one line on stdout."""
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-    for line in sys.stdin.buffer:
-        request = orjson.loads(line)
-        try:
-            answer = {"text": render(request["source"], request["variables"], request["max_chars"])}
-        except InvalidTemplate as error:
-            answer = {"error": str(error)}
-        except MemoryError:
-            answer = {"error": "the template needed more memory than it may use"}
-        sys.stdout.buffer.write(orjson.dumps(answer) + b"\n")
-        sys.stdout.buffer.flush()
+def template_values(record: RoutineRecord, fire: FireRecord) -> dict[str, Any]:
+    """What the input template sees."""
+    return {
+        "payload": fire.payload if fire.payload is not None else {},
+        "headers": fire.headers or {},
+        "fire": {
+            "id": fire.id,
+            "trigger": fire.trigger_type,
+            "scheduled_at": fire.scheduled_at.isoformat() if fire.scheduled_at else None,
+            "created_at": fire.created_at.isoformat(),
+            "missed": fire.missed,
+        },
+        "routine": {"id": record.id, "name": record.name, "metadata": record.metadata},
+    }

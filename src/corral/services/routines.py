@@ -6,43 +6,36 @@ key pauses it. Its agent is checked against the key now, and again at every fire
 
 from __future__ import annotations
 
-import hashlib
-import secrets as random
 from datetime import datetime
 from typing import Any
 
 from corral.context import ServiceContext
-from corral.domain.payloads import InvalidQuery, compile_query
 from corral.domain.schedules import InvalidSchedule, Schedule
 from corral.domain.templates import InvalidTemplate, check_template
-from corral.errors import Conflict, InvalidRequest, NotFound, SecretNotFound
+from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
-from corral.pubsub.base import ROUTINES_CHANNEL
+from corral.pubsub.base import ROUTINES_CHANNEL, WEBHOOKS_CHANNEL
 from corral.services import agents as agent_service
-from corral.services import audit, auth
-from corral.services import secrets as secret_service
+from corral.services import audit, auth, routine_events
 from corral.services import sessions as session_service
+from corral.services import triggers as trigger_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
 from corral.storage import routines as routine_store
 from corral.storage.database import Connection
-from corral.storage.routines import RoutineRecord, TriggerRecord
+from corral.storage.routines import RoutineRecord
 from corral.types.common import Page
 from corral.types.routines import (
     Routine,
     RoutineCreateParams,
     RoutineStatus,
     RoutineUpdateParams,
-    ScheduleTriggerParams,
     SessionMode,
-    TriggerParams,
     TriggerType,
-    WebhookTriggerParams,
 )
 from corral.types.sessions import SessionCreateParams
 
 __all__ = [
-    "HOOK_PATH",
     "create",
     "delete",
     "find",
@@ -54,14 +47,12 @@ __all__ = [
     "update",
 ]
 
-HOOK_PATH = "/v1/hooks/"
-
 
 def to_wire(ctx: ServiceContext, record: RoutineRecord) -> Routine:
     """The routine as the API shows it, with each schedule's next times."""
     now = ctx.clock()
     active = record.status == RoutineStatus.ACTIVE
-    triggers = [_trigger_wire(ctx, trigger, now, active) for trigger in record.triggers]
+    triggers = [trigger_service.to_wire(ctx, trigger, now, active) for trigger in record.triggers]
     paused = None
     if record.paused_code is not None:
         paused = {
@@ -92,103 +83,18 @@ def to_wire(ctx: ServiceContext, record: RoutineRecord) -> Routine:
     )
 
 
-def _trigger_wire(
-    ctx: ServiceContext, trigger: TriggerRecord, now: datetime, active: bool
-) -> dict[str, Any]:
-    config = trigger.config
-    if trigger.type == TriggerType.SCHEDULE:
-        try:
-            upcoming = Schedule.parse(config["cron"], config["timezone"]).upcoming(now)
-        except InvalidSchedule:
-            upcoming = []
-        return {
-            "id": trigger.id,
-            "type": trigger.type,
-            "cron": config["cron"],
-            "timezone": config["timezone"],
-            "next_fire_at": trigger.next_fire_at if active else None,
-            "upcoming": upcoming,
-        }
-    token = ctx.secrets.open(trigger.token)["value"] if trigger.token else ""
-    return {
-        "id": trigger.id,
-        "type": trigger.type,
-        "path": HOOK_PATH + token,
-        "verify": config.get("verify"),
-        "filter": config.get("filter"),
-        "dedupe": config.get("dedupe"),
-    }
-
-
-async def _trigger_rows(
-    ctx: ServiceContext,
-    principal: Principal,
-    routine_id: str,
-    given: list[TriggerParams],
-    existing: tuple[TriggerRecord, ...] = (),
-) -> list[dict[str, Any]]:
-    """The stored form of the given triggers, checked; a kept trigger keeps its id and URL."""
-    now = ctx.clock()
-    known = {trigger.id: trigger for trigger in existing}
-    rows = []
-    for index, params in enumerate(given):
-        field = f"/triggers/{index}"
-        kept = known.get(params.id) if params.id else None
-        if params.id and (kept is None or kept.type != params.type):
-            raise InvalidRequest(
-                f"this routine has no {params.type} trigger {params.id!r}", field=f"{field}/id"
-            )
-        row: dict[str, Any] = {
-            "id": params.id or new_id("trg"),
-            "routine_id": routine_id,
-            "workspace_id": principal.workspace_id,
-            "type": params.type,
-        }
-        if isinstance(params, ScheduleTriggerParams):
-            try:
-                schedule = Schedule.parse(params.cron, params.timezone)
-            except InvalidSchedule as invalid:
-                raise InvalidRequest(str(invalid), field=f"{field}/cron") from None
-            row["config"] = {"cron": schedule.cron, "timezone": schedule.timezone}
-            row["next_fire_at"] = schedule.next_after(now)
-        else:
-            row["config"] = await _webhook_config(ctx, principal, params, field)
-            if kept is None:
-                token = "hook_" + random.token_urlsafe(32)
-                row["token"] = ctx.secrets.seal({"value": token})
-                row["token_hash"] = hashlib.sha256(token.encode()).hexdigest()
-        rows.append(row)
-    return rows
-
-
-async def _webhook_config(
-    ctx: ServiceContext, principal: Principal, params: WebhookTriggerParams, field: str
-) -> dict[str, Any]:
-    for query, where in (
-        (params.filter, "filter"),
-        (params.dedupe.key if params.dedupe else None, "dedupe/key"),
-    ):
-        if query is not None:
-            try:
-                compile_query(query)
-            except InvalidQuery as invalid:
-                raise InvalidRequest(
-                    f"invalid JSONPath: {invalid}", field=f"{field}/{where}"
-                ) from None
-    if params.verify is not None and not await secret_service.has_secret(
-        ctx, principal.workspace_id, params.verify.secret
-    ):
-        raise SecretNotFound(
-            f"no secret {params.verify.secret!r} in this workspace", field=f"{field}/verify/secret"
-        )
-    return params.model_dump(mode="json", exclude={"type", "id"})
-
-
 def _check_input(template: str) -> None:
     try:
         check_template(template)
     except InvalidTemplate as invalid:
         raise InvalidRequest(f"invalid template: {invalid}", field="/input") from None
+
+
+def _check_may_run(principal: Principal, session: SessionMode) -> None:
+    """A routine's runs are its key's: the key must be able to start them itself."""
+    auth.require_scope(principal, "runs:write")
+    if session is not SessionMode.NONE:
+        auth.require_scope(principal, "sessions:write")
 
 
 async def _agent_id(
@@ -216,10 +122,11 @@ async def create(
     ctx: ServiceContext, actor: Actor, principal: Principal, params: RoutineCreateParams
 ) -> Routine:
     """Store a routine; its schedules count from now."""
+    _check_may_run(principal, params.session)
     _check_input(params.input)
     agent_id = await _agent_id(ctx, principal, params.agent, params.agent_version)
     routine_id, now = new_id("rtn"), ctx.clock()
-    triggers = await _trigger_rows(ctx, principal, routine_id, params.triggers)
+    triggers = await trigger_service.rows(ctx, principal, routine_id, params.triggers)
     session_id = None
     if params.session is SessionMode.SHARED:
         session_id = await _shared_session(
@@ -316,6 +223,7 @@ async def update(
 ) -> Routine:
     """Change a routine; a changed agent gets a `shared` routine a new session."""
     record = await find(ctx, principal, ref)
+    _check_may_run(principal, SessionMode(record.session_mode))
     given = params.model_dump(exclude_unset=True)
     values: dict[str, Any] = {"updated_at": ctx.clock()}
     if params.input is not None:
@@ -335,7 +243,9 @@ async def update(
             )
     triggers = None
     if params.triggers is not None:
-        triggers = await _trigger_rows(ctx, principal, record.id, params.triggers, record.triggers)
+        triggers = await trigger_service.rows(
+            ctx, principal, record.id, params.triggers, record.triggers
+        )
 
     def tx(conn: Connection) -> None:
         routine_store.update(conn, record.id, values, triggers)
@@ -359,13 +269,16 @@ async def pause(ctx: ServiceContext, actor: Actor, principal: Principal, ref: st
     record = await find(ctx, principal, ref)
     now = ctx.clock()
 
-    def tx(conn: Connection) -> None:
-        if routine_store.pause(
+    def tx(conn: Connection) -> int:
+        queued = routine_events.pause(
             conn, record.id, code="manual", message="paused by request", now=now
-        ):
+        )
+        if queued >= 0:
             _audit(conn, actor, principal, "routine.paused", record.id, now, {})
+        return queued
 
-    await ctx.database.write(tx)
+    if await ctx.database.write(tx) > 0:
+        await ctx.broker.publish(WEBHOOKS_CHANNEL)
     return await get(ctx, principal, record.id)
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 
 from corral.domain.event_log import format_time
-from corral.storage import webhooks as webhook_store
+from corral.storage import outbox as webhook_outbox
 from corral.storage.tables import run_events, runs, sessions
 from corral.types.events import TERMINAL_EVENT_TYPES
 from corral.types.runs import TERMINAL_STATUSES
@@ -113,10 +113,10 @@ def commit(
     """
     committed = _append(conn, run_id=run_id, events=events, now=now, owner=owner, values=values)
     on_postgres = conn.dialect.name == "postgresql"  # its one statement queued them already
-    wanted = webhook_store.wanted([event_type for event_type, _ in events])
+    wanted = webhook_outbox.wanted([event_type for event_type, _ in events])
     if committed is not None and committed.events and wanted and not on_postgres:
         logged = [(event.seq, event.type) for event in committed.events]
-        queued = webhook_store.enqueue(conn, run_id, logged, now)
+        queued = webhook_outbox.enqueue(conn, run_id, logged, now)
         if queued:
             return replace(committed, deliveries=queued)
     return committed
@@ -189,7 +189,7 @@ def _append_in_one_statement(
     writes `{"seq":N,` in front of each.
     """
     columns = tuple(sorted(values))
-    outbox = webhook_store.wanted([event_type for event_type, _ in events])
+    outbox = webhook_outbox.wanted([event_type for event_type, _ in events])
     statement = _append_statement(columns, owner is not None, outbox)
     created_at = format_time(now)
     # Each document less its opening brace: `"type":…}`, which the statement's `{"seq":N,` opens.
@@ -277,7 +277,7 @@ def _append_statement(columns: tuple[str, ...], owned: bool, outbox: bool) -> sa
     ctes = [appended]
     if outbox:
         now = sa.bindparam("b_now", type_=run_events.c.created_at.type)
-        cte = webhook_store.outbox_cte(
+        cte = webhook_outbox.outbox_cte(
             run_id, seq, new.c.type, bump.c.workspace_id, now, bump.join(new, sa.true())
         )
         queued = sa.select(sa.func.count()).select_from(cte).scalar_subquery()

@@ -34,6 +34,7 @@ __all__ = [
     "next_due",
     "open_fires",
     "prune_dedupe",
+    "prune_history",
     "release",
     "update_fire",
     "with_work",
@@ -253,6 +254,17 @@ def claim_dedupe(
         where=routine_dedupe.c.expires_at <= now,
     ).returning(routine_dedupe.c.key_hash)
     return conn.execute(statement).first() is not None
+
+
+def prune_history(conn: sa.Connection, before_id: str, *, limit: int) -> int:
+    """Delete up to `limit` handled fires older than `before_id` (ids grow with time)."""
+    old = (
+        sa.select(_F.c.id)
+        .where(_F.c.id < before_id, _F.c.status.not_in(_OPEN))
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return int(conn.execute(_F.delete().where(_F.c.id.in_(old))).rowcount)
 
 
 def prune_dedupe(conn: sa.Connection, now: datetime) -> int:

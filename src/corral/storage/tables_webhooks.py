@@ -59,9 +59,11 @@ webhook_deliveries = sa.Table(
     sa.Column("message_id", sa.String(100), primary_key=True),
     sa.Column("workspace_id", sa.String(40), nullable=False),
     sa.Column("event_type", sa.String(64), nullable=False),
-    # The event it carries, read from the log when it is sent.
-    sa.Column("run_id", sa.String(40), nullable=False),
-    sa.Column("seq", sa.Integer, nullable=False),
+    # The event it carries: read from a run's log when it is sent, or, for an event that is in
+    # no run's log (a routine's), its JSON document kept here.
+    sa.Column("run_id", sa.String(40), nullable=True),
+    sa.Column("seq", sa.Integer, nullable=True),
+    sa.Column("document", sa.Text, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime(), nullable=True),

@@ -15,16 +15,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corral.domain.webhooks import EVENT_TYPES, DeliveryStatus, message_id
+from corral.domain.webhooks import DeliveryStatus
 from corral.storage.tables import run_events as events
-from corral.storage.tables import runs
 from corral.storage.tables_webhooks import webhook_deliveries, webhook_subscriptions, webhooks
 
 __all__ = [
     "Due",
     "claim_due",
     "deliveries",
-    "enqueue",
     "get",
     "insert",
     "listed",
@@ -125,115 +123,6 @@ def remove(conn: sa.Connection, workspace_id: str, webhook_id: str) -> bool:
     return deleted.rowcount == 1
 
 
-_OUTBOX_COLUMNS = [
-    "webhook_id",
-    "message_id",
-    "workspace_id",
-    "event_type",
-    "run_id",
-    "seq",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-]
-"""What a queued delivery is made of, in the order both ways of queueing select it."""
-
-_ENQUEUE = _D.insert().from_select(
-    _OUTBOX_COLUMNS,
-    sa.select(
-        webhook_subscriptions.c.webhook_id,
-        sa.bindparam("b_message_id", type_=sa.String),
-        webhook_subscriptions.c.workspace_id,
-        webhook_subscriptions.c.event_type,
-        sa.bindparam("b_run_id", type_=sa.String),
-        sa.bindparam("b_seq", type_=sa.Integer),
-        sa.literal(DeliveryStatus.PENDING),
-        sa.literal(0),
-        sa.bindparam("b_now", type_=_D.c.created_at.type),
-        sa.bindparam("b_now2", type_=_D.c.created_at.type),
-    )
-    .join(webhooks, webhooks.c.id == webhook_subscriptions.c.webhook_id)
-    .where(
-        webhook_subscriptions.c.workspace_id
-        == sa.select(runs.c.workspace_id)
-        .where(runs.c.id == sa.bindparam("b_run_id"))
-        .scalar_subquery(),
-        webhook_subscriptions.c.event_type == sa.bindparam("b_type"),
-        webhooks.c.disabled_at.is_(None),
-    ),
-)
-
-
-def outbox_cte(
-    run_id: sa.BindParameter[str],
-    seq: sa.ColumnElement[int],
-    event_type: sa.ColumnElement[str],
-    workspace_id: sa.ColumnElement[str],
-    now: sa.BindParameter[datetime],
-    source: sa.FromClause,
-) -> sa.CTE:
-    """`enqueue` as part of PostgreSQL's one-statement append (`events.commit`).
-
-    `source` holds a row per new event with its seq, type and run's workspace; the CTE returns
-    a row per delivery queued.
-    """
-    rows = (
-        sa.select(
-            webhook_subscriptions.c.webhook_id,
-            sa.literal("msg_") + run_id + sa.literal("_") + sa.cast(seq, sa.Text),
-            webhook_subscriptions.c.workspace_id,
-            event_type,
-            run_id,
-            seq,
-            sa.literal(DeliveryStatus.PENDING),
-            sa.literal(0),
-            now,
-            now,
-        )
-        .select_from(source)
-        .join(
-            webhook_subscriptions,
-            sa.and_(
-                webhook_subscriptions.c.workspace_id == workspace_id,
-                webhook_subscriptions.c.event_type == event_type,
-            ),
-        )
-        .join(
-            webhooks,
-            sa.and_(
-                webhooks.c.id == webhook_subscriptions.c.webhook_id,
-                webhooks.c.disabled_at.is_(None),
-            ),
-        )
-    )
-    return _D.insert().from_select(_OUTBOX_COLUMNS, rows).returning(_D.c.message_id).cte("outbox")
-
-
-def wanted(event_types: Sequence[str]) -> bool:
-    """Whether an endpoint could want any of these events (the others skip the outbox)."""
-    return any(event_type in EVENT_TYPES for event_type in event_types)
-
-
-def enqueue(
-    conn: sa.Connection, run_id: str, logged: Sequence[tuple[int, str]], now: datetime
-) -> int:
-    """Put the events an endpoint of the run's workspace wants in the outbox; how many went."""
-    params = [
-        {
-            "b_message_id": message_id(run_id, seq),
-            "b_run_id": run_id,
-            "b_seq": seq,
-            "b_type": event_type,
-            "b_now": now,
-            "b_now2": now,
-        }
-        for seq, event_type in logged
-        if event_type in EVENT_TYPES
-    ]
-    return sum(conn.execute(_ENQUEUE, one).rowcount for one in params)
-
-
 @dataclass(frozen=True, slots=True)
 class Due:
     """A delivery to attempt now, with what it needs to be sent."""
@@ -268,7 +157,13 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
         .where(sa.tuple_(_D.c.webhook_id, _D.c.message_id).in_(due))
         .values(lease_until=now + timedelta(seconds=lease_s), attempts=_D.c.attempts + 1)
         .returning(
-            _D.c.webhook_id, _D.c.message_id, _D.c.event_type, _D.c.attempts, _D.c.run_id, _D.c.seq
+            _D.c.webhook_id,
+            _D.c.message_id,
+            _D.c.event_type,
+            _D.c.attempts,
+            _D.c.run_id,
+            _D.c.seq,
+            _D.c.document,
         )
     ).all()
     if not claimed:
@@ -282,7 +177,7 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
             )
         )
     }
-    keys = [(row.run_id, row.seq) for row in claimed]
+    keys = [(row.run_id, row.seq) for row in claimed if row.run_id is not None]
     documents = {
         (row.run_id, row.seq): row.data
         for row in conn.execute(
@@ -299,7 +194,7 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
             attempts=row.attempts,
             url=endpoints[row.webhook_id].url,
             secret=endpoints[row.webhook_id].secret,
-            event=documents.get((row.run_id, row.seq)),
+            event=row.document if row.run_id is None else documents.get((row.run_id, row.seq)),
         )
         for row in claimed
         if row.webhook_id in endpoints
@@ -355,7 +250,10 @@ def deliveries(
     message: str | None = None,
 ) -> list[dict[str, Any]]:
     """An endpoint's deliveries (or the one of `message`), newest first."""
-    query = sa.select(_D).where(_D.c.workspace_id == workspace_id, _D.c.webhook_id == webhook_id)
+    columns = [column for column in _D.c if column.name != "document"]
+    query = sa.select(*columns).where(
+        _D.c.workspace_id == workspace_id, _D.c.webhook_id == webhook_id
+    )
     if message is not None:
         query = query.where(_D.c.message_id == message)
     rows = conn.execute(query.order_by(_D.c.created_at.desc(), _D.c.message_id.desc()).limit(limit))

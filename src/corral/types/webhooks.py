@@ -17,6 +17,8 @@ WebhookEventType = Literal[
     "approval.requested",
     "budget.warning",
     "session.stopped",
+    "routine.fired",
+    "routine.paused",
 ]
 EventTypes = Annotated[list[WebhookEventType], Field(min_length=1, max_length=16)]
 WebhookURL = Annotated[str, Field(max_length=2000, pattern=r"^https?://")]
@@ -74,8 +76,9 @@ class Delivery(WireModel):
     message_id: str
     """The `webhook-id` header: the same on every attempt and resend."""
     event_type: str
-    run_id: str
-    seq: int
+    run_id: str | None
+    """The run whose event it carries (with `seq`); null for a routine's event."""
+    seq: int | None
     status: Literal["pending", "delivered", "failed"]
     attempts: int
     next_attempt_at: datetime | None

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from corral.context import ServiceContext
 from corral.errors import Unavailable
+from corral.ids import new_id
 from corral.pubsub.base import ROUTINES_CHANNEL
 from corral.services.firing import Firing
 from corral.storage import routine_fires as fire_store
@@ -21,6 +23,8 @@ __all__ = ["Scheduler"]
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 60.0
+PRUNE_BATCH = 10_000
+"""Old fires deleted per pass, so a long history is trimmed in short transactions."""
 
 
 class Scheduler:
@@ -57,11 +61,20 @@ class Scheduler:
         await self._firing.handle_waiting()
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
-            await ctx.database.write(fire_store.prune_dedupe, ctx.clock())
+            await self.prune()
         soonest = await ctx.database.read(fire_store.next_due)
         if soonest is None:
             return ctx.settings.poll_interval_s
         return (soonest - ctx.clock()).total_seconds()
+
+    async def prune(self) -> None:
+        """Forget expired dedupe keys, and fires older than the history keeps."""
+        ctx = self._ctx
+        now = ctx.clock()
+        await ctx.database.write(fire_store.prune_dedupe, now)
+        cutoff = now - timedelta(days=ctx.settings.routine_history_days)
+        boundary = new_id("fire", now_ms=int(cutoff.timestamp() * 1000))
+        await ctx.database.write(fire_store.prune_history, boundary, limit=PRUNE_BATCH)
 
     async def close(self) -> None:
         """Stop the template renderer's child process."""

@@ -1,5 +1,7 @@
 """Routines: their triggers, their fires, and the dedupe keys their webhooks have seen.
 
+Webhook deliveries may now carry an event kept in no run's log (a routine's), as a document.
+
 Revision ID: 0013
 Revises: 0012
 """
@@ -131,8 +133,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("trigger_id", "key_hash", name=op.f("pk_routine_dedupe")),
     )
 
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.alter_column("run_id", existing_type=sa.String(length=40), nullable=True)
+        batch.alter_column("seq", existing_type=sa.Integer(), nullable=True)
+        batch.add_column(sa.Column("document", sa.Text(), nullable=True))
+
 
 def downgrade() -> None:
+    op.execute("DELETE FROM webhook_deliveries WHERE run_id IS NULL")
+    with op.batch_alter_table("webhook_deliveries") as batch:
+        batch.drop_column("document")
+        batch.alter_column("seq", existing_type=sa.Integer(), nullable=False)
+        batch.alter_column("run_id", existing_type=sa.String(length=40), nullable=False)
     op.drop_table("routine_dedupe")
     op.drop_table("routine_fires")
     op.drop_table("routine_triggers")
