@@ -201,4 +201,6 @@ def _last_result(delivery: Delivery) -> str:
 
 def register(app: typer.Typer) -> None:
     """Add `corral webhooks` to the root command."""
+    from corral.cli import webhook_listen  # noqa: F401 (adds `listen` to the group)
+
     app.add_typer(webhooks_app, name="webhooks", rich_help_panel=options.HELP_PANEL)
