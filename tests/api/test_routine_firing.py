@@ -16,6 +16,8 @@ import sqlalchemy as sa
 
 from corral.ids import new_id
 from corral.services.firing import Firing
+from corral.storage import routine_fires as fire_store
+from corral.storage.tables import workspaces
 from corral.storage.tables_routines import routine_fires, routine_triggers, routines
 from corral.worker.scheduler import Scheduler
 from tests.conftest import api_client, running_app
@@ -168,3 +170,27 @@ async def test_the_history_forgets_handled_fires_past_its_days(served):
         await scheduler.close()
     kept = {fire.id for fire in await stored_fires(ctx, routine)}
     assert kept == {fires["old-waiting"][0], fires["recent"][0]}
+
+
+async def test_a_fire_handled_again_after_a_crash_keeps_its_own_dedupe_key(served):
+    ctx, _client = served
+    now = datetime.now(UTC)
+
+    def claims(conn: sa.Connection) -> list[bool]:
+        conn.execute(routines.insert().values(
+            id="rtn_1", workspace_id=conn.execute(sa.select(workspaces.c.id)).scalar(),
+            name="r", agent_id="agt_1", input="x", session_mode="none", metadata={},
+            catch_up="skip", overlap="skip", status="active", key_id="key_1",
+            created_at=now, updated_at=now,
+        ))  # fmt: skip
+        conn.execute(routine_triggers.insert().values(
+            id="trg_1", routine_id="rtn_1", workspace_id="ws", type="webhook", config={},
+        ))  # fmt: skip
+        return [
+            fire_store.claim_dedupe(conn, "trg_1", "k", "fire_a", now, 60),
+            fire_store.claim_dedupe(conn, "trg_1", "k", "fire_a", now, 60),
+            fire_store.claim_dedupe(conn, "trg_1", "k", "fire_b", now, 60),
+            fire_store.claim_dedupe(conn, "trg_1", "k", "fire_b", now + timedelta(seconds=61), 60),
+        ]
+
+    assert await ctx.database.write(claims) == [True, True, False, True]

@@ -259,6 +259,7 @@ class Firing:
                 fire_store.claim_dedupe,
                 trigger.id,
                 key_hash,
+                fire.id,
                 self._ctx.clock(),
                 dedupe["window_s"],
             )

@@ -241,19 +241,29 @@ def history(
 
 
 def claim_dedupe(
-    conn: sa.Connection, trigger_id: str, key_hash: str, now: datetime, window_s: int
+    conn: sa.Connection, trigger_id: str, key_hash: str, fire_id: str, now: datetime, window_s: int
 ) -> bool:
-    """Record a dedupe key for its window; False if it was seen within its window already."""
+    """Claim a dedupe key for `fire_id` for its window; False if another fire holds it."""
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     values = insert(routine_dedupe).values(
-        trigger_id=trigger_id, key_hash=key_hash, expires_at=now + timedelta(seconds=window_s)
+        trigger_id=trigger_id,
+        key_hash=key_hash,
+        fire_id=fire_id,
+        expires_at=now + timedelta(seconds=window_s),
     )
     statement = values.on_conflict_do_update(
         index_elements=[routine_dedupe.c.trigger_id, routine_dedupe.c.key_hash],
-        set_={"expires_at": values.excluded.expires_at},
+        set_={"expires_at": values.excluded.expires_at, "fire_id": values.excluded.fire_id},
         where=routine_dedupe.c.expires_at <= now,
     ).returning(routine_dedupe.c.key_hash)
-    return conn.execute(statement).first() is not None
+    if conn.execute(statement).first() is not None:
+        return True
+    holder = conn.execute(
+        sa.select(routine_dedupe.c.fire_id).where(
+            routine_dedupe.c.trigger_id == trigger_id, routine_dedupe.c.key_hash == key_hash
+        )
+    ).scalar()
+    return bool(holder == fire_id)
 
 
 def prune_history(conn: sa.Connection, before_id: str, *, limit: int) -> int:

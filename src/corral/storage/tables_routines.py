@@ -113,4 +113,6 @@ routine_dedupe = sa.Table(
     # The SHA-256 of the key, in hex: keys are any JSON value.
     sa.Column("key_hash", sa.String(64), primary_key=True),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
+    # The fire that claimed the key: that fire, handled again after a crash, is no repeat.
+    sa.Column("fire_id", sa.String(40), nullable=False),
 )

@@ -124,6 +124,7 @@ def upgrade() -> None:
         sa.Column("trigger_id", sa.String(length=40), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
         sa.Column("expires_at", _TIME, nullable=False),
+        sa.Column("fire_id", sa.String(length=40), nullable=False),
         sa.ForeignKeyConstraint(
             ["trigger_id"],
             ["routine_triggers.id"],
