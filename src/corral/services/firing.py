@@ -202,6 +202,11 @@ class Firing:
         state = _State(active, sum(1 for f in fires if f.status == FireStatus.QUEUED))
         started = 0
         for fire in fires:
+            # Hold the routine for as long as its fires take (a template may take seconds).
+            if not await ctx.database.write(
+                fire_store.lease, routine_id, self._owner, ctx.clock(), LEASE_S
+            ):
+                break
             outcome = await self._handle(record, fire, state)
             if outcome is None:
                 break  # waits its turn, and so do the fires after it
