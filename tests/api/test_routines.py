@@ -81,9 +81,13 @@ async def test_a_schedule_fires_each_second_once_and_stops_while_paused(api):
     routine = await create(
         api,
         overlap="allow",
-        triggers=[{"type": "schedule", "cron": "* * * * * *", "timezone": "Europe/Paris"}],
+        triggers=[
+            {"type": "schedule", "cron": "* * * * * *", "timezone": "Europe/Paris"},
+            {"type": "webhook"},
+        ],
     )
-    [trigger] = routine["triggers"]
+    trigger, hook = routine["triggers"]
+    assert hook["path"].startswith("/v1/hooks/")
     assert len(trigger["upcoming"]) == 5 and trigger["next_fire_at"] == trigger["upcoming"][0]
     found = await settled(api, routine, 3)
     started = [f for f in found if f["status"] == "started"]

@@ -36,6 +36,7 @@ HINTS = {
     "approval_conflict": "it was already decided: see `corral approvals list --status any`",
     "approval_expired": "it waited too long: the run failed with `approval_timeout`",
     "idempotency_conflict": "use a new idempotency key for a different request",
+    "routine_paused": "resume it with `corral routines resume NAME`",
     "unavailable": "the server is not ready: check its database and logs",
     "internal_error": "the server failed: see its logs",
 }
@@ -53,6 +54,8 @@ NOT_FOUND_HINTS = {
     "workspace": "check the id or name (`corral workspaces list`, on the server)",
     "webhook": "check the id (`corral webhooks list`)",
     "delivery": "check the message id (`corral webhooks deliveries WEBHOOK_ID`)",
+    "routine": "check the id or name (`corral routines list`)",
+    "fire": "check the id (`corral routines fires NAME`)",
 }
 """Where to look for each kind of missing object, by the word the server's message names it with
 (`no secret 'X'`, `run run_… has no output 'x'`); other messages get `HINTS["not_found"]`."""

@@ -17,6 +17,7 @@ from corral.cli import (
     errors,
     files,
     keys,
+    routines,
     runs,
     secrets,
     server,
@@ -65,6 +66,7 @@ files.register(app)
 agents.register(app)
 keys.register(app)
 secrets.register(app)
+routines.register(app)
 webhooks.register(app)
 service.register(app)
 

@@ -30,6 +30,7 @@ from corral.client.errors import (
 )
 from corral.types.events import ApprovalRequested, SubagentCompleted, SubagentStarted
 from corral.types.permissions import Approval, ApprovalStatus
+from corral.types.routines import Fire, Routine
 from corral.types.tools import (
     AgentToolRef,
     BuiltinToolRef,
@@ -60,12 +61,14 @@ __all__ = [
     "Decision",
     "DecisionLike",
     "Delivery",
+    "Fire",
     "InvalidRequestError",
     "McpToolRef",
     "NotFoundError",
     "OnApproval",
     "PermissionDeniedError",
     "RateLimitError",
+    "Routine",
     "RunCancelledError",
     "RunError",
     "RunFailedError",

@@ -23,6 +23,7 @@ from corral.client.resources.audit import AsyncAudit, Audit
 from corral.client.resources.files import AsyncFiles, Files
 from corral.client.resources.keys import AsyncKeys, Keys
 from corral.client.resources.models import AsyncModels, Models
+from corral.client.resources.routines import AsyncRoutines, Routines
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.client.resources.secrets import AsyncSecrets, Secrets
 from corral.client.resources.sessions import AsyncSessions, Sessions
@@ -110,6 +111,11 @@ class Corral(SyncBaseClient):
     def secrets(self) -> Secrets:
         """`/v1/secrets`."""
         return Secrets(self)
+
+    @cached_property
+    def routines(self) -> Routines:
+        """`/v1/routines`: agent work started by schedules, webhooks or by hand."""
+        return Routines(self)
 
     @cached_property
     def webhooks(self) -> Webhooks:
@@ -252,6 +258,11 @@ class AsyncCorral(AsyncBaseClient):
     def secrets(self) -> AsyncSecrets:
         """`/v1/secrets`."""
         return AsyncSecrets(self)
+
+    @cached_property
+    def routines(self) -> AsyncRoutines:
+        """`/v1/routines`: agent work started by schedules, webhooks or by hand."""
+        return AsyncRoutines(self)
 
     @cached_property
     def webhooks(self) -> AsyncWebhooks:

@@ -78,11 +78,15 @@ async def rows(
             raise InvalidRequest(
                 f"this routine has no {params.type} trigger {params.id!r}", field=f"{field}/id"
             )
+        # Every row has every column, so that the rows can be inserted in one statement.
         row: dict[str, Any] = {
             "id": params.id or new_id("trg"),
             "routine_id": routine_id,
             "workspace_id": principal.workspace_id,
             "type": params.type,
+            "next_fire_at": None,
+            "token": None,
+            "token_hash": None,
         }
         if isinstance(params, ScheduleTriggerParams):
             try:
