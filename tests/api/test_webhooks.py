@@ -99,6 +99,11 @@ async def test_a_receiver_that_was_down_gets_the_delivery_when_it_is_resent(hook
     assert (pending["status"], pending["attempts"]) == ("pending", 1)
     assert pending["next_attempt_at"] is not None  # retried later, on the schedule
 
+    await hooks.patch(f"/v1/webhooks/{created['id']}", json={"enabled": False})
+    refused = await hooks.post(f"{url}/{pending['message_id']}/resend")
+    assert_error(refused, 409, "conflict")
+    await hooks.patch(f"/v1/webhooks/{created['id']}", json={"enabled": True})
+
     receiver.status = 200
     resent = await hooks.post(f"{url}/{pending['message_id']}/resend")
     assert resent.status_code == 200, resent.text

@@ -95,3 +95,22 @@ async def test_a_delivery_that_fails_every_attempt_disables_its_endpoint(databas
         values={"status": "completed"},
     )
     assert committed.deliveries == 0
+
+
+async def test_an_endpoint_turned_off_holds_its_queued_deliveries_until_turned_on(
+    database, make_run
+):
+    await endpoint(database, "whk_a", "run.completed")
+    run = await make_run(status="running")
+    await database.write(
+        event_log.commit,
+        run_id=run,
+        events=[("run.completed", {"output": "x"})],
+        now=NOW,
+        values={"status": "completed"},
+    )
+    await database.write(webhook_store.update, "ws_1", "whk_a", {"disabled_at": NOW}, None)
+    assert await database.write(webhook_store.claim_due, now=NOW, lease_s=30, limit=10) == []
+    await database.write(webhook_store.update, "ws_1", "whk_a", {"disabled_at": None}, None)
+    [due] = await database.write(webhook_store.claim_due, now=NOW, lease_s=30, limit=10)
+    assert (due.webhook_id, due.event_type) == ("whk_a", "run.completed")

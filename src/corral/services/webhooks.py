@@ -15,8 +15,9 @@ from typing import Any
 import httpx
 
 from corral.context import ServiceContext
-from corral.errors import InvalidRequest, NotFound
+from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
+from corral.pubsub.base import WEBHOOKS_CHANNEL
 from corral.sandbox import ssrf
 from corral.sandbox.egress import EgressPolicy, EgressRefused
 from corral.services import audit
@@ -221,11 +222,14 @@ async def resend(
     ctx: ServiceContext, principal: Principal, webhook_id: str, message_id: str
 ) -> Delivery:
     """Send a delivery again now (same `webhook-id`, a fresh retry schedule)."""
-    await _found(ctx, principal, webhook_id)
+    endpoint = await _found(ctx, principal, webhook_id)
+    if endpoint["disabled_at"] is not None:
+        raise Conflict(f"webhook {webhook_id!r} is disabled: enable it to send deliveries again")
     if not await ctx.database.write(
         webhook_store.resend, principal.workspace_id, webhook_id, message_id, ctx.clock()
     ):
         raise NotFound(f"webhook {webhook_id!r} has no delivery {message_id!r}")
+    await ctx.broker.publish(WEBHOOKS_CHANNEL)
     [row] = await ctx.database.read(
         webhook_store.deliveries, principal.workspace_id, webhook_id, limit=1, message=message_id
     )

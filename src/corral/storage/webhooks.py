@@ -142,10 +142,12 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
     """Lease up to `limit` deliveries due now; each claim counts as an attempt."""
     due = (
         sa.select(_D.c.webhook_id, _D.c.message_id)
+        .join(webhooks, webhooks.c.id == _D.c.webhook_id)
         .where(
             _D.c.status == DeliveryStatus.PENDING,
             _D.c.next_attempt_at <= now,
             sa.or_(_D.c.lease_until.is_(None), _D.c.lease_until < now),
+            webhooks.c.disabled_at.is_(None),  # held while the endpoint is off
         )
         .order_by(_D.c.next_attempt_at)
         .limit(limit)
