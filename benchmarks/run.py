@@ -27,7 +27,7 @@ from benchmarks.loadgen import LoadPool
 from benchmarks.machine import machine_facts
 from benchmarks.measurement import ScenarioResult
 from benchmarks.report import check_goals, render
-from benchmarks.scenarios import SCENARIOS, run_scenario
+from benchmarks.scenarios import SCENARIOS, run_scenario, server_environ
 from benchmarks.server import BenchServer
 
 
@@ -124,7 +124,10 @@ def _run_scenarios(
     server = BenchServer(
         database_url=args.database_url,
         limits=not args.no_limits,
-        environ=provider.server_environ if provider is not None else None,
+        environ={
+            **(provider.server_environ if provider is not None else {}),
+            **server_environ(names),
+        },
     )
     with ExitStack() as stack:
         if provider is not None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from benchmarks.adapter_cost import ADAPTERS, adapter_cost
 from benchmarks.approvals import approval_round_trip
@@ -21,9 +21,12 @@ from benchmarks.first_token import first_token
 from benchmarks.latency import submit_latency
 from benchmarks.loadgen import LoadPool, Recorder, Target
 from benchmarks.measurement import Bench, Measurement, ScenarioResult
+from benchmarks.routines import routine_fire_latency
 from benchmarks.stream_latency import client_tool_round_trip, first_sse_event
 from benchmarks.subagents import subagent_fan_out
 from benchmarks.throughput import governed_throughput, throughput
+from benchmarks.webhooks import SERVER_ENVIRON as WEBHOOK_SERVER_ENVIRON
+from benchmarks.webhooks import webhook_deliveries
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +38,8 @@ class Scenario:
     measure: Callable[[Bench], Measurement]
     provider: bool = False
     """Whether its runs need the fake provider (`benchmarks.fake_provider.FakeProvider`)."""
+    server_environ: Mapping[str, str] = field(default_factory=dict)
+    """Settings the server needs for it, given when the scenario is selected."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -69,6 +74,13 @@ SCENARIOS: dict[str, Scenario] = {
             measure=subagent_fan_out,
         ),
         Scenario(
+            name="webhooks",
+            title="webhook deliveries",
+            measure=webhook_deliveries,
+            server_environ=WEBHOOK_SERVER_ENVIRON,
+        ),
+        Scenario(name="routine_fires", title="routine fire latency", measure=routine_fire_latency),
+        Scenario(
             name="provider_latency",
             title="submit→terminal, provider adapter",
             measure=functools.partial(submit_latency, provider=True),
@@ -97,6 +109,14 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     ]
 }
+
+
+def server_environ(names: Iterable[str]) -> dict[str, str]:
+    """The settings the server needs for the scenarios `names`."""
+    environ: dict[str, str] = {}
+    for name in names:
+        environ |= SCENARIOS[name].server_environ
+    return environ
 
 
 def run_scenario(

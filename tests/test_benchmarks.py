@@ -23,7 +23,7 @@ from benchmarks.measurement import ScenarioResult
 from benchmarks.recorded_streams import RECORDINGS, Directive, directive_in, load, scaled
 from benchmarks.recorded_streams import answer_text as replayed_answer
 from benchmarks.report import check_goals, percentiles, render
-from benchmarks.scenarios import SCENARIOS, run_scenario
+from benchmarks.scenarios import SCENARIOS, run_scenario, server_environ
 from benchmarks.server import BenchServer
 from benchmarks.subagents import SERIES as SUBAGENT_SERIES
 from benchmarks.subagents import check_round, task
@@ -71,7 +71,7 @@ def bench() -> Iterator[Bench]:
     """The fake provider, `corral serve` pointed at it and the load processes, as in the command."""
     with (
         FakeProvider(deltas=TINY.provider_deltas) as provider,
-        BenchServer(environ=provider.server_environ) as server,
+        BenchServer(environ={**provider.server_environ, **server_environ(SCENARIOS)}) as server,
         LoadPool(processes=2) as pool,
     ):
         yield Bench(provider, server, pool)
@@ -361,6 +361,31 @@ def test_subagent_fan_out_times_every_round_of_a_parent_and_all_its_children(res
     assert_latencies(figures["last_child_ms"], TINY.subagent_rounds)
     assert figures["last_child_ms"]["max"] <= figures["parent_terminal_ms"]["max"]
     assert figures["start_spread_ms"]["min"] >= 0
+
+
+def test_webhook_deliveries_are_timed_for_every_run_and_a_backlog_drains(results):
+    result = results["webhooks"]
+
+    assert_clean(result)
+    figures = result.figures
+    assert result.count == TINY.tool_runs
+    assert_latencies(figures["delivery_ms"], TINY.tool_runs)
+    assert figures["backlog"] == TINY.latency_runs
+    assert figures["drained"] + figures["arrived_before_release"] == TINY.latency_runs
+    assert figures["duplicates"] == 0
+    assert figures["drained"] == 0 or figures["deliveries_per_s"] > 0
+
+
+def test_routine_fires_are_timed_from_their_scheduled_second(results):
+    result = results["routine_fires"]
+
+    assert_clean(result)
+    figures = result.figures
+    expected = figures["routines"] * figures["seconds"]
+    assert result.count == expected
+    for name in ("started_ms", "handled_ms"):
+        assert_latencies(figures[name], expected)
+    assert figures["recorded_ms"]["p50"] <= figures["handled_ms"]["p50"]
 
 
 def test_a_subagent_round_with_a_child_missing_is_a_failure():
