@@ -10,6 +10,7 @@ handled again after a crash finds its run instead of starting a second one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 
 from corral.context import ServiceContext
 from corral.domain import payloads, schedules
+from corral.domain.fires import pauses_routine
 from corral.domain.templates import InvalidTemplate
 from corral.errors import Conflict, ServiceError, Unavailable
 from corral.ids import new_id
@@ -51,20 +53,9 @@ __all__ = ["Firing"]
 logger = logging.getLogger(__name__)
 
 BATCH = 50
-LEASE_S = 60.0
-PAUSING_CODES = frozenset(
-    {
-        ErrorCode.NOT_FOUND,
-        ErrorCode.UNAUTHORIZED,
-        ErrorCode.FORBIDDEN,
-        ErrorCode.WORKSPACE_SUSPENDED,
-        ErrorCode.SESSION_ENDED,
-        ErrorCode.MISSING_PROVIDER_KEY,
-        ErrorCode.SECRET_NOT_FOUND,
-        ErrorCode.INVALID_MODEL,
-    }
-)
-"""Errors every later fire would meet too: the routine is paused with the error as reason."""
+LEASE_S = 15.0
+"""How long a scheduler holds a routine without renewing (it renews before each fire)."""
+CONCURRENT_ROUTINES = 8
 
 
 @dataclass(slots=True)
@@ -168,13 +159,19 @@ class Firing:
         }
 
     async def handle_waiting(self) -> int:
-        """Handle the fires of every routine no other scheduler holds; how many started."""
+        """Handle the fires of every routine no other scheduler holds; how many started.
+
+        Routines are independent, so several are handled at once (each in its fires' order).
+        """
         ctx = self._ctx
         routine_ids = await ctx.database.read(fire_store.with_work, ctx.clock(), limit=BATCH)
-        started = 0
-        for routine_id in routine_ids:
-            started += await self.handle_routine(routine_id)
-        return started
+        room = asyncio.Semaphore(CONCURRENT_ROUTINES)
+
+        async def handle(routine_id: str) -> int:
+            async with room:
+                return await self.handle_routine(routine_id)
+
+        return sum(await asyncio.gather(*(handle(routine_id) for routine_id in routine_ids)))
 
     async def handle_routine(self, routine_id: str) -> int:
         """Lease the routine and handle its waiting fires in order; how many runs started."""
@@ -194,6 +191,8 @@ class Firing:
         def read(conn: Connection) -> tuple[RoutineRecord | None, list[FireRecord], int]:
             record = routine_store.get_by_id(conn, routine_id)
             fires = fire_store.open_fires(conn, routine_id, limit=BATCH)
+            if record is None or record.overlap == Overlap.ALLOW:
+                return record, fires, 0  # runs still going change nothing
             return record, fires, fire_store.active_runs(conn, routine_id)
 
         record, fires, active = await ctx.database.read(read)
@@ -201,9 +200,9 @@ class Firing:
             return 0
         state = _State(active, sum(1 for f in fires if f.status == FireStatus.QUEUED))
         started = 0
-        for fire in fires:
+        for index, fire in enumerate(fires):
             # Hold the routine for as long as its fires take (a template may take seconds).
-            if not await ctx.database.write(
+            if index and not await ctx.database.write(
                 fire_store.lease, routine_id, self._owner, ctx.clock(), LEASE_S
             ):
                 break
@@ -302,7 +301,7 @@ class Firing:
             error = ServiceError(str(invalid), code=ErrorCode.TEMPLATE_ERROR)
             return await self._settle(fire, FireStatus.FAILED, error=error)
         except ServiceError as error:
-            if error.code in PAUSING_CODES:
+            if pauses_routine(str(error.code)):
                 await self._pause(record.id, str(error.code), error.message)
             logger.info(
                 "a routine's fire failed",
