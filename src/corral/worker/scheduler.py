@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from corral.context import ServiceContext
 from corral.errors import Unavailable
@@ -23,6 +23,9 @@ __all__ = ["Scheduler"]
 logger = logging.getLogger(__name__)
 
 PRUNE_EVERY_S = 60.0
+MIN_POLL_S = 1.0
+"""The scheduler's longest sleep is the poll interval, but at least this: schedules wake it at
+their times and new fires by a notice, so polling only backs up lost notices and queued fires."""
 PRUNE_BATCH = 10_000
 """Old fires deleted per pass, so a long history is trimmed in short transactions."""
 
@@ -34,15 +37,19 @@ class Scheduler:
         self._ctx = ctx
         self._firing = Firing(ctx, owner)
         self._pruned_at = 0.0
+        self._soonest: datetime | None = None
+        """The soonest schedule's next time, as last read (None: unknown, or no schedule)."""
 
     async def run(self) -> None:
         """Fire and handle what is due, then sleep until the next time; until cancelled."""
         ctx = self._ctx
+        poll_s = max(ctx.settings.poll_interval_s, MIN_POLL_S)
+        woken = True
         with ctx.broker.subscribe(ROUTINES_CHANNEL) as wake:
             while True:
-                timeout = ctx.settings.poll_interval_s
+                timeout = poll_s
                 try:
-                    timeout = min(timeout, await self.tick())
+                    timeout = min(timeout, await self.tick(changed=woken))
                 except Unavailable:
                     logger.warning(
                         "cannot fire routines: database unavailable",
@@ -52,20 +59,26 @@ class Scheduler:
                     logger.exception(
                         "firing routines failed", extra={"action": "routines.tick_failed"}
                     )
-                await wake.wait(max(timeout, 0.0))
+                woken = bool(await wake.wait(max(timeout, 0.0)))
 
-    async def tick(self) -> float:
-        """Fire due schedules and handle waiting fires; seconds until the next schedule's time."""
+    async def tick(self, *, changed: bool = True) -> float:
+        """Fire due schedules and handle waiting fires; seconds until the next schedule's time.
+
+        Unless routines `changed` (a wake-up), schedules are looked at only once the soonest
+        known time has come, so an idle scheduler costs two small reads per poll.
+        """
         ctx = self._ctx
-        await self._firing.fire_due_schedules()
+        now = ctx.clock()
+        if changed or self._soonest is None or self._soonest <= now:
+            await self._firing.fire_due_schedules()
         await self._firing.handle_waiting()
         if time.monotonic() - self._pruned_at > PRUNE_EVERY_S:
             self._pruned_at = time.monotonic()
             await self.prune()
-        soonest = await ctx.database.read(fire_store.next_due)
-        if soonest is None:
+        self._soonest = await ctx.database.read(fire_store.next_due)
+        if self._soonest is None:
             return ctx.settings.poll_interval_s
-        return (soonest - ctx.clock()).total_seconds()
+        return (self._soonest - ctx.clock()).total_seconds()
 
     async def prune(self) -> None:
         """Forget expired dedupe keys, and fires older than the history keeps."""
