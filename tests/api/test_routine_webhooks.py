@@ -9,15 +9,7 @@ import pytest
 
 from tests.conftest import api_client, running_app
 from tests.helpers import wait
-from tests.webhook_receiver import Receiver, verified
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    await found.start()
-    yield found
-    await found.stop()
+from tests.webhook_receiver import verified
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from tests.e2e.conftest import Cluster, CorralProcess
 from tests.helpers import events, parse_sse
 
 TERMINAL_TYPES = {"run.completed", "run.failed", "run.cancelled", "run.timed_out"}
@@ -23,6 +24,20 @@ def client_tool(name: str) -> dict[str, Any]:
         "description": f"the caller's tool {name}",
         "parameters": {"type": "object", "properties": {}},
     }
+
+
+async def api_and_worker(
+    cluster: Cluster, database: str, env: dict[str, str]
+) -> tuple[CorralProcess, CorralProcess]:
+    """(the process serving the API, the worker process) for this database.
+
+    One `corral serve` on SQLite; an API-only node and a `corral worker` on PostgreSQL.
+    """
+    if database == "sqlite":
+        server = await cluster.serve(env)
+        return server, server
+    server, worker = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))
+    return server, worker
 
 
 async def eventually(

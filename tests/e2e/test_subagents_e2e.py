@@ -14,7 +14,6 @@ and a new worker takes over).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import time
 from collections import Counter
@@ -24,8 +23,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.e2e.conftest import Cluster, CorralProcess
-from tests.e2e.helpers import assert_sound_log, eventually, get_run
+from tests.e2e.conftest import Cluster
+from tests.e2e.helpers import api_and_worker, assert_sound_log, eventually, get_run
 from tests.helpers import events, submit, wait
 
 pytestmark = pytest.mark.e2e
@@ -53,17 +52,6 @@ async def environment(cluster: Cluster, database: str, **settings: Any) -> dict[
     if database == "postgres":
         return await cluster.postgres_env(**settings)
     return cluster.sqlite_env(**settings)
-
-
-async def start(
-    cluster: Cluster, database: str, env: dict[str, str]
-) -> tuple[CorralProcess, CorralProcess]:
-    """(the process serving the API, the process executing runs) for this database."""
-    if database == "sqlite":
-        server = await cluster.serve(env)
-        return server, server
-    server, worker = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))
-    return server, worker
 
 
 async def store_agent(client: httpx.AsyncClient, name: str, **spec: Any) -> dict[str, Any]:
@@ -139,7 +127,7 @@ async def test_cancelling_the_root_ends_a_tree_three_deep_and_stops_the_leaf_s_w
     # One worker slot for a tree four runs high: the parents must wait without holding it. A
     # 30 s lease (renewed every 10 s): losing it cannot be what stops the leaf in time.
     env = await environment(cluster, database, lease_s=30, worker_concurrency=1)
-    server, worker = await start(cluster, database, env)
+    server, worker = await api_and_worker(cluster, database, env)
 
     async with server.client(timeout=30) as client:
         await store_three_deep(client, leaf_wait_s=60)
@@ -235,7 +223,7 @@ async def test_a_worker_killed_inside_a_tree_starts_no_child_twice_and_reruns_no
     cluster: Cluster, database: str, crash_point: str
 ) -> None:
     env = await environment(cluster, database, lease_s=2)
-    server, executing = await start(cluster, database, env)
+    server, executing = await api_and_worker(cluster, database, env)
     leaf_wait_s = 4 if crash_point == "middle_parked" else 1
     # `middle` asks `quick` (which echoes at once) and `leaf` in one turn; when it is to be
     # killed mid-turn, each of its model calls takes 3 s (the window for the kill).
@@ -372,7 +360,7 @@ async def test_children_s_spend_counts_against_the_root_s_cap(
         f"     pricing: {{input: 0.0, output: {OUTPUT_PRICE}}}}}\n"
     )
     env = await environment(cluster, database, model_catalog=catalog)
-    server, worker = await start(cluster, database, env)
+    server, worker = await api_and_worker(cluster, database, env)
     cap_usd = 1.0
 
     async with server.client(timeout=60) as client:

@@ -27,8 +27,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from tests.e2e.conftest import Cluster, CorralProcess
-from tests.e2e.helpers import TERMINAL_TYPES, eventually
+from tests.e2e.conftest import Cluster
+from tests.e2e.helpers import TERMINAL_TYPES, api_and_worker, eventually
 from tests.helpers import events, submit, wait
 from tests.webhook_receiver import Receiver, verified
 
@@ -85,17 +85,6 @@ async def receiver() -> AsyncIterator[GatedReceiver]:
     await found.stop()
 
 
-async def start(
-    cluster: Cluster, database: str, env: dict[str, str]
-) -> tuple[CorralProcess, CorralProcess]:
-    """(the process serving the API, the process sending deliveries) for this database."""
-    if database == "sqlite":
-        server = await cluster.serve(env)
-        return server, server
-    server, worker = await asyncio.gather(cluster.serve(env, worker=False), cluster.worker(env))
-    return server, worker
-
-
 async def deliveries(client: httpx.AsyncClient, webhook_id: str) -> list[dict[str, Any]]:
     response = await client.get(f"/v1/webhooks/{webhook_id}/deliveries", params={"limit": 100})
     assert response.status_code == 200, response.text
@@ -143,7 +132,7 @@ async def test_every_run_end_arrives_once_per_id_through_a_down_receiver_and_a_k
         env = await cluster.postgres_env(**SETTINGS)
     else:
         env = cluster.sqlite_env(**SETTINGS)
-    server, sender = await start(cluster, database, env)
+    server, sender = await api_and_worker(cluster, database, env)
 
     async with server.client(timeout=30) as client:
         created = await client.post(

@@ -24,6 +24,17 @@ async def endpoint(database, webhook_id: str, *types: str) -> None:
     await database.write(webhook_store.insert, row, list(types))
 
 
+async def complete(database, run: str) -> None:
+    """Log the run's `run.completed`, as its worker would."""
+    await database.write(
+        event_log.commit,
+        run_id=run,
+        events=[("run.completed", {"output": "x"})],
+        now=NOW,
+        values={"status": "completed"},
+    )
+
+
 async def test_a_wanted_event_queues_one_delivery_per_endpoint_in_its_commit(database, make_run):
     await endpoint(database, "whk_a", "run.completed")
     await endpoint(database, "whk_b", "run.completed", "run.failed")
@@ -55,13 +66,7 @@ async def test_a_wanted_event_queues_one_delivery_per_endpoint_in_its_commit(dat
 async def test_a_delivery_that_fails_every_attempt_disables_its_endpoint(database, make_run):
     await endpoint(database, "whk_a", "run.completed")
     run = await make_run(status="running")
-    await database.write(
-        event_log.commit,
-        run_id=run,
-        events=[("run.completed", {"output": "x"})],
-        now=NOW,
-        values={"status": "completed"},
-    )
+    await complete(database, run)
     now = NOW
     for attempt in range(1, len(RETRY_DELAYS) + 2):
         [due] = await database.write(webhook_store.claim_due, now=now, lease_s=30, limit=10)
@@ -102,13 +107,7 @@ async def test_an_endpoint_turned_off_holds_its_queued_deliveries_until_turned_o
 ):
     await endpoint(database, "whk_a", "run.completed")
     run = await make_run(status="running")
-    await database.write(
-        event_log.commit,
-        run_id=run,
-        events=[("run.completed", {"output": "x"})],
-        now=NOW,
-        values={"status": "completed"},
-    )
+    await complete(database, run)
     await database.write(webhook_store.update, "ws_1", "whk_a", {"disabled_at": NOW}, None)
     assert await database.write(webhook_store.claim_due, now=NOW, lease_s=30, limit=10) == []
     await database.write(webhook_store.update, "ws_1", "whk_a", {"disabled_at": None}, None)
