@@ -51,7 +51,7 @@ async def accept(
     )
     if found is None:
         raise NotFound("no webhook trigger has this URL")
-    trigger, routine_status, _workspace = found
+    trigger, routine_status = found
     await limiter.hook(trigger.id)
     if routine_status != RoutineStatus.ACTIVE:
         raise RoutinePaused("the routine of this webhook is paused")

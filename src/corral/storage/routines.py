@@ -8,7 +8,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from corral.storage.tables import workspaces
 from corral.storage.tables_routines import routine_triggers, routines
 from corral.types.routines import RoutineStatus
 
@@ -205,14 +204,13 @@ def resume(
         conn.execute(_T.update().where(_T.c.id == trigger_id).values(next_fire_at=next_fire_at))
 
 
-def by_token(conn: sa.Connection, token_hash: str) -> tuple[TriggerRecord, str, str] | None:
-    """The webhook trigger with this token, its routine's status and its workspace's name."""
+def by_token(conn: sa.Connection, token_hash: str) -> tuple[TriggerRecord, str] | None:
+    """The webhook trigger with this token, and its routine's status."""
     row = conn.execute(
-        sa.select(_T, _R.c.status.label("routine_status"), workspaces.c.name.label("ws_name"))
+        sa.select(_T, _R.c.status.label("routine_status"))
         .join(_R, _R.c.id == _T.c.routine_id)
-        .join(workspaces, workspaces.c.id == _T.c.workspace_id)
         .where(_T.c.token_hash == token_hash)
     ).first()
     if row is None:
         return None
-    return _trigger(row), row.routine_status, row.ws_name
+    return _trigger(row), row.routine_status
