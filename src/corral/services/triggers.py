@@ -37,8 +37,12 @@ def to_wire(
     """A trigger as the API shows it: a schedule with its next times, a webhook with its URL."""
     config = trigger.config
     if trigger.type == TriggerType.SCHEDULE:
+        # Counted on from the stored next time, which a scheduler may not have fired yet, so
+        # the list always starts with `next_fire_at`.
+        start = trigger.next_fire_at if active else None
         try:
-            upcoming = Schedule.parse(config["cron"], config["timezone"]).upcoming(now)
+            schedule = Schedule.parse(config["cron"], config["timezone"])
+            upcoming = [start, *schedule.upcoming(start, 4)] if start else schedule.upcoming(now)
         except InvalidSchedule:
             upcoming = []
         return {
