@@ -146,6 +146,37 @@ def test_runs_list_show_and_events_with_and_without_json(cli, sdk):
     assert [e["seq"] for e in documents.json_lines()] == list(range(2, len(types) + 1))
 
 
+def test_runs_list_since_and_until_bound_the_creation_time(cli, sdk):
+    test = tag()
+    runs = [
+        sdk.runs.create(input=f"run {i}", model="test", metadata={"test": test}) for i in range(3)
+    ]
+    for run in runs:
+        sdk.runs.wait(run.id, timeout_s=10)
+    first, second, third = runs
+    mine = ["runs", "list", "-M", f"test={test}", "--json"]
+
+    between, dates, before_2000, bad, inverted = cli.all(
+        [*mine, "--since", second.created_at.isoformat(), "--until", third.created_at.isoformat()],
+        [*mine, "--since", "2000-01-01", "--until", "2100-01-01"],
+        [*mine, "--until", "2000-01-01T00:00:00Z"],
+        [*mine, "--since", "yesterday"],
+        [*mine, "--since", "2030-01-02", "--until", "2030-01-01"],
+        ok=False,
+    )
+
+    assert between.returncode == dates.returncode == before_2000.returncode == 0
+    assert [r["id"] for r in between.json()] == [second.id]
+    assert [r["id"] for r in dates.json()] == [third.id, second.id, first.id]
+    assert before_2000.json() == []
+    assert bad.returncode == 2
+    assert "--since" in bad.stderr and "ISO 8601" in bad.stderr
+    assert inverted.returncode == 1
+    assert inverted.stderr.startswith("error: invalid_request: ")
+    assert len(inverted.stderr.splitlines()) == 1
+    assert "(field: created_before)" in inverted.stderr
+
+
 def test_runs_events_follow_streams_a_live_run_to_its_end(cli, sdk):
     run = sdk.runs.create(input="[[delay 500ms]] slowly", model="test")
 

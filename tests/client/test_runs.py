@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta, timezone
 
 import pytest
 
 from corral.client import (
     ConflictError,
+    InvalidRequestError,
     NotFoundError,
     RunCancelledError,
     RunFailedError,
@@ -148,6 +150,27 @@ async def test_listing_runs_walks_every_page_and_filters(sdk):
     assert all(isinstance(r, Run) for r in every)
     assert [r.id for r in odd] == [ids[3], ids[1]]
     assert [r.id for r in failures] == [failed.id]
+
+
+async def test_runs_are_listed_by_creation_time_whatever_zone_the_bounds_are_in(sdk):
+    runs = [await sdk.runs.create(model="test", input=f"run {i}") for i in range(3)]
+    for run in runs:
+        await sdk.runs.wait(run.id)
+    first, second, third = runs
+    india = timezone(timedelta(hours=5, minutes=30))
+
+    between = await drain(
+        await sdk.runs.list(created_after=second.created_at, created_before=third.created_at)
+    )
+    zoned = await drain(await sdk.runs.list(created_after=second.created_at.astimezone(india)))
+    naive = await drain(await sdk.runs.list(created_before=second.created_at.replace(tzinfo=None)))
+    with pytest.raises(InvalidRequestError) as inverted:
+        await sdk.runs.list(created_after=third.created_at, created_before=first.created_at)
+
+    assert [r.id for r in between] == [second.id]
+    assert [r.id for r in zoned] == [third.id, second.id]
+    assert [r.id for r in naive] == [first.id]
+    assert inverted.value.field == "created_before"
 
 
 async def test_a_client_tool_call_is_answered_with_submit_tool_result(sdk):

@@ -23,20 +23,6 @@ KeyId = Annotated[str, typer.Argument(help="The key's id (key_…).")]
 AUDIT_PAGE_SIZE = 100
 
 
-def _moment(value: str | None) -> datetime | None:
-    """An ISO 8601 time from the command line; without a zone it is local time."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"expected an ISO 8601 time such as 2030-01-31T18:00:00Z, got {value!r}",
-            param_hint="--expires-at",
-        ) from error
-    return moment if moment.tzinfo is not None else moment.astimezone()
-
-
 @keys_app.command("create")
 def create(
     ctx: typer.Context,
@@ -59,7 +45,10 @@ def create(
 ) -> None:
     """Create a key; prints its secret, which is shown this once only."""
     key = client(ctx).keys.create(
-        name=name, scopes=scopes, expires_at=_moment(expires_at), agents=agents or None
+        name=name,
+        scopes=scopes,
+        expires_at=options.moment(expires_at, "--expires-at"),
+        agents=agents or None,
     )
     _print_secret(key, f"key {key.name} ({key.id}) created with {', '.join(key.scopes)}", as_json)
 

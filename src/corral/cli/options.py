@@ -1,8 +1,9 @@
-"""Options several client commands share: `--json`, `--metadata key=value`, `--limit`, JSON."""
+"""Options several client commands share: `--json`, `--metadata`, `--limit`, JSON, times."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -22,6 +23,19 @@ MetadataPairs = Annotated[
     typer.Option("--metadata", "-M", help="A metadata tag KEY=VALUE (repeat for several)."),
 ]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Only those created at or after this ISO 8601 date or time (local if no zone).",
+    ),
+]
+Until = Annotated[
+    str | None,
+    typer.Option(
+        "--until", help="Only those created before this ISO 8601 date or time (local if no zone)."
+    ),
+]
 
 
 def metadata(pairs: list[str] | None, option: str = "--metadata") -> dict[str, str] | None:
@@ -50,3 +64,21 @@ def json_object(text: str | None, option: str) -> dict[str, Any] | None:
             f"expected a JSON object, got {type(value).__name__}", param_hint=option
         )
     return value
+
+
+def moment(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 date or time from the command line; without a zone it is local time.
+
+    Local, because that is how the tables print times: what a person reads is what they type.
+    """
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"expected an ISO 8601 date or time such as 2030-01-31 or 2030-01-31T18:00:00Z, "
+            f"got {value!r}",
+            param_hint=option,
+        ) from error
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()

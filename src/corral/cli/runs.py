@@ -195,6 +195,8 @@ def list_runs(
         str | None, typer.Option("--root", help="Only the runs below this root run.")
     ] = None,
     metadata: options.MetadataPairs = None,
+    since: options.Since = None,
+    until: options.Until = None,
     limit: options.Limit = 20,
     as_json: options.JsonFlag = False,
 ) -> None:
@@ -206,6 +208,8 @@ def list_runs(
         parent_run=parent,
         root_run=root,
         metadata=options.metadata(metadata),
+        created_after=options.moment(since, "--since"),
+        created_before=options.moment(until, "--until"),
         limit=min(limit, 100),
     )
     found = list(itertools.islice(page, limit))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from corral.domain import events
-from corral.errors import RunTerminal
+from corral.errors import InvalidRequest, RunTerminal
 from corral.types.runs import TERMINAL_STATUSES, RunStatus
 
 _ALLOWED: dict[RunStatus, frozenset[RunStatus]] = {
@@ -93,3 +93,31 @@ def merge_metadata(*layers: dict[str, str]) -> dict[str, str]:
 def fingerprint(request: dict[str, Any]) -> str:
     """A stable hash of a request body, to recognise an idempotent retry."""
     return hashlib.sha256(orjson.dumps(request, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def creation_range(
+    created_after: datetime | None, created_before: datetime | None
+) -> tuple[datetime | None, datetime | None]:
+    """The bounds of a listing by creation time, in UTC: `created_after` in, `created_before` out.
+
+    A time without a zone is UTC, as the API says. An empty range is refused rather than
+    answered with nothing, since it can only be a caller's mistake (swapped bounds, most often).
+    """
+    after = _utc(created_after, "created_after")
+    before = _utc(created_before, "created_before")
+    if after is not None and before is not None and before <= after:
+        raise InvalidRequest(
+            "created_before must be later than created_after", field="created_before"
+        )
+    return after, before
+
+
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidRequest(f"{field} is out of range", field=field) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from corral.context import ServiceContext
@@ -253,8 +254,11 @@ async def list_runs(
     metadata: list[tuple[str, str]],
     parent_run: str | None = None,
     root_run: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> Page[Run]:
     """Runs newest first, filtered; without `sessions:read`, only runs outside sessions."""
+    created_after, created_before = run_rules.creation_range(created_after, created_before)
     may_read_sessions = auth.allows(principal, "sessions:read")
     if not may_read_sessions:
         auth.require_session_scope(principal, session, "sessions:read")
@@ -273,6 +277,8 @@ async def list_runs(
         metadata=metadata,
         parent_run_id=parent_run,
         root_run_id=root_run,
+        created_after=created_after,
+        created_before=created_before,
     )
     records, more = records[:limit], len(records) > limit
     page = await _wire_page(ctx, records)

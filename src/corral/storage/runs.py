@@ -129,27 +129,34 @@ def list_page(
     metadata: Sequence[tuple[str, str]] = (),
     parent_run_id: str | None = None,
     root_run_id: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> list[RunRecord]:
     """Runs newest first (ids sort by creation time), `limit` of them after the cursor.
 
-    `has_session` False keeps only runs outside sessions, True only runs of sessions.
+    `has_session` False keeps only runs outside sessions, True only runs of sessions. The page
+    stays ordered by id, the cursor's order, whatever the creation-time bounds: those only filter.
     """
-    query = sa.select(runs).where(runs.c.workspace_id == workspace_id)
+    equal = (
+        (runs.c.status, status),
+        (runs.c.agent_id, agent_id),
+        (runs.c.session_id, session_id),
+        (runs.c.parent_run_id, parent_run_id),
+        (runs.c.root_run_id, root_run_id),
+    )
+    query = sa.select(runs).where(
+        runs.c.workspace_id == workspace_id,
+        *(column == value for column, value in equal if value is not None),
+    )
     if before_id is not None:
         query = query.where(runs.c.id < before_id)
-    if status is not None:
-        query = query.where(runs.c.status == status)
-    if agent_id is not None:
-        query = query.where(runs.c.agent_id == agent_id)
-    if session_id is not None:
-        query = query.where(runs.c.session_id == session_id)
     if has_session is not None:
         column = runs.c.session_id
         query = query.where(column.is_not(None) if has_session else column.is_(None))
-    if parent_run_id is not None:
-        query = query.where(runs.c.parent_run_id == parent_run_id)
-    if root_run_id is not None:
-        query = query.where(runs.c.root_run_id == root_run_id)
+    if created_after is not None:
+        query = query.where(runs.c.created_at >= created_after)
+    if created_before is not None:
+        query = query.where(runs.c.created_at < created_before)
     for key, value in metadata:
         query = query.where(runs.c.metadata[key].as_string() == value)
     rows = conn.execute(query.order_by(runs.c.id.desc()).limit(limit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
@@ -105,10 +106,13 @@ async def list_runs(
     cursor: str | None = None,
     parent_run: str | None = None,
     root_run: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> JSONBody:
     """Runs newest first; `metadata=key:value` filters repeat and all must match.
 
     `parent_run` lists the subagents a run started; `root_run` every run below a root.
+    `created_after` (included) and `created_before` (excluded) bound when they were created.
     """
     page = await run_service.list_runs(
         call.ctx,
@@ -121,6 +125,8 @@ async def list_runs(
         metadata=parse_metadata_filters(metadata),
         parent_run=parent_run,
         root_run=root_run,
+        created_after=created_after,
+        created_before=created_before,
     )
     return respond(page)
 

@@ -7,6 +7,7 @@ executes client tools in this process, and a run's subagents (`children`, `tree`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -96,6 +97,14 @@ def _list_params(
     }
 
 
+def _created_params(after: datetime | None, before: datetime | None) -> dict[str, str | None]:
+    """The creation-time bounds as ISO 8601, which is all a query string can carry."""
+    return {
+        "created_after": after.isoformat() if after is not None else None,
+        "created_before": before.isoformat() if before is not None else None,
+    }
+
+
 class Runs(ToolLoop, RunWaiting, RunLineage):
     """`/v1/runs`."""
 
@@ -161,12 +170,17 @@ class Runs(ToolLoop, RunWaiting, RunLineage):
         limit: int | None = None,
         parent_run: str | None = None,
         root_run: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> SyncPage[Run]:
         """Runs newest first, filtered (iterating the page walks all pages).
 
         `parent_run` keeps the subagents that run started, `root_run` every run below that root.
+        `created_after` (included) and `created_before` (excluded) bound when they were created;
+        a time without a zone is UTC.
         """
         params = _list_params(status, agent, session, metadata, limit, parent_run, root_run)
+        params |= _created_params(created_after, created_before)
         return self._page("/v1/runs", Run, params)
 
     def cancel(self, run_id: str) -> Run:
@@ -293,12 +307,17 @@ class AsyncRuns(AsyncToolLoop, AsyncRunWaiting, AsyncRunLineage):
         limit: int | None = None,
         parent_run: str | None = None,
         root_run: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
     ) -> AsyncPage[Run]:
         """Runs newest first, filtered (iterating the page walks all pages).
 
         `parent_run` keeps the subagents that run started, `root_run` every run below that root.
+        `created_after` (included) and `created_before` (excluded) bound when they were created;
+        a time without a zone is UTC.
         """
         params = _list_params(status, agent, session, metadata, limit, parent_run, root_run)
+        params |= _created_params(created_after, created_before)
         return await self._page("/v1/runs", Run, params)
 
     async def cancel(self, run_id: str) -> Run:
