@@ -14,6 +14,7 @@ from typing import Any
 
 from benchmarks import cpu
 from benchmarks.adapter_report import adapter_cost_lines, first_token_lines, is_adapter_cost
+from benchmarks.console import console_lines
 from benchmarks.environment_report import environment_lines
 from benchmarks.tables import table
 
@@ -254,6 +255,7 @@ OPERATION_NAMES = {
     "fan_out": "token delivered",
     "client_tool": "round trip",
     "approval": "round trip",
+    "console": "page view (its streamed runs included)",
 }
 
 
@@ -393,6 +395,7 @@ def _scenario_lines(report: dict[str, Any]) -> list[str]:
         _provider_overhead(scenarios),
         adapter_cost_lines(scenarios),
         first_token_lines(scenarios),
+        console_lines(scenarios),
     ):
         if section:
             lines += ["", *section]

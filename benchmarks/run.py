@@ -146,6 +146,7 @@ def _run_scenarios(
                 server_cpu_s=server.cpu_s,
                 provider_cpu_s=provider.cpu_s if provider is not None else None,
                 provider_url=provider.root_url if provider is not None else None,
+                server_database=server.storage,
             )
             print(f"  {result.summary}", file=sys.stderr, flush=True)
             results.append(result)

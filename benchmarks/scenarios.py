@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from benchmarks.adapter_cost import ADAPTERS, adapter_cost
 from benchmarks.approvals import approval_round_trip
 from benchmarks.config import Config
+from benchmarks.console import NAME as CONSOLE
+from benchmarks.console import console
 from benchmarks.fan_out import fan_out
 from benchmarks.first_token import first_token
 from benchmarks.latency import submit_latency
@@ -35,11 +37,14 @@ class Scenario:
 
     name: str
     title: str
-    measure: Callable[[Bench], Measurement]
+    measure: Callable[..., Measurement]
+    """Measures it, given the `Bench` (and `server_database=` when `server_process`)."""
     provider: bool = False
     """Whether its runs need the fake provider (`benchmarks.fake_provider.FakeProvider`)."""
     server_environ: Mapping[str, str] = field(default_factory=dict)
     """Settings the server needs for it, given when the scenario is selected."""
+    server_process: bool = False
+    """Whether it needs the server's database (`console` seeds it)."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -107,6 +112,10 @@ SCENARIOS: dict[str, Scenario] = {
             measure=first_token,
             provider=True,
         ),
+        # Last: it stores 100,000 runs for a while, which no other scenario should list.
+        Scenario(
+            name=CONSOLE, title="web console in Chromium", measure=console, server_process=True
+        ),
     ]
 }
 
@@ -128,6 +137,7 @@ def run_scenario(
     server_cpu_s: Callable[[], float] | None = None,
     provider_cpu_s: Callable[[], float] | None = None,
     provider_url: str | None = None,
+    server_database: tuple[str, str | None] | None = None,
 ) -> ScenarioResult:
     """Run scenario `name` against the server at `target` and account for the CPU it cost.
 
@@ -135,6 +145,7 @@ def run_scenario(
     server CPU (for a server that is not a local process). `provider_cpu_s` reads the fake
     provider's; it is reported for the scenarios whose runs it answers. `provider_url` is the
     fake provider's root URL, which `first_token` asks when it sent each answer.
+    `server_database` is the server's database URL and schema, which `console` fills.
     """
     scenario = SCENARIOS[name]
     bench = Bench(
@@ -148,7 +159,10 @@ def run_scenario(
     )
     cpu_before = bench.read_cpu()
     started = time.monotonic()
-    measured = scenario.measure(bench)
+    measure = scenario.measure
+    if scenario.server_process:
+        measure = functools.partial(measure, server_database=server_database)
+    measured = measure(bench)
     wall_s = time.monotonic() - started
     spent = bench.read_cpu().since(cpu_before)
     if measured.window_s is not None and measured.window_cpu is not None:

@@ -202,6 +202,14 @@ class BenchServer(ManagedProcess):
         """The server's resident memory now and at its peak, in MiB."""
         return process_memory_mb(self.pid)
 
+    @property
+    def storage(self) -> tuple[str, str | None]:
+        """The database URL and schema the server keeps its data in (after `start`)."""
+        if self.schema is not None:
+            return self.schema.database_url, self.schema.name
+        assert self._data_dir is not None, "start the server first"
+        return f"sqlite:///{self._data_dir / 'corral.db'}", None
+
     def cpu_s(self) -> float:
         """CPU seconds the server process has used so far."""
         return process_cpu_s(self.pid)

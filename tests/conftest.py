@@ -22,6 +22,7 @@ from corral.process import build_context
 from corral.settings import Settings
 from corral.storage import migrate
 from corral.storage.database import Database
+from tests import migrated
 from tests.events_schema import assert_stored_events_match_the_wire_schema
 
 ADMIN_KEY = "crl_test_admin_key_0123456789abcdefghijklmnopqrstuvwxyz"
@@ -54,14 +55,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 async def database_url(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[tuple[str, str | None]]:
-    """A fresh, empty database: a SQLite file or a new PostgreSQL schema.
+    """A fresh database at the newest schema: a SQLite file or a new PostgreSQL schema.
 
-    Afterwards, every event the test stored must match the wire schema (`tests/events_schema.py`)
-    unless the test is marked `synthetic_events`.
+    It is a copy of one real migration (`tests/migrated.py`); tests marked `empty_database` get
+    one with no tables at all. Afterwards, every event the test stored must match the wire schema
+    (`tests/events_schema.py`) unless the test is marked `synthetic_events`.
     """
     check = request.node.get_closest_marker("synthetic_events") is None
+    empty = request.node.get_closest_marker("empty_database") is not None
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'corral.db'}"
+        if not empty:
+            await migrated.copy_sqlite(tmp_path / "corral.db")
         yield url, None
         if check:
             await assert_stored_events_match_the_wire_schema(url, None)
@@ -71,6 +76,8 @@ async def database_url(
     await admin.connect()
     await admin.run_sync_admin(lambda c: c.execute(sa.text(f'CREATE SCHEMA "{schema}"')))
     try:
+        if not empty:
+            await migrated.replay_postgres(PG_URL, schema)
         yield PG_URL, schema
         if check:
             await assert_stored_events_match_the_wire_schema(PG_URL, schema)
@@ -83,11 +90,11 @@ async def database_url(
 
 @pytest.fixture
 async def database(database_url: tuple[str, str | None]) -> AsyncIterator[Database]:
-    """A connected database at the current schema."""
+    """A connected database at the newest schema."""
     url, schema = database_url
     db = Database(url, schema=schema)
     await db.connect()
-    await migrate.upgrade(db)
+    await migrate.upgrade(db)  # a migration test's empty database; otherwise finds nothing to do
     try:
         yield db
     finally:

@@ -15,6 +15,8 @@ import orjson
 import pytest
 from benchmarks.adapter_cost import ADAPTERS, adapter_run, fit
 from benchmarks.config import Config, RunSpec
+from benchmarks.console import METADATA_FILTER, SMOKE, sizes_for
+from benchmarks.console_browser import VIEWS, delta_lags
 from benchmarks.fake_provider import MODEL, FakeProvider, answer_text
 from benchmarks.latency import sequential_runs
 from benchmarks.loadgen import LoadPool, parse_frame
@@ -90,6 +92,7 @@ def results(bench: Bench) -> dict[str, ScenarioResult]:
             server_cpu_s=bench.server.cpu_s,
             provider_cpu_s=bench.provider.cpu_s,
             provider_url=bench.provider.root_url,
+            server_database=bench.server.storage,
         )
         for name in SCENARIOS
     }
@@ -386,6 +389,47 @@ def test_routine_fires_are_timed_from_their_scheduled_second(results):
     for name in ("started_ms", "handled_ms"):
         assert_latencies(figures[name], expected)
     assert figures["recorded_ms"]["p50"] <= figures["handled_ms"]["p50"]
+
+
+def test_console_times_every_view_of_the_runs_page_and_every_streamed_delta(bench, results):
+    result = results["console"]
+    if "skipped" in result.figures:
+        pytest.skip(result.figures["skipped"])
+    figures, runs = result.figures, result.figures["stream_runs"]
+
+    assert sizes_for(TINY) == SMOKE
+    assert_clean(result)
+    assert figures["seeded"]["runs"] == SMOKE.runs
+    assert result.count == len(VIEWS) * SMOKE.loads
+    for view in VIEWS:
+        assert figures[f"{view}_ms"]["count"] == figures[f"{view}_in_page_ms"]["count"]
+        assert 0 < figures[f"{view}_ms"]["p50"] <= figures[f"{view}_ms"]["max"]
+    assert figures["first_load_api_ms"]["/v1/runs"]["count"] >= SMOKE.loads
+    assert [run["replayed"] for run in runs] == [0] * SMOKE.stream_runs
+    assert figures["delta_to_page_ms"]["count"] == sum(run["deltas"] for run in runs) > 0
+    request = urllib.request.Request(
+        f"{bench.server.base_url}/v1/runs?metadata={METADATA_FILTER}",
+        headers={"Authorization": f"Bearer {bench.server.api_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        assert orjson.loads(response.read())["data"] == []  # the seeded runs are gone
+
+
+def test_a_delta_appears_when_the_page_first_shows_its_last_character():
+    events = [
+        {"type": "run.started", "created_at": "2026-01-01T00:00:00Z"},
+        {"type": "message.delta", "text": "ab", "created_at": "2026-01-01T00:00:01Z"},
+        {"type": "message.delta", "text": "cd", "created_at": "2026-01-01T00:00:02Z"},
+        {"type": "message.delta", "text": "é", "created_at": "2026-01-01T00:00:03Z"},
+    ]
+    start = 1_767_225_600_000.0  # 2026-01-01T00:00:00Z
+
+    lags, replayed, problems = delta_lags(
+        events, [[start + 1010, 3], [start + 2020, 4]], live_from_ms=start + 1500
+    )
+
+    assert (lags, replayed) == ([20.0], 1)  # "ab" was a replay; "cd" showed 20 ms after commit
+    assert problems == ["the page showed 4 of 5+ characters"]  # "é" never did
 
 
 def test_a_subagent_round_with_a_child_missing_is_a_failure():

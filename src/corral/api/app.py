@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from corral import compat
+from corral import compat, console
 from corral._version import __version__
 from corral.api import errors, openapi, scopes
 from corral.api.middleware import RequestMiddleware
@@ -65,25 +65,32 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
     app.state.limiter = limiter = Limiter(settings)
     errors.install(app)
     openapi.install(app)
-    for module in (
-        runs,
-        approvals,
-        sessions,
-        agents,
-        files,
-        keys,
-        secrets,
-        audit,
-        usage,
-        webhooks,
-        routines,
-        hooks,
-        workspaces,
-        service,
-    ):
-        app.include_router(module.router)
-    for router in compat.routers():
-        app.include_router(router)
+    routers = [
+        *(
+            module.router
+            for module in (
+                runs,
+                approvals,
+                sessions,
+                agents,
+                files,
+                keys,
+                secrets,
+                audit,
+                usage,
+                webhooks,
+                routines,
+                hooks,
+                workspaces,
+                service,
+            )
+        ),
+        *compat.routers(),
+        console.router,  # last: its pages answer only where nothing else does
+    ]
+    for router in routers:
+        app.include_router(router)  # never with a prefix: `scopes` reads each route's own path
+    app.state.routers = routers
     scopes.check_coverage(app)
     app.add_middleware(
         RequestMiddleware,
