@@ -108,3 +108,17 @@ async def test_deleting_a_run_deletes_its_outputs_but_no_uploaded_file(
 
     assert await database.read(files.all_outputs, run_id) == []
     assert await database.read(files.existing_files, workspace, [values["id"]]) == {values["id"]}
+
+
+async def test_stored_bytes_count_a_workspaces_uploads_and_outputs_and_no_one_elses(
+    database, workspace, make_run
+):
+    await database.write(workspaces.insert_workspace, workspace_id="ws_2", name="other", now=NOW)
+    other = await make_run(workspace_id="ws_2")
+    await database.write(files.save_outputs, other, [("big.bin", BLOB * 4)], NOW)
+    mine = await make_run()
+    await database.write(files.save_outputs, mine, [("a.txt", b"abc"), ("b.txt", b"de")], NOW)
+    await database.write(files.insert_file, file_values(workspace, content=b"12345"))
+
+    assert await database.read(files.stored_bytes, workspace) == 3 + 2 + 5
+    assert await database.read(files.stored_bytes, "ws_2") == len(BLOB) * 4

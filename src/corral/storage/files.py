@@ -105,8 +105,7 @@ def stored_bytes(conn: sa.Connection, workspace_id: str) -> int:
     )
     outputs = (
         sa.select(sa.func.coalesce(sa.func.sum(run_outputs.c.size), 0))
-        .select_from(run_outputs.join(runs, runs.c.id == run_outputs.c.run_id))
-        .where(runs.c.workspace_id == workspace_id)
+        .where(run_outputs.c.workspace_id == workspace_id)
         .scalar_subquery()
     )
     return int(conn.execute(sa.select(uploads + outputs)).scalar_one())
@@ -157,11 +156,15 @@ def save_outputs(
     conn.execute(run_outputs.delete().where(run_outputs.c.run_id == run_id))
     if not outputs:
         return
+    workspace_id = conn.execute(
+        sa.select(runs.c.workspace_id).where(runs.c.id == run_id)
+    ).scalar_one()
     conn.execute(
         run_outputs.insert(),
         [
             {
                 "run_id": run_id,
+                "workspace_id": workspace_id,
                 "path": path,
                 "size": len(content),
                 "sha256": hashlib.sha256(content).hexdigest(),

@@ -370,6 +370,7 @@ run_outputs = sa.Table(
     # 1024 bytes at most (the collector drops longer paths): a PostgreSQL index entry must fit
     # in a third of a page.
     sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False, index=True),  # the run's, for sums
     sa.Column("size", sa.BigInteger, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
