@@ -276,3 +276,13 @@ async def test_a_runs_output_files_download_with_the_key_in_a_header(open_consol
         download = await started.value
         assert download.suggested_filename == "report.txt"
         assert Path(await download.path()).read_text() == "done\n"
+
+
+async def test_an_id_in_an_address_can_never_add_a_segment_to_it(open_console):
+    page = await open_console("/runs")
+    await expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    built = await page.evaluate(
+        """import("/assets/dom.js").then(
+            (dom) => dom.path`/v1/runs/${"run_x/../../v1/keys?scope=admin"}/approvals/${"c#1"}`)"""
+    )
+    assert built == "/v1/runs/run_x%2F..%2F..%2Fv1%2Fkeys%3Fscope%3Dadmin/approvals/c%231"

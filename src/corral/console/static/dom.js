@@ -56,6 +56,19 @@ export function replace(parent, ...children) {
 }
 
 /**
+ * A path with each interpolated part percent-encoded (``path`/runs/${id}` ``), so an id, which
+ * a model may have had a hand in, can never add a segment or a query to the address it is in.
+ * @param {TemplateStringsArray} strings
+ * @param {...(string | number)} parts
+ */
+export function path(strings, ...parts) {
+  return strings.reduce(
+    (out, text, index) => out + text + (index < parts.length ? encodeURIComponent(String(parts[index])) : ""),
+    "",
+  );
+}
+
+/**
  * A link inside the console, followed without reloading the page.
  * @param {string} path
  * @param {...Children} children

@@ -1,5 +1,5 @@
 // @ts-check
-/** Agents' names for their ids, read once per page load, so tables can say `triage`, not `agt_…`. */
+/** Agents' names for their ids, so tables can say `triage`, not `agt_…`. */
 
 import { api } from "./api.js";
 import { h } from "./dom.js";
@@ -9,10 +9,13 @@ import { can } from "./nav.js";
 const names = new Map();
 /** @type {Promise<void> | null} */
 let loading = null;
+let loadedAt = 0;
+const FRESH_MS = 60_000;
 
-/** Reads the workspace's agents once (the first 100; others show as ids). */
+/** Reads the workspace's agents (the first 100; others show as ids), at most once a minute. */
 export function loadAgentNames() {
-  if (!loading) {
+  if (!loading || Date.now() - loadedAt > FRESH_MS) {
+    loadedAt = Date.now();
     loading = can("agents:read")
       ? api("/v1/agents", { query: { limit: 100 } })
           .then((page) => {

@@ -8,7 +8,7 @@
  */
 
 import { api, follow } from "./api.js";
-import { badge, between, cost, duration, h, json, link, replace, time, tokens } from "./dom.js";
+import { badge, between, cost, duration, h, json, link, path, replace, time, tokens } from "./dom.js";
 
 const TERMINAL = new Set(["run.completed", "run.failed", "run.cancelled", "run.timed_out"]);
 
@@ -281,7 +281,7 @@ export class Timeline {
       for (const button of card.body.querySelectorAll("button")) button.disabled = true;
       try {
         const body = { decision, message: decision === "deny" && message.value ? message.value : undefined };
-        await api(`/v1/runs/${event.run_id}/approvals/${event.call_id}`, { method: "POST", body });
+        await api(path`/v1/runs/${event.run_id}/approvals/${event.call_id}`, { method: "POST", body });
       } catch (error) {
         replace(status, error instanceof Error ? error.message : String(error));
         for (const button of card.body.querySelectorAll("button")) button.disabled = false;
@@ -332,7 +332,7 @@ export class Timeline {
           }
         },
       },
-      h("summary", null, "Timeline of ", link(`/runs/${event.child_run_id}`, event.child_run_id)),
+      h("summary", null, "Timeline of ", link(path`/runs/${event.child_run_id}`, event.child_run_id)),
       nested,
     );
     card.body.append(details);

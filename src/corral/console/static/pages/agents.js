@@ -6,7 +6,7 @@
 
 import { api } from "../api.js";
 import { sideBySide } from "../diff.js";
-import { chips, facts, failure, h, link, replace, time } from "../dom.js";
+import { chips, facts, failure, h, link, path, replace, time } from "../dom.js";
 import { can, navigate } from "../nav.js";
 import { toYaml } from "../yaml.js";
 import { runRow, runTable } from "./runs.js";
@@ -87,8 +87,8 @@ export function agentsPage(_parts, params) {
         page.data.map((/** @type {any} */ agent) =>
           h(
             "tr",
-            { "data-href": `/agents/${agent.id}`, "data-id": agent.id },
-            h("td", null, link(`/agents/${agent.id}`, agent.name)),
+            { "data-href": path`/agents/${agent.id}`, "data-id": agent.id },
+            h("td", null, link(path`/agents/${agent.id}`, agent.name)),
             h("td", { class: "num" }, `v${agent.version}`),
             h("td", null, agent.model),
             h("td", null, agent.description),
@@ -114,8 +114,8 @@ export function agentPage([agentId]) {
     try {
       const id = encodeURIComponent(agentId);
       const [agent, versions, runs] = await Promise.all([
-        api(`/v1/agents/${id}`),
-        api(`/v1/agents/${id}/versions`, { query: { limit: 100 } }),
+        api(path`/v1/agents/${id}`),
+        api(path`/v1/agents/${id}/versions`, { query: { limit: 100 } }),
         can("runs:read") ? api("/v1/runs", { query: { agent: agentId, limit: 10 } }) : { data: [] },
       ]);
       const recent = runTable();
@@ -159,7 +159,7 @@ function runBox(agent) {
         problem.hidden = true;
         try {
           const run = await api("/v1/runs", { method: "POST", body: { agent: agent.id, input: input.value } });
-          navigate(`/runs/${run.id}`);
+          navigate(path`/runs/${run.id}`);
         } catch (error) {
           replace(problem, failure(error));
           problem.hidden = false;

@@ -2,7 +2,7 @@
 /** The approvals inbox: every tool call in the workspace that waits for a person. */
 
 import { api } from "../api.js";
-import { badge, chips, failure, h, json, link, replace, time } from "../dom.js";
+import { badge, chips, failure, h, json, link, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 const REFRESH_MS = 3000;
@@ -61,7 +61,7 @@ export function approvalsPage(_parts, params) {
     const decide = async (decision) => {
       deciding.add(approval.id);
       try {
-        await api(`/v1/runs/${approval.run_id}/approvals/${approval.call_id}`, {
+        await api(path`/v1/runs/${approval.run_id}/approvals/${approval.call_id}`, {
           method: "POST",
           body: { decision, message: decision === "deny" && message.value ? message.value : undefined },
         });
@@ -81,8 +81,8 @@ export function approvalsPage(_parts, params) {
         h("strong", { class: "tool-name" }, approval.tool),
         badge(approval.status),
         "in ",
-        link(`/runs/${approval.run_id}`, approval.run_id),
-        approval.agent ? [" of ", link(`/agents/${approval.agent}`, approval.agent)] : null,
+        link(path`/runs/${approval.run_id}`, approval.run_id),
+        approval.agent ? [" of ", link(path`/agents/${approval.agent}`, approval.agent)] : null,
         time(approval.created_at),
       ),
       h("pre", null, json(approval.decided_input ?? approval.input)),

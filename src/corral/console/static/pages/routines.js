@@ -2,7 +2,7 @@
 /** Routines (what starts runs by itself) and their history of fires. */
 
 import { api } from "../api.js";
-import { badge, chips, facts, failure, h, link, replace, time } from "../dom.js";
+import { badge, chips, facts, failure, h, link, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 export function routinesPage() {
@@ -27,10 +27,10 @@ export function routinesPage() {
         page.data.map((/** @type {any} */ routine) =>
           h(
             "tr",
-            { "data-href": `/routines/${routine.id}`, "data-id": routine.id },
-            h("td", null, link(`/routines/${routine.id}`, routine.name)),
+            { "data-href": path`/routines/${routine.id}`, "data-id": routine.id },
+            h("td", null, link(path`/routines/${routine.id}`, routine.name)),
             h("td", null, badge(routine.status)),
-            h("td", null, link(`/agents/${routine.agent}`, routine.agent)),
+            h("td", null, link(path`/agents/${routine.agent}`, routine.agent)),
             h("td", null, routine.triggers.map((/** @type {any} */ t) => (t.type === "schedule" ? t.cron : "webhook")).join(", ") || "by hand"),
             h("td", null, time(nextFire(routine))),
             h("td", null, time(routine.last_fired_at)),
@@ -51,17 +51,17 @@ function nextFire(routine) {
 
 /** @param {string[]} parts */
 export function routinePage([routineId]) {
-  const path = `/v1/routines/${encodeURIComponent(routineId)}`;
+  const base = `/v1/routines/${encodeURIComponent(routineId)}`;
   const element = h("section", { class: "routine" }, h("h1", null, routineId));
   const problem = h("p", { class: "error", role: "alert" });
 
   async function load() {
     try {
-      const [routine, fires] = await Promise.all([api(path), api(`${path}/fires`, { query: { limit: 50 } })]);
+      const [routine, fires] = await Promise.all([api(base), api(`${base}/fires`, { query: { limit: 50 } })]);
       /** @param {string} action */
       const act = (action) => async () => {
         try {
-          await api(`${path}/${action}`, { method: "POST", body: action === "run" ? {} : undefined });
+          await api(`${base}/${action}`, { method: "POST", body: action === "run" ? {} : undefined });
           await load();
         } catch (error) {
           replace(problem, failure(error));
@@ -87,10 +87,10 @@ export function routinePage([routineId]) {
         problem,
         facts([
           ["Id", h("code", null, routine.id)],
-          ["Agent", [link(`/agents/${routine.agent}`, routine.agent), routine.agent_version ? ` v${routine.agent_version}` : " (latest)"]],
+          ["Agent", [link(path`/agents/${routine.agent}`, routine.agent), routine.agent_version ? ` v${routine.agent_version}` : " (latest)"]],
           ["Description", routine.description],
           ["Paused because", routine.paused_reason ? `${routine.paused_reason.message} (${routine.paused_reason.code})` : null],
-          ["Session", routine.session_id ? link(`/sessions/${routine.session_id}`, routine.session_id) : routine.session],
+          ["Session", routine.session_id ? link(path`/sessions/${routine.session_id}`, routine.session_id) : routine.session],
           ["Catch-up", routine.catch_up],
           ["Overlap", routine.overlap],
           ["Metadata", chips(routine.metadata)],
@@ -126,12 +126,12 @@ export function routinePage([routineId]) {
                 fires.data.map((/** @type {any} */ fire) =>
                   h(
                     "tr",
-                    fire.run_id ? { "data-href": `/runs/${fire.run_id}` } : null,
+                    fire.run_id ? { "data-href": path`/runs/${fire.run_id}` } : null,
                     h("td", null, h("code", null, fire.id)),
                     h("td", null, fire.trigger),
                     h("td", null, badge(fire.status)),
                     h("td", null, time(fire.scheduled_at ?? fire.created_at)),
-                    h("td", null, fire.run_id ? link(`/runs/${fire.run_id}`, fire.run_id) : ""),
+                    h("td", null, fire.run_id ? link(path`/runs/${fire.run_id}`, fire.run_id) : ""),
                     h("td", null, fire.error ? `${fire.error.message} (${fire.error.code})` : fire.reason ?? "", fire.missed ? ` · ${fire.missed} missed` : ""),
                   ),
                 ),

@@ -5,7 +5,7 @@
  */
 
 import { api, download } from "../api.js";
-import { badge, between, chips, cost, duration, facts, failure, h, link, replace, time, tokens } from "../dom.js";
+import { badge, between, chips, cost, duration, facts, failure, h, link, path, replace, time, tokens } from "../dom.js";
 import { can } from "../nav.js";
 import { Timeline } from "../timeline.js";
 
@@ -67,11 +67,11 @@ export function runPage([runId]) {
     replace(
       summary,
       facts([
-        ["Agent", run.agent ? [link(`/agents/${run.agent}`, run.agent), run.agent_version ? ` v${run.agent_version}` : ""] : "inline"],
+        ["Agent", run.agent ? [link(path`/agents/${run.agent}`, run.agent), run.agent_version ? ` v${run.agent_version}` : ""] : "inline"],
         ["Model", run.model],
-        ["Session", run.session ? link(`/sessions/${run.session}`, run.session) : null],
-        ["Parent", run.parent_run ? link(`/runs/${run.parent_run}`, run.parent_run) : null],
-        ["Root", run.root_run && run.root_run !== run.parent_run ? link(`/runs/${run.root_run}`, run.root_run) : null],
+        ["Session", run.session ? link(path`/sessions/${run.session}`, run.session) : null],
+        ["Parent", run.parent_run ? link(path`/runs/${run.parent_run}`, run.parent_run) : null],
+        ["Root", run.root_run && run.root_run !== run.parent_run ? link(path`/runs/${run.root_run}`, run.root_run) : null],
         ["Created", time(run.created_at)],
         ["Took", run.started_at ? duration(between(run.started_at, run.ended_at)) : "not started"],
         ["Tokens", `${tokens(usage.input_tokens)} in · ${tokens(usage.output_tokens)} out`],
@@ -111,7 +111,7 @@ export function runPage([runId]) {
                 {
                   type: "button",
                   class: "link",
-                  onclick: () => download(`/v1/runs/${runId}/outputs/${file.path.split("/").map(encodeURIComponent).join("/")}`, file.path.split("/").pop()),
+                  onclick: () => download(`/v1/runs/${encodeURIComponent(runId)}/outputs/${file.path.split("/").map(encodeURIComponent).join("/")}`, file.path.split("/").pop()),
                 },
                 file.path,
               ),

@@ -6,7 +6,7 @@
 
 import { api } from "../api.js";
 import { agentName, loadAgentNames } from "../names.js";
-import { badge, between, chips, cost, duration, failure, h, link, replace, shortId, time, tokens } from "../dom.js";
+import { badge, between, chips, cost, duration, failure, h, link, path, replace, shortId, time, tokens } from "../dom.js";
 import { navigate } from "../nav.js";
 
 const STATUSES = ["queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out"];
@@ -37,11 +37,11 @@ export function runQuery(params) {
 export function runRow(run) {
   return h(
     "tr",
-    { "data-href": `/runs/${run.id}`, "data-id": run.id, "data-status": run.status },
-    h("td", null, link(`/runs/${run.id}`, shortId(run.id))),
+    { "data-href": path`/runs/${run.id}`, "data-id": run.id, "data-status": run.status },
+    h("td", null, link(path`/runs/${run.id}`, shortId(run.id))),
     h("td", null, badge(run.status)),
-    h("td", null, run.agent ? link(`/agents/${run.agent}`, agentName(run.agent)) : h("span", { class: "muted" }, "inline")),
-    h("td", { class: "hide-narrow" }, run.session ? link(`/sessions/${run.session}`, shortId(run.session)) : ""),
+    h("td", null, run.agent ? link(path`/agents/${run.agent}`, agentName(run.agent)) : h("span", { class: "muted" }, "inline")),
+    h("td", { class: "hide-narrow" }, run.session ? link(path`/sessions/${run.session}`, shortId(run.session)) : ""),
     h("td", { class: "hide-narrow" }, run.model),
     h("td", null, time(run.created_at)),
     h("td", { class: "num" }, duration(between(run.started_at, run.ended_at))),

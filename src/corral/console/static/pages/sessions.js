@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { conversation } from "../conversation.js";
-import { badge, chips, cost, facts, failure, h, link, replace, time } from "../dom.js";
+import { badge, chips, cost, facts, failure, h, link, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 import { Timeline } from "../timeline.js";
 import { runRow, runTable } from "./runs.js";
@@ -38,10 +38,10 @@ export function sessionsPage(_parts, params) {
         page.data.map((/** @type {any} */ session) =>
           h(
             "tr",
-            { "data-href": `/sessions/${session.id}`, "data-id": session.id },
-            h("td", null, link(`/sessions/${session.id}`, h("code", null, session.id))),
+            { "data-href": path`/sessions/${session.id}`, "data-id": session.id },
+            h("td", null, link(path`/sessions/${session.id}`, h("code", null, session.id))),
             h("td", null, badge(session.status)),
-            h("td", null, session.agent ? link(`/agents/${session.agent}`, session.agent) : "inline"),
+            h("td", null, session.agent ? link(path`/agents/${session.agent}`, session.agent) : "inline"),
             h("td", null, session.model),
             h("td", null, time(session.updated_at)),
             h("td", { class: "num" }, session.max_spend_usd == null ? "" : cost(session.max_spend_usd)),
@@ -62,7 +62,7 @@ export function sessionsPage(_parts, params) {
 
 /** @param {string[]} parts */
 export function sessionPage([sessionId]) {
-  const path = `/v1/sessions/${encodeURIComponent(sessionId)}`;
+  const base = `/v1/sessions/${encodeURIComponent(sessionId)}`;
   const header = h("div", { class: "run-header" });
   const summary = h("div");
   const talk = h("div", { class: "talk" });
@@ -80,7 +80,7 @@ export function sessionPage([sessionId]) {
         send.disabled = true;
         problem.hidden = true;
         try {
-          await api(`${path}/messages`, { method: "POST", body: { input: input.value } });
+          await api(`${base}/messages`, { method: "POST", body: { input: input.value } });
           input.value = "";
           await refresh();
         } catch (error) {
@@ -117,7 +117,7 @@ export function sessionPage([sessionId]) {
     clearTimeout(timer);
     try {
       const [session, page] = await Promise.all([
-        api(path),
+        api(base),
         api("/v1/runs", { query: { session: sessionId, limit: 20 } }),
       ]);
       if (stopped) return;
@@ -131,7 +131,7 @@ export function sessionPage([sessionId]) {
       replace(
         summary,
         facts([
-          ["Agent", session.agent ? link(`/agents/${session.agent}`, session.agent) : "inline"],
+          ["Agent", session.agent ? link(path`/agents/${session.agent}`, session.agent) : "inline"],
           ["Model", session.model],
           ["Created", time(session.created_at)],
           ["Spend cap", session.max_spend_usd == null ? null : cost(session.max_spend_usd)],
@@ -165,7 +165,7 @@ export function sessionPage([sessionId]) {
 
   async function end() {
     try {
-      await api(path, { method: "DELETE" });
+      await api(base, { method: "DELETE" });
       await refresh();
     } catch (error) {
       header.append(failure(error));

@@ -2,7 +2,7 @@
 /** Outbound webhooks and the deliveries made to each, with a way to send one again. */
 
 import { api } from "../api.js";
-import { badge, facts, failure, h, link, replace, time } from "../dom.js";
+import { badge, facts, failure, h, link, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 export function webhooksPage() {
@@ -27,8 +27,8 @@ export function webhooksPage() {
         page.data.map((/** @type {any} */ hook) =>
           h(
             "tr",
-            { "data-href": `/webhooks/${hook.id}`, "data-id": hook.id },
-            h("td", null, link(`/webhooks/${hook.id}`, h("code", null, hook.id))),
+            { "data-href": path`/webhooks/${hook.id}`, "data-id": hook.id },
+            h("td", null, link(path`/webhooks/${hook.id}`, h("code", null, hook.id))),
             h("td", null, hook.url),
             h("td", null, hook.event_types.join(", ")),
             h("td", null, badge(hook.enabled ? "active" : "disabled")),
@@ -44,16 +44,16 @@ export function webhooksPage() {
 
 /** @param {string[]} parts */
 export function webhookPage([webhookId]) {
-  const path = `/v1/webhooks/${encodeURIComponent(webhookId)}`;
+  const base = `/v1/webhooks/${encodeURIComponent(webhookId)}`;
   const element = h("section", { class: "webhook" }, h("h1", null, webhookId));
 
   async function load() {
     try {
-      const [hook, deliveries] = await Promise.all([api(path), api(`${path}/deliveries`, { query: { limit: 50 } })]);
+      const [hook, deliveries] = await Promise.all([api(base), api(`${base}/deliveries`, { query: { limit: 50 } })]);
       /** @param {string} messageId */
       const resend = (messageId) => async () => {
         try {
-          await api(`${path}/deliveries/${encodeURIComponent(messageId)}/resend`, { method: "POST" });
+          await api(`${base}/deliveries/${encodeURIComponent(messageId)}/resend`, { method: "POST" });
           await load();
         } catch (error) {
           element.append(failure(error));
@@ -83,7 +83,7 @@ export function webhookPage([webhookId]) {
                     "tr",
                     null,
                     h("td", null, h("code", null, delivery.message_id)),
-                    h("td", null, delivery.event_type, delivery.run_id ? [" · ", link(`/runs/${delivery.run_id}`, delivery.run_id)] : null),
+                    h("td", null, delivery.event_type, delivery.run_id ? [" · ", link(path`/runs/${delivery.run_id}`, delivery.run_id)] : null),
                     h("td", null, badge(delivery.status)),
                     h("td", { class: "num" }, String(delivery.attempts)),
                     h("td", null, delivery.last_status_code ? String(delivery.last_status_code) : delivery.last_error ?? ""),
