@@ -8,14 +8,9 @@ pinned packages of `sdk/package-lock.json` when `node_modules` is missing or sta
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +18,7 @@ import pytest
 
 from tests.conftest import ADMIN_KEY, LiveServer
 from tests.helpers import events, scoped_key, wait
+from tests.npm import installed
 
 SDK_DIR = Path(__file__).parent / "sdk"
 INSTALL_TIMEOUT_S = 600
@@ -30,43 +26,10 @@ INSTALL_TIMEOUT_S = 600
 pytestmark = pytest.mark.timeout(300)
 
 
-def _installed() -> bool:
-    """Whether `node_modules` holds what the lock file pins (npm writes its own copy there)."""
-    stamp = SDK_DIR / "node_modules" / ".package-lock.json"
-    lock = SDK_DIR / "package-lock.json"
-    runner = SDK_DIR / "node_modules" / ".bin" / "tsx"
-    return stamp.exists() and runner.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime
-
-
-@contextlib.contextmanager
-def _install_lock() -> Iterator[None]:
-    """One installer at a time, across pytest-xdist workers."""
-    path = Path(tempfile.gettempdir()) / "corral-mantyx-sdk-install.lock"
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def sdk() -> Path:
     """The SDK's folder with its packages installed."""
-    missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"the MANTYX SDK tests need Node.js and npm; not found: {', '.join(missing)}")
-    with _install_lock():
-        if not _installed():
-            result = subprocess.run(
-                ["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"],
-                cwd=SDK_DIR,
-                capture_output=True,
-                text=True,
-                timeout=INSTALL_TIMEOUT_S,
-                check=False,
-            )
-            assert result.returncode == 0, f"npm ci failed:\n{result.stdout}\n{result.stderr}"
+    installed(SDK_DIR, "tsx", why="the MANTYX SDK tests", timeout_s=INSTALL_TIMEOUT_S)
     return SDK_DIR
 
 

@@ -152,6 +152,20 @@ export function json(value) {
 }
 
 /**
+ * A list as a table: a head row naming `columns` (a name, or `[name, class]`), then `rest`
+ * (its `<tbody>`).
+ * @param {string} kind the table's class besides `list` (`runs`, `agents`…)
+ * @param {(string | [string, string])[]} columns
+ * @param {...Children} rest
+ */
+export function listTable(kind, columns, ...rest) {
+  const head = columns.map((column) =>
+    typeof column === "string" ? h("th", null, column) : h("th", { class: column[1] }, column[0]),
+  );
+  return h("table", { class: `list ${kind}` }, h("thead", null, h("tr", null, head)), ...rest);
+}
+
+/**
  * A definition list of label → value rows, skipping empty values.
  * @param {[string, Children][]} rows
  */

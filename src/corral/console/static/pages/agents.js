@@ -6,7 +6,7 @@
 
 import { api } from "../api.js";
 import { sideBySide } from "../diff.js";
-import { chips, facts, failure, h, link, path, replace, time } from "../dom.js";
+import { chips, facts, failure, h, link, listTable, path, replace, time } from "../dom.js";
 import { can, navigate } from "../nav.js";
 import { toYaml } from "../yaml.js";
 import { runRow, runTable } from "./runs.js";
@@ -72,10 +72,7 @@ export function agentsPage(_parts, params) {
     null,
     h("h1", null, "Agents"),
     state,
-    h(
-      "table",
-      { class: "list agents" },
-      h("thead", null, h("tr", null, ["Agent", "Version", "Model", "Description", "Updated", "Metadata"].map((name) => h("th", null, name)))),
+    listTable("agents", ["Agent", "Version", "Model", "Description", "Updated", "Metadata"],
       body,
     ),
     pager,

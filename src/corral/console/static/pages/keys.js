@@ -2,7 +2,7 @@
 /** API keys and vault secrets: what exists and when it was used, never a secret's value. */
 
 import { api } from "../api.js";
-import { badge, failure, h, replace, time } from "../dom.js";
+import { badge, failure, h, listTable, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 export function keysPage() {
@@ -15,10 +15,7 @@ export function keysPage() {
       .then((page) =>
         replace(
           keys,
-          h(
-            "table",
-            { class: "list keys" },
-            h("thead", null, h("tr", null, ["Name", "Key", "Scopes", "Agents", "Last used", "Expires", "State"].map((name) => h("th", null, name)))),
+          listTable("keys", ["Name", "Key", "Scopes", "Agents", "Last used", "Expires", "State"],
             h(
               "tbody",
               null,
@@ -50,10 +47,7 @@ export function keysPage() {
         replace(
           secrets,
           page.data.length
-            ? h(
-                "table",
-                { class: "list secrets" },
-                h("thead", null, h("tr", null, ["Name", "Description", "Version", "Updated"].map((name) => h("th", null, name)))),
+            ? listTable("secrets", ["Name", "Description", "Version", "Updated"],
                 h(
                   "tbody",
                   null,

@@ -2,7 +2,7 @@
 /** Routines (what starts runs by itself) and their history of fires. */
 
 import { api } from "../api.js";
-import { badge, chips, facts, failure, h, link, path, replace, time } from "../dom.js";
+import { badge, chips, facts, failure, h, link, listTable, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 export function routinesPage() {
@@ -13,10 +13,7 @@ export function routinesPage() {
     null,
     h("h1", null, "Routines"),
     state,
-    h(
-      "table",
-      { class: "list routines" },
-      h("thead", null, h("tr", null, ["Routine", "Status", "Agent", "Triggers", "Next fire", "Last fired"].map((name) => h("th", null, name)))),
+    listTable("routines", ["Routine", "Status", "Agent", "Triggers", "Next fire", "Last fired"],
       body,
     ),
   );
@@ -116,10 +113,7 @@ export function routinePage([routineId]) {
           : h("p", { class: "muted" }, "Runs by hand only."),
         h("h2", null, "Fires"),
         fires.data.length
-          ? h(
-              "table",
-              { class: "list fires" },
-              h("thead", null, h("tr", null, ["Fire", "Trigger", "Status", "Scheduled", "Run", "Why"].map((name) => h("th", null, name)))),
+          ? listTable("fires", ["Fire", "Trigger", "Status", "Scheduled", "Run", "Why"],
               h(
                 "tbody",
                 null,

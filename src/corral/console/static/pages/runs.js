@@ -6,7 +6,7 @@
 
 import { api } from "../api.js";
 import { agentName, loadAgentNames } from "../names.js";
-import { badge, between, chips, cost, duration, failure, h, link, path, replace, shortId, time, tokens } from "../dom.js";
+import { badge, between, chips, cost, duration, failure, h, link, listTable, path, replace, shortId, time, tokens } from "../dom.js";
 import { navigate } from "../nav.js";
 
 const STATUSES = ["queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out"];
@@ -53,21 +53,10 @@ export function runRow(run) {
 
 export function runTable() {
   const body = h("tbody");
-  const table = h(
-    "table",
-    { class: "list runs" },
-    h(
-      "thead",
-      null,
-      h(
-        "tr",
-        null,
-        ["Run", "Status", "Agent", "Session", "Model", "Created", "Took", "Tokens", "Cost", "Metadata"].map(
-          (name) =>
-            h("th", { class: ["Session", "Model", "Tokens", "Metadata"].includes(name) ? "hide-narrow" : "" }, name),
-        ),
-      ),
-    ),
+  const narrow = "hide-narrow";
+  const table = listTable(
+    "runs",
+    ["Run", "Status", "Agent", ["Session", narrow], ["Model", narrow], "Created", "Took", ["Tokens", narrow], "Cost", ["Metadata", narrow]],
     body,
   );
   return { table, body };

@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { conversation } from "../conversation.js";
-import { badge, chips, cost, facts, failure, h, link, path, replace, time } from "../dom.js";
+import { badge, chips, cost, facts, failure, h, link, listTable, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 import { Timeline } from "../timeline.js";
 import { runRow, runTable } from "./runs.js";
@@ -23,10 +23,7 @@ export function sessionsPage(_parts, params) {
     null,
     h("h1", null, "Sessions"),
     state,
-    h(
-      "table",
-      { class: "list sessions" },
-      h("thead", null, h("tr", null, ["Session", "Status", "Agent", "Model", "Updated", "Spend cap", "Metadata"].map((name) => h("th", null, name)))),
+    listTable("sessions", ["Session", "Status", "Agent", "Model", "Updated", "Spend cap", "Metadata"],
       body,
     ),
     pager,

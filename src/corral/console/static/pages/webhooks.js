@@ -2,7 +2,7 @@
 /** Outbound webhooks and the deliveries made to each, with a way to send one again. */
 
 import { api } from "../api.js";
-import { badge, facts, failure, h, link, path, replace, time } from "../dom.js";
+import { badge, facts, failure, h, link, listTable, path, replace, time } from "../dom.js";
 import { can } from "../nav.js";
 
 export function webhooksPage() {
@@ -13,10 +13,7 @@ export function webhooksPage() {
     null,
     h("h1", null, "Webhooks"),
     state,
-    h(
-      "table",
-      { class: "list webhooks" },
-      h("thead", null, h("tr", null, ["Webhook", "URL", "Events", "State", "Created"].map((name) => h("th", null, name)))),
+    listTable("webhooks", ["Webhook", "URL", "Events", "State", "Created"],
       body,
     ),
   );
@@ -71,10 +68,7 @@ export function webhookPage([webhookId]) {
         ]),
         h("h2", null, "Deliveries"),
         deliveries.data.length
-          ? h(
-              "table",
-              { class: "list deliveries" },
-              h("thead", null, h("tr", null, ["Delivery", "Event", "Status", "Attempts", "Last answer", "Created", ""].map((name) => h("th", null, name)))),
+          ? listTable("deliveries", ["Delivery", "Event", "Status", "Attempts", "Last answer", "Created", ""],
               h(
                 "tbody",
                 null,
