@@ -30,3 +30,24 @@ export function can(scope) {
   const scopes = signedIn.current?.key.scopes ?? [];
   return scopes.includes("admin") || scopes.includes(scope);
 }
+
+/**
+ * Calls `load` now, then again `ms` after each call ends (five times as long in a hidden tab)
+ * while `again()` holds; the function returned stops it, for a page's `leave`.
+ * @param {number} ms
+ * @param {(left: () => boolean) => Promise<void>} load told whether the page was left meanwhile
+ * @param {() => boolean} [again]
+ */
+export function every(ms, load, again = () => true) {
+  let timer = 0;
+  let left = false;
+  const tick = async () => {
+    await load(() => left);
+    if (!left && again()) timer = window.setTimeout(tick, document.hidden ? ms * 5 : ms);
+  };
+  tick();
+  return () => {
+    left = true;
+    clearTimeout(timer);
+  };
+}

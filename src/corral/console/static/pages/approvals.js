@@ -3,7 +3,7 @@
 
 import { api } from "../api.js";
 import { badge, chips, failure, h, json, link, path, replace, time } from "../dom.js";
-import { can } from "../nav.js";
+import { can, every } from "../nav.js";
 
 const REFRESH_MS = 3000;
 
@@ -29,15 +29,14 @@ export function approvalsPage(_parts, params) {
     state,
     list,
   );
-  let timer = 0;
-  let stopped = false;
   /** @type {Set<string>} */
   const deciding = new Set();
 
-  async function load() {
+  /** @param {() => boolean} stopped */
+  async function load(stopped) {
     try {
       const page = await api("/v1/approvals", { query: { status, limit: 100 } });
-      if (stopped) return;
+      if (stopped()) return;
       replace(state, page.data.length ? "" : status === "pending" ? "Nothing waits for a decision." : `No ${status} approvals.`);
       // A card being decided stays as it is until its answer comes.
       const kept = new Map([...list.querySelectorAll("article[data-id]")].map((card) => [card.getAttribute("data-id"), card]));
@@ -48,9 +47,8 @@ export function approvalsPage(_parts, params) {
         ),
       );
     } catch (error) {
-      if (!stopped) replace(state, failure(error));
+      if (!stopped()) replace(state, failure(error));
     }
-    if (!stopped && status === "pending") timer = window.setTimeout(load, REFRESH_MS);
   }
 
   /** @param {any} approval */
@@ -102,12 +100,6 @@ export function approvalsPage(_parts, params) {
     return article;
   }
 
-  load();
-  return {
-    element,
-    leave() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  // Only the pending ones change by themselves.
+  return { element, leave: every(REFRESH_MS, load, () => status === "pending") };
 }

@@ -7,7 +7,7 @@
 import { api } from "../api.js";
 import { agentName, loadAgentNames } from "../names.js";
 import { badge, between, chips, cost, duration, failure, h, link, listTable, path, replace, shortId, time, tokens } from "../dom.js";
-import { navigate } from "../nav.js";
+import { every, navigate } from "../nav.js";
 
 const STATUSES = ["queued", "running", "waiting", "completed", "failed", "cancelled", "timed_out"];
 const REFRESH_MS = 2000;
@@ -73,13 +73,12 @@ export function runsPage(_parts, params) {
   const form = filterForm(params);
   const element = h("section", null, h("h1", null, "Runs"), form, state, table, pager);
   const firstPage = !params.get("cursor");
-  let timer = 0;
-  let stopped = false;
 
-  async function load() {
+  /** @param {() => boolean} stopped */
+  async function load(stopped) {
     try {
       const [page] = await Promise.all([api("/v1/runs", { query: runQuery(params) }), loadAgentNames()]);
-      if (stopped) return;
+      if (stopped()) return;
       const selected = body.querySelector("tr.selected")?.getAttribute("data-id");
       replace(body, page.data.map(runRow));
       if (selected) body.querySelector(`tr[data-id="${CSS.escape(selected)}"]`)?.classList.add("selected");
@@ -93,19 +92,11 @@ export function runsPage(_parts, params) {
       );
       element.dataset.loaded = "true";
     } catch (error) {
-      if (!stopped) replace(state, failure(error));
+      if (!stopped()) replace(state, failure(error));
     }
-    // Only the newest runs change: an older page stays as it was read.
-    if (firstPage && !stopped) timer = window.setTimeout(load, document.hidden ? REFRESH_MS * 5 : REFRESH_MS);
   }
-  load();
-  return {
-    element,
-    leave() {
-      stopped = true;
-      clearTimeout(timer);
-    },
-  };
+  // Only the newest runs change: an older page stays as it was read.
+  return { element, leave: every(REFRESH_MS, load, () => firstPage) };
 }
 
 /**
