@@ -6,13 +6,19 @@ receives the values it needs as arguments, so tests build `Settings(...)` direct
 
 from __future__ import annotations
 
+import difflib
+import os
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BrokerKind = Literal["auto", "memory", "postgres", "redis"]
+
+CONFIG_FILE = Path("corral.toml")
+"""The configuration file read when it exists in the working directory and none is named."""
 
 
 class Settings(BaseSettings):
@@ -254,6 +260,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     """Log level of the server and workers."""
 
+    log_format: Literal["auto", "text", "json"] = "auto"
+    """`json`: one JSON object a line, for log collectors. `text`: short lines for people, with
+    a line per run that ends. `auto`: text when stderr is a terminal, JSON otherwise."""
+
+    access_log: bool = False
+    """Log every HTTP request (method, path, status)."""
+
     @property
     def effective_heartbeat_s(self) -> float:
         """Heartbeat interval actually used."""
@@ -281,3 +294,45 @@ class Settings(BaseSettings):
         if self.effective_database_url.startswith("postgres"):
             return "postgres"
         return "memory"
+
+
+class ConfigFileError(ValueError):
+    """The configuration file cannot be read, or names a setting that does not exist."""
+
+
+def config_file(named: Path | None = None) -> Path | None:
+    """The configuration file to read: the one named, `CORRAL_CONFIG`, or `./corral.toml`."""
+    if named is not None:
+        return named
+    if os.environ.get("CORRAL_CONFIG"):
+        return Path(os.environ["CORRAL_CONFIG"])
+    return CONFIG_FILE if CONFIG_FILE.is_file() else None
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings a TOML file gives, named as the variables are, lower-case without `CORRAL_`."""
+    try:
+        values = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        message = f"cannot read the configuration file {path}: {error.strerror}"
+        raise ConfigFileError(message) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigFileError(f"the configuration file {path} is not valid TOML: {error}") from None
+    known = Settings.model_fields
+    for name in values:
+        if name not in known:
+            near = difflib.get_close_matches(name.lower().removeprefix("corral_"), known, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ConfigFileError(f"{path}: no setting is called {name}{hint}")
+    return values
+
+
+def load(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings: flags (`overrides`) over `CORRAL_*` variables over the file over defaults."""
+    path = config_file(config)
+    if path is None:
+        return Settings(**overrides)
+    from_file = read_config_file(path)
+    environment = {name.upper() for name in os.environ}
+    kept = {k: v for k, v in from_file.items() if f"CORRAL_{k.upper()}" not in environment}
+    return Settings(**{**kept, **overrides})

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from corral.settings import Settings
 
 __all__ = [
+    "ConfigFile",
     "DataDir",
     "DatabaseUrl",
     "announce_sandbox",
@@ -33,13 +34,30 @@ __all__ = [
     "load_settings",
 ]
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def require_server() -> None:
-    if any(importlib.util.find_spec(name) is None for name in ("fastapi", "sqlalchemy")):
-        console.print("error: the server is not installed: pip install 'corral[server]'")
+    """The server's modules are installed, or one line saying how to install them."""
+    missing = [name for name in _SERVER_MODULES if not _installed(name)]
+    if missing:
+        console.print(
+            f"error: the server is not installed (no {missing[0]} module): "
+            "pip install -e '.[server]' in a checkout, or 'corral[server]' from a wheel",
+            markup=False,
+        )
         raise typer.Exit(2)
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+_SERVER_MODULES = ("fastapi", "sqlalchemy", "uvicorn", "pydantic_settings", "orjson")
+"""Modules of the `server` extra the server commands cannot start without."""
 
 
 DataDir = Annotated[
@@ -48,21 +66,33 @@ DataDir = Annotated[
 DatabaseUrl = Annotated[
     str | None, typer.Option("--database-url", help="Database URL (env: CORRAL_DATABASE_URL)")
 ]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML file of settings, overridden by CORRAL_* variables and flags "
+        "(env: CORRAL_CONFIG; default: ./corral.toml when it exists)",
+        show_default=False,
+    ),
+]
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with command-line flags winning; exits on bad values."""
+def load_settings(config: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from flags, the environment and the configuration file; exits on bad values."""
     require_server()
     from pydantic import ValidationError
 
-    from corral.settings import Settings
+    from corral.settings import ConfigFileError, load
 
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        return load(config, **{k: v for k, v in overrides.items() if v is not None})
+    except ConfigFileError as error:
+        console.print(f"error: {error}", markup=False)
+        raise typer.Exit(2) from None
     except ValidationError as error:
         for problem in error.errors():
             name = "CORRAL_" + "_".join(str(part) for part in problem["loc"]).upper()
-            console.print(f"error: invalid setting {name}: {problem['msg']}")
+            console.print(f"error: invalid setting {name}: {problem['msg']}", markup=False)
         raise typer.Exit(2) from None
 
 

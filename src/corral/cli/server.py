@@ -11,16 +11,7 @@ from typing import Annotated
 
 import typer
 
-from corral.cli.launch import (
-    DatabaseUrl,
-    DataDir,
-    announce_sandbox,
-    configuration_errors,
-    console,
-    describe,
-    freeze_startup_objects,
-    load_settings,
-)
+from corral.cli.launch import ConfigFile, DatabaseUrl, DataDir, console, describe, load_settings
 from corral.cli.worker import run_worker
 from corral.cli.workspaces import workspaces_app
 
@@ -28,61 +19,61 @@ __all__ = ["register"]
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Listen address (env: CORRAL_HOST)")] = None,
-    port: Annotated[int | None, typer.Option(help="Listen port (env: CORRAL_PORT)")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Listen address (env: CORRAL_HOST)", show_default="127.0.0.1")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Listen port (env: CORRAL_PORT)", show_default="7070")
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     worker: Annotated[
         bool | None,
-        typer.Option("--worker/--no-worker", help="Run a worker in this process too"),
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run a worker in this process too (env: CORRAL_EMBEDDED_WORKER)",
+            show_default="--worker",
+        ),
     ] = None,
+    config: ConfigFile = None,
 ) -> None:
-    """Start the API server (with an embedded worker by default)."""
-    import uvicorn
+    """Start the API server (with an embedded worker by default).
 
-    from corral.api.app import create_app
-    from corral.observability.logging import configure
-
+    Nothing starts before the data directory, the database and the port are checked; each
+    failure is one line with its own exit status (see `corral serve` in docs/cli.md).
+    """
     settings = load_settings(
+        config,
         host=host,
         port=port,
         data_dir=data_dir,
         database_url=database_url,
         embedded_worker=worker,
     )
-    configure(settings.log_level)
-    with configuration_errors():
-        app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        log_level=settings.log_level,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        loop="uvloop",
-        http="httptools",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s) + 1,
-    )
-    console.print(
-        f"Corral listening on http://{settings.host}:{settings.port} "
-        f"(database: {describe(settings)})"
-    )
-    if settings.embedded_worker:
-        announce_sandbox(app.state.ctx.sandbox)
-    freeze_startup_objects()
-    uvicorn.Server(config).run()
+    from corral.cli.preflight import failures_exit, listen, prepare
+
+    with failures_exit():  # before the server's modules load: a failure is told at once
+        held = prepare(settings)
+        listener = listen(settings.host, settings.port)
+    try:
+        from corral.cli.serving import serve_api
+
+        serve_api(settings, listener)
+    finally:
+        listener.close()
+        if held is not None:
+            held.close()
 
 
-def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+def migrate(
+    database_url: DatabaseUrl = None, data_dir: DataDir = None, config: ConfigFile = None
+) -> None:
     """Bring the database schema up to date."""
     from corral.process import prepare_data_dir
     from corral.storage import migrate as migrations
     from corral.storage.database import Database
 
-    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    settings = load_settings(config, database_url=database_url, data_dir=data_dir)
     prepare_data_dir(settings)
 
     async def main() -> str | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from corral.cli.launch import (
+    ConfigFile,
     DatabaseUrl,
     DataDir,
     announce_sandbox,
@@ -31,16 +32,24 @@ def run_worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Runs executed at once (env: CORRAL_WORKER_CONCURRENCY)")
     ] = None,
+    config: ConfigFile = None,
 ) -> None:
     """Run a worker that executes queued runs until stopped (SIGTERM hands runs back)."""
+    settings = load_settings(
+        config, database_url=database_url, data_dir=data_dir, worker_concurrency=concurrency
+    )
+    from corral.cli.preflight import failures_exit, prepare
     from corral.observability.logging import configure
 
-    settings = load_settings(
-        database_url=database_url, data_dir=data_dir, worker_concurrency=concurrency
-    )
-    configure(settings.log_level)
+    with failures_exit():
+        held = prepare(settings)
+    configure(settings.log_level, settings.log_format)
     freeze_startup_objects()
-    asyncio.run(_worker_main(settings))
+    try:
+        asyncio.run(_worker_main(settings))
+    finally:
+        if held is not None:
+            held.close()
 
 
 async def _worker_main(settings: Settings) -> None:

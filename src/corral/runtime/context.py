@@ -35,6 +35,7 @@ from corral.domain.redaction import Redactor, StreamRedactor
 from corral.domain.run_spec import RunSpec
 from corral.domain.tool_calls import PendingCall, parse_pending_call
 from corral.observability import metrics
+from corral.observability.logging import log_run_end
 from corral.providers.base import Provider, UsageUpdate
 from corral.providers.catalog import CatalogEntry
 from corral.providers.registry import Endpoint
@@ -351,6 +352,11 @@ class RunContext:
         )
         self.status, self.ended = RunStatus.WAITING, True
 
+    def log_end(self, status: RunStatus) -> None:
+        """The run's end in the process's log: a line on a terminal."""
+        started = self.run.started_at or self.run.created_at
+        log_run_end(self.run.id, status.value, started, self.clock(), self._usage_values())
+
     def _checkpoint(self, seq: int) -> dict[str, Any]:
         self.state.seq = seq
         return self.state.to_json()
@@ -378,6 +384,7 @@ class RunContext:
         self.ended = True
         self.status = status
         metrics.RUNS_ENDED.labels(status.value).inc()
+        self.log_end(status)
         if self.spawned:
             await self.lineage.end_descendants(
                 self.run.id, f"the run {self.run.id} above it ended {status.value}"

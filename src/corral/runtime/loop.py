@@ -68,8 +68,8 @@ async def execute(ctx: RunContext) -> None:
     except asyncio.CancelledError:
         if not ctx.cancel_requested:
             raise
-        logger.info("run cancelled", extra={"action": "run.cancelled", "run_id": run_id})
         ctx.count_cut_short()
+        ctx.log_end(RunStatus.CANCELLED)
         await _keep_usage_if_cancelled(ctx)
     except Unavailable:
         logger.warning(
