@@ -25,6 +25,8 @@ from corral.storage.database import Database
 from tests import migrated
 from tests.events_schema import assert_stored_events_match_the_wire_schema
 
+pytest_plugins = ["tests.machine"]
+
 ADMIN_KEY = "crl_test_admin_key_0123456789abcdefghijklmnopqrstuvwxyz"
 PG_URL = os.environ.get("CORRAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CORRAL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
