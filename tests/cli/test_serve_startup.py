@@ -159,9 +159,7 @@ def test_an_unreachable_postgresql_is_one_line_with_exit_5_and_no_password(tmp_p
     assert "hunter2" not in lines[0]
 
 
-def test_a_second_server_or_worker_on_one_sqlite_data_dir_is_refused_until_the_first_stops(
-    tmp_path,
-):
+def test_a_second_worker_on_one_sqlite_data_dir_is_refused_until_the_first_stops(tmp_path):
     data = str(tmp_path / "data")
     with serving("--port", str(free_port()), "--data-dir", data) as first:
         first.ready()
@@ -169,11 +167,13 @@ def test_a_second_server_or_worker_on_one_sqlite_data_dir_is_refused_until_the_f
 
         server, server_lines = refused("serve", "--port", str(free_port()), "--data-dir", data)
         worker, worker_lines = refused("worker", "--data-dir", data)
+        with serving("--no-worker", "--port", str(free_port()), "--data-dir", data) as api:
+            assert api.ready()["database"].startswith("SQLite")  # an API node beside it is fine
 
     expected = (
-        f"error: another Corral server (pid {pid}) is using the database in {data}: stop it, or "
-        "give this one another --data-dir (a SQLite database serves one process; use PostgreSQL "
-        "for several)"
+        f"error: another Corral process (pid {pid}) runs the worker of the database in {data}: "
+        "stop it, or give this one another --data-dir (on SQLite one process runs the worker; "
+        "use PostgreSQL for several)"
     )
     assert (server, server_lines) == (6, [expected])
     assert (worker, worker_lines) == (6, [expected])
@@ -212,9 +212,7 @@ def test_a_base_install_without_the_server_extra_is_told_how_to_install_it(tmp_p
 def test_the_terminal_banner_tells_where_to_connect_and_a_run_end_is_one_line(tmp_path):
     port = free_port()
     data = tmp_path / "data"
-    with serving(
-        "--port", str(port), "--data-dir", str(data), CORRAL_LOG_FORMAT="text"
-    ) as served:
+    with serving("--port", str(port), "--data-dir", str(data), CORRAL_LOG_FORMAT="text") as served:
         served.wait_for("is ready at")
         export = served.wait_for("export CORRAL_BASE_URL=").strip()
         key_file = data.resolve() / "admin.key"
@@ -269,7 +267,10 @@ def test_a_config_file_is_read_below_the_environment_and_a_wrong_name_is_refused
     typo.write_text("prot = 8080\n")
     status, lines = refused("serve", "--config", str(typo))
 
-    assert (status, lines) == (2, [f"error: {typo}: no setting is called prot (did you mean port?)"])
+    assert (status, lines) == (
+        2,
+        [f"error: {typo}: no setting is called prot (did you mean port?)"],
+    )
 
 
 @pytest.mark.parametrize(("flag", "setting"), [("--host", "host"), ("--port", "port")])

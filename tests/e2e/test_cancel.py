@@ -30,7 +30,7 @@ async def test_a_cancel_reaches_the_worker_executing_the_run_within_one_second(
         response = await client.post(f"/v1/runs/{run['id']}/cancel")
         assert response.status_code == 200, response.text
         assert response.json()["status"] == "cancelled"
-        await worker.wait_for_log("run.cancelled", run_id=run["id"], timeout_s=5)
+        await worker.wait_for_log("run.ended", run_id=run["id"], status="cancelled", timeout_s=5)
         stopped_after_s = time.monotonic() - requested_at
 
         after = await submit(client, "still working")

@@ -159,7 +159,7 @@ async def test_cancelling_the_root_ends_a_tree_three_deep_and_stops_the_leaf_s_w
 
         tree = await eventually(all_cancelled, timeout_s=5, interval_s=0.1)
         tree_ended_after_s = time.monotonic() - requested_at
-        await worker.wait_for_log("run.cancelled", run_id=leaf["id"], timeout_s=5)
+        await worker.wait_for_log("run.ended", run_id=leaf["id"], status="cancelled", timeout_s=5)
         leaf_stopped_after_s = time.monotonic() - requested_at
 
         # The worker's one slot is free again: the leaf no longer holds it.

@@ -95,8 +95,9 @@ def check_data_dir(path: Path) -> None:
 def lock_data_dir(path: Path) -> IO[str]:
     """Hold the data directory's lock for as long as the returned file stays open.
 
-    SQLite mode is one process: a second server on the same database would run every queued
-    run twice. The kernel lets go of the lock when the process ends, however it ends.
+    On SQLite one process runs the worker: two would each take the other's leases for those of
+    a dead predecessor and run the same runs twice. (An API-only `corral serve --no-worker`
+    beside it is fine.) The kernel lets go of the lock when the process ends, however it ends.
     """
     handle = (path / LOCK_FILE).open("a+")
     try:
@@ -106,9 +107,9 @@ def lock_data_dir(path: Path) -> IO[str]:
         holder = handle.read().strip() or "unknown"
         handle.close()
         raise StartupFailure(
-            f"another Corral server (pid {holder}) is using the database in {path.resolve()}: "
-            "stop it, or give this one another --data-dir (a SQLite database serves one "
-            "process; use PostgreSQL for several)",
+            f"another Corral process (pid {holder}) runs the worker of the database in "
+            f"{path.resolve()}: stop it, or give this one another --data-dir (on SQLite one "
+            "process runs the worker; use PostgreSQL for several)",
             ExitStatus.ALREADY_RUNNING,
         ) from None
     handle.seek(0)
@@ -199,14 +200,14 @@ def _reason(error: BaseException) -> str:
     return text[:200]
 
 
-def prepare(settings: Settings) -> IO[str] | None:
-    """Every check of a server's or worker's start; on SQLite, the data directory's lock.
+def prepare(settings: Settings, *, worker: bool) -> IO[str] | None:
+    """Every check of a start; the data directory's lock for a worker on SQLite.
 
     Returns the lock's file, to keep open for as long as the process runs.
     """
     check_data_dir(settings.data_dir)
     held = None
-    if settings.effective_database_url.startswith("sqlite"):
+    if worker and settings.effective_database_url.startswith("sqlite"):
         held = lock_data_dir(settings.data_dir)
     try:
         check_database(settings)

@@ -53,7 +53,7 @@ def serve(
     from corral.cli.preflight import failures_exit, listen, prepare
 
     with failures_exit():  # before the server's modules load: a failure is told at once
-        held = prepare(settings)
+        held = prepare(settings, worker=settings.embedded_worker)
         listener = listen(settings.host, settings.port)
     try:
         from corral.cli.serving import serve_api

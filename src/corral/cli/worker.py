@@ -42,7 +42,7 @@ def run_worker(
     from corral.observability.logging import configure
 
     with failures_exit():
-        held = prepare(settings)
+        held = prepare(settings, worker=True)
     configure(settings.log_level, settings.log_format)
     freeze_startup_objects()
     try:
