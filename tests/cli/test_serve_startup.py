@@ -209,10 +209,11 @@ def test_a_base_install_without_the_server_extra_is_told_how_to_install_it(tmp_p
     ]
 
 
-def test_the_terminal_banner_tells_where_to_connect_and_a_run_end_is_one_line(tmp_path):
+def test_on_a_terminal_a_banner_says_where_to_connect_and_runs_and_requests_are_lines(tmp_path):
     port = free_port()
     data = tmp_path / "data"
-    with serving("--port", str(port), "--data-dir", str(data), CORRAL_LOG_FORMAT="text") as served:
+    text = {"CORRAL_LOG_FORMAT": "text", "CORRAL_ACCESS_LOG": "true"}
+    with serving("--port", str(port), "--data-dir", str(data), **text) as served:
         served.wait_for("is ready at")
         export = served.wait_for("export CORRAL_BASE_URL=").strip()
         key_file = data.resolve() / "admin.key"
@@ -234,7 +235,9 @@ def test_the_terminal_banner_tells_where_to_connect_and_a_run_end_is_one_line(tm
             run = client.post("/v1/runs", json=body)
             assert run.status_code == 202, run.text
             line = served.wait_for(f"run {run.json()['id']} ")
+            request = served.wait_for("POST /v1/runs ")
 
+    assert request.split(" ", 1)[1].startswith("POST /v1/runs 202 (127.0.0.1:")
     assert " completed in " in line
     assert "12 in / 3 out tokens" in line
     assert "{" not in line and "\x1b" not in line  # a sentence, not JSON nor escape codes
