@@ -1,4 +1,4 @@
-"""On a machine without PostgreSQL or Redis, their tests skip and the summary says how to run them."""
+"""Without PostgreSQL or Redis here, their tests skip and the summary says how to run them."""
 
 from __future__ import annotations
 
