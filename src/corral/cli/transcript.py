@@ -1,11 +1,15 @@
 """A run's events drawn as they arrive: text inline, tool calls as panels, a spinner between.
 
 `Transcript` is what `corral run` shows; `event_line` is the one-line form `corral runs events`
-prints. Both ignore event types they do not know, as clients must.
+prints. Both ignore event types they do not know, as clients must. A command's output streamed
+while it runs is printed dimmed under its call's panel, with the characters that could hide or
+disguise text (terminal escapes, bidi overrides) shown as escapes: the agent chose the command.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -29,6 +33,7 @@ from corral.types.events import (
     SubagentStarted,
     ThinkingDelta,
     ToolCompleted,
+    ToolOutputDelta,
     ToolStarted,
 )
 from corral.types.runs import RunStatus
@@ -43,6 +48,29 @@ SUBAGENT_ANSWER_CHARS = 200
 """Longest subagent output or error shown after its status."""
 
 _BASE_FIELDS = {"seq", "type", "run_id", "created_at"}
+
+COMMAND_TOOLS = frozenset({"bash", "git"})
+"""Builtin tools whose result ends with how the command ended: `[exit code 1]`, `[killed: …]`."""
+_COMMAND_ENDING = re.compile(r"\[(exit code -?\d+|killed[^\]\n]*)\]\Z")
+
+_HIDING = frozenset({"Cc", "Cf", "Co", "Cs", "Zl", "Zp"})
+"""Unicode categories that render as nothing or move what follows (as `compact_json` escapes)."""
+_KEPT = frozenset("\n\t")
+"""Of those, the ones output keeps: its lines and indentation."""
+
+
+def shown_output(text: str) -> str:
+    r"""Command output as the transcript prints it, unable to drive or disguise the terminal.
+
+    Every hiding character but newlines and tabs is written as an escape (`\u001b`).
+    """
+    text = text.replace("\r\n", "\n")
+    return "".join(
+        f"\\u{ord(char):04x}"
+        if char not in _KEPT and unicodedata.category(char) in _HIDING
+        else char
+        for char in text
+    )
 
 
 def _panel(title: str, body: str, style: str, note: str | None = None) -> Panel:
@@ -66,12 +94,15 @@ class Transcript:
         """Tool names of the calls held for approval, by call id."""
         self._children: dict[str, str] = {}
         """Tool names of the calls that started subagents, by child run id."""
+        self._streamed: dict[str, str] = {}
+        """The output streamed so far of the calls still running, by call id."""
         self._draw: dict[str, Callable[[Any], None]] = {
             "run.started": self._started,
             "thinking.delta": self._thinking,
             "message.delta": self._delta,
             "message.completed": self._completed,
             "tool.started": self._tool_started,
+            "tool.output_delta": self._tool_output,
             "tool.completed": self._tool_completed,
             "client_tool.call": self._client_call,
             "client_tool.result": self._client_result,
@@ -151,10 +182,20 @@ class Transcript:
         self._print(_panel(f"tool {event.name}", compact_json(event.input), "cyan"))
         self._spin(f"running {event.name}")
 
+    def _tool_output(self, event: ToolOutputDelta) -> None:
+        self._streamed[event.call_id] = self._streamed.get(event.call_id, "") + event.text
+        self._write(shown_output(event.text), "output", style="dim")
+        if event.text.endswith("\n"):
+            self._open_line = None  # the line is finished already
+
     def _tool_completed(self, event: ToolCompleted) -> None:
         body = event.output if event.ok else event.error
-        style = "green" if event.ok else "red"
-        self._print(_panel(f"{event.name} {'✓' if event.ok else '✗'}", body or "", style))
+        streamed = self._streamed.pop(event.call_id, "").rstrip("\n")
+        if streamed and body and body.startswith(streamed):
+            body = body[len(streamed) :].lstrip("\n")  # what was not shown: how it ended
+        failed = tool_failed(event)
+        style = "red" if failed else "green"
+        self._print(_panel(f"{event.name} {'✗' if failed else '✓'}", body or "", style))
         self._spin("working")
 
     def _client_call(self, event: ClientToolCall) -> None:
@@ -196,6 +237,20 @@ class Transcript:
     def _subagent_completed(self, event: SubagentCompleted) -> None:
         self._print(subagent_ended(event, self._children.get(event.child_run_id)))
         self._spin("working")
+
+
+def tool_failed(event: ToolCompleted) -> bool:
+    """Whether the call failed: an error, or a command that exited non-zero or was killed.
+
+    A command's result is `ok` whenever it ran, for the model reads how it ended; a person
+    watching wants a failure to look like one.
+    """
+    if not event.ok:
+        return True
+    if event.name not in COMMAND_TOOLS or not event.output:
+        return False
+    ending = _COMMAND_ENDING.search(event.output)
+    return ending is not None and ending.group(1) != "exit code 0"
 
 
 def subagent_ended(event: SubagentCompleted, name: str | None) -> Text:

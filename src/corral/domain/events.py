@@ -38,6 +38,7 @@ __all__ = [
     "ThinkingDelta",
     "ToolCompleted",
     "ToolInterrupted",
+    "ToolOutputDelta",
     "ToolStarted",
     "Usage",
 ]
@@ -207,6 +208,15 @@ class ToolStarted(EventPayload):
     call_id: str
     name: str
     input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutputDelta(EventPayload):
+    """A piece of a running command's output (stdout and stderr as it wrote them)."""
+
+    type: ClassVar[str] = "tool.output_delta"
+    call_id: str
+    text: str
 
 
 @dataclass(frozen=True, slots=True)

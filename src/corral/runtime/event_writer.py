@@ -1,12 +1,13 @@
 """How an executing run writes its events: batched, and never ahead of the checkpoint they imply.
 
 Two kinds of events leave a run. *Streamed* events (`run.started`, text and thinking deltas,
-`tool.started`) change nothing a resumed run relies on, so a short-lived flusher writes them in
-batches: one emitted while the writer is idle is written at once (the first token of a turn
-reaches subscribers without waiting), and those emitted while a write is under way, or within
-`FLUSH_DELAY_S` of the last one, wait for the next batch. Consecutive deltas of one kind waiting
-in a batch become one event whose text is theirs joined, so a fast stream costs a few
-transactions and a few events, not one per token.
+`tool.started`, a running command's output) change nothing a resumed run relies on, so a
+short-lived flusher writes them in batches: one emitted while the writer is idle is written at
+once (the first token of a turn reaches subscribers without waiting), and those emitted while a
+write is under way, or within `FLUSH_DELAY_S` of the last one, wait for the next batch.
+Consecutive text or thinking deltas waiting in a batch become one event whose text is theirs
+joined, so a fast stream costs a few transactions and a few events, not one per token (a
+command's output is coalesced where it is read, `tools.streaming`).
 *Checkpointed* events (a finished turn's `message.completed` and `usage`, tool results, client
 tool calls) record progress that the run's checkpoint records too; they are held back and written
 only in the same transaction as that checkpoint (`commit` with values) or the terminal event. A

@@ -21,6 +21,7 @@ from corral.runtime import approvals, subagents
 from corral.runtime.context import LeaseLost, RunContext
 from corral.runtime.model_turn import model_turn
 from corral.runtime.resume import logged_turn
+from corral.runtime.tooling import CallOutput
 from corral.storage import sessions as session_store
 from corral.storage import tool_calls as tool_call_store
 from corral.tools.base import bound_output
@@ -282,7 +283,9 @@ async def _run_server_tool(ctx: RunContext, call: PendingCall) -> None:
             # Logged before it runs: a worker that takes the run over after a crash must know
             # the call may have taken effect.
             await ctx.events.flush()
-        outcome = await ctx.tooling.call(tool, call.input)
+        shown = CallOutput(call.call_id, ctx.emit, ctx.redactor)
+        outcome = await ctx.tooling.call(tool, call.input, on_output=shown.show)
+        shown.close()
         # Redacted before the model sees it: a secret a tool printed goes no further.
         redact = ctx.redactor.text
         output = bound_output(redact(outcome.output or "")) if outcome.ok else None

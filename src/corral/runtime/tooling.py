@@ -12,7 +12,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from corral.domain.events import EventPayload, McpUnavailable, ToolCompleted, ToolStarted
+from corral.domain.events import (
+    EventPayload,
+    McpUnavailable,
+    ToolCompleted,
+    ToolOutputDelta,
+    ToolStarted,
+)
+from corral.domain.redaction import Redactor, StreamRedactor
 from corral.domain.run_spec import RunEnvironment, RunSpec
 from corral.errors import RunFailure
 from corral.runtime.workspace import RunWorkspace, load_state, save_state
@@ -72,6 +79,31 @@ def environment_spec(
         network=egress,
         variables=dict(environment.variables),
     )
+
+
+class CallOutput:
+    """A tool call's output as it runs, written as `tool.output_delta` events.
+
+    Redacted as a stream: a secret split between two pieces is still replaced, the start of one
+    held back until the next piece (or `close`) shows whether it is one.
+    """
+
+    def __init__(self, call_id: str, emit: Emit, redactor: Redactor) -> None:
+        self._call_id = call_id
+        self._emit = emit
+        self._stream = StreamRedactor(redactor) if redactor else None
+
+    def show(self, text: str) -> None:
+        """Write the next piece."""
+        if self._stream is not None:
+            text = self._stream.feed(text)
+        if text:
+            self._emit(ToolOutputDelta(call_id=self._call_id, text=text))
+
+    def close(self) -> None:
+        """The call has ended: write what redaction held back."""
+        if self._stream is not None and (held := self._stream.flush()):
+            self._emit(ToolOutputDelta(call_id=self._call_id, text=held))
 
 
 class RunTooling:
@@ -222,8 +254,14 @@ class RunTooling:
         """The files this run created or changed in its workspace (none if it never opened it)."""
         return await self.workspace.outputs()
 
-    async def call(self, tool: Tool, arguments: dict[str, Any]) -> ToolOutcome:
-        """Execute a server-side tool call.
+    async def call(
+        self,
+        tool: Tool,
+        arguments: dict[str, Any],
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolOutcome:
+        """Execute a server-side tool call; `on_output` is shown its output as it runs.
 
         Then the events of MCP servers reconnected (or given up) meanwhile are written: from
         here, between the call's own events, never in the middle of a model turn.
@@ -233,6 +271,7 @@ class RunTooling:
             workspace_id=self.workspace_id,
             workspace=self.workspace if tool.needs_files else None,
             egress=self.egress,
+            on_output=on_output,
         )
         outcome = await tool.run(arguments, context)
         if self._mcp is not None:

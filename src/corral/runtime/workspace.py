@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from corral.errors import EnvironmentFailed
 from corral.sandbox import disk
-from corral.sandbox.channel import Answer
+from corral.sandbox.channel import Answer, Progress
 from corral.sandbox.environment import Environment, EnvironmentLost, EnvironmentSpec
 from corral.sandbox.environment import EnvironmentUnavailable as Unstartable
 from corral.sandbox.pool import Environments
@@ -84,6 +84,7 @@ class RunWorkspace:
         timeout_s: float,
         payload: bytes = b"",
         max_payload: int = 0,
+        progress: Progress | None = None,
     ) -> Answer:
         """One request to the tool server, after the run's baseline is taken.
 
@@ -94,7 +95,12 @@ class RunWorkspace:
         memory_kills = environment.oom_kills()
         try:
             answer = await environment.call(
-                op, fields, timeout_s=timeout_s, payload=payload, max_payload=max_payload
+                op,
+                fields,
+                timeout_s=timeout_s,
+                payload=payload,
+                max_payload=max_payload,
+                progress=progress,
             )
         except EnvironmentLost:
             await self._environments.release(environment, keep_warm=False)

@@ -2,7 +2,9 @@
 
 Answers come from a process the agent can control, so each is checked before use: its frame
 must fit the bounds the request allows, its head must be a JSON object answering that request.
-Anything else is a `ChannelBroken`, after which the environment is not used again.
+So are the progress frames a request may ask for (the output of a running command): only then,
+each with bytes, all together within the request's budget. Anything else is a `ChannelBroken`,
+after which the environment is not used again.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +20,24 @@ import orjson
 
 from corral.sandbox.inside import protocol
 
-__all__ = ["MAX_ANSWER_HEAD_BYTES", "Answer", "Channel", "ChannelBroken"]
+__all__ = ["MAX_ANSWER_HEAD_BYTES", "Answer", "Channel", "ChannelBroken", "Progress"]
 
 MAX_ANSWER_HEAD_BYTES = 4 << 20
 """Largest answer head accepted: outputs are bounded far below this inside."""
+_MAX_PROGRESS_HEAD_BYTES = 64
+"""Largest head of a progress frame, which says no more than `{"id":N,"progress":true}`."""
 
 
 class ChannelBroken(Exception):
     """The environment closed its channel or answered out of protocol."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Progress:
+    """Where a request's progress frames go, and how many bytes they may carry in all."""
+
+    receive: Callable[[bytes], None]
+    max_bytes: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,8 +95,9 @@ class Channel:
         payload: bytes = b"",
         max_payload: int = 0,
         fds: Sequence[int] = (),
+        progress: Progress | None = None,
     ) -> Answer:
-        """Send one request and read its answer.
+        """Send one request and read its answer (and, given `progress`, its progress frames).
 
         Raises:
             ChannelBroken: the channel closed, or the answer broke the protocol.
@@ -100,23 +113,36 @@ class Channel:
             try:
                 self._writer.write(protocol.request(head, payload))
                 await self._writer.drain()
-                return await self._answer(request_id, max_payload)
+                return await self._answer(request_id, max_payload, progress)
             except (OSError, asyncio.IncompleteReadError) as error:
                 raise ChannelBroken(f"the channel closed ({type(error).__name__})") from None
 
-    async def _answer(self, request_id: int, max_payload: int) -> Answer:
-        header = await self._reader.readexactly(protocol.HEADER_BYTES)
-        head_bytes, payload_bytes = protocol.lengths(header)
-        if head_bytes > MAX_ANSWER_HEAD_BYTES or payload_bytes > max_payload:
+    async def _answer(self, request_id: int, max_payload: int, progress: Progress | None) -> Answer:
+        left = progress.max_bytes if progress is not None else 0
+        while True:
+            header = await self._reader.readexactly(protocol.HEADER_BYTES)
+            head_bytes, payload_bytes = protocol.lengths(header)
+            if head_bytes > MAX_ANSWER_HEAD_BYTES or payload_bytes > max(max_payload, left):
+                size = head_bytes + payload_bytes
+                raise ChannelBroken(f"an answer of {size} bytes is out of bounds")
+            raw = await self._reader.readexactly(head_bytes)
+            payload = await self._reader.readexactly(payload_bytes) if payload_bytes else b""
+            try:
+                head = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise ChannelBroken("an answer is not JSON") from None
+            if not isinstance(head, dict) or head.get("id") != request_id:
+                raise ChannelBroken("an answer does not match its request")
+            if head.get("progress") is not True:
+                break
+            # Each frame carries bytes, so the budget bounds their number too.
+            small = head_bytes <= _MAX_PROGRESS_HEAD_BYTES
+            if progress is None or not small or not 0 < payload_bytes <= left:
+                raise ChannelBroken("a progress frame is out of bounds")
+            left -= payload_bytes
+            progress.receive(payload)
+        if payload_bytes > max_payload:
             raise ChannelBroken(f"an answer of {head_bytes + payload_bytes} bytes is out of bounds")
-        raw = await self._reader.readexactly(head_bytes)
-        payload = await self._reader.readexactly(payload_bytes) if payload_bytes else b""
-        try:
-            head = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise ChannelBroken("an answer is not JSON") from None
-        if not isinstance(head, dict) or head.get("id") != request_id:
-            raise ChannelBroken("an answer does not match its request")
         ok = head.pop("ok", None) is True
         error = head.pop("error", None)
         head.pop("id", None)

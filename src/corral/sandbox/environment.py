@@ -23,7 +23,7 @@ from typing import Any
 
 from corral.sandbox import cgroups, disk, launch, pipes, seccomp
 from corral.sandbox.boot import BOOTSTRAP, bundle
-from corral.sandbox.channel import Answer, Channel, ChannelBroken
+from corral.sandbox.channel import Answer, Channel, ChannelBroken, Progress
 from corral.sandbox.host import Host
 from corral.sandbox.network import EnvironmentNetwork, NetworkUnavailable
 from corral.sandbox.spec import (
@@ -303,6 +303,7 @@ class Environment:
         payload: bytes = b"",
         max_payload: int = 0,
         fds: tuple[int, ...] = (),
+        progress: Progress | None = None,
     ) -> Answer:
         """One request to the tool server, answered within `timeout_s` plus a grace.
 
@@ -312,7 +313,9 @@ class Environment:
         channel = self._channel
         if channel is None or not self.alive:
             raise EnvironmentLost("the environment is not running")
-        request = channel.request(op, fields, payload=payload, max_payload=max_payload, fds=fds)
+        request = channel.request(
+            op, fields, payload=payload, max_payload=max_payload, fds=fds, progress=progress
+        )
         try:
             return await asyncio.wait_for(request, timeout_s + CALL_GRACE_S)
         except TimeoutError:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from corral.sandbox.channel import Answer
+from corral.sandbox.channel import Answer, Progress
 from corral.sandbox.egress import EgressPolicy
 
 MAX_OUTPUT_CHARS = 50_000
@@ -47,6 +48,7 @@ class Workspace(Protocol):
         timeout_s: float,
         payload: bytes = b"",
         max_payload: int = 0,
+        progress: Progress | None = None,
     ) -> Answer:
         """Send one request; raises `EnvironmentLost` when the environment failed."""
         ...
@@ -64,6 +66,9 @@ class ToolContext:
     egress: EgressPolicy = field(default_factory=EgressPolicy)
     """Where requests the server makes for the run (`web_fetch`) may go: the run's networking
     and the operator's private hosts. The default reaches public addresses only."""
+    on_output: Callable[[str], None] | None = None
+    """Where a running command's output goes, piece by piece as it comes (`bash` streams it
+    there); None when nobody watches the call."""
 
 
 class ToolFailure(Exception):

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from typing_extensions import TypeAliasType
 
 from corral.types.common import WireModel
 from corral.types.runs import RunError, RunStatus
@@ -62,6 +63,19 @@ class ToolStarted(BaseEvent):
     call_id: str
     name: str
     input: dict[str, Any]
+
+
+class ToolOutputDelta(BaseEvent):
+    """A piece of the output of a `bash` call as it runs.
+
+    Standard output and error as the command wrote them, interleaved. The pieces of a call are
+    coalesced and bounded in rate, size and total (see the events documentation); their text
+    joined is the start of the output, and the whole result is in `tool.completed`.
+    """
+
+    type: Literal["tool.output_delta"] = "tool.output_delta"
+    call_id: str
+    text: str
 
 
 class ToolCompleted(BaseEvent):
@@ -280,12 +294,13 @@ class RunTimedOut(BaseEvent):
     error: RunError
 
 
-Event = Annotated[
+_AnyEvent = Annotated[
     RunStarted
     | MessageDelta
     | ThinkingDelta
     | MessageCompleted
     | ToolStarted
+    | ToolOutputDelta
     | ToolCompleted
     | ToolInterrupted
     | ClientToolCall
@@ -306,5 +321,17 @@ Event = Annotated[
     | RunTimedOut,
     Field(discriminator="type"),
 ]
+Event = TypeAliasType("Event", _AnyEvent)
+"""Any event of a run's log, told apart by `type`; named so the OpenAPI document names it too."""
+
+
+class EventPage(WireModel):
+    """A slice of a run's event log."""
+
+    data: list[Event]
+    """Events with `seq` greater than `after`, in order."""
+    has_more: bool = False
+    """True when more events follow the last one returned."""
+
 
 TERMINAL_EVENT_TYPES = frozenset({"run.completed", "run.failed", "run.cancelled", "run.timed_out"})

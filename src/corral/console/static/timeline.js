@@ -4,7 +4,8 @@
  * thinking, a card per tool call, approvals to decide, subagents to open.
  *
  * Events arrive in bursts (a replay sends thousands at once), so they are queued and drawn once
- * per animation frame; streamed text grows one text node instead of re-rendering anything.
+ * per animation frame; streamed text, and a running command's output in its card, each grow one
+ * text node instead of re-rendering anything.
  */
 
 import { api, follow } from "./api.js";
@@ -26,6 +27,8 @@ const TERMINAL = new Set(["run.completed", "run.failed", "run.cancelled", "run.t
  * @property {HTMLElement} state
  * @property {HTMLElement} body
  * @property {string} started
+ * @property {HTMLElement | null} live the output streamed while the call runs, until its result
+ * @property {Text | null} output the text node of `live`, grown by each piece
  */
 
 export class Timeline {
@@ -118,6 +121,8 @@ export class Timeline {
         return;
       case "tool.started":
         return this.card(event, "tool", "running");
+      case "tool.output_delta":
+        return this.appendOutput(event.call_id, event.text);
       case "tool.completed":
         return this.complete(event.call_id, event, event.ok, event.ok ? event.output : event.error);
       case "tool.interrupted":
@@ -233,9 +238,26 @@ export class Timeline {
       body,
     );
     this.list.append(element);
-    const card = { element, state: stateLabel, body, started: event.created_at };
+    /** @type {Card} */
+    const card = { element, state: stateLabel, body, started: event.created_at, live: null, output: null };
     this.cards.set(event.call_id, card);
     return card;
+  }
+
+  /**
+   * A piece of a running call's output: one text node in its card grows, as message text does.
+   * @param {string} callId
+   * @param {string} text
+   */
+  appendOutput(callId, text) {
+    const card = this.cards.get(callId);
+    if (!card) return;
+    if (!card.output) {
+      card.output = document.createTextNode("");
+      card.live = h("details", { class: "output live", open: true }, h("summary", null, "Output"), h("pre", null, card.output));
+      card.body.append(card.live);
+    }
+    card.output.appendData(text);
   }
 
   /**
@@ -246,6 +268,9 @@ export class Timeline {
    */
   complete(callId, event, ok, output) {
     const card = this.cards.get(callId) ?? this.card({ ...event, input: {} }, "tool", "");
+    card.live?.remove(); // the result holds the whole output
+    card.live = null;
+    card.output = null;
     card.element.dataset.state = ok ? "ok" : "failed";
     replace(
       card.state,

@@ -4,6 +4,9 @@ A frame is two 4-byte big-endian lengths, a head and a payload (raw bytes: file 
 worker's heads are `marshal`ed dicts, which load without parsing code; the tool server answers
 with JSON heads, because the worker must parse what comes out of an environment as hostile data.
 Both sides use the same interpreter, so the marshal format always matches.
+
+A request may be answered by progress frames before its answer: heads `{"id", "progress": true}`
+whose payload is the next bytes of what it produces (a command's output, while it runs).
 """
 
 from __future__ import annotations

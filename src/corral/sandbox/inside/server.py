@@ -15,7 +15,7 @@ from corral.sandbox.inside import files, search, transfer
 from corral.sandbox.inside.errors import Failure
 from corral.sandbox.inside.groups import Groups
 from corral.sandbox.inside.jobs import Jobs
-from corral.sandbox.inside.processes import run, spawn
+from corral.sandbox.inside.processes import Relay, run, spawn
 from corral.sandbox.inside.protocol import answer, read_request
 from corral.sandbox.inside.reactor import Child, Reactor
 from corral.sandbox.inside.spares import Spares
@@ -31,9 +31,11 @@ _MARKS = {"pending": "[ ]", "in_progress": "[~]", "completed": "[x]"}
 class Server:
     """Everything the tool server holds: the workspace, its processes, its state."""
 
-    def __init__(self, config: dict[str, Any], fds: int) -> None:
+    def __init__(self, config: dict[str, Any], fds: int, channel: int) -> None:
         self.reactor = Reactor()
         self.fds = fds
+        self.channel = channel
+        """Where answers go, and the frames a request asks for before its answer."""
         self.workspace = files.Workspace(config["workspace"])
         self.state_dir = str(config["state"])
         self.env: dict[str, str] = dict(config["env"])
@@ -141,6 +143,21 @@ class Server:
             cwd=self.workspace.root,
             timeout_s=float(request["timeout_s"]),
             max_chars=int(request.get("max_chars") or self.max_chars),
+            relay=self._relay(request),
+        )
+
+    def _relay(self, request: dict[str, Any]) -> Relay | None:
+        """A relay of the command's output as progress frames, if `stream` (its bounds) asks."""
+        bounds = request.get("stream")
+        if not bounds:
+            return None
+        channel, head = self.channel, {"id": request.get("id"), "progress": True}
+        return Relay(
+            lambda data: answer(channel, head, data),
+            limit=int(bounds["bytes"]),
+            frame=int(bounds["frame_bytes"]),
+            every_s=float(bounds["every_s"]),
+            started=time.monotonic(),
         )
 
     def job_start(self, request: dict[str, Any], payload: bytes) -> dict[str, Any]:
@@ -258,7 +275,7 @@ def _text(output: str) -> dict[str, Any]:
 def serve(channel: int, fds: int) -> None:
     """Answer requests on `channel` until it closes; descriptors arrive on `fds`."""
     hello, _ = read_request(channel)
-    server = Server(hello["config"], fds)
+    server = Server(hello["config"], fds, channel)
     for name in ("workspace", "state"):
         os.makedirs(hello["config"][name], exist_ok=True)
     gc.freeze()  # what startup made stays put, so forks of the server share its pages

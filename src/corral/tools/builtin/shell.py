@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
 from corral.sandbox.channel import Answer
 from corral.tools.base import ToolContext, ToolFailure
 from corral.tools.builtin._tool import Arguments, BuiltinTool, workspace_of
+from corral.tools.streaming import OutputStream, progress_to, relay_request
 
 DEFAULT_TIMEOUT_S = 120.0
 MAX_TIMEOUT_S = 1_800.0
@@ -33,11 +34,27 @@ def report(answer: Answer, timeout_s: float) -> str:
     return f"{output}\n{ending}" if output else ending
 
 
-async def run_command(context: ToolContext, command: str, timeout_s: float) -> str:
-    """Run `command` with bash in the environment and report how it went."""
+async def run_command(
+    context: ToolContext, command: str, timeout_s: float, *, stream: bool = False
+) -> str:
+    """Run `command` with bash in the environment and report how it went.
+
+    With `stream`, its output is also shown as it comes, to whoever watches the call.
+    """
+    fields: dict[str, Any] = {"command": command, "timeout_s": timeout_s}
+    show = context.on_output if stream else None
+    if show is None:
+        answer = await workspace_of(context).call("bash", fields, timeout_s=timeout_s)
+        return report(answer, timeout_s)
+    output = OutputStream()
     answer = await workspace_of(context).call(
-        "bash", {"command": command, "timeout_s": timeout_s}, timeout_s=timeout_s
+        "bash",
+        {**fields, "stream": relay_request()},
+        timeout_s=timeout_s,
+        progress=progress_to(output, show),
     )
+    if last := output.finish():
+        show(last)
     return report(answer, timeout_s)
 
 
@@ -71,7 +88,7 @@ class Bash(BuiltinTool[BashArgs]):
             if not answer.ok:
                 raise ToolFailure(answer.error or "the job could not start")
             return f"started background job {answer.text('job')}"
-        return await run_command(context, args.command, args.timeout_s)
+        return await run_command(context, args.command, args.timeout_s, stream=True)
 
 
 class JobArgs(Arguments):
