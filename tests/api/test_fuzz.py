@@ -1,9 +1,10 @@
 """Fuzzing of our own OpenAPI document, and a property test of the metadata rules.
 
-Whatever a client sends, valid or not, the answer is never a 5xx, and every 4xx is the error body
-of PROTOCOL.md. The fuzzer runs once, on PostgreSQL: it is the stricter backend (it refuses NUL
-characters and 32-bit overflows that SQLite stores), and `test_bad_input.py` pins the same
-rejections on both databases.
+Whatever a client sends, valid or not, the answer is never a 5xx, every 4xx is the error body
+of PROTOCOL.md, and the document promised it: the answer's status and media type are among the
+operation's, and a method the path does not answer gets 405 with `Allow`. The fuzzer runs once,
+on PostgreSQL: it is the stricter backend (it refuses NUL characters and 32-bit overflows that
+SQLite stores), and `test_bad_input.py` pins the same rejections on both databases.
 """
 
 from __future__ import annotations
@@ -23,7 +24,12 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    status_code_conformance,
+    unsupported_method,
+)
 from schemathesis.python import asgi
 
 from corral.api.app import create_app
@@ -143,7 +149,16 @@ def test_no_request_makes_the_server_fail_and_every_rejection_is_a_protocol_erro
 
     response = case.call(app=fuzzed_app, headers=AUTH)
 
-    case.validate_response(response, checks=[not_a_server_error, protocol_error_body])
+    case.validate_response(
+        response,
+        checks=[
+            not_a_server_error,
+            protocol_error_body,
+            status_code_conformance,
+            content_type_conformance,
+            unsupported_method,
+        ],
+    )
 
 
 @pytest.mark.postgres

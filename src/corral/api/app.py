@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from corral import compat, console
 from corral._version import __version__
-from corral.api import errors, openapi, scopes
+from corral.api import docs_pages, errors, openapi, scopes
 from corral.api.middleware import RequestMiddleware
 from corral.api.routes import (
     agents,
@@ -59,6 +59,9 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
         version=__version__,
         description="Durable, observable LLM agent runs behind one HTTP API.",
         lifespan=lifespan,
+        # `docs_pages` serves /docs and /redoc from the server itself, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = context
     app.state.key_cache = key_cache = KeyCache(settings.key_cache_s)
@@ -86,6 +89,7 @@ def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> Fast
             )
         ),
         *compat.routers(),
+        docs_pages.router,
         console.router,  # last: its pages answer only where nothing else does
     ]
     for router in routers:

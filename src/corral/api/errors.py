@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
 
 from corral.api.responses import JSONBody
 from corral.errors import InvalidRequest, ServiceError
@@ -107,6 +109,28 @@ def validation_error(errors: list[dict[str, Any]], body: Any) -> InvalidRequest:
     )
 
 
+def _routes(app: FastAPI) -> Iterator[BaseRoute]:
+    """The app's own routes and those of the routers `create_app` included (without a prefix)."""
+    yield from app.router.routes
+    for router in getattr(app.state, "routers", ()):
+        yield from router.routes
+
+
+def allowed_methods(request: Request) -> str | None:
+    """The `Allow` of a 405: every method some route answers at the request's path.
+
+    Starlette names only the methods of the first route matching the path, while a path's
+    methods are often spread over several routes (`GET` and `DELETE /v1/runs/{run_id}`).
+    """
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for route in _routes(request.app):
+        route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if route_methods and pattern is not None and pattern.match(path):
+            methods.update(route_methods)
+    return ", ".join(sorted(methods)) if methods else None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on `app`."""
 
@@ -124,6 +148,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONBody:
+        headers = dict(exc.headers or {})
         if exc.status_code == 404:
             error = ServiceError(f"no route {request.url.path}", code=ErrorCode.NOT_FOUND)
         elif exc.status_code == 405:
@@ -131,8 +156,12 @@ def install(app: FastAPI) -> None:
                 f"{request.method} is not allowed on {request.url.path}",
                 code=ErrorCode.METHOD_NOT_ALLOWED,
             )
+            allow = allowed_methods(request)
+            if allow is not None:
+                headers["Allow"] = allow
         else:
             error = InvalidRequest(str(exc.detail), field="/")
         response = error_response(error, request)
         response.status_code = exc.status_code
+        response.headers.update(headers)
         return response

@@ -81,7 +81,6 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("GET", "/metrics"): PUBLIC,
         ("GET", "/openapi.json"): PUBLIC,
         ("GET", "/docs"): PUBLIC,
-        ("GET", "/docs/oauth2-redirect"): PUBLIC,
         ("GET", "/redoc"): PUBLIC,
         ("GET", "/v1/models"): ANY_KEY,
         ("GET", "/v1/whoami"): ANY_KEY,

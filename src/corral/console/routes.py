@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-__all__ = ["ASSETS_PATH", "PAGE_PATHS", "SECTIONS", "router"]
+__all__ = ["ASSETS_PATH", "PAGE_PATHS", "SECTIONS", "HeaderedFiles", "router"]
 
 STATIC = Path(__file__).parent / "static"
 ASSETS_PATH = "/assets"
@@ -45,8 +46,12 @@ SECURITY_HEADERS = {
 }
 
 
-class _Assets(StaticFiles):
-    """The console's files, with its security headers."""
+class HeaderedFiles(StaticFiles):
+    """Static files served with the security headers of the pages that load them."""
+
+    def __init__(self, headers: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._headers = headers
 
     def file_response(
         self,
@@ -55,13 +60,14 @@ class _Assets(StaticFiles):
         scope: Scope,
         status_code: int = 200,
     ) -> Response:
+        """The file, with the headers."""
         response = super().file_response(full_path, stat_result, scope, status_code)
-        response.headers.update(SECURITY_HEADERS)
+        response.headers.update(self._headers)
         return response
 
 
 router = APIRouter(include_in_schema=False)
-router.mount(ASSETS_PATH, _Assets(directory=STATIC), name="console-assets")
+router.mount(ASSETS_PATH, HeaderedFiles(SECURITY_HEADERS, directory=STATIC), name="console-assets")
 
 
 def _page_html() -> str:

@@ -42,13 +42,15 @@ the workspace's vault, `{"anthropic": "${secret:NAME}"}`)."""
 class WireModel(BaseModel):
     """Base of every response object: field docstrings become OpenAPI descriptions."""
 
-    model_config = ConfigDict(use_attribute_docstrings=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, protected_namespaces=())
 
 
 class ParamsModel(BaseModel):
     """Base of every request body: unknown fields are rejected and named."""
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, protected_namespaces=()
+    )
 
 
 class Usage(WireModel):
@@ -69,15 +71,6 @@ class Page(WireModel, Generic[T]):
     """The items of this page."""
     next_cursor: str | None = None
     """Pass as `cursor` to get the next page; null on the last page."""
-
-
-class EventPage(WireModel, Generic[T]):
-    """A slice of a run's event log."""
-
-    data: list[T]
-    """Events with `seq` greater than `after`, in order."""
-    has_more: bool = False
-    """True when more events follow the last one returned."""
 
 
 Limit = Annotated[int, Field(ge=1, le=1000)]

@@ -7,18 +7,21 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from corral.api.deps import Guarded
+from corral.api.openapi import BODY_ERRORS, KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond
 from corral.api.routes.keys import actor
 from corral.api.routes.runs import parse_metadata_filters
+from corral.errors import ApprovalConflict, ApprovalExpired, NotFound, RunTerminal
 from corral.services import approvals as approval_service
 from corral.types.common import Page
+from corral.types.pages import ApprovalPage
 from corral.types.permissions import Approval, ApprovalDecisionParams, ApprovalStatus
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
-router = APIRouter(tags=["approvals"])
+router = APIRouter(tags=["approvals"], responses=errors(*KEYED_ERRORS))
 
 
-@router.get("/v1/approvals", response_model=Page[Approval])
+@router.get("/v1/approvals", response_model=ApprovalPage)
 async def list_approvals(
     call: Guarded,
     status: ApprovalStatus | None = None,
@@ -47,14 +50,18 @@ async def list_approvals(
     return respond(page)
 
 
-@router.get("/v1/runs/{run_id}/approvals", response_model=Page[Approval])
+@router.get("/v1/runs/{run_id}/approvals", response_model=ApprovalPage, responses=errors(NotFound))
 async def run_approvals(run_id: str, call: Guarded) -> JSONBody:
     """Every approval of the run, oldest first."""
     found = await approval_service.of_run(call.ctx, call.principal, run_id)
     return respond(Page(data=found, next_cursor=None))
 
 
-@router.post("/v1/runs/{run_id}/approvals/{call_id}", response_model=Approval)
+@router.post(
+    "/v1/runs/{run_id}/approvals/{call_id}",
+    response_model=Approval,
+    responses=errors(*BODY_ERRORS, NotFound, ApprovalConflict, ApprovalExpired, RunTerminal),
+)
 async def decide(
     run_id: str, call_id: str, params: ApprovalDecisionParams, call: Guarded, request: Request
 ) -> JSONBody:

@@ -8,15 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from corral.api.deps import Guarded
+from corral.api.openapi import KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond
 from corral.services import audit as audit_service
-from corral.types.audit import AuditEvent
-from corral.types.common import Page
+from corral.types.pages import AuditEventPage
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=errors(*KEYED_ERRORS))
 
 
-@router.get("", response_model=Page[AuditEvent])
+@router.get("", response_model=AuditEventPage)
 async def list_audit_events(
     call: Guarded,
     limit: Annotated[int, Query(ge=1, le=audit_service.MAX_PAGE)] = 50,

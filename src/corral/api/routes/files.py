@@ -13,15 +13,16 @@ from starlette.responses import Response
 
 from corral.api.deps import Call, Guarded
 from corral.api.middleware import BodyLimit
+from corral.api.openapi import KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond
-from corral.errors import InvalidRequest
+from corral.errors import InvalidRequest, NotFound, PayloadTooLarge, RunActive, StorageLimitReached
 from corral.services import files as file_service
 from corral.settings import Settings
-from corral.types.common import Page
 from corral.types.files import File, OutputArchive, RunOutputList
+from corral.types.pages import FilePage
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
-router = APIRouter(tags=["files"])
+router = APIRouter(tags=["files"], responses=errors(*KEYED_ERRORS))
 
 
 MULTIPART_SLACK_BYTES = 64 * 1024
@@ -47,6 +48,13 @@ _UPLOAD_BODY: dict[str, Any] = {
         },
     }
 }
+
+
+_BYTES = {
+    "description": "The bytes, as an attachment of their media type (`Content-Disposition`).",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+}
+"""A download: its media type is the file's own, whatever that is."""
 
 
 def upload_limit(settings: Settings) -> BodyLimit:
@@ -97,7 +105,13 @@ async def _from_form(
     raise InvalidRequest("a multipart upload carries the file in a `file` part", field="file")
 
 
-@router.post("/v1/files", status_code=201, response_model=File, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/v1/files",
+    status_code=201,
+    response_model=File,
+    openapi_extra=_UPLOAD_BODY,
+    responses=errors(PayloadTooLarge, StorageLimitReached),
+)
 async def upload_file(
     request: Request,
     call: Guarded,
@@ -118,7 +132,7 @@ async def upload_file(
     return respond(file, 201)
 
 
-@router.get("/v1/files", response_model=Page[File])
+@router.get("/v1/files", response_model=FilePage)
 async def list_files(
     call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -130,7 +144,7 @@ async def list_files(
     )
 
 
-@router.get("/v1/files/{file_id}", response_model=File)
+@router.get("/v1/files/{file_id}", response_model=File, responses=errors(NotFound))
 async def get_file(file_id: str, call: Guarded) -> JSONBody:
     """A file's name, type, size and digest."""
     return respond(await file_service.get(call.ctx, call.principal, file_id))
@@ -139,7 +153,7 @@ async def get_file(file_id: str, call: Guarded) -> JSONBody:
 @router.get(
     "/v1/files/{file_id}/content",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}, "description": "The bytes."}},
+    responses={200: _BYTES, **errors(NotFound)},
 )
 async def get_file_content(file_id: str, call: Guarded) -> Response:
     """The file's bytes, as an attachment of its media type."""
@@ -147,7 +161,7 @@ async def get_file_content(file_id: str, call: Guarded) -> Response:
     return _download(content, file.media_type, file.name)
 
 
-@router.delete("/v1/files/{file_id}", status_code=204)
+@router.delete("/v1/files/{file_id}", status_code=204, responses=errors(NotFound))
 async def delete_file(file_id: str, call: Guarded) -> Response:
     """Delete a file."""
     await file_service.delete(call.ctx, call.principal, file_id)
@@ -162,7 +176,7 @@ async def delete_file(file_id: str, call: Guarded) -> Response:
             "content": {"application/gzip": {}},
             "description": "The outputs, or with `archive=tar.gz` all of them in one archive.",
         },
-        409: {"description": "`archive` of a run that has not ended (`run_active`)."},
+        **errors(NotFound, RunActive),
     },
 )
 async def list_outputs(
@@ -182,8 +196,8 @@ async def list_outputs(
     "/v1/runs/{run_id}/outputs/{path:path}",
     response_class=Response,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The bytes."},
-        409: {"description": "The run has not ended (`run_active`)."},
+        200: _BYTES,
+        **errors(NotFound, RunActive),
     },
 )
 async def get_output(run_id: str, path: str, call: Guarded) -> Response:

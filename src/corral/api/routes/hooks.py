@@ -9,8 +9,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from corral.api.deps import service_context
+from corral.api.openapi import BODY_ERRORS, PUBLIC_ERRORS, errors
 from corral.api.responses import JSONBody, respond
-from corral.errors import PayloadTooLarge
+from corral.errors import (
+    InvalidRequest,
+    InvalidSignature,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    RoutinePaused,
+    Unavailable,
+)
 from corral.services import hooks
 from corral.services.limits import Limiter
 from corral.types.routines import HookAccepted
@@ -18,7 +27,21 @@ from corral.types.routines import HookAccepted
 router = APIRouter(prefix="/v1/hooks", tags=["routines"])
 
 
-@router.post("/{token}", status_code=202, response_model=HookAccepted)
+@router.post(
+    "/{token}",
+    status_code=202,
+    response_model=HookAccepted,
+    responses=errors(
+        *PUBLIC_ERRORS,
+        *BODY_ERRORS,
+        InvalidRequest,
+        InvalidSignature,
+        NotFound,
+        RoutinePaused,
+        RateLimited,
+        Unavailable,
+    ),
+)
 async def deliver(token: str, request: Request) -> JSONBody:
     """Take a delivery for the routine whose webhook trigger has this URL."""
     ctx = service_context(request)

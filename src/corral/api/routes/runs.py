@@ -10,17 +10,28 @@ from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
 from corral.api.deps import Guarded
+from corral.api.openapi import BODY_ERRORS, KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
-from corral.errors import InvalidRequest
+from corral.errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    NotFound,
+    RunActive,
+    RunTerminal,
+    SessionEnded,
+    SpendLimitReached,
+    UnknownToolCall,
+)
 from corral.services import event_tree, idempotency, tool_results
 from corral.services import events as event_service
 from corral.services import runs as run_service
 from corral.services import sessions as session_service
 from corral.services.event_tree import TreeCursor
 from corral.services.run_requests import permissions_of
-from corral.types.common import INT32_MAX, EventPage, Page
-from corral.types.events import Event
+from corral.types.common import INT32_MAX
+from corral.types.events import EventPage
+from corral.types.pages import RunPage
 from corral.types.runs import (
     TERMINAL_STATUSES,
     IdempotencyKey,
@@ -31,7 +42,7 @@ from corral.types.runs import (
 from corral.types.tools import ToolResultAccepted, ToolResultParams
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
-router = APIRouter(prefix="/v1/runs", tags=["runs"])
+router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=errors(*KEYED_ERRORS))
 
 
 def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
@@ -53,7 +64,8 @@ def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
         200: {
             "model": Run,
             "description": "An idempotent replay, or, with `wait_s`, the run once it has ended.",
-        }
+        },
+        **errors(*BODY_ERRORS, SpendLimitReached, NotFound, IdempotencyConflict, SessionEnded),
     },
 )
 async def create_run(
@@ -95,7 +107,7 @@ async def create_run(
     return respond(run, 202 if created else 200)
 
 
-@router.get("", response_model=Page[Run])
+@router.get("", response_model=RunPage)
 async def list_runs(
     call: Guarded,
     status: RunStatus | None = None,
@@ -131,13 +143,13 @@ async def list_runs(
     return respond(page)
 
 
-@router.get("/{run_id}", response_model=Run)
+@router.get("/{run_id}", response_model=Run, responses=errors(NotFound))
 async def get_run(run_id: str, call: Guarded) -> JSONBody:
     """A run as it stands."""
     return respond(await run_service.get(call.ctx, call.principal, run_id))
 
 
-@router.get("/{run_id}/wait", response_model=Run)
+@router.get("/{run_id}/wait", response_model=Run, responses=errors(NotFound))
 async def wait_run(
     run_id: str,
     call: Guarded,
@@ -147,20 +159,20 @@ async def wait_run(
     return respond(await run_service.wait(call.ctx, call.principal, run_id, timeout_s))
 
 
-@router.post("/{run_id}/cancel", response_model=Run)
+@router.post("/{run_id}/cancel", response_model=Run, responses=errors(NotFound))
 async def cancel_run(run_id: str, call: Guarded) -> JSONBody:
     """Cancel a run (idempotent: an ended run keeps its status)."""
     return respond(await run_service.cancel(call.ctx, call.principal, run_id))
 
 
-@router.delete("/{run_id}", status_code=204)
+@router.delete("/{run_id}", status_code=204, responses=errors(NotFound, RunActive))
 async def delete_run(run_id: str, call: Guarded) -> Response:
     """Delete an ended run and its events."""
     await run_service.delete(call.ctx, call.principal, run_id)
     return Response(status_code=204)
 
 
-@router.get("/{run_id}/events", response_model=EventPage[Event])
+@router.get("/{run_id}/events", response_model=EventPage, responses=errors(NotFound))
 async def list_events(
     run_id: str,
     call: Guarded,
@@ -179,7 +191,10 @@ async def list_events(
 @router.get(
     "/{run_id}/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The run's events."}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The run's events."},
+        **errors(NotFound),
+    },
 )
 async def stream_events(
     run_id: str,
@@ -204,7 +219,11 @@ async def stream_events(
     )
 
 
-@router.post("/{run_id}/tool-results", response_model=ToolResultAccepted)
+@router.post(
+    "/{run_id}/tool-results",
+    response_model=ToolResultAccepted,
+    responses=errors(*BODY_ERRORS, UnknownToolCall, NotFound, RunTerminal, IdempotencyConflict),
+)
 async def submit_tool_result(
     run_id: str,
     params: ToolResultParams,

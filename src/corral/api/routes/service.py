@@ -7,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from corral.api.deps import Guarded, service_context
+from corral.api.openapi import KEYED_ERRORS, PUBLIC_ERRORS, Responses, errors
 from corral.api.responses import JSONBody, respond
 from corral.services import health, quotas, spend_caps
 from corral.services.limits import Limiter
@@ -23,27 +24,52 @@ from corral.types.workspaces import (
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
 router = APIRouter(tags=["service"])
 
+_REPORT = {
+    "application/json": {
+        "schema": {
+            "type": "object",
+            "properties": {"status": {"type": "string", "enum": ["ready", "unavailable"]}},
+            "required": ["status"],
+        }
+    }
+}
+_READINESS: Responses = {
+    200: {"description": "Ready: `status` is `ready`.", "content": _REPORT},
+    503: {
+        "description": "Not ready: `status` is `unavailable`; the report says why.",
+        "content": _REPORT,
+    },
+}
+_PROMETHEUS: Responses = {
+    200: {
+        "description": "The metrics, in Prometheus' text format.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
+}
 
-@router.get("/healthz")
+
+@router.get("/healthz", responses=errors(*PUBLIC_ERRORS))
 async def healthz() -> JSONBody:
     """The process is alive."""
     return respond({"status": "ok"})
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={**_READINESS, **errors(*PUBLIC_ERRORS)})
 async def readyz(request: Request) -> JSONBody:
     """The database is reachable and its schema is current."""
     report = await health.readiness(service_context(request))
     return respond(report, 200 if report["status"] == "ready" else 503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics", response_class=Response, responses={**_PROMETHEUS, **errors(*PUBLIC_ERRORS)}
+)
 async def metrics() -> Response:
     """Prometheus metrics."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/v1/models", response_model=ModelList)
+@router.get("/v1/models", response_model=ModelList, responses=errors(*KEYED_ERRORS))
 async def list_models(call: Guarded) -> JSONBody:
     """Models this server can run, with prices and whether runs must bring a provider key."""
     registry = call.ctx.models
@@ -73,7 +99,7 @@ async def list_models(call: Guarded) -> JSONBody:
     return respond(ModelList(models=models, default=registry.default))
 
 
-@router.get("/v1/whoami", response_model=WhoAmI)
+@router.get("/v1/whoami", response_model=WhoAmI, responses=errors(*KEYED_ERRORS))
 async def whoami(call: Guarded, request: Request) -> JSONBody:
     """The workspace and key making the request, and the limits that apply."""
     settings, principal = call.ctx.settings, call.principal

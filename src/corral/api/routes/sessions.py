@@ -9,28 +9,42 @@ from starlette.responses import Response, StreamingResponse
 
 from corral.api import sse
 from corral.api.deps import Guarded
+from corral.api.openapi import BODY_ERRORS, KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.api.routes.keys import actor
 from corral.domain.event_log import resume_after
+from corral.errors import (
+    Conflict,
+    IdempotencyConflict,
+    NotFound,
+    RunActive,
+    SessionEnded,
+    SpendLimitReached,
+)
 from corral.services import events as event_service
-from corral.services import idempotency, session_end
+from corral.services import idempotency, session_end, session_purge
 from corral.services import sessions as session_service
 from corral.services.run_requests import permissions_of
-from corral.types.common import INT32_MAX, Page
+from corral.types.common import INT32_MAX
+from corral.types.pages import SessionSummaryPage
 from corral.types.runs import IdempotencyKey, Run
 from corral.types.sessions import (
     Session,
     SessionCreateParams,
     SessionMessageParams,
-    SessionSummary,
     SessionUpdateParams,
 )
 
 # What each route asks of its caller is its row in `corral.api.scopes.ROUTES`.
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=errors(*KEYED_ERRORS))
 
 
-@router.post("", status_code=201, response_model=Session)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Session,
+    responses=errors(*BODY_ERRORS, NotFound, Conflict, IdempotencyConflict),
+)
 async def create_session(
     params: SessionCreateParams,
     call: Guarded,
@@ -53,7 +67,7 @@ async def create_session(
     )
 
 
-@router.get("", response_model=Page[SessionSummary])
+@router.get("", response_model=SessionSummaryPage)
 async def list_sessions(
     call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -65,13 +79,15 @@ async def list_sessions(
     )
 
 
-@router.get("/{session_id}", response_model=Session)
+@router.get("/{session_id}", response_model=Session, responses=errors(NotFound))
 async def get_session(session_id: str, call: Guarded) -> JSONBody:
     """A session, its status and its conversation."""
     return respond(await session_service.get(call.ctx, call.principal, session_id))
 
 
-@router.patch("/{session_id}", response_model=Session)
+@router.patch(
+    "/{session_id}", response_model=Session, responses=errors(*BODY_ERRORS, NotFound, SessionEnded)
+)
 async def update_session(
     session_id: str, params: SessionUpdateParams, request: Request, call: Guarded
 ) -> JSONBody:
@@ -87,7 +103,10 @@ async def update_session(
     "/{session_id}/messages",
     status_code=202,
     response_model=Run,
-    responses={200: {"model": Run, "description": "An idempotent replay: the existing run."}},
+    responses={
+        200: {"model": Run, "description": "An idempotent replay: the existing run."},
+        **errors(*BODY_ERRORS, SpendLimitReached, NotFound, IdempotencyConflict, SessionEnded),
+    },
 )
 async def send_message(
     session_id: str,
@@ -113,7 +132,10 @@ async def send_message(
 @router.get(
     "/{session_id}/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "Session events."}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Session events."},
+        **errors(NotFound),
+    },
 )
 async def stream_session(
     session_id: str,
@@ -128,7 +150,23 @@ async def stream_session(
     )
 
 
-@router.delete("/{session_id}", response_model=Session)
-async def end_session(session_id: str, call: Guarded) -> JSONBody:
-    """End the session and cancel its queued and active runs."""
+@router.delete(
+    "/{session_id}",
+    response_model=Session,
+    responses={
+        204: {"description": "Erased (`purge=true`)."},
+        **errors(NotFound, RunActive),
+    },
+)
+async def end_session(
+    session_id: str, request: Request, call: Guarded, purge: bool = False
+) -> Response:
+    """End the session and cancel its queued and active runs.
+
+    With `purge=true`, erase it instead (204): its conversation, its runs with their events,
+    outputs and subagents. Refused with 409 `run_active` while a run of it is still going.
+    """
+    if purge:
+        await session_purge.purge(call.ctx, call.principal, session_id, actor=actor(request, call))
+        return Response(status_code=204)
     return respond(await session_end.end(call.ctx, call.principal, session_id))

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from corral.api.deps import Guarded
+from corral.api.openapi import KEYED_ERRORS, errors
 from corral.api.responses import respond_raw
 from corral.services import usage as usage_service
 from corral.types.usage import UsageGrouping, UsageReport
 
-router = APIRouter(prefix="/v1/usage", tags=["usage"])
+router = APIRouter(prefix="/v1/usage", tags=["usage"], responses=errors(*KEYED_ERRORS))
 
 
 @router.get("", response_model=UsageReport)

@@ -6,10 +6,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from corral.api.deps import Guarded
+from corral.api.openapi import BODY_ERRORS, OPERATOR_ERRORS, errors
 from corral.api.responses import JSONBody, respond
 from corral.api.routes.keys import actor
+from corral.errors import Conflict, NotFound
 from corral.services import workspaces as workspace_service
 from corral.types.common import Page
+from corral.types.pages import WorkspacePage
 from corral.types.workspaces import (
     Workspace,
     WorkspaceCreateParams,
@@ -17,10 +20,12 @@ from corral.types.workspaces import (
     WorkspaceWithKey,
 )
 
-router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
+router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"], responses=errors(*OPERATOR_ERRORS))
 
 
-@router.post("", status_code=201, response_model=WorkspaceWithKey)
+@router.post(
+    "", status_code=201, response_model=WorkspaceWithKey, responses=errors(*BODY_ERRORS, Conflict)
+)
 async def create_workspace(
     params: WorkspaceCreateParams, call: Guarded, request: Request
 ) -> JSONBody:
@@ -29,19 +34,19 @@ async def create_workspace(
     return respond(created, 201)
 
 
-@router.get("", response_model=Page[Workspace])
+@router.get("", response_model=WorkspacePage)
 async def list_workspaces(call: Guarded) -> JSONBody:
     """Every workspace of the server, oldest first."""
     return respond(Page(data=await workspace_service.list_all(call.ctx)))
 
 
-@router.get("/{workspace}", response_model=Workspace)
+@router.get("/{workspace}", response_model=Workspace, responses=errors(NotFound))
 async def get_workspace(workspace: str, call: Guarded) -> JSONBody:
     """A workspace by id or name."""
     return respond(await workspace_service.get(call.ctx, workspace))
 
 
-@router.patch("/{workspace}", response_model=Workspace)
+@router.patch("/{workspace}", response_model=Workspace, responses=errors(*BODY_ERRORS, NotFound))
 async def update_workspace(
     workspace: str, params: WorkspaceUpdateParams, call: Guarded, request: Request
 ) -> JSONBody:
@@ -51,7 +56,7 @@ async def update_workspace(
     )
 
 
-@router.post("/{workspace}/suspend", response_model=Workspace)
+@router.post("/{workspace}/suspend", response_model=Workspace, responses=errors(NotFound))
 async def suspend_workspace(workspace: str, call: Guarded, request: Request) -> JSONBody:
     """Stop every key of the workspace at once (its runs go on); idempotent."""
     return respond(
@@ -61,7 +66,7 @@ async def suspend_workspace(workspace: str, call: Guarded, request: Request) -> 
     )
 
 
-@router.post("/{workspace}/resume", response_model=Workspace)
+@router.post("/{workspace}/resume", response_model=Workspace, responses=errors(NotFound))
 async def resume_workspace(workspace: str, call: Guarded, request: Request) -> JSONBody:
     """Let the workspace's keys work again; idempotent."""
     return respond(
@@ -71,7 +76,7 @@ async def resume_workspace(workspace: str, call: Guarded, request: Request) -> J
     )
 
 
-@router.delete("/{workspace}", status_code=204)
+@router.delete("/{workspace}", status_code=204, responses=errors(NotFound))
 async def delete_workspace(workspace: str, call: Guarded, request: Request) -> Response:
     """Cancel the workspace's active runs, then delete it and everything in it."""
     await workspace_service.delete(call.ctx, actor(request, call), workspace)

@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from corral.api import scopes, sse
 from corral.api.deps import Call, admit, authenticated, route_operation
 from corral.api.errors import error_headers, validation_error
+from corral.api.openapi import BODY_ERRORS, PUBLIC_ERRORS, Responses, errors
 from corral.api.responses import JSONBody, respond
 from corral.compat.mantyx import service, translate
 from corral.compat.mantyx.types import (
@@ -34,7 +35,21 @@ from corral.compat.mantyx.types import (
     ModelCatalog,
 )
 from corral.domain.event_log import resume_after
-from corral.errors import NotFound, ServiceError
+from corral.errors import (
+    Forbidden,
+    InsufficientScope,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    RunTerminal,
+    ServiceError,
+    SessionEnded,
+    SpendLimitReached,
+    Unauthorized,
+    Unavailable,
+    UnknownToolCall,
+    WorkspaceSuspended,
+)
 from corral.types.common import INT32_MAX
 
 
@@ -70,9 +85,27 @@ class ProtocolRoute(APIRoute):
         return handler
 
 
-_ERROR = {"model": MantyxErrorBody}
-_ERRORS: dict[int | str, dict[str, Any]] = dict.fromkeys((400, 401, 403, 404), _ERROR)
-_CONFLICT: dict[int | str, dict[str, Any]] = {409: _ERROR}
+def _errors(*kinds: type[ServiceError]) -> Responses:
+    """These errors' responses, with the protocol's error body."""
+    return errors(*kinds, model=MantyxErrorBody)
+
+
+# What every route answers before its work: refusals of the key, the workspace and the input.
+# A body over the size limit, and an unexpected fault, are refused before a route runs: those
+# answers have Corral's own error body.
+_ERRORS: Responses = {
+    **_errors(
+        InvalidRequest,
+        Unauthorized,
+        InsufficientScope,
+        WorkspaceSuspended,
+        Forbidden,
+        NotFound,
+        RateLimited,
+        Unavailable,
+    ),
+    **errors(*PUBLIC_ERRORS),
+}
 
 router = APIRouter(
     prefix="/api/v1/workspaces/{workspaceSlug}",
@@ -107,7 +140,12 @@ async def list_models(call: Caller) -> JSONBody:
     return respond(service.list_models(call.ctx))
 
 
-@router.post("/agent-runs", status_code=202, response_model=AgentRunAccepted)
+@router.post(
+    "/agent-runs",
+    status_code=202,
+    response_model=AgentRunAccepted,
+    responses={**_errors(SpendLimitReached), **errors(*BODY_ERRORS)},
+)
 async def create_run(workspace_slug: Slug, params: AgentRunCreateParams, call: Caller) -> JSONBody:
     """Submit a one-shot run: 202 with its id and the path of its event stream."""
     accepted = await service.create_run(call.ctx, call.principal, workspace_slug, params)
@@ -140,7 +178,11 @@ async def stream_run(
     return sse.run_stream(events)
 
 
-@router.post("/agent-runs/{runId}/tool-results", response_model=Acknowledged, responses=_CONFLICT)
+@router.post(
+    "/agent-runs/{runId}/tool-results",
+    response_model=Acknowledged,
+    responses={**_errors(NotFound, UnknownToolCall, RunTerminal), **errors(*BODY_ERRORS)},
+)
 async def submit_tool_result(
     run_id: RunId, params: LocalToolResultParams, call: Caller
 ) -> JSONBody:
@@ -154,7 +196,12 @@ async def cancel_run(run_id: RunId, call: Caller) -> JSONBody:
     return respond(await service.cancel_run(call.ctx, call.principal, run_id))
 
 
-@router.post("/agent-sessions", status_code=201, response_model=AgentSessionCreated)
+@router.post(
+    "/agent-sessions",
+    status_code=201,
+    response_model=AgentSessionCreated,
+    responses=errors(*BODY_ERRORS),
+)
 async def create_session(params: AgentSpecParams, call: Caller) -> JSONBody:
     """Open a session with an agent."""
     return respond(await service.create_session(call.ctx, call.principal, params), 201)
@@ -170,7 +217,7 @@ async def get_session(session_id: SessionId, call: Caller) -> JSONBody:
     "/agent-sessions/{sessionId}/messages",
     status_code=202,
     response_model=AgentRunAccepted,
-    responses=_CONFLICT,
+    responses={**_errors(SpendLimitReached, SessionEnded), **errors(*BODY_ERRORS)},
 )
 async def send_message(
     workspace_slug: Slug,

@@ -29,8 +29,8 @@ from corral.compat.mantyx.types import (
     AgentSpecView,
     LocalToolCall,
     LocalToolResultParams,
+    MantyxModelInfo,
     ModelCatalog,
-    ModelInfo,
     ModelPricing,
     RunUsage,
 )
@@ -85,7 +85,7 @@ def list_models(ctx: ServiceContext) -> ModelCatalog:
     for entry in _runnable(ctx):
         prices = entry.pricing
         models.append(
-            ModelInfo(
+            MantyxModelInfo(
                 id=_model_id(entry),
                 label=f"{entry.model} ({entry.provider})",
                 provider=entry.provider,

@@ -279,7 +279,7 @@ class ModelPricing(MantyxWire):
     cache_read_per_1m_usd: float | None = Field(alias="cacheReadPer1MUsd")
 
 
-class ModelInfo(MantyxWire):
+class MantyxModelInfo(MantyxWire):
     """One model the workspace can run."""
 
     id: str
@@ -295,7 +295,7 @@ class ModelInfo(MantyxWire):
 class ModelCatalog(MantyxWire):
     """Body of `GET models`."""
 
-    models: list[ModelInfo]
+    models: list[MantyxModelInfo]
     default_model_id: str | None
 
 
