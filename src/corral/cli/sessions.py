@@ -1,4 +1,4 @@
-"""`corral sessions …`: open a conversation, send it messages (watched live), read it, end it."""
+"""`corral sessions …`: open a conversation, message it (watched live), read it, end or purge it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.text import Text
 
 from corral.cli import options, output
 from corral.cli.context import client
+from corral.cli.errors import confirm_delete
 from corral.cli.runs import watch
 from corral.types.messages import Message
 from corral.types.sessions import Session, SessionSummary
@@ -148,6 +149,36 @@ def end(ctx: typer.Context, session_id: SessionId, as_json: options.JsonFlag = F
         output.print_json(session)
         return
     output.line(f"ended {session.id}")
+
+
+@sessions_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    session_id: SessionId,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="Erase it for good: its conversation, runs, events, outputs and subagents.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: options.JsonFlag = False,
+) -> None:
+    """End a session, as `end` does; with --purge, erase it (asks first, unless --yes).
+
+    A purge is refused while a run of the session is going: end the session first.
+    """
+    if not purge:
+        end(ctx, session_id, as_json=as_json)
+        return
+    if not yes:
+        confirm_delete(f"erase the session {session_id}, its runs and all their history?")
+    client(ctx).sessions.delete(session_id, purge=True)
+    if as_json:
+        output.print_json({"id": session_id, "purged": True})
+    else:
+        output.line(f"purged {session_id}")
 
 
 def _agent_label(session: Session | SessionSummary) -> str:

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal, overload
 
 from corral.client._decisions import OnApproval
 from corral.client._http import new_idempotency_key
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client._sse import AnyEvent, AsyncStream, Stream
 from corral.client.resources._base import AsyncResource, SyncResource
-from corral.client.resources._common import ToolLike, segment, spec_body, tool_refs
+from corral.client.resources._common import ToolLike, segment, spec_body
+from corral.client.resources._session_messages import AsyncSessionMessages, SessionMessages
 from corral.client.resources.runs import AsyncRuns, OnEvent, Runs
 from corral.types.runs import Run
 from corral.types.sessions import Session, SessionStatus, SessionSummary
@@ -44,52 +45,6 @@ def _session_body(
         "permissions": permissions,
     }
     return {k: v for k, v in body.items() if v is not None}
-
-
-def _message_body(
-    input: Any,
-    tools: Sequence[ToolLike],
-    metadata: dict[str, str] | None,
-    api_keys: dict[str, str] | None = None,
-    permissions: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"input": input}
-    if tools:
-        body["tools"] = tool_refs(tools)
-    if metadata:
-        body["metadata"] = metadata
-    if api_keys:
-        body["api_keys"] = api_keys
-    if permissions is not None:
-        body["permissions"] = permissions
-    return body
-
-
-class SessionMessages(SyncResource):
-    """`/v1/sessions/{id}/messages`."""
-
-    def create(
-        self,
-        session_id: str,
-        *,
-        input: Any,
-        tools: Sequence[ToolLike] = (),
-        metadata: dict[str, str] | None = None,
-        api_keys: dict[str, str] | None = None,
-        permissions: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
-        """Queue a message; returns its run (queued until earlier messages are done).
-
-        `permissions` is layered over the session's, for this message's run only.
-        """
-        response = self._client.request(
-            "POST",
-            f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata, api_keys, permissions),
-            idempotency_key=idempotency_key or new_idempotency_key(),
-        )
-        return Run.model_validate(response.json())
 
 
 class Sessions(SyncResource):
@@ -158,6 +113,24 @@ class Sessions(SyncResource):
         response = self._client.request("DELETE", f"/v1/sessions/{segment(session_id)}")
         return Session.model_validate(response.json())
 
+    @overload
+    def delete(self, session_id: str, *, purge: Literal[False] = False) -> Session: ...
+    @overload
+    def delete(self, session_id: str, *, purge: Literal[True]) -> None: ...
+    @overload
+    def delete(self, session_id: str, *, purge: bool) -> Session | None: ...
+    def delete(self, session_id: str, *, purge: bool = False) -> Session | None:
+        """End the session, as `end` does; with `purge=True`, erase it and its runs for good.
+
+        A purge is refused (`ConflictError`, code `run_active`) while a run of it is going.
+        """
+        response = self._client.request(
+            "DELETE",
+            f"/v1/sessions/{segment(session_id)}",
+            params={"purge": "true"} if purge else None,
+        )
+        return None if purge else Session.model_validate(response.json())
+
     def send(
         self,
         session_id: str,
@@ -211,33 +184,6 @@ class Sessions(SyncResource):
             is_over=is_over,
             after=after,
         )
-
-
-class AsyncSessionMessages(AsyncResource):
-    """`/v1/sessions/{id}/messages`."""
-
-    async def create(
-        self,
-        session_id: str,
-        *,
-        input: Any,
-        tools: Sequence[ToolLike] = (),
-        metadata: dict[str, str] | None = None,
-        api_keys: dict[str, str] | None = None,
-        permissions: dict[str, Any] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Run:
-        """Queue a message; returns its run (queued until earlier messages are done).
-
-        `permissions` is layered over the session's, for this message's run only.
-        """
-        response = await self._client.request(
-            "POST",
-            f"/v1/sessions/{segment(session_id)}/messages",
-            json=_message_body(input, tools, metadata, api_keys, permissions),
-            idempotency_key=idempotency_key or new_idempotency_key(),
-        )
-        return Run.model_validate(response.json())
 
 
 class AsyncSessions(AsyncResource):
@@ -305,6 +251,24 @@ class AsyncSessions(AsyncResource):
         """End the session; its queued and active runs are cancelled."""
         response = await self._client.request("DELETE", f"/v1/sessions/{segment(session_id)}")
         return Session.model_validate(response.json())
+
+    @overload
+    async def delete(self, session_id: str, *, purge: Literal[False] = False) -> Session: ...
+    @overload
+    async def delete(self, session_id: str, *, purge: Literal[True]) -> None: ...
+    @overload
+    async def delete(self, session_id: str, *, purge: bool) -> Session | None: ...
+    async def delete(self, session_id: str, *, purge: bool = False) -> Session | None:
+        """End the session, as `end` does; with `purge=True`, erase it and its runs for good.
+
+        A purge is refused (`ConflictError`, code `run_active`) while a run of it is going.
+        """
+        response = await self._client.request(
+            "DELETE",
+            f"/v1/sessions/{segment(session_id)}",
+            params={"purge": "true"} if purge else None,
+        )
+        return None if purge else Session.model_validate(response.json())
 
     async def send(
         self,
