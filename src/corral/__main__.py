@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from corral.cli.main import main
+from corral.cli.entry import main
 
 main()

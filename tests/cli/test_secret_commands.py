@@ -163,7 +163,7 @@ def test_a_value_that_is_not_text_is_refused_without_showing_it(tmp_path):
         ("no run 'run_01'", "`corral runs list`"),
         ("no agent 'weather'", "`corral agents list`"),
         ("run run_01 has no output 'a.txt'", "`corral outputs RUN_ID`"),
-        ("no route /v1/nothing", "`corral runs list`, `corral agents list`"),
+        ("no route /v1/nothing", "CORRAL_BASE_URL or --base-url"),
     ],
 )
 def test_a_not_found_hint_points_at_the_list_of_what_is_missing(message, where):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import errno
 import time
 
+import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 
 from corral.providers import failures
 
@@ -70,3 +73,26 @@ def test_a_lost_connection_is_retryable():
 
     assert (error.code, error.retryable) == ("provider_error", True)
     assert "reset by peer" in error.message
+
+
+def test_only_a_server_that_cannot_be_reached_is_named_with_its_variable():
+    refused = aiohttp.ClientConnectorError(
+        ConnectionKey("127.0.0.1", 11434, False, True, None, None, None, None),
+        ConnectionRefusedError(errno.ECONNREFUSED, "refused"),
+    )
+    cut = aiohttp.ServerDisconnectedError()
+
+    unreachable = failures.connection_lost(
+        "ollama", refused, base_url="http://127.0.0.1:11434/v1", url_variable="OLLAMA_BASE_URL"
+    )
+    dropped = failures.connection_lost(
+        "ollama", cut, base_url="http://127.0.0.1:11434/v1", url_variable="OLLAMA_BASE_URL"
+    )
+
+    assert unreachable.message == (
+        "ollama: connection failed: cannot connect to 127.0.0.1:11434: Connection refused"
+        " — is the model server at http://127.0.0.1:11434/v1 running?"
+        " (set OLLAMA_BASE_URL on the server if it listens elsewhere)"
+    )
+    assert unreachable.retryable
+    assert "OLLAMA_BASE_URL" not in dropped.message

@@ -527,10 +527,14 @@ async def test_an_endpoint_nobody_listens_on_is_a_retryable_error_naming_it():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
         request = replace(SAY_THIS_IS_A_TEST, base_url=f"http://127.0.0.1:{port}/v1", stream=True)
-        async with adapter() as provider:
+        async with adapter("ollama", url_variable="OLLAMA_BASE_URL") as provider:
             with pytest.raises(ProviderError) as raised:
                 async for _ in provider.stream(request):
                     pass
 
     assert (raised.value.code, raised.value.retryable) == ("provider_error", True)
-    assert raised.value.message.endswith(f"cannot connect to 127.0.0.1:{port}: Connection refused")
+    assert raised.value.message == (
+        f"ollama: connection failed: cannot connect to 127.0.0.1:{port}: Connection refused"
+        f" — is the model server at http://127.0.0.1:{port}/v1 running?"
+        " (set OLLAMA_BASE_URL on the server if it listens elsewhere)"
+    )

@@ -37,6 +37,7 @@ HINTS = {
     "approval_expired": "it waited too long: the run failed with `approval_timeout`",
     "idempotency_conflict": "use a new idempotency key for a different request",
     "routine_paused": "resume it with `corral routines resume NAME`",
+    "unknown_tool_call": "check the call id (`corral runs show RUN_ID` lists those it waits for)",
     "unavailable": "the server is not ready: check its database and logs",
     "internal_error": "the server failed: see its logs",
 }
@@ -47,7 +48,7 @@ NOT_FOUND_HINTS = {
     "version": "check the version (`corral agents versions NAME`)",
     "session": "check the id (`corral sessions list`)",
     "file": "check the id (`corral files list`)",
-    "output": "check the path (`corral outputs RUN_ID`)",
+    "output": "check the output name (`corral outputs RUN_ID`)",
     "key": "check the id (`corral keys list`)",
     "secret": "check the name (`corral secrets list`)",
     "approval": "check the run and call ids (`corral approvals list`)",
@@ -56,11 +57,15 @@ NOT_FOUND_HINTS = {
     "delivery": "check the message id (`corral webhooks deliveries WEBHOOK_ID`)",
     "routine": "check the id or name (`corral routines list`)",
     "fire": "check the id (`corral routines fires NAME`)",
+    "route": "check the server's address, which takes no path (CORRAL_BASE_URL or --base-url)",
 }
 """Where to look for each kind of missing object, by the word the server's message names it with
 (`no secret 'X'`, `run run_… has no output 'x'`); other messages get `HINTS["not_found"]`."""
 
 _MISSING = re.compile(r"\bno (?:live )?([a-z]+) ")
+
+CANDIDATES_SHOWN = 8
+"""Most of an error's `candidates` the line names; the rest are counted."""
 
 
 class CommandError(CorralError):
@@ -85,7 +90,7 @@ def _hint(error: CorralError, base_url: str | None) -> str | None:
         return error.hint
     if isinstance(error, APIStatusError):
         hint = _not_found_hint(error.message) if error.code == "not_found" else None
-        hint = hint or HINTS.get(error.code)
+        hint = _joined(_suggestion(error.candidates), hint or HINTS.get(error.code))
         if hint is None and error.status >= 500:
             hint = HINTS["internal_error"]
         if hint and error.request_id and error.status >= 500:
@@ -97,6 +102,21 @@ def _hint(error: CorralError, base_url: str | None) -> str | None:
 def _not_found_hint(message: str) -> str | None:
     named = _MISSING.search(message)
     return NOT_FOUND_HINTS.get(named.group(1)) if named else None
+
+
+def _suggestion(candidates: list[str]) -> str | None:
+    """`did you mean x?` for one candidate, `one of: a, b, c` for several."""
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return f"did you mean {candidates[0]}?"
+    shown = ", ".join(candidates[:CANDIDATES_SHOWN])
+    more = len(candidates) - CANDIDATES_SHOWN
+    return f"one of: {shown}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def _joined(first: str | None, then: str | None) -> str | None:
+    return "; ".join(part for part in (first, then) if part) or None
 
 
 def _code_and_message(error: CorralError) -> tuple[str, str]:

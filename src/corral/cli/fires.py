@@ -18,7 +18,7 @@ from rich.text import Text
 from corral.cli import options, output
 from corral.cli.context import client
 from corral.cli.errors import EXIT_FAILURE
-from corral.cli.runs import watch
+from corral.cli.watch import watch
 from corral.client import Corral
 from corral.types.routines import Fire, FireStatus, SkipReason
 

@@ -1,7 +1,8 @@
 """`corral`: the command line, for running a server and for using one.
 
 The root command takes the client commands' global options, and `main()` is the one place where
-SDK errors become an error line and exit status 1 instead of a traceback.
+SDK errors become an error line and exit status 1 instead of a traceback. The executable starts
+in `corral.cli.entry`, which answers `--version` without importing this module.
 """
 
 from __future__ import annotations
@@ -26,14 +27,20 @@ from corral.cli import (
     webhooks,
 )
 from corral.cli.context import ClientOptions
+from corral.cli.entry import version_line
 from corral.client import CorralError
 
 app = typer.Typer(
     name="corral",
     help="A self-hosted runtime for LLM agents.",
     no_args_is_help=True,
-    add_completion=False,
 )
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(version_line())
+        raise typer.Exit()
 
 
 @app.callback()
@@ -51,6 +58,17 @@ def root(
         str | None,
         typer.Option("--api-key", help="API key of the client commands (env: CORRAL_API_KEY)."),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            is_eager=True,
+            expose_value=False,
+            callback=_print_version,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
     """A self-hosted runtime for LLM agents."""
     found = ctx.ensure_object(ClientOptions)

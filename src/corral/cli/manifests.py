@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -53,6 +52,9 @@ def load(path: Path) -> Manifest:
 
 
 def _parse(path: Path) -> Any:
+    # Imported here: only the commands that read a manifest pay for the YAML parser.
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:

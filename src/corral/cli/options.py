@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,7 +21,13 @@ JsonFlag = Annotated[
 ]
 MetadataPairs = Annotated[
     list[str] | None,
-    typer.Option("--metadata", "-M", help="A metadata tag KEY=VALUE (repeat for several)."),
+    typer.Option(
+        "--metadata",
+        "-M",
+        metavar="KEY:VALUE",
+        help="A metadata tag key:value, as the API writes it (KEY=VALUE works too; repeat for "
+        "several).",
+    ),
 ]
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="Show at most this many.")]
 Since = Annotated[
@@ -38,16 +45,23 @@ Until = Annotated[
 ]
 
 
+_METADATA_SEPARATOR = re.compile(r"[:=]")
+"""Where a metadata key ends: `team:infra` (the API's filter syntax) or `team=infra`."""
+
+
 def metadata(pairs: list[str] | None, option: str = "--metadata") -> dict[str, str] | None:
-    """`["team=infra", "env=prod"]` as a dict; a usage error names a pair without `=`."""
+    """`["team:infra", "env=prod"]` as a dict; a usage error names a pair with no separator.
+
+    A key is split off at the first `:` or `=`: keys may hold neither, values may hold both.
+    """
     if not pairs:
         return None
     parsed: dict[str, str] = {}
     for pair in pairs:
-        key, equals, value = pair.partition("=")
-        if not equals or not key:
-            raise typer.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint=option)
-        parsed[key] = value
+        separated = _METADATA_SEPARATOR.search(pair)
+        if separated is None or separated.start() == 0:
+            raise typer.BadParameter(f"expected key:value, got {pair!r}", param_hint=option)
+        parsed[pair[: separated.start()]] = pair[separated.end() :]
     return parsed
 
 

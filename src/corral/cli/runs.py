@@ -1,7 +1,6 @@
 """`corral run` (submit and watch one run live) and `corral runs …` (look at and manage runs).
 
-A watched run decides the exit status: 0 when it completed, 1 when it failed, timed out or was
-cancelled, 130 when Ctrl-C cancelled it.
+Watching a run, and the exit status it decides, is `corral.cli.watch`.
 """
 
 from __future__ import annotations
@@ -9,70 +8,22 @@ from __future__ import annotations
 import contextlib
 import itertools
 import sys
-from typing import Annotated, Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
-from corral.cli import options, output
-from corral.cli.approvals import Approver
+from corral.cli import options, output, run_inputs
 from corral.cli.context import client
-from corral.cli.transcript import Transcript, event_line
-from corral.client import (
-    AnyEvent,
-    ApprovalRequested,
-    Corral,
-    NotFoundError,
-    PermissionDeniedError,
-)
+from corral.cli.transcript import event_line
+from corral.cli.watch import watch as watch  # sessions and routines watch runs too
+from corral.client import AnyEvent, Corral, NotFoundError, PermissionDeniedError
 from corral.types.runs import Run, RunStatus
-
-EXIT_INTERRUPTED = 130
 
 runs_app = typer.Typer(help="List, inspect, cancel and delete runs.", no_args_is_help=True)
 
 RunId = Annotated[str, typer.Argument(help="The run's id (run_…).")]
-
-
-def watch(corral: Corral, run: Run, *, as_json: bool) -> NoReturn:
-    """Stream `run` until it ends, then print its summary and exit with its outcome.
-
-    Ctrl-C cancels the run. In JSON mode stdout carries only the events, one per line. A call
-    held for approval is asked about at the terminal, if stdin is one (see `Approver`).
-    """
-    view = None if as_json else Transcript(output.stdout)
-    approver = Approver(corral, interactive=sys.stdin.isatty(), describe=view is None)
-    try:
-        _follow(corral, run.id, view, approver)
-    except KeyboardInterrupt:
-        _finish(corral.runs.cancel(run.id), as_json, EXIT_INTERRUPTED)
-    _finish(corral.runs.retrieve(run.id), as_json)
-
-
-def _follow(corral: Corral, run_id: str, view: Transcript | None, approver: Approver) -> None:
-    if view is not None:
-        view.begin()
-    try:
-        with corral.runs.stream(run_id) as events:
-            for event in events:
-                if view is None:
-                    output.print_json_line(event)
-                else:
-                    view.show(event)
-                if isinstance(event, ApprovalRequested):
-                    _approve(event, view, approver)
-    finally:
-        if view is not None:
-            view.end()
-
-
-def _approve(event: ApprovalRequested, view: Transcript | None, approver: Approver) -> None:
-    """Ask about a held call with the spinner stopped, then spin for what comes next."""
-    if view is not None:
-        view.pause()
-    decided = approver(event)
-    if view is not None:
-        view.spin("working" if decided else f"waiting for approval of {event.name}")
 
 
 def _permissions(
@@ -87,14 +38,6 @@ def _permissions(
     tools.update(dict.fromkeys(ask or (), "ask"))
     tools.update(dict.fromkeys(deny or (), "deny"))
     return {**permissions, "tools": tools}
-
-
-def _finish(run: Run, as_json: bool, exit_code: int | None = None) -> NoReturn:
-    console = output.stderr if as_json else output.stdout
-    console.print(output.summary(run), soft_wrap=True)
-    if exit_code is None:
-        exit_code = 0 if run.status == RunStatus.COMPLETED else 1
-    raise typer.Exit(exit_code)
 
 
 def _agent_source(
@@ -161,19 +104,29 @@ def run(
         list[str] | None,
         typer.Option("--deny", help="Never run this tool's calls (repeatable)."),
     ] = None,
+    provider_key: run_inputs.ProviderKeySpecs = None,
+    file: run_inputs.FilePaths = None,
+    skill: run_inputs.Skills = None,
     as_json: options.JsonFlag = False,
 ) -> None:
     """Run an agent on PROMPT and stream its answer live; Ctrl-C cancels the run.
 
-    A call held for approval is asked about at the terminal (or, without one, the commands
-    that decide it are printed).
+    The run's id is printed on stderr as soon as it exists. A call held for approval is asked
+    about at the terminal (or, without one, the commands that decide it are printed).
     """
     source = _agent_source(agent, agent_version, model, instructions, session)
     policy = _permissions(permissions, ask, deny)
+    api_keys = run_inputs.provider_keys(provider_key)
     text = sys.stdin.read() if prompt == "-" else prompt
     corral = client(ctx)
     created = corral.runs.create(
-        input=text, metadata=options.metadata(metadata), permissions=policy, **source
+        input=text,
+        metadata=options.metadata(metadata),
+        permissions=policy,
+        api_keys=api_keys,
+        files=run_inputs.input_files(corral, file),
+        skills=run_inputs.skills(corral, skill),
+        **source,
     )
     watch(corral, created, as_json=as_json)
 
@@ -368,6 +321,53 @@ def cancel(ctx: typer.Context, run_id: RunId, as_json: options.JsonFlag = False)
         output.line(f"cancelled {ended.id}")
     else:
         output.line(f"{ended.id} had already ended: {ended.status}")
+
+
+@runs_app.command("tool-result")
+def tool_result(
+    ctx: typer.Context,
+    run_id: RunId,
+    call_id: Annotated[
+        str, typer.Argument(help="The client tool call's id (see `corral runs show RUN_ID`).")
+    ],
+    result: Annotated[
+        str | None, typer.Option("--output", help="The tool's result, as text.")
+    ] = None,
+    error: Annotated[
+        str | None, typer.Option("--error", help="Why the tool failed (the model sees it).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file", help="Read the result from this file (- for stdin).", allow_dash=True
+        ),
+    ] = None,
+    as_json: options.JsonFlag = False,
+) -> None:
+    """Answer a client tool call the run waits for; the run resumes.
+
+    Give exactly one of --output, --error or --file.
+    """
+    if sum(given is not None for given in (result, error, file)) != 1:
+        raise typer.BadParameter("give exactly one of --output, --error or --file")
+    if file is not None:
+        result = sys.stdin.read() if str(file) == "-" else _read_text(file)
+    accepted = client(ctx).runs.submit_tool_result(
+        run_id, call_id=call_id, output=result, error=error
+    )
+    if as_json:
+        output.print_json(accepted)
+    else:
+        output.line(f"answered {accepted.call_id} of {accepted.run_id}")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise typer.BadParameter(
+            f"cannot read {str(path)!r}: {error}", param_hint="--file"
+        ) from None
 
 
 @runs_app.command("delete")

@@ -76,9 +76,11 @@ class BaseClient:
 
     @staticmethod
     def _connection_error(error: httpx.TransportError) -> APIConnectionError:
+        url = _http.url_of(error)
         if isinstance(error, httpx.TimeoutException):
-            return APITimeoutError(f"request timed out: {error}")
-        return APIConnectionError(f"cannot reach the server: {error}")
+            return APITimeoutError(f"request to {url or 'the server'} timed out: {error}", url=url)
+        where = f" at {url}" if url else ""
+        return APIConnectionError(f"cannot reach the server{where}: {error}", url=url)
 
 
 class SyncBaseClient(BaseClient):

@@ -20,6 +20,8 @@ from corral._version import __version__
 from corral.client.errors import APIStatusError, CorralError, status_error_class
 
 DEFAULT_BASE_URL = "http://127.0.0.1:7070"
+API_PREFIX = "/v1"
+"""The version prefix of every API path; it belongs to the paths, not to the base URL."""
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_RETRIES = 2
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
@@ -52,10 +54,33 @@ def resolve_config(
     key = api_key or os.environ.get("CORRAL_API_KEY")
     if not key:
         raise CorralError("no API key: pass api_key= or set CORRAL_API_KEY")
+    if not key.isascii() or not key.isprintable():
+        # A header carries only printable ASCII: say so here rather than fail in the transport.
+        raise CorralError(
+            "the API key has characters an API key never has (not printable ASCII): check "
+            "api_key= or CORRAL_API_KEY"
+        )
     url = base_url or os.environ.get("CORRAL_BASE_URL") or DEFAULT_BASE_URL
     return ClientConfig(
-        base_url=url.rstrip("/"), api_key=key, timeout_s=timeout, max_retries=max_retries
+        base_url=server_url(url), api_key=key, timeout_s=timeout, max_retries=max_retries
     )
+
+
+def server_url(url: str) -> str:
+    """The server's address: `http://host:7070/v1/` → `http://host:7070`.
+
+    Every path the SDK sends starts with `/v1`, so a base URL copied from an API example with
+    its `/v1` would make each request miss (`/v1/v1/runs`, a 404 that names no object).
+    """
+    return url.rstrip("/").removesuffix(API_PREFIX)
+
+
+def url_of(error: httpx.TransportError) -> str | None:
+    """The URL the failed request went to, when httpx knows it."""
+    try:
+        return str(error.request.url)
+    except RuntimeError:
+        return None
 
 
 def default_headers(config: ClientConfig) -> dict[str, str]:

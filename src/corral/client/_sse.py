@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from corral.client._http import MAX_RETRY_AFTER_S, should_retry_status
+from corral.client._http import MAX_RETRY_AFTER_S, should_retry_status, url_of
 from corral.client.errors import APIConnectionError, APIStatusError, RateLimitError
 from corral.types.events import Event
 
@@ -161,7 +161,12 @@ class _StreamState:
         A 429 is waited out for as long as its `Retry-After` says.
         """
         if self.failures >= len(RECONNECT_DELAYS_S):
-            raise APIConnectionError("the event stream keeps breaking off") from cause
+            url = url_of(cause) if isinstance(cause, httpx.TransportError) else None
+            where = f" at {url}" if url else ""
+            why = f": {cause}" if cause is not None and str(cause) else ""
+            raise APIConnectionError(
+                f"the event stream{where} keeps breaking off{why}", url=url
+            ) from cause
         delay = RECONNECT_DELAYS_S[self.failures]
         self.failures += 1
         if isinstance(cause, RateLimitError) and cause.retry_after_s is not None:

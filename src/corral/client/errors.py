@@ -1,7 +1,7 @@
 """Exceptions the SDK raises, one class per meaning, all under `CorralError`.
 
 CorralError
-├── APIConnectionError            the server could not be reached (after retries)
+├── APIConnectionError            the server could not be reached (after retries): `url`
 │   └── APITimeoutError           a request timed out
 ├── APIStatusError                the server answered an error status (after retries)
 │   ├── InvalidRequestError       400: `field` names the offending input
@@ -31,7 +31,11 @@ class CorralError(Exception):
 
 
 class APIConnectionError(CorralError):
-    """The server could not be reached."""
+    """The server could not be reached; `url` is where the request went, when known."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
 
 
 class APITimeoutError(APIConnectionError):
@@ -62,6 +66,12 @@ class APIStatusError(CorralError):
         """The offending input, when the server named one."""
         value = self.body.get("field")
         return str(value) if value is not None else None
+
+    @property
+    def candidates(self) -> list[str]:
+        """What the server would have accepted instead (`invalid_model` lists model ids)."""
+        value = self.body.get("candidates")
+        return [str(item) for item in value] if isinstance(value, list) else []
 
     def __str__(self) -> str:
         return f"{self.status} {self.code}: {self.message}"

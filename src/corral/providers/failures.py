@@ -89,13 +89,37 @@ def from_status(
     )
 
 
-def connection_lost(provider: str, error: BaseException) -> ProviderError:
-    """A network failure: the call may be tried again."""
+def connection_lost(
+    provider: str,
+    error: BaseException,
+    *,
+    base_url: str | None = None,
+    url_variable: str | None = None,
+) -> ProviderError:
+    """A network failure: the call may be tried again.
+
+    When nothing could be reached at all (refused, no such host), the message names the base URL
+    tried and the variable that sets it: most often a local model server that is not running,
+    or one that listens elsewhere.
+    """
+    detail = network_detail(error)
+    if base_url and any(isinstance(exc, aiohttp.ClientConnectorError) for exc in _chain(error)):
+        detail += f" — is the model server at {base_url} running?"
+        if url_variable:
+            detail += f" (set {url_variable} on the server if it listens elsewhere)"
     return ProviderError(
-        f"{provider}: connection failed: {network_detail(error)}",
+        f"{provider}: connection failed: {detail}",
         code=ErrorCode.PROVIDER_ERROR,
         retryable=True,
     )
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """`error` and its causes, outermost first."""
+    chain = [error]
+    while (cause := chain[-1].__cause__) is not None:
+        chain.append(cause)
+    return chain
 
 
 def network_detail(error: BaseException) -> str:
@@ -104,9 +128,7 @@ def network_detail(error: BaseException) -> str:
     The SDKs wrap the transport's exception (an aiohttp one, on their aiohttp transport) in
     their own, whose message is a bare "Connection error."; a cause says what happened.
     """
-    chain = [error]
-    while (cause := chain[-1].__cause__) is not None:
-        chain.append(cause)
+    chain = _chain(error)
     for exc in chain:
         if isinstance(exc, aiohttp.ClientPayloadError):
             return "the answer was incomplete: the connection closed in the middle of its body"

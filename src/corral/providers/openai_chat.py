@@ -55,9 +55,17 @@ class OpenAIChatProvider:
     not sent back at all.
     """
 
-    def __init__(self, name: str = "openai", *, replay_reasoning: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = "openai",
+        *,
+        replay_reasoning: bool = False,
+        url_variable: str | None = None,
+    ) -> None:
         self.name = name
         self._replay_reasoning = replay_reasoning
+        self._url_variable = url_variable
+        """The server's variable for this provider's base URL (`OLLAMA_BASE_URL`), for errors."""
         # OpenAI deprecated `max_tokens` and its reasoning models refuse it; every compatible
         # server knows `max_tokens`, not all of them the newer name.
         self._max_tokens_param = "max_completion_tokens" if name == "openai" else "max_tokens"
@@ -76,7 +84,12 @@ class OpenAIChatProvider:
                 for event in _completion_events(self.name, completion):
                     yield event
         except transport.NETWORK_ERRORS as exc:  # timeouts included
-            raise failures.connection_lost(self.name, exc) from exc
+            raise failures.connection_lost(
+                self.name,
+                exc,
+                base_url=str(client.base_url).rstrip("/"),
+                url_variable=self._url_variable,
+            ) from exc
         except openai.APIError as exc:
             raise self._failure(exc) from exc
 

@@ -147,4 +147,6 @@ def _adapter(entry: CatalogEntry, config: ProviderConfig) -> Provider:
         return OpenAIResponsesProvider()
     from corral.providers.openai_chat import OpenAIChatProvider
 
-    return OpenAIChatProvider(config.name, replay_reasoning=config.replay_reasoning)
+    return OpenAIChatProvider(
+        config.name, replay_reasoning=config.replay_reasoning, url_variable=config.base_url_env
+    )
