@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -15,10 +14,10 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from tests.docs.examples import json_documents
+from tests.docs.markdown import ROOT, blocks
 
-ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text()
-SHELL_BLOCKS = re.findall(r"```sh\n(.*?)```", README, re.DOTALL)
+SHELL_BLOCKS = [block.code for block in blocks(ROOT / "README.md") if block.lang == "sh"]
 
 
 def block_containing(marker: str) -> str:
@@ -65,18 +64,6 @@ def run_shell(script: str, workdir: Path, port: int) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def json_documents(text: str) -> list[dict]:
-    """The JSON documents curl printed back to back."""
-    decoder, documents, index = json.JSONDecoder(), [], 0
-    while index < len(text):
-        if text[index].isspace():
-            index += 1
-            continue
-        document, index = decoder.raw_decode(text, index)
-        documents.append(document)
-    return documents
 
 
 def test_the_quickstart_runs_a_first_agent_and_streams_its_events(served):

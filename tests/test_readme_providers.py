@@ -8,23 +8,20 @@ as written, and must print the recorded answer.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
 from corral.settings import Settings
 from tests.conftest import ADMIN_KEY, LiveServer
+from tests.docs.examples import bash, reader_environment
+from tests.docs.markdown import ROOT, blocks
 from tests.providers.cassettes import replay
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-SECTION = re.search(r"^## Model providers\n(.*?)(?=^## )", README, re.DOTALL | re.MULTILINE)
-assert SECTION is not None, "README.md has no '## Model providers' section"
-BLOCKS = re.findall(r"^```sh\n(.*?)^```", SECTION.group(1), re.DOTALL | re.MULTILINE)
+BLOCKS = [
+    b.code for b in blocks(ROOT / "README.md") if b.section == "Model providers" and b.lang == "sh"
+]
 EXPORT = re.compile(r"^export (\w+)=(\S+)", re.MULTILINE)
 
 # provider → (cassette, base URL variable and its value, what the recorded answer says)
@@ -62,27 +59,8 @@ def backend() -> str:
     return "sqlite"
 
 
-async def bash(script: str, env: dict[str, str]) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        "bash",
-        "-euo",
-        "pipefail",
-        "-c",
-        script,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
-
-
 def user_environment(server: LiveServer) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    env.update(CORRAL_BASE_URL=server.base_url, CORRAL_API_KEY=ADMIN_KEY)
-    return env
+    return reader_environment(server.base_url, ADMIN_KEY)
 
 
 def test_every_example_block_is_run_here():

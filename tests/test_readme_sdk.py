@@ -8,24 +8,20 @@ covered by `tests/client/test_standalone.py` (the base install is all the SDK ne
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
 import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from corral.settings import Settings
 from tests.conftest import ADMIN_KEY, LiveServer
+from tests.docs.examples import clean_environment, run
+from tests.docs.markdown import PROMISE, ROOT, blocks, missing_promises
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-SECTION = re.search(r"^## Python SDK\n(.*?)(?=^## )", README, re.DOTALL | re.MULTILINE)
-assert SECTION is not None, "README.md has no '## Python SDK' section"
-BLOCKS = re.findall(r"^```python\n(.*?)^```", SECTION.group(1), re.DOTALL | re.MULTILINE)
-[SETUP] = re.findall(r"^```sh\n(.*?)^```", SECTION.group(1), re.DOTALL | re.MULTILINE)
-PROMISE = re.compile(r"^\s*print\(.*\)\s+# → (.+)$", re.MULTILINE)
+SECTION = [b for b in blocks(ROOT / "README.md") if b.section == "Python SDK"]
+BLOCKS = [b.code for b in SECTION if b.lang == "python"]
+[SETUP] = [b.code for b in SECTION if b.lang == "sh"]
 
 
 def block_id(index: int, block: str) -> str:
@@ -46,23 +42,6 @@ async def server(settings: Settings) -> AsyncIterator[LiveServer]:
         yield started
 
 
-async def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=cwd,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
-
-
-def clean_environment() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CORRAL_")}
-
-
 def test_the_section_has_examples_and_each_promises_some_output():
     assert len(BLOCKS) >= 6
     assert all(PROMISE.search(block) for block in BLOCKS)
@@ -76,8 +55,7 @@ async def test_the_example_runs_and_prints_what_it_promises(block, server, tmp_p
     returncode, stdout, stderr = await run([sys.executable, "-c", block], env, tmp_path)
 
     assert returncode == 0, stderr
-    missing = [promise for promise in PROMISE.findall(block) if promise not in stdout.splitlines()]
-    assert missing == [], stdout
+    assert missing_promises(block, stdout) == [], stdout
 
 
 async def test_the_setup_lines_configure_corral_from_the_quickstart_key_file(server, tmp_path):

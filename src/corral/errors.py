@@ -217,9 +217,11 @@ class Unavailable(ServiceError):
 
 
 class RunFailure(ServiceError):
-    """The run failed."""
+    """The run failed.
 
-    code = ErrorCode.RUN_FAILED
+    Each failure says why with a code of its own: a subclass's, or the `code` it is raised with.
+    """
+
     http_status = 500
 
 

@@ -39,7 +39,6 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"  #: 503 not ready (database unreachable or schema behind)
 
     # Run failures (the `error.code` of a run that ended `failed` or `timed_out`)
-    RUN_FAILED = "run_failed"  #: the run failed for a reason with no more specific code
     RUN_TIMEOUT = "run_timeout"  #: the run exceeded `limits.timeout_s`
     MAX_TURNS_EXCEEDED = "max_turns_exceeded"  #: the model took more than `limits.max_turns`
     MAX_TOOL_CALLS_EXCEEDED = "max_tool_calls_exceeded"  #: a turn made too many tool calls
