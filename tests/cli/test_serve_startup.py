@@ -276,7 +276,9 @@ def test_a_config_file_is_read_below_the_environment_and_a_wrong_name_is_refused
     )
 
 
-@pytest.mark.parametrize(("flag", "setting"), [("--host", "host"), ("--port", "port")])
+@pytest.mark.parametrize(
+    ("flag", "setting"), [("--host", "host"), ("--port", "port"), ("--data-dir", "data_dir")]
+)
 def test_serve_help_shows_the_defaults_of_the_settings(flag, setting):
     result = subprocess.run(
         [CORRAL, "serve", "--help"],

@@ -61,10 +61,18 @@ _SERVER_MODULES = ("fastapi", "sqlalchemy", "uvicorn", "pydantic_settings", "orj
 
 
 DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (env: CORRAL_DATA_DIR)")
+    Path | None,
+    typer.Option(
+        "--data-dir", help="Data directory (env: CORRAL_DATA_DIR)", show_default="corral-data"
+    ),
 ]
 DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Database URL (env: CORRAL_DATABASE_URL)")
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Database URL (env: CORRAL_DATABASE_URL)",
+        show_default="SQLite in the data directory",
+    ),
 ]
 ConfigFile = Annotated[
     Path | None,

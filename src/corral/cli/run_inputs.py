@@ -17,7 +17,7 @@ import typer
 
 from corral.cli import output
 from corral.client import Corral
-from corral.types.files import RunFileRef
+from corral.types.files import File, RunFileRef
 
 ProviderKeySpecs = Annotated[
     list[str] | None,
@@ -95,14 +95,20 @@ def _key(provider: str, source: str) -> str:
     return source
 
 
+def _upload_local(corral: Corral, item: str) -> File | None:
+    """The upload of `item` when it names a local file (said on stderr), else None."""
+    if not Path(item).is_file():
+        return None
+    uploaded = corral.files.create(Path(item))
+    output.note(f"uploaded {item} as {uploaded.id}")
+    return uploaded
+
+
 def input_files(corral: Corral, given: list[str] | None) -> list[RunFileRef]:
     """Each `--file` as an upload placed under its name at the workspace's top."""
     refs: list[RunFileRef] = []
     for item in given or ():
-        path = Path(item)
-        if path.is_file():
-            uploaded = corral.files.create(path)
-            output.note(f"uploaded {item} as {uploaded.id}")
+        if (uploaded := _upload_local(corral, item)) is not None:
             refs.append(RunFileRef(path=uploaded.name, file_id=uploaded.id))
         elif item.startswith(FILE_ID_PREFIX):
             found = corral.files.retrieve(item)
@@ -118,10 +124,7 @@ def skills(corral: Corral, given: list[str] | None) -> list[str]:
     """The file ids of each `--skill`: a local archive is uploaded, a name looked up."""
     ids: list[str] = []
     for item in given or ():
-        path = Path(item)
-        if path.is_file():
-            uploaded = corral.files.create(path)
-            output.note(f"uploaded {item} as {uploaded.id}")
+        if (uploaded := _upload_local(corral, item)) is not None:
             ids.append(uploaded.id)
         elif item.startswith(FILE_ID_PREFIX):
             ids.append(item)
