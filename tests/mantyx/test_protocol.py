@@ -147,6 +147,14 @@ async def test_unknown_paths_under_the_prefix_answer_in_the_protocols_shape(clie
     assert_protocol_error(await client.get(f"{BASE}/agent-things"), 404, "not_found")
 
 
+async def test_a_body_that_is_not_json_is_an_invalid_request_in_the_protocols_shape(client):
+    response = await client.post(
+        f"{BASE}/agent-runs", content=b"\x1d\xff{", headers={"content-type": "application/json"}
+    )
+
+    assert_protocol_error(response, 400, "invalid_request")
+
+
 # §3 Models
 
 

@@ -117,17 +117,22 @@ def _routes(app: FastAPI) -> Iterator[BaseRoute]:
 
 
 def allowed_methods(request: Request) -> str | None:
-    """The `Allow` of a 405: every method some route answers at the request's path.
+    """The `Allow` of a 405: every method some documented route answers at the request's path.
 
     Starlette names only the methods of the first route matching the path, while a path's
     methods are often spread over several routes (`GET` and `DELETE /v1/runs/{run_id}`).
+    Routes left out of the OpenAPI document count only where no documented one matches.
     """
     path = request.scope["path"]
-    methods: set[str] = set()
+    documented: set[str] = set()
+    hidden: set[str] = set()
     for route in _routes(request.app):
         route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
         if route_methods and pattern is not None and pattern.match(path):
-            methods.update(route_methods)
+            # A catch-all that answers a protocol's 404 must not advertise its methods.
+            into = documented if getattr(route, "include_in_schema", True) else hidden
+            into.update(route_methods)
+    methods = documented or hidden
     return ", ".join(sorted(methods)) if methods else None
 
 

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response, StreamingResponse
 
 from corral.api import scopes, sse
@@ -81,6 +82,10 @@ class ProtocolRoute(APIRoute):
             except ValidationError as invalid:
                 errors = [dict(e) for e in invalid.errors()]
                 return error_response(validation_error(errors, None), request)
+            except StarletteHTTPException as refused:  # a body that is not JSON, say
+                response = error_response(InvalidRequest(str(refused.detail), field="/"), request)
+                response.status_code = refused.status_code
+                return response
 
         return handler
 
