@@ -25,7 +25,7 @@ from corral.storage.database import Database
 from tests import migrated
 from tests.events_schema import assert_stored_events_match_the_wire_schema
 
-pytest_plugins = ["tests.machine"]
+pytest_plugins = ["tests.machine", "tests.openapi_document"]
 
 ADMIN_KEY = "crl_test_admin_key_0123456789abcdefghijklmnopqrstuvwxyz"
 PG_URL = os.environ.get("CORRAL_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

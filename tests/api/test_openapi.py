@@ -8,12 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 
 from corral.api import scopes
-from corral.api.app import create_app
 from corral.console.routes import SECURITY_HEADERS as CONSOLE_HEADERS
-from corral.settings import Settings
 from tests.conftest import ADMIN_KEY, api_client
 from tests.helpers import assert_error
 
@@ -21,18 +18,6 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 PARAM = re.compile(r"\{(\w+)(:\w+)?\}")
 CLEAN_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 MEDIA_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
-
-
-@pytest.fixture(scope="module")
-def unstarted_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    """The app, built but not started: its document needs no database."""
-    data = Path(tmp_path_factory.mktemp("openapi"))
-    return create_app(Settings(data_dir=data, database_url=f"sqlite:///{data / 'corral.db'}"))
-
-
-@pytest.fixture(scope="module")
-def document(unstarted_app: FastAPI) -> dict[str, Any]:
-    return unstarted_app.openapi()
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:

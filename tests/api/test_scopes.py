@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from corral.api.app import create_app
 from corral.api.scopes import (
     ANY_KEY,
     OPERATOR,
@@ -23,7 +20,6 @@ from corral.api.scopes import (
     check_coverage,
 )
 from corral.security import keys as key_rules
-from corral.settings import Settings
 from tests.conftest import api_client
 from tests.helpers import scoped_key
 
@@ -56,13 +52,6 @@ def refusal(response: httpx.Response) -> str | None:
     if response.status_code not in (401, 403):
         return None
     return str(response.json()["error"])
-
-
-@pytest.fixture(scope="module")
-def unstarted_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    """The app, built but not started: enough to read its routes."""
-    data = Path(tmp_path_factory.mktemp("scopes"))
-    return create_app(Settings(data_dir=data, database_url=f"sqlite:///{data / 'corral.db'}"))
 
 
 def test_every_operation_of_the_openapi_document_has_a_row(unstarted_app):

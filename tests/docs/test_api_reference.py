@@ -10,14 +10,10 @@ events.md's table of event types against the event models, both ways.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, get_args
 
 import pytest
-from fastapi import FastAPI
 
-from corral.api.app import create_app
-from corral.settings import Settings
 from corral.types.errors import ErrorCode
 from corral.types.events import BaseEvent, Event
 from tests.docs.markdown import DOCS, ROOT, inline_code, tables
@@ -27,18 +23,6 @@ API = DOCS / "api.md"
 _ROUTE = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/[^`\s]*)`")
 _BODY = re.compile(r"\s*`(\{[^`]*\})`")
 _ANSWER = re.compile(r"\s*→\s*(?:\d{3}\s+)?`(\{[^`]*\}|[a-z_]+(?:,\s*[a-z_]+[^`]*))`")
-
-
-@pytest.fixture(scope="module")
-def unstarted_app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
-    """The app, built but not started: its document needs no database."""
-    data = Path(tmp_path_factory.mktemp("openapi"))
-    return create_app(Settings(data_dir=data, database_url=f"sqlite:///{data / 'corral.db'}"))
-
-
-@pytest.fixture(scope="module")
-def document(unstarted_app: FastAPI) -> dict[str, Any]:
-    return unstarted_app.openapi()
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute
 
 from corral.api.responses import JSONBody
+from corral.api.scopes import app_routes
 from corral.errors import InvalidRequest, ServiceError
 from corral.types.errors import ErrorCode
 
@@ -109,13 +108,6 @@ def validation_error(errors: list[dict[str, Any]], body: Any) -> InvalidRequest:
     )
 
 
-def _routes(app: FastAPI) -> Iterator[BaseRoute]:
-    """The app's own routes and those of the routers `create_app` included (without a prefix)."""
-    yield from app.router.routes
-    for router in getattr(app.state, "routers", ()):
-        yield from router.routes
-
-
 def allowed_methods(request: Request) -> str | None:
     """The `Allow` of a 405: every method some documented route answers at the request's path.
 
@@ -126,7 +118,7 @@ def allowed_methods(request: Request) -> str | None:
     path = request.scope["path"]
     documented: set[str] = set()
     hidden: set[str] = set()
-    for route in _routes(request.app):
+    for route in app_routes(request.app):
         route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
         if route_methods and pattern is not None and pattern.match(path):
             # A catch-all that answers a protocol's 404 must not advertise its methods.

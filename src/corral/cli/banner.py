@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from corral.cli.launch import sandbox_line
+from corral.cli.preflight import without_credentials
+
 if TYPE_CHECKING:
     from corral.sandbox.capabilities import Capabilities
     from corral.settings import Settings
@@ -47,8 +50,7 @@ def ready_facts(settings: Settings, sandbox: Capabilities | None, version: str) 
     if url.startswith("sqlite"):
         database = f"SQLite, {url.removeprefix('sqlite:///')}"
     else:
-        scheme, _, rest = url.partition("://")
-        database = f"PostgreSQL, {scheme}://{rest.rpartition('@')[2]}"
+        database = f"PostgreSQL, {without_credentials(url)}"
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     host = f"[{host}]" if ":" in host else host
     return Ready(
@@ -101,7 +103,7 @@ def announce(ready: Ready, console: Console, *, text: bool) -> None:
     for name, value in rows:
         console.print(f"  {name:<9} {escape(value)}")
     if ready.sandbox is not None:
-        console.print(f"  {'sandbox':<9} {_sandbox(ready.sandbox)}")
+        console.print(f"  {'sandbox':<9} {sandbox_line(ready.sandbox)}")
     if ready.admin_key_file is not None:
         console.print(f"  {'admin key':<9} {escape(str(ready.admin_key_file))}")
         console.print("Use it from this shell with:")
@@ -110,13 +112,3 @@ def announce(ready: Ready, console: Console, *, text: bool) -> None:
             f"CORRAL_API_KEY=$(cat {escape(str(ready.admin_key_file))})",
             soft_wrap=True,
         )
-
-
-def _sandbox(sandbox: Capabilities) -> str:
-    """How agents' tools are isolated here; loudly when they are not."""
-    if sandbox.tier == "bwrap" and not sandbox.fix:
-        return escape(sandbox.detail)
-    if sandbox.tier == "bwrap":
-        fix = escape(sandbox.fix or "")
-        return f"{escape(sandbox.detail)}; [yellow]not enforced here[/]: {fix}"
-    return f"[bold red]{escape(sandbox.detail)}[/]. Fix: {escape(sandbox.fix or '')}"

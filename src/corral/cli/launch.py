@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     from corral.sandbox.capabilities import Capabilities
@@ -32,6 +33,7 @@ __all__ = [
     "describe",
     "freeze_startup_objects",
     "load_settings",
+    "sandbox_line",
 ]
 
 console = Console(stderr=True, soft_wrap=True)
@@ -117,19 +119,22 @@ def configuration_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def announce_sandbox(sandbox: Capabilities) -> None:
-    """Say how agents' tools are isolated here; loudly when they are not."""
+def sandbox_line(sandbox: Capabilities) -> str:
+    """How agents' tools are isolated here, as rich markup; loudly when they are not."""
+    detail, fix = escape(sandbox.detail), escape(sandbox.fix or "")
     if sandbox.tier == "bwrap":
-        console.print(f"sandbox: {sandbox.detail}")
-        if sandbox.fix:
-            console.print(f"sandbox: [yellow]not enforced here[/]: {sandbox.fix}")
-    elif sandbox.tier == "unavailable":
-        console.print(
-            f"[bold red]sandbox unavailable[/]: {sandbox.detail}. Runs that need builtin tools "
-            f"or local MCP servers fail with sandbox_unavailable. Fix: {sandbox.fix}"
+        return f"{detail}; [yellow]not enforced here[/]: {fix}" if sandbox.fix else detail
+    if sandbox.tier == "unavailable":
+        return (
+            f"[bold red]unavailable[/]: {detail}. Runs that need builtin tools or local MCP "
+            f"servers fail with sandbox_unavailable. Fix: {fix}"
         )
-    else:
-        console.print(f"[bold red]{sandbox.detail}[/]. Fix: {sandbox.fix}")
+    return f"[bold red]{detail}[/]. Fix: {fix}"
+
+
+def announce_sandbox(sandbox: Capabilities) -> None:
+    """Say how agents' tools are isolated here (a worker's start)."""
+    console.print(f"sandbox: {sandbox_line(sandbox)}")
 
 
 def freeze_startup_objects() -> None:
@@ -146,4 +151,6 @@ def describe(settings: Settings) -> str:
     url = settings.effective_database_url
     if url.startswith("sqlite"):
         return url.removeprefix("sqlite:///")
-    return url.split("@")[-1]
+    from corral.cli.preflight import without_credentials
+
+    return without_credentials(url)

@@ -32,6 +32,7 @@ __all__ = [
     "listen",
     "lock_data_dir",
     "prepare",
+    "without_credentials",
 ]
 
 LOCK_FILE = "corral.lock"
@@ -176,15 +177,16 @@ def check_database(settings: Settings) -> None:
     try:
         asyncio.run(connect())
     except Exception as error:  # noqa: BLE001 - any driver error means "cannot start"
+        where = without_credentials(url)
         raise StartupFailure(
-            f"cannot reach the database at {_public(url)} ({_reason(error)}): start it, or fix "
+            f"cannot reach the database at {where} ({_reason(error)}): start it, or fix "
             "--database-url / CORRAL_DATABASE_URL",
             ExitStatus.DATABASE,
         ) from None
 
 
-def _public(url: str) -> str:
-    """The URL without its credentials."""
+def without_credentials(url: str) -> str:
+    """The database URL as it may be shown: without its user and password."""
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.rpartition('@')[2]}"
 
