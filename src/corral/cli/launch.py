@@ -126,15 +126,16 @@ def sandbox_line(sandbox: Capabilities) -> str:
         return f"{detail}; [yellow]not enforced here[/]: {fix}" if sandbox.fix else detail
     if sandbox.tier == "unavailable":
         return (
-            f"[bold red]unavailable[/]: {detail}. Runs that need builtin tools or local MCP "
-            f"servers fail with sandbox_unavailable. Fix: {fix}"
+            f"[bold red]sandbox unavailable[/]: {detail}. Runs that need builtin tools or local "
+            f"MCP servers fail with sandbox_unavailable. Fix: {fix}"
         )
     return f"[bold red]{detail}[/]. Fix: {fix}"
 
 
 def announce_sandbox(sandbox: Capabilities) -> None:
     """Say how agents' tools are isolated here (a worker's start)."""
-    console.print(f"sandbox: {sandbox_line(sandbox)}")
+    line = sandbox_line(sandbox)
+    console.print(f"sandbox: {line}" if sandbox.tier == "bwrap" else line)
 
 
 def freeze_startup_objects() -> None:
