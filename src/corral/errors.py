@@ -18,7 +18,9 @@ the default message. The API renders any of them as `{"error": code, "message", 
     │   ├── IdempotencyConflict      409 idempotency_conflict
     │   ├── RunTerminal              409 run_terminal
     │   ├── RunActive                409 run_active
-    │   └── SessionEnded             409 session_ended
+    │   ├── SessionEnded             409 session_ended
+    │   ├── AgentArchived            409 agent_archived
+    │   └── EnvironmentArchived      409 environment_archived
     ├── PayloadTooLarge              413 payload_too_large
     │   └── StorageLimitReached      413 storage_limit_reached (max_stored_bytes, stored_bytes)
     ├── RateLimited                  429 rate_limited      (retry_after_s)
@@ -181,6 +183,18 @@ class SessionEnded(Conflict):
     """The session has ended and takes no more messages."""
 
     code = ErrorCode.SESSION_ENDED
+
+
+class AgentArchived(Conflict):
+    """The agent is archived: it starts no new runs or sessions, while its sessions go on."""
+
+    code = ErrorCode.AGENT_ARCHIVED
+
+
+class EnvironmentArchived(Conflict):
+    """The environment is archived: it can be read and deleted, not changed or used anew."""
+
+    code = ErrorCode.ENVIRONMENT_ARCHIVED
 
 
 class RoutinePaused(Conflict):

@@ -30,6 +30,7 @@ KINDS = frozenset(
         "rtn",
         "trg",
         "fire",
+        "env",
     }
 )
 

@@ -74,6 +74,7 @@ _WEBHOOKS_READ, _WEBHOOKS_WRITE = Scope("webhooks:read"), Scope("webhooks:write"
 _ROUTINES_READ, _ROUTINES_WRITE = Scope("routines:read"), Scope("routines:write")
 
 _MANTYX = "/api/v1/workspaces/{workspaceSlug}"
+_ANTHROPIC = "/anthropic/v1"
 
 ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
     {
@@ -123,6 +124,15 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("DELETE", "/v1/sessions/{session_id}"): _SESSIONS_WRITE,
         ("POST", "/v1/sessions/{session_id}/messages"): _SESSIONS_WRITE,
         ("GET", "/v1/sessions/{session_id}/stream"): _SESSIONS_READ,
+        # Archiving agents and sessions, and stored environments (under the agents' scopes)
+        ("POST", "/v1/agents/{agent}/archive"): _AGENTS_WRITE,
+        ("POST", "/v1/sessions/{session_id}/archive"): _SESSIONS_WRITE,
+        ("POST", "/v1/environments"): _AGENTS_WRITE,
+        ("GET", "/v1/environments"): _AGENTS_READ,
+        ("GET", "/v1/environments/{environment}"): _AGENTS_READ,
+        ("PATCH", "/v1/environments/{environment}"): _AGENTS_WRITE,
+        ("POST", "/v1/environments/{environment}/archive"): _AGENTS_WRITE,
+        ("DELETE", "/v1/environments/{environment}"): _AGENTS_WRITE,
         # The workspace's keys and its audit log
         ("POST", "/v1/keys"): _KEYS_WRITE,
         ("GET", "/v1/keys"): _KEYS_READ,
@@ -184,6 +194,36 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
             ],
             PUBLIC,
         ),
+        # The Managed Agents facade (`corral.compat.anthropic`)
+        ("POST", f"{_ANTHROPIC}/agents"): _AGENTS_WRITE,
+        ("GET", f"{_ANTHROPIC}/agents"): _AGENTS_READ,
+        ("GET", f"{_ANTHROPIC}/agents/{{agent_id}}"): _AGENTS_READ,
+        ("POST", f"{_ANTHROPIC}/agents/{{agent_id}}"): _AGENTS_WRITE,
+        ("GET", f"{_ANTHROPIC}/agents/{{agent_id}}/versions"): _AGENTS_READ,
+        ("POST", f"{_ANTHROPIC}/agents/{{agent_id}}/archive"): _AGENTS_WRITE,
+        ("POST", f"{_ANTHROPIC}/environments"): _AGENTS_WRITE,
+        ("GET", f"{_ANTHROPIC}/environments"): _AGENTS_READ,
+        ("GET", f"{_ANTHROPIC}/environments/{{environment_id}}"): _AGENTS_READ,
+        ("POST", f"{_ANTHROPIC}/environments/{{environment_id}}"): _AGENTS_WRITE,
+        ("POST", f"{_ANTHROPIC}/environments/{{environment_id}}/archive"): _AGENTS_WRITE,
+        ("DELETE", f"{_ANTHROPIC}/environments/{{environment_id}}"): _AGENTS_WRITE,
+        ("POST", f"{_ANTHROPIC}/sessions"): _SESSIONS_WRITE,
+        ("GET", f"{_ANTHROPIC}/sessions"): _SESSIONS_READ,
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}"): _SESSIONS_READ,
+        ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}"): _SESSIONS_WRITE,
+        ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}/archive"): _SESSIONS_WRITE,
+        ("DELETE", f"{_ANTHROPIC}/sessions/{{session_id}}"): _SESSIONS_WRITE,
+        ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}/events"): _SESSIONS_WRITE,
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/events"): _SESSIONS_READ,
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/events/stream"): _SESSIONS_READ,
+        # Any other path under the facade's prefix only answers the API's 404
+        **dict.fromkeys(
+            [
+                (method, "/anthropic/{path:path}")
+                for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            ],
+            PUBLIC,
+        ),
         # The console's page: a file that asks the person for a key, then uses the API with it
         **dict.fromkeys([("GET", path) for path in PAGE_PATHS], PUBLIC),
     }
@@ -201,6 +241,8 @@ SUBMITS: frozenset[Operation] = frozenset(
         ("POST", "/v1/sessions/{session_id}/messages"),
         ("POST", f"{_MANTYX}/agent-runs"),
         ("POST", f"{_MANTYX}/agent-sessions/{{sessionId}}/messages"),
+        ("POST", f"{_ANTHROPIC}/sessions"),
+        ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}/events"),
     }
 )
 """The routes that submit work: each call counts against the workspace's `submits_per_minute`."""

@@ -21,6 +21,7 @@ def routers() -> tuple[APIRouter, ...]:
     """The routers of every facade, for the app factory to include."""
     # Imported on call: a facade's routes import `corral.api`, whose app factory calls this, and
     # a facade's pure modules stay importable without the web stack.
+    from corral.compat.anthropic.routes import ROUTERS as anthropic
     from corral.compat.mantyx import routes as mantyx
 
-    return (mantyx.router,)
+    return (mantyx.router, *anthropic)

@@ -13,6 +13,7 @@ PAUSING_CODES = frozenset(
         ErrorCode.FORBIDDEN,
         ErrorCode.WORKSPACE_SUSPENDED,
         ErrorCode.SESSION_ENDED,
+        ErrorCode.AGENT_ARCHIVED,
         ErrorCode.MISSING_PROVIDER_KEY,
         ErrorCode.SECRET_NOT_FOUND,
         ErrorCode.INVALID_MODEL,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.context import ServiceContext
-from corral.errors import Conflict, InvalidRequest, NotFound
+from corral.errors import AgentArchived, Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
 from corral.services import files as file_service
 from corral.services.context import Principal
@@ -56,14 +56,19 @@ def validate_spec(
     return stored
 
 
-def check_environment(ctx: ServiceContext, environment: dict[str, Any]) -> None:
-    """Refuse what this host's sandbox cannot enforce, rather than pretend it does."""
+def check_environment(
+    ctx: ServiceContext, environment: dict[str, Any], *, field: str = "/environment"
+) -> None:
+    """Refuse what this host's sandbox cannot enforce, rather than pretend it does.
+
+    `field` points at the environment in the request (a stored environment's is `/config`).
+    """
     mode = (environment.get("networking") or {}).get("mode", "open")
     if ctx.sandbox.enforced and mode not in ctx.sandbox.networks:
         raise InvalidRequest(
             f"networking mode {mode!r} cannot be enforced on this server ({ctx.sandbox.detail});"
             f" use {' or '.join(repr(m) for m in ctx.sandbox.networks)}, or: {ctx.sandbox.fix}",
-            field="/environment/networking/mode",
+            field=f"{field}/networking/mode",
         )
 
 
@@ -75,6 +80,7 @@ def to_wire(record: AgentRecord) -> Agent:
         version=record.version,
         created_at=record.created_at,
         updated_at=record.updated_at,
+        archived_at=record.archived_at,
         **record.spec,
     )
 
@@ -133,11 +139,20 @@ async def get(ctx: ServiceContext, principal: Principal, id_or_name: str) -> Age
 
 
 async def list_agents(
-    ctx: ServiceContext, principal: Principal, *, limit: int, cursor: str | None
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    include_archived: bool = True,
 ) -> Page[Agent]:
-    """Agents newest first."""
+    """Agents newest first (without the archived ones, unless `include_archived`)."""
     records = await ctx.database.read(
-        agent_store.list_page, principal.workspace_id, limit=limit + 1, before_id=cursor
+        agent_store.list_page,
+        principal.workspace_id,
+        limit=limit + 1,
+        before_id=cursor,
+        include_archived=include_archived,
     )
     page = [to_wire(r) for r in records[:limit]]
     return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)
@@ -168,6 +183,26 @@ async def versions(
         AgentVersion(agent_id=record.id, version=version, created_at=created_at, **spec)
         for version, spec, created_at in rows
     ]
+
+
+async def archive(ctx: ServiceContext, principal: Principal, id_or_name: str) -> AgentRecord:
+    """Archive the agent: it starts no new runs or sessions, while its open sessions go on.
+
+    Archiving an archived agent changes nothing (it keeps the time it was first archived).
+    """
+    record = await find(ctx, principal, id_or_name)
+    if record.archived_at is None:
+        await ctx.database.write(agent_store.archive, record.id, ctx.clock())
+    return await find(ctx, principal, record.id)
+
+
+def check_not_archived(record: AgentRecord, *, field: str | None) -> None:
+    """Refuse to start anything new with an archived agent."""
+    if record.archived_at is not None:
+        raise AgentArchived(
+            f"agent {record.name!r} is archived: it starts no new runs or sessions",
+            field=field,
+        )
 
 
 async def delete(ctx: ServiceContext, principal: Principal, id_or_name: str) -> None:

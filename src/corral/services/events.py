@@ -142,3 +142,44 @@ async def _follow_session(
                 quiet_since = loop.time()
             wait_s = min(ctx.settings.resync_s, heartbeat_s - (loop.time() - quiet_since))
             await subscription.wait(max(wait_s, 0.0))
+
+
+async def session_page(
+    ctx: ServiceContext, principal: Principal, session_id: str, *, after: int, limit: int
+) -> list[SessionEvent]:
+    """The session's events after the session cursor `after`, in order."""
+    auth.require_session_scope(principal, session_id, "sessions:read")
+    if await ctx.database.read(session_store.get, principal.workspace_id, session_id) is None:
+        raise NotFound(f"no session {session_id!r}")
+    return await ctx.database.read(event_log.read_session, session_id, after=after, limit=limit)
+
+
+async def run_start(ctx: ServiceContext, session_id: str, cursor: int) -> int:
+    """The cursor just before the first event of the run that logged the event at `cursor`.
+
+    A reader that must know what a run did before a point (a facade translating its log) starts
+    there. A cursor of no event gives itself.
+    """
+    first = await ctx.database.read(event_log.run_start_cursor, session_id, cursor)
+    return cursor if first is None else first - 1
+
+
+async def live_start(
+    ctx: ServiceContext, principal: Principal, session_id: str
+) -> tuple[int, str | None]:
+    """Where a new reader of the session's live events starts, and the run in flight.
+
+    With a run in flight that has logged events, before its first one (the reader sees the
+    whole turn); otherwise at the end of the log.
+    """
+
+    def read(conn: Connection) -> tuple[int, str | None]:
+        run_id, first = event_log.active_run_start(conn, session_id)
+        if first is not None:
+            return first - 1, run_id
+        row = session_store.get(conn, principal.workspace_id, session_id)
+        if row is None:
+            raise NotFound(f"no session {session_id!r}")
+        return int(row["last_seq"]), run_id
+
+    return await ctx.database.read(read)

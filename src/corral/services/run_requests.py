@@ -216,6 +216,7 @@ async def resolve_source(
         auth.require_agent_allowed(
             principal, agent_id=record.id, agent_name=record.name, field="/agent"
         )
+        agent_service.check_not_archived(record, field="/agent")
         spec = record.spec
         agent_id, version = record.id, record.version
     else:

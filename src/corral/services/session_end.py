@@ -1,4 +1,7 @@
-"""Ending a session: it takes no more messages, and its queued and active runs are cancelled."""
+"""Ending a session: it takes no more messages, and its queued and active runs are cancelled.
+
+Archiving a session ends it the same way, and marks it archived.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from corral.observability import metrics
 from corral.pubsub.notices import publish_stopped
 from corral.services import subagents
 from corral.services.context import Principal
-from corral.services.sessions import get
+from corral.services.session_views import get
 from corral.storage import events as event_log
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store
@@ -23,12 +26,14 @@ __all__ = ["end"]
 
 
 def _end_tx(
-    conn: Connection, workspace_id: str, session_id: str, now: Any
+    conn: Connection, workspace_id: str, session_id: str, now: Any, archive: bool
 ) -> list[tuple[str, event_log.Committed]] | None:
     if session_store.get(conn, workspace_id, session_id) is None:
         return None
     active = run_store.lock_active_in_session(conn, session_id)
     session_store.end(conn, session_id, now)
+    if archive:
+        session_store.archive(conn, session_id, now)
     # A message that reserved its position before the end above is committed by now: cancel it too.
     late = run_store.lock_active_in_session(conn, session_id)
     active += [run for run in late if run not in active]
@@ -43,9 +48,13 @@ def _end_tx(
     return cancelled
 
 
-async def end(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
-    """End the session and cancel its queued and active runs."""
-    cancelled = await ctx.database.write(_end_tx, principal.workspace_id, session_id, ctx.clock())
+async def end(
+    ctx: ServiceContext, principal: Principal, session_id: str, *, archive: bool = False
+) -> Session:
+    """End the session and cancel its queued and active runs; `archive` also archives it."""
+    cancelled = await ctx.database.write(
+        _end_tx, principal.workspace_id, session_id, ctx.clock(), archive
+    )
     if cancelled is None:
         raise NotFound(f"no session {session_id!r}")
     for run_id, committed in cancelled:

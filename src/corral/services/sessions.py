@@ -14,7 +14,6 @@ from corral.errors import (
     Conflict,
     IdempotencyConflict,
     InvalidRequest,
-    NotFound,
     SessionEnded,
     SpendLimitReached,
 )
@@ -22,13 +21,14 @@ from corral.ids import new_id
 from corral.observability import metrics
 from corral.pubsub.base import QUEUE_CHANNEL
 from corral.services import agents as agent_service
-from corral.services import audit, auth, run_requests, spend_caps
+from corral.services import audit, auth, run_requests, session_end, session_views, spend_caps
+from corral.services import environments as environment_service
 from corral.services import runs as run_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
+from corral.services.session_views import find, get, view
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store
-from corral.storage import usage as usage_store
 from corral.storage.database import Connection
 from corral.storage.runs import RunRecord
 from corral.tools.registry import validate_refs
@@ -38,39 +38,21 @@ from corral.types.runs import Run
 from corral.types.sessions import (
     Session,
     SessionCreateParams,
-    SessionStatus,
     SessionSummary,
     SessionUpdateParams,
 )
 from corral.types.tools import ToolRef
 
-
-def _status(row: Any, busy: bool) -> SessionStatus:
-    if row["ended_at"] is not None:
-        return SessionStatus.ENDED
-    return SessionStatus.RUNNING if busy else SessionStatus.IDLE
-
-
-def _summary_fields(row: Any, busy: bool) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "status": _status(row, busy),
-        "agent": row["agent_id"],
-        "agent_version": row["agent_version"],
-        "model": parse_run_spec(row["spec"]).model,
-        "metadata": row["metadata"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
-        "max_spend_usd": row["max_spend_usd"],
-    }
-
-
-def _stop_reason(row: Any, spent_usd: float | None) -> dict[str, Any] | None:
-    """Why the session takes no messages for now: it has spent its cap."""
-    cap = row["max_spend_usd"]
-    if row["ended_at"] is not None or cap is None or spent_usd is None or spent_usd < cap:
-        return None
-    return {"type": "budget_exceeded", "spent_usd": round(spent_usd, 9), "max_spend_usd": cap}
+__all__ = [
+    "archive",
+    "create",
+    "find",
+    "get",
+    "list_sessions",
+    "send",
+    "update",
+    "view",
+]
 
 
 def _check_priced(ctx: ServiceContext, model: str, cap_usd: float | None) -> None:
@@ -91,7 +73,16 @@ async def create(
     *,
     session_id: str | None = None,
 ) -> Session:
-    """Open an idle session; with `session_id`, opening it again answers with it."""
+    """Open an idle session; with `session_id`, opening it again answers with it.
+
+    A stored environment's config (`environment_id`) replaces the agent's environment for every
+    run of the session; an archived agent or environment is refused.
+    """
+    environment = None
+    if params.environment_id is not None:
+        environment = await environment_service.config_for_session(
+            ctx, principal, params.environment_id
+        )
     source = await run_requests.resolve_source(
         ctx,
         principal,
@@ -99,6 +90,7 @@ async def create(
         agent_version=params.agent_version,
         agent_spec=params.agent_spec,
         run_tools=[],
+        environment=environment,
         permissions=run_requests.permissions_of(params.permissions),
     )
     _check_priced(ctx, source.spec.model, params.max_spend_usd)
@@ -120,6 +112,8 @@ async def create(
             "created_at": now,
             "updated_at": now,
             "max_spend_usd": params.max_spend_usd,
+            "title": params.title,
+            "environment_id": params.environment_id,
             "api_keys": await run_requests.sealed_keys(
                 ctx, principal, source.spec, params.api_keys
             ),
@@ -128,56 +122,28 @@ async def create(
     return await get(ctx, principal, session_id)
 
 
-async def find(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
-    """The session's stored row, or `NotFound` (also for another workspace's session)."""
-    row = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
-    if row is None:
-        raise NotFound(f"no session {session_id!r}")
-    return row
-
-
-async def get(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
-    """The session and its conversation."""
-    return await view(ctx, await find(ctx, principal, session_id))
-
-
-async def view(ctx: ServiceContext, row: Any) -> Session:
-    """A found session's row as the wire session, with its conversation."""
-    session_id = row["id"]
-
-    def read(conn: Connection) -> tuple[bool, list[dict[str, Any]], float | None]:
-        spent = None
-        if row["max_spend_usd"] is not None:
-            spent = usage_store.spent(conn, row["workspace_id"], session_id=session_id)
-        busy = session_store.is_busy(conn, session_id)
-        return busy, session_store.messages(conn, session_id), spent
-
-    busy, messages, spent = await ctx.database.read(read)
-    return Session.model_validate(
-        {
-            **_summary_fields(row, busy),
-            "messages": messages,
-            "stop_reason": _stop_reason(row, spent),
-        }
-    )
-
-
 async def list_sessions(
-    ctx: ServiceContext, principal: Principal, *, limit: int, cursor: str | None
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+    include_archived: bool = True,
 ) -> Page[SessionSummary]:
-    """Sessions newest first."""
+    """Sessions newest first (without the archived ones, unless `include_archived`)."""
 
     def read(conn: Connection) -> tuple[list[Any], set[str]]:
         rows = session_store.list_page(
-            conn, principal.workspace_id, limit=limit + 1, before_id=cursor
+            conn,
+            principal.workspace_id,
+            limit=limit + 1,
+            before_id=cursor,
+            include_archived=include_archived,
         )
         return rows, session_store.busy_among(conn, [r["id"] for r in rows])
 
     rows, busy = await ctx.database.read(read)
-    page = [
-        SessionSummary.model_validate(_summary_fields(row, row["id"] in busy))
-        for row in rows[:limit]
-    ]
+    page = session_views.summaries(rows[:limit], busy)
     return Page(data=page, next_cursor=page[-1].id if len(rows) > limit else None)
 
 
@@ -262,6 +228,8 @@ async def send(
 async def _find_open(ctx: ServiceContext, principal: Principal, session_id: str) -> Any:
     """The row of a session that has not ended and whose agent the key may run."""
     row = await find(ctx, principal, session_id)
+    if row["archived_at"] is not None:
+        raise SessionEnded(f"session {session_id} is archived")
     if row["ended_at"] is not None:
         raise SessionEnded(f"session {session_id} has ended")
     if principal.agents is not None:
@@ -321,20 +289,29 @@ async def update(
     *,
     actor: Actor,
 ) -> Session:
-    """Change the session's spend cap: raising it past its spend lets a stopped session go on.
+    """Change the fields given of a session that has not ended.
 
-    The change is in the audit log (`session.limits_changed`).
+    Raising the spend cap past its spend lets a stopped session go on; a change of the cap is
+    in the audit log (`session.limits_changed`).
     """
     row = await _find_open(ctx, principal, session_id)
-    if "max_spend_usd" in params.model_fields_set:
+    given = params.model_fields_set
+    values: dict[str, Any] = {}
+    if "max_spend_usd" in given:
         _check_priced(ctx, parse_run_spec(row["spec"]).model, params.max_spend_usd)
-        now = ctx.clock()
+        values["max_spend_usd"] = params.max_spend_usd
+    if "title" in given:
+        values["title"] = params.title
+    if "metadata" in given:
+        values["metadata"] = params.metadata or {}
+    if not values:
+        return await get(ctx, principal, session_id)
+    now = ctx.clock()
 
-        def tx(conn: Connection) -> bool:
-            if not session_store.set_max_spend(
-                conn, principal.workspace_id, session_id, params.max_spend_usd, now
-            ):
-                return False
+    def tx(conn: Connection) -> bool:
+        if not session_store.change(conn, principal.workspace_id, session_id, values, now):
+            return False
+        if "max_spend_usd" in values:
             audit.record(
                 conn,
                 actor,
@@ -344,12 +321,19 @@ async def update(
                 now=now,
                 details={"max_spend_usd": params.max_spend_usd},
             )
-            return True
+        return True
 
-        changed = await ctx.database.write(tx)
-        if not changed:
-            raise SessionEnded(f"session {session_id} has ended")
+    if not await ctx.database.write(tx):
+        raise SessionEnded(f"session {session_id} has ended")
     return await get(ctx, principal, session_id)
+
+
+async def archive(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:
+    """Archive the session: end it as `DELETE` does (cancelling its runs), and mark it archived.
+
+    An archived session takes no more messages; archiving it again changes nothing.
+    """
+    return await session_end.end(ctx, principal, session_id, archive=True)
 
 
 def _queue_message(

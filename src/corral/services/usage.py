@@ -12,7 +12,7 @@ from corral.services.context import Principal
 from corral.storage import usage as usage_store
 from corral.types.usage import UsageGroup, UsageGrouping, UsageReport, UsageTotals
 
-__all__ = ["report"]
+__all__ = ["of_session", "report"]
 
 
 async def report(
@@ -60,3 +60,14 @@ def _order(value: Any) -> tuple[bool, str]:
 def _dollars(amount: float) -> float:
     """A sum of costs to a billionth of a dollar: the order floats are added in shows no more."""
     return round(amount, 9)
+
+
+async def of_session(ctx: ServiceContext, principal: Principal, session_id: str) -> UsageTotals:
+    """What the session's runs used (the caller has found the session in its workspace)."""
+    sums = await ctx.database.read(usage_store.of_session, session_id)
+    return UsageTotals(
+        input_tokens=sums.input_tokens,
+        output_tokens=sums.output_tokens,
+        cost_usd=sums.cost_usd,
+        runs=sums.runs,
+    )

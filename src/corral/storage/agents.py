@@ -22,6 +22,8 @@ class AgentRecord:
     spec: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None
+    """Set once archived: the agent starts no new runs or sessions."""
 
 
 _COLUMNS = (
@@ -31,6 +33,7 @@ _COLUMNS = (
     agent_versions.c.version,
     agent_versions.c.spec,
     agents.c.created_at,
+    agents.c.archived_at,
 )
 
 
@@ -113,7 +116,12 @@ def exists(conn: sa.Connection, workspace_id: str, id_or_name: str) -> bool:
 
 
 def list_page(
-    conn: sa.Connection, workspace_id: str, *, limit: int, before_id: str | None = None
+    conn: sa.Connection,
+    workspace_id: str,
+    *,
+    limit: int,
+    before_id: str | None = None,
+    include_archived: bool = True,
 ) -> list[AgentRecord]:
     """Agents at their latest version, newest first."""
     query = (
@@ -126,8 +134,19 @@ def list_page(
     )
     if before_id is not None:
         query = query.where(agents.c.id < before_id)
+    if not include_archived:
+        query = query.where(agents.c.archived_at.is_(None))
     rows = conn.execute(query.order_by(agents.c.id.desc()).limit(limit)).mappings()
     return [_record(row) for row in rows]
+
+
+def archive(conn: sa.Connection, agent_id: str, now: datetime) -> None:
+    """Archive the agent, unless it already is (the first time is kept)."""
+    conn.execute(
+        agents.update()
+        .where(agents.c.id == agent_id, agents.c.archived_at.is_(None))
+        .values(archived_at=now)
+    )
 
 
 def versions(conn: sa.Connection, agent_id: str) -> list[tuple[int, dict[str, Any], datetime]]:

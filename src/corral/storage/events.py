@@ -22,7 +22,7 @@ from corral.domain.event_log import format_time
 from corral.storage import outbox as webhook_outbox
 from corral.storage.tables import run_events, runs, sessions
 from corral.types.events import TERMINAL_EVENT_TYPES
-from corral.types.runs import TERMINAL_STATUSES
+from corral.types.runs import ACTIVE_STATUSES, TERMINAL_STATUSES
 
 NewEvent = tuple[str, dict[str, Any]]
 """An event to append: its type and its payload (without seq, run_id and created_at)."""
@@ -303,3 +303,30 @@ def read_session(
         _READ_SESSION, {"b_session_id": session_id, "b_after": after, "b_limit": limit}
     )
     return [SessionEvent(seq, type_, data) for seq, type_, data in rows]
+
+
+def run_start_cursor(conn: sa.Connection, session_id: str, session_seq: int) -> int | None:
+    """The session cursor of the first event of the run whose event is at `session_seq`."""
+    run_id = (
+        sa.select(run_events.c.run_id)
+        .where(run_events.c.session_id == session_id, run_events.c.session_seq == session_seq)
+        .scalar_subquery()
+    )
+    query = sa.select(sa.func.min(run_events.c.session_seq)).where(run_events.c.run_id == run_id)
+    return conn.execute(query).scalar_one_or_none()
+
+
+def active_run_start(conn: sa.Connection, session_id: str) -> tuple[str | None, int | None]:
+    """The session's run in flight (the oldest queued, running or waiting) and its first cursor."""
+    run_id = conn.execute(
+        sa.select(runs.c.id)
+        .where(runs.c.session_id == session_id, runs.c.status.in_(ACTIVE_STATUSES))
+        .order_by(runs.c.created_at, runs.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    if run_id is None:
+        return None, None
+    first = conn.execute(
+        sa.select(sa.func.min(run_events.c.session_seq)).where(run_events.c.run_id == run_id)
+    ).scalar_one_or_none()
+    return run_id, first

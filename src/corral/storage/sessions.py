@@ -54,12 +54,19 @@ def busy_among(conn: sa.Connection, session_ids: Sequence[str]) -> set[str]:
 
 
 def list_page(
-    conn: sa.Connection, workspace_id: str, *, limit: int, before_id: str | None = None
+    conn: sa.Connection,
+    workspace_id: str,
+    *,
+    limit: int,
+    before_id: str | None = None,
+    include_archived: bool = True,
 ) -> list[sa.RowMapping]:
     """Sessions newest first."""
     query = sa.select(*_SHOWN).where(sessions.c.workspace_id == workspace_id)
     if before_id is not None:
         query = query.where(sessions.c.id < before_id)
+    if not include_archived:
+        query = query.where(sessions.c.archived_at.is_(None))
     return list(conn.execute(query.order_by(sessions.c.id.desc()).limit(limit)).mappings())
 
 
@@ -87,6 +94,15 @@ def end(conn: sa.Connection, session_id: str, now: datetime) -> None:
     )
 
 
+def archive(conn: sa.Connection, session_id: str, now: datetime) -> None:
+    """Mark the ended session archived, unless it already is (the first time is kept)."""
+    conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id, sessions.c.archived_at.is_(None))
+        .values(archived_at=now, updated_at=now)
+    )
+
+
 def spend_cap(
     conn: sa.Connection, workspace_id: str, session_id: str, run_id: str
 ) -> tuple[float, float] | None:
@@ -100,10 +116,10 @@ def spend_cap(
     return float(cap), spent
 
 
-def set_max_spend(
-    conn: sa.Connection, workspace_id: str, session_id: str, cap_usd: float | None, now: datetime
+def change(
+    conn: sa.Connection, workspace_id: str, session_id: str, values: dict[str, Any], now: datetime
 ) -> bool:
-    """Change the spend cap of a session that has not ended; False when there is none such."""
+    """Change a session that has not ended (spend cap, title, metadata); False if there is none."""
     result = conn.execute(
         sessions.update()
         .where(
@@ -111,7 +127,7 @@ def set_max_spend(
             sessions.c.workspace_id == workspace_id,
             sessions.c.ended_at.is_(None),
         )
-        .values(max_spend_usd=cap_usd, updated_at=now)
+        .values(**values, updated_at=now)
     )
     return result.rowcount == 1
 

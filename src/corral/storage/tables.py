@@ -120,6 +120,8 @@ agents = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # Archived: it starts no new runs or sessions; its open sessions go on.
+    sa.Column("archived_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("workspace_id", "name"),
 )
 
@@ -160,6 +162,11 @@ sessions = sa.Table(
     # What all the session's runs together may spend, in US dollars (null: no cap).
     sa.Column("max_spend_usd", sa.Float, nullable=True),
     sa.Column("context_summary", JSONDoc, nullable=True),  # see storage.sessions.keep_summary
+    sa.Column("title", sa.String(512), nullable=True),
+    # The stored environment the session was opened with; its spec holds a copy of its config.
+    sa.Column("environment_id", sa.String(40), nullable=True),
+    # Archived sessions have ended too; listings may leave them out.
+    sa.Column("archived_at", UTCDateTime(), nullable=True),
     sa.Index(None, "workspace_id", "id"),
 )
 
@@ -377,8 +384,9 @@ run_outputs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The vault, approvals, webhooks and routines live in their own modules, on the same metadata.
-from corral.storage import tables_routines, tables_webhooks  # noqa: E402, F401
+# The vault, approvals, webhooks, routines and environments live in their own modules, on the
+# same metadata.
+from corral.storage import tables_environments, tables_routines, tables_webhooks  # noqa: E402, F401
 from corral.storage.tables_governance import approvals, secret_versions, secrets  # noqa: E402
 
 __all__ = ["approvals", "secret_versions", "secrets"]

@@ -127,6 +127,26 @@ def spent(
     return float(conn.execute(sa.select(total)).scalar_one())
 
 
+def of_session(conn: sa.Connection, session_id: str) -> UsageSums:
+    """What the session's runs used, summed (deleted runs not counted)."""
+    row = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(runs.c.input_tokens), 0),
+            sa.func.coalesce(sa.func.sum(runs.c.output_tokens), 0),
+            sa.func.coalesce(sa.func.sum(runs.c.cost_usd), 0.0),
+            sa.func.count(),
+        ).where(runs.c.session_id == session_id)
+    ).one()
+    input_tokens, output_tokens, cost_usd, count = row
+    return UsageSums(
+        group={},
+        input_tokens=int(input_tokens),
+        output_tokens=int(output_tokens),
+        cost_usd=float(cost_usd),
+        runs=int(count),
+    )
+
+
 def keep_deleted_spend(conn: sa.Connection, run: sa.RowMapping) -> None:
     """Remember what a deleted run spent, so that spend caps go on counting it.
 

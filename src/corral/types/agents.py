@@ -215,6 +215,9 @@ class Agent(WireModel):
     permissions: Permissions = Field(default_factory=Permissions)
     created_at: datetime
     updated_at: datetime
+    archived_at: datetime | None = None
+    """Set once archived (`POST /v1/agents/{id}/archive`): the agent starts no new runs or
+    sessions, while its open sessions go on."""
 
 
 class AgentVersion(WireModel):

@@ -29,6 +29,8 @@ class ErrorCode(StrEnum):
     RUN_TERMINAL = "run_terminal"  #: 409 the run has already ended
     RUN_ACTIVE = "run_active"  #: 409 the run has not ended yet
     SESSION_ENDED = "session_ended"  #: 409 the session has ended
+    AGENT_ARCHIVED = "agent_archived"  #: 409 the agent is archived: it starts nothing new
+    ENVIRONMENT_ARCHIVED = "environment_archived"  #: 409 the environment is archived (read-only)
     ROUTINE_PAUSED = "routine_paused"  #: 409 the routine is paused, so its webhook takes nothing
     APPROVAL_CONFLICT = "approval_conflict"  #: 409 the call was already decided the other way
     APPROVAL_EXPIRED = "approval_expired"  #: 409 the call's approval timed out before the decision

@@ -10,6 +10,7 @@ from __future__ import annotations
 from corral.types.agents import Agent, AgentVersion
 from corral.types.audit import AuditEvent
 from corral.types.common import Page
+from corral.types.environments import EnvironmentInfo
 from corral.types.files import File
 from corral.types.keys import ApiKey
 from corral.types.permissions import Approval
@@ -43,6 +44,10 @@ class AuditEventPage(Page[AuditEvent]):
 
 class DeliveryPage(Page[Delivery]):
     """A page of a webhook's deliveries."""
+
+
+class EnvironmentPage(Page[EnvironmentInfo]):
+    """A page of stored environments."""
 
 
 class FilePage(Page[File]):

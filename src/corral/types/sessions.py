@@ -22,10 +22,11 @@ class SessionStatus(StrEnum):
 
     IDLE = "idle"  #: no run of the session is queued or active
     RUNNING = "running"  #: a run of the session is queued, running or waiting
-    ENDED = "ended"  #: deleted: takes no more messages
+    ENDED = "ended"  #: deleted or archived: takes no more messages
 
 
 SessionSpendCap = Annotated[float, Field(gt=0, le=1_000_000)]
+SessionTitle = Annotated[str, Field(max_length=512)]
 
 
 class SessionCreateParams(ParamsModel):
@@ -45,6 +46,11 @@ class SessionCreateParams(ParamsModel):
     """US dollars all the session's runs together may spend (see `Session.max_spend_usd`)."""
     permissions: Permissions | None = None
     """Permissions of every run of the session, layered over its agent's."""
+    environment_id: Annotated[str, Field(min_length=1, max_length=40)] | None = None
+    """An environment whose config replaces the agent's environment for every run of the
+    session (copied when the session opens: later changes to the environment do not reach it)."""
+    title: SessionTitle | None = None
+    """A label for people."""
 
     @model_validator(mode="after")
     def _one_agent_source(self) -> SessionCreateParams:
@@ -88,6 +94,10 @@ class SessionUpdateParams(ParamsModel):
     max_spend_usd: SessionSpendCap | None = None
     """The session's new spend cap; null removes it. Raising it past what the session spent lets
     a session stopped at its cap take messages again."""
+    title: SessionTitle | None = None
+    """The session's new title; null removes it."""
+    metadata: Metadata | None = None
+    """Tags replacing the session's (no merge), inherited by its next runs."""
 
 
 class SessionStopReason(WireModel):
@@ -120,6 +130,12 @@ class Session(WireModel):
     are refused (402 `spend_limit_reached`) until the cap is raised."""
     stop_reason: SessionStopReason | None = None
     """Set while the session takes no messages for a reason its owner can change."""
+    title: str | None = None
+    """A label for people."""
+    environment_id: str | None = None
+    """The stored environment the session was opened with, whose config its runs use."""
+    archived_at: datetime | None = None
+    """Set once archived (`POST /v1/sessions/{id}/archive`): an archived session has ended."""
 
 
 class SessionSummary(WireModel):
@@ -134,3 +150,6 @@ class SessionSummary(WireModel):
     created_at: datetime
     updated_at: datetime
     max_spend_usd: float | None = None
+    title: str | None = None
+    environment_id: str | None = None
+    archived_at: datetime | None = None

@@ -55,10 +55,17 @@ async def list_agents(
     call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
+    include_archived: bool = True,
 ) -> JSONBody:
-    """Agents at their latest version, newest first."""
+    """Agents at their latest version, newest first (archived ones too, unless told not to)."""
     return respond(
-        await agent_service.list_agents(call.ctx, call.principal, limit=limit, cursor=cursor)
+        await agent_service.list_agents(
+            call.ctx,
+            call.principal,
+            limit=limit,
+            cursor=cursor,
+            include_archived=include_archived,
+        )
     )
 
 
@@ -72,6 +79,13 @@ async def get_agent(agent: str, call: Guarded) -> JSONBody:
 async def update_agent(agent: str, params: AgentUpdateParams, call: Guarded) -> JSONBody:
     """Change an agent; any change makes a new immutable version."""
     return respond(await agent_service.update(call.ctx, call.principal, agent, params))
+
+
+@router.post("/{agent}/archive", response_model=Agent, responses=errors(NotFound))
+async def archive_agent(agent: str, call: Guarded) -> JSONBody:
+    """Archive an agent: it starts no new runs or sessions; its open sessions go on."""
+    record = await agent_service.archive(call.ctx, call.principal, agent)
+    return respond(agent_service.to_wire(record))
 
 
 @router.delete("/{agent}", status_code=204, responses=errors(NotFound))

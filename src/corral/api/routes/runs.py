@@ -14,6 +14,7 @@ from corral.api.openapi import BODY_ERRORS, KEYED_ERRORS, errors
 from corral.api.responses import JSONBody, respond, respond_raw
 from corral.domain.event_log import resume_after
 from corral.errors import (
+    AgentArchived,
     IdempotencyConflict,
     InvalidRequest,
     NotFound,
@@ -65,7 +66,14 @@ def parse_metadata_filters(values: list[str]) -> list[tuple[str, str]]:
             "model": Run,
             "description": "An idempotent replay, or, with `wait_s`, the run once it has ended.",
         },
-        **errors(*BODY_ERRORS, SpendLimitReached, NotFound, IdempotencyConflict, SessionEnded),
+        **errors(
+            *BODY_ERRORS,
+            SpendLimitReached,
+            NotFound,
+            IdempotencyConflict,
+            SessionEnded,
+            AgentArchived,
+        ),
     },
 )
 async def create_run(

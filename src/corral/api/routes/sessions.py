@@ -14,7 +14,9 @@ from corral.api.responses import JSONBody, respond, respond_raw
 from corral.api.routes.keys import actor
 from corral.domain.event_log import resume_after
 from corral.errors import (
+    AgentArchived,
     Conflict,
+    EnvironmentArchived,
     IdempotencyConflict,
     NotFound,
     RunActive,
@@ -43,7 +45,9 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=errors(*K
     "",
     status_code=201,
     response_model=Session,
-    responses=errors(*BODY_ERRORS, NotFound, Conflict, IdempotencyConflict),
+    responses=errors(
+        *BODY_ERRORS, NotFound, Conflict, IdempotencyConflict, AgentArchived, EnvironmentArchived
+    ),
 )
 async def create_session(
     params: SessionCreateParams,
@@ -72,10 +76,17 @@ async def list_sessions(
     call: Guarded,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
+    include_archived: bool = True,
 ) -> JSONBody:
-    """Sessions newest first."""
+    """Sessions newest first (archived ones too, unless told not to)."""
     return respond(
-        await session_service.list_sessions(call.ctx, call.principal, limit=limit, cursor=cursor)
+        await session_service.list_sessions(
+            call.ctx,
+            call.principal,
+            limit=limit,
+            cursor=cursor,
+            include_archived=include_archived,
+        )
     )
 
 
@@ -91,7 +102,7 @@ async def get_session(session_id: str, call: Guarded) -> JSONBody:
 async def update_session(
     session_id: str, params: SessionUpdateParams, request: Request, call: Guarded
 ) -> JSONBody:
-    """Change the session's spend cap (`max_spend_usd`; null removes it)."""
+    """Change the session's spend cap (`max_spend_usd`; null removes it), title or metadata."""
     return respond(
         await session_service.update(
             call.ctx, call.principal, session_id, params, actor=actor(request, call)
@@ -148,6 +159,12 @@ async def stream_session(
     return sse.session_stream(
         await event_service.follow_session(call.ctx, call.principal, session_id, after=cursor)
     )
+
+
+@router.post("/{session_id}/archive", response_model=Session, responses=errors(NotFound))
+async def archive_session(session_id: str, call: Guarded) -> JSONBody:
+    """End the session as `DELETE` does (its queued and active runs are cancelled), archived."""
+    return respond(await session_service.archive(call.ctx, call.principal, session_id))
 
 
 @router.delete(
