@@ -267,7 +267,7 @@ class Frame(NamedTuple):
     """One server-sent event (comments are not frames)."""
 
     seq: int
-    """The frame id: the event's seq on a run stream."""
+    """The frame id: the event's seq on a run stream (0 when the id is not a number)."""
     type: str
     data: bytes
 
@@ -281,7 +281,8 @@ def parse_frame(block: bytes) -> Frame | None:
             data_lines.append(line[5:].removeprefix(b" "))
             has_field = True
         elif line.startswith(b"id:"):
-            seq = int(line[3:])
+            value = line[3:].strip()
+            seq = int(value) if value.isdigit() else 0
             has_field = True
         elif line.startswith(b"event:"):
             event_type = line[6:].strip().decode()

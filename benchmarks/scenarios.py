@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from benchmarks.adapter_cost import ADAPTERS, adapter_cost
+from benchmarks.anthropic_api import facade_overhead
 from benchmarks.approvals import approval_round_trip
 from benchmarks.config import Config
 from benchmarks.console import NAME as CONSOLE
@@ -85,6 +86,11 @@ SCENARIOS: dict[str, Scenario] = {
             server_environ=WEBHOOK_SERVER_ENVIRON,
         ),
         Scenario(name="routine_fires", title="routine fire latency", measure=routine_fire_latency),
+        Scenario(
+            name="anthropic_overhead",
+            title="session turn, /anthropic vs /v1",
+            measure=facade_overhead,
+        ),
         Scenario(
             name="provider_latency",
             title="submit→terminal, provider adapter",

@@ -489,3 +489,12 @@ def test_percentiles_use_the_nearest_rank():
 )
 def test_sse_blocks_are_parsed_into_frames(block, expected):
     assert parse_frame(block) == expected
+
+
+def test_the_facade_overhead_times_the_same_turns_through_both_apis(results):
+    result = results["anthropic_overhead"]
+
+    assert_clean(result)
+    assert_latencies(result.figures["anthropic_ms"], TINY.sse_runs)
+    assert_latencies(result.figures["v1_ms"], TINY.sse_runs)
+    assert isinstance(result.figures["p50_overhead_pct"], float)

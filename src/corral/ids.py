@@ -31,6 +31,10 @@ KINDS = frozenset(
         "trg",
         "fire",
         "env",
+        "vlt",
+        "vcrd",
+        "skill",
+        "skv",
     }
 )
 

@@ -109,11 +109,22 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def protocol_error_body(ctx: Any, response: Any, case: Any) -> bool | None:
-    """A 4xx answer is `{"error": <code>, "message": <text>, ...}` with the request id."""
+    """A 4xx answer is `{"error": <code>, "message": <text>, ...}` with the request id.
+
+    The Managed Agents facade nests them, in its API's envelope: `{"type": "error", "error":
+    {"type", "message", "code", "field"}, "request_id"}`.
+    """
     if not 400 <= response.status_code < 500:
         return None
     body = json.loads(response.content)
     assert isinstance(body, dict), f"the error body is not an object: {body!r}"
+    if body.get("type") == "error" and isinstance(body.get("error"), dict):
+        assert isinstance(body["error"].get("type"), str), f"no error type: {body!r}"
+        body = {
+            **body["error"],
+            "error": body["error"].get("code"),
+            "request_id": body.get("request_id"),
+        }
     assert isinstance(body.get("error"), str) and body["error"], f"no error code: {body!r}"
     assert isinstance(body.get("message"), str) and body["message"], f"no message: {body!r}"
     assert body.get("request_id") == response.headers["x-request-id"][0], body

@@ -237,3 +237,40 @@ async def test_deleting_a_routine_keeps_its_runs(api):
     assert (await api.delete(f"/v1/routines/{routine['id']}")).status_code == 204
     assert_error(await api.get(f"/v1/routines/{routine['id']}"), 404, "not_found")
     assert (await api.get(f"/v1/runs/{fire['run_id']}")).status_code == 200
+
+
+async def test_a_routine_opens_its_sessions_in_its_environment(api):
+    env = (await api.post("/v1/environments", json={"name": "py"})).json()
+    apart = await create(
+        api, name="apart", session="per_fire", overlap="allow", environment_id=env["id"]
+    )
+    assert apart["environment_id"] == env["id"]
+    fire = (await api.post(f"/v1/routines/{apart['id']}/run")).json()
+    session = (await api.get(f"/v1/sessions/{fire['session_id']}")).json()
+    assert session["environment_id"] == env["id"]
+
+    shared = await create(api, name="shared", session="shared", environment_id=env["id"])
+    session = (await api.get(f"/v1/sessions/{shared['session_id']}")).json()
+    assert session["environment_id"] == env["id"]
+    cleared = await api.patch(f"/v1/routines/{shared['id']}", json={"environment_id": None})
+    assert cleared.json()["environment_id"] is None
+    assert cleared.json()["session_id"] != shared["session_id"]
+
+    await api.post(f"/v1/environments/{env['id']}/archive")
+    failed = (await api.post(f"/v1/routines/{apart['id']}/run")).json()
+    assert (failed["status"], failed["error"]["code"]) == ("failed", "environment_archived")
+    paused = (await api.get(f"/v1/routines/{apart['id']}")).json()
+    assert (paused["status"], paused["paused_reason"]["code"]) == ("paused", "environment_archived")
+
+
+async def test_an_environment_needs_a_session_mode_and_must_exist(api):
+    env = (await api.post("/v1/environments", json={"name": "py"})).json()
+    cases = [
+        ({"environment_id": env["id"]}, 400, "invalid_request"),
+        ({"session": "per_fire", "environment_id": "env_missing"}, 404, "not_found"),
+    ]
+    for body, status, code in cases:
+        response = await api.post(
+            "/v1/routines", json={"name": "r", "agent": "echo", "input": "x", **body}
+        )
+        assert_error(response, status, code, field="/environment_id")

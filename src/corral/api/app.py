@@ -43,6 +43,7 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings, *, ctx: ServiceContext | None = None) -> FastAPI:
     """The Corral HTTP application."""
+    compat.register()  # the facades' webhook formats, for this process's sender
     context = ctx or build_context(settings)
 
     @contextlib.asynccontextmanager

@@ -75,6 +75,8 @@ _ROUTINES_READ, _ROUTINES_WRITE = Scope("routines:read"), Scope("routines:write"
 
 _MANTYX = "/api/v1/workspaces/{workspaceSlug}"
 _ANTHROPIC = "/anthropic/v1"
+_VAULT_CREDENTIAL = f"{_ANTHROPIC}/vaults/{{vault_id}}/credentials/{{credential_id}}"
+_SKILL_VERSION = f"{_ANTHROPIC}/skills/{{skill_id}}/versions/{{version}}"
 
 ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
     {
@@ -216,6 +218,52 @@ ROUTES: Mapping[Operation, Requirement] = MappingProxyType(
         ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}/events"): _SESSIONS_WRITE,
         ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/events"): _SESSIONS_READ,
         ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/events/stream"): _SESSIONS_READ,
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/threads"): _SESSIONS_READ,
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/threads/{{thread_id}}"): _SESSIONS_READ,
+        ("POST", f"{_ANTHROPIC}/sessions/{{session_id}}/threads/{{thread_id}}/archive"): (
+            _SESSIONS_WRITE
+        ),
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/threads/{{thread_id}}/events"): (
+            _SESSIONS_READ
+        ),
+        ("GET", f"{_ANTHROPIC}/sessions/{{session_id}}/threads/{{thread_id}}/stream"): (
+            _SESSIONS_READ
+        ),
+        # The Managed Agents facade's skills: each version is a skill archive upload (`/v1/files`)
+        ("POST", f"{_ANTHROPIC}/skills"): _RUNS_WRITE,
+        ("GET", f"{_ANTHROPIC}/skills"): _RUNS_READ,
+        ("GET", f"{_ANTHROPIC}/skills/{{skill_id}}"): _RUNS_READ,
+        ("DELETE", f"{_ANTHROPIC}/skills/{{skill_id}}"): _RUNS_WRITE,
+        ("POST", f"{_ANTHROPIC}/skills/{{skill_id}}/versions"): _RUNS_WRITE,
+        ("GET", f"{_ANTHROPIC}/skills/{{skill_id}}/versions"): _RUNS_READ,
+        ("GET", _SKILL_VERSION): _RUNS_READ,
+        ("DELETE", _SKILL_VERSION): _RUNS_WRITE,
+        ("GET", f"{_SKILL_VERSION}/content"): _RUNS_READ,
+        # The Managed Agents facade's deployments: routines, and their fires as runs
+        ("POST", f"{_ANTHROPIC}/deployments"): _ROUTINES_WRITE,
+        ("GET", f"{_ANTHROPIC}/deployments"): _ROUTINES_READ,
+        ("GET", f"{_ANTHROPIC}/deployments/{{deployment_id}}"): _ROUTINES_READ,
+        ("POST", f"{_ANTHROPIC}/deployments/{{deployment_id}}"): _ROUTINES_WRITE,
+        ("POST", f"{_ANTHROPIC}/deployments/{{deployment_id}}/archive"): _ROUTINES_WRITE,
+        ("POST", f"{_ANTHROPIC}/deployments/{{deployment_id}}/pause"): _ROUTINES_WRITE,
+        ("POST", f"{_ANTHROPIC}/deployments/{{deployment_id}}/unpause"): _ROUTINES_WRITE,
+        ("POST", f"{_ANTHROPIC}/deployments/{{deployment_id}}/run"): _ROUTINES_WRITE,
+        ("GET", f"{_ANTHROPIC}/deployment_runs"): _ROUTINES_READ,
+        ("GET", f"{_ANTHROPIC}/deployment_runs/{{deployment_run_id}}"): _ROUTINES_READ,
+        # The Managed Agents facade's vaults: their credentials' values are workspace secrets
+        ("POST", f"{_ANTHROPIC}/vaults"): _SECRETS_WRITE,
+        ("GET", f"{_ANTHROPIC}/vaults"): _SECRETS_READ,
+        ("GET", f"{_ANTHROPIC}/vaults/{{vault_id}}"): _SECRETS_READ,
+        ("POST", f"{_ANTHROPIC}/vaults/{{vault_id}}"): _SECRETS_WRITE,
+        ("POST", f"{_ANTHROPIC}/vaults/{{vault_id}}/archive"): _SECRETS_WRITE,
+        ("DELETE", f"{_ANTHROPIC}/vaults/{{vault_id}}"): _SECRETS_WRITE,
+        ("POST", f"{_ANTHROPIC}/vaults/{{vault_id}}/credentials"): _SECRETS_WRITE,
+        ("GET", f"{_ANTHROPIC}/vaults/{{vault_id}}/credentials"): _SECRETS_READ,
+        ("GET", _VAULT_CREDENTIAL): _SECRETS_READ,
+        ("POST", _VAULT_CREDENTIAL): _SECRETS_WRITE,
+        ("POST", f"{_VAULT_CREDENTIAL}/archive"): _SECRETS_WRITE,
+        ("DELETE", _VAULT_CREDENTIAL): _SECRETS_WRITE,
+        ("POST", f"{_VAULT_CREDENTIAL}/mcp_oauth_validate"): _SECRETS_READ,
         # Any other path under the facade's prefix only answers the API's 404
         **dict.fromkeys(
             [

@@ -7,7 +7,7 @@ why a receiver got nothing, and resend once it is fixed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -40,10 +40,20 @@ def create(
     description: Annotated[
         str | None, typer.Option("--description", help="What the endpoint is for.")
     ] = None,
+    message_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="How messages are written: corral (the default), or anthropic (the Claude "
+            "Managed Agents API's session events).",
+        ),
+    ] = None,
     as_json: options.JsonFlag = False,
 ) -> None:
     """Register an endpoint; prints its signing secret, for the receiver to verify deliveries."""
-    given = {} if description is None else {"description": description}
+    given: dict[str, Any] = {} if description is None else {"description": description}
+    if message_format is not None:
+        given["format"] = message_format
     created = client(ctx).webhooks.create(url=url, event_types=events, **given)
     if as_json:
         output.print_json(created)
@@ -96,6 +106,7 @@ def show(ctx: typer.Context, webhook_id: WebhookId, as_json: options.JsonFlag = 
             ("id", found.id),
             ("url", found.url),
             ("events", ", ".join(found.event_types)),
+            ("format", found.format),
             ("status", _status(found)),
             ("disabled reason", found.disabled_reason),
             ("description", found.description),

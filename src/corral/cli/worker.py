@@ -53,8 +53,10 @@ def run_worker(
 
 
 async def _worker_main(settings: Settings) -> None:
+    from corral.compat.webhook_formats import register
     from corral.process import build_context, running
 
+    register()  # the facades' webhook formats: the core cannot import them itself
     with configuration_errors():
         ctx = build_context(settings)
     stop = asyncio.Event()

@@ -14,6 +14,7 @@ PAUSING_CODES = frozenset(
         ErrorCode.WORKSPACE_SUSPENDED,
         ErrorCode.SESSION_ENDED,
         ErrorCode.AGENT_ARCHIVED,
+        ErrorCode.ENVIRONMENT_ARCHIVED,
         ErrorCode.MISSING_PROVIDER_KEY,
         ErrorCode.SECRET_NOT_FOUND,
         ErrorCode.INVALID_MODEL,

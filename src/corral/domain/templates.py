@@ -8,13 +8,14 @@ not bound time or memory, so templates are rendered in a child process with limi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-__all__ = ["InvalidTemplate", "check_template", "is_plain", "render"]
+__all__ = ["InvalidTemplate", "check_template", "is_plain", "literal", "literal_text", "render"]
 
 MAX_RANGE = 10_000
 """The longest `range()` a template may make."""
@@ -49,6 +50,38 @@ _ENVIRONMENT = _Environment()
 def is_plain(source: str) -> bool:
     """Whether the text has no template syntax at all (so it renders as itself)."""
     return not any(mark in source for mark in ("{{", "{%", "{#"))
+
+
+_SYNTAX = re.compile(r"\{[{%#]|\{?\r")
+"""What Jinja reads as syntax in a template's text: delimiters, and carriage returns (which it
+turns into line feeds), with a brace before one (it would open the expression that follows)."""
+_ESCAPED = re.compile(r"\{\{ '(\{[{%#]|\{?\\r)' \}\}")
+
+
+def _escape(found: re.Match[str]) -> str:
+    mark = found.group().replace("\r", "\\r")
+    return f"{{{{ '{mark}' }}}}"
+
+
+def _unescape(found: re.Match[str]) -> str:
+    return found.group(1).replace("\\r", "\r")
+
+
+def literal(text: str) -> str:
+    """A template that renders to `text` exactly, whatever it holds (user text, say).
+
+    Text with no template syntax is its own template; otherwise each delimiter, and each
+    carriage return, becomes an expression of itself (`{{ '{{' }}`).
+    """
+    return text if is_plain(text) else _SYNTAX.sub(_escape, text)
+
+
+def literal_text(source: str) -> str | None:
+    """The text a template made by `literal` renders; None for any other template."""
+    if is_plain(source):
+        return source
+    text = _ESCAPED.sub(_unescape, source)
+    return text if literal(text) == source else None
 
 
 def check_template(source: str) -> None:

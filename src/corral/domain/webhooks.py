@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 EVENT_TYPES = frozenset(get_args(WebhookEventType))
-"""The events an endpoint may ask for: ends, and what waits for a person or stops spending."""
+"""The events an endpoint may ask for: ends, what waits for someone, what stops spending."""
 
 RETRY_DELAYS = (
     timedelta(seconds=5),

@@ -154,6 +154,24 @@ async def session_page(
     return await ctx.database.read(event_log.read_session, session_id, after=after, limit=limit)
 
 
+async def session_page_of_type(
+    ctx: ServiceContext,
+    principal: Principal,
+    session_id: str,
+    event_type: str,
+    *,
+    after: int,
+    limit: int,
+) -> list[SessionEvent]:
+    """The session's events of one type after the session cursor `after`, in order."""
+    auth.require_session_scope(principal, session_id, "sessions:read")
+    if await ctx.database.read(session_store.get, principal.workspace_id, session_id) is None:
+        raise NotFound(f"no session {session_id!r}")
+    return await ctx.database.read(
+        event_log.read_session_type, session_id, event_type, after=after, limit=limit
+    )
+
+
 async def run_start(ctx: ServiceContext, session_id: str, cursor: int) -> int:
     """The cursor just before the first event of the run that logged the event at `cursor`.
 

@@ -13,11 +13,11 @@ from corral.services import routines as routine_service
 from corral.services.context import Principal
 from corral.storage import routine_fires as fire_store
 from corral.storage.database import Connection
-from corral.storage.routine_fires import FireRecord
+from corral.storage.routine_fires import FireQuery, FireRecord
 from corral.types.common import Page
 from corral.types.routines import Fire, FireStatus, RunNowParams, TriggerType
 
-__all__ = ["get_fire", "history", "run_now", "to_wire"]
+__all__ = ["get_fire", "history", "listed", "run_now", "to_wire"]
 
 HANDLED_WAIT_S = 5.0
 """How long running a routine by hand waits for a scheduler to start its run."""
@@ -120,6 +120,22 @@ async def history(
     routine = await routine_service.find(ctx, principal, ref)
     records = await ctx.database.read(
         fire_store.history, routine.id, limit=limit + 1, before_id=cursor, status=status
+    )
+    page = [to_wire(record) for record in records[:limit]]
+    return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)
+
+
+async def listed(
+    ctx: ServiceContext,
+    principal: Principal,
+    query: FireQuery,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page[Fire]:
+    """The workspace's fires, of every routine or of `query.routine_id`, newest first."""
+    records = await ctx.database.read(
+        fire_store.listed, principal.workspace_id, query, limit=limit + 1, before_id=cursor
     )
     page = [to_wire(record) for record in records[:limit]]
     return Page(data=page, next_cursor=page[-1].id if len(records) > limit else None)

@@ -373,6 +373,7 @@ class Firing:
                 SessionCreateParams(
                     agent=record.agent_id,
                     agent_version=record.agent_version,
+                    environment_id=record.environment_id,
                     metadata={"routine": record.id},
                 ),
                 session_id=session_id,

@@ -46,12 +46,24 @@ def fired(
     )
 
 
-def pause(conn: Connection, routine_id: str, *, code: str, message: str, now: datetime) -> int:
+def pause(
+    conn: Connection,
+    routine_id: str,
+    *,
+    code: str,
+    message: str,
+    now: datetime,
+    replace_reason: bool = False,
+) -> int:
     """Pause an active routine and queue `routine.paused`.
 
-    Returns the deliveries queued, or -1 when the routine was not active (nothing changed).
+    Returns the deliveries queued, or -1 when the routine was not active (nothing changed);
+    with `replace_reason`, a paused routine takes the new reason.
     """
-    if not routine_store.pause(conn, routine_id, code=code, message=message, now=now):
+    paused = routine_store.pause(
+        conn, routine_id, code=code, message=message, now=now, replace_reason=replace_reason
+    )
+    if not paused:
         return -1
     record = routine_store.get_by_id(conn, routine_id)
     assert record is not None

@@ -17,6 +17,7 @@ from corral.ids import new_id
 from corral.pubsub.base import ROUTINES_CHANNEL, WEBHOOKS_CHANNEL
 from corral.services import agents as agent_service
 from corral.services import audit, auth, routine_events
+from corral.services import environments as environment_service
 from corral.services import sessions as session_service
 from corral.services import triggers as trigger_service
 from corral.services.audit import Actor
@@ -70,6 +71,7 @@ def to_wire(ctx: ServiceContext, record: RoutineRecord) -> Routine:
             "input": record.input,
             "session": record.session_mode,
             "session_id": record.session_id,
+            "environment_id": record.environment_id,
             "metadata": record.metadata,
             "triggers": triggers,
             "catch_up": record.catch_up,
@@ -97,6 +99,19 @@ def _check_may_run(principal: Principal, session: SessionMode) -> None:
         auth.require_scope(principal, "sessions:write")
 
 
+async def _check_environment(
+    ctx: ServiceContext, principal: Principal, environment_id: str, session: SessionMode
+) -> None:
+    """The environment must be one a new session can open in, and the routine open sessions."""
+    if session is SessionMode.NONE:
+        raise InvalidRequest(
+            "an environment is where a session's runs happen: give the routine a session mode "
+            "(per_fire or shared)",
+            field="/environment_id",
+        )
+    await environment_service.config_for_session(ctx, principal, environment_id)
+
+
 async def _agent_id(
     ctx: ServiceContext, principal: Principal, agent: str, version: int | None
 ) -> str:
@@ -108,14 +123,20 @@ async def _agent_id(
 
 
 async def _shared_session(
-    ctx: ServiceContext, principal: Principal, agent_id: str, version: int | None, name: str
+    ctx: ServiceContext,
+    principal: Principal,
+    agent_id: str,
+    version: int | None,
+    name: str,
+    environment_id: str | None,
 ) -> str:
-    session = await session_service.create(
-        ctx,
-        principal,
-        SessionCreateParams(agent=agent_id, agent_version=version, metadata={"routine": name}),
+    params = SessionCreateParams(
+        agent=agent_id,
+        agent_version=version,
+        environment_id=environment_id,
+        metadata={"routine": name},
     )
-    return session.id
+    return (await session_service.create(ctx, principal, params)).id
 
 
 async def create(
@@ -124,13 +145,15 @@ async def create(
     """Store a routine; its schedules count from now."""
     _check_may_run(principal, params.session)
     _check_input(params.input)
+    if params.environment_id is not None:
+        await _check_environment(ctx, principal, params.environment_id, params.session)
     agent_id = await _agent_id(ctx, principal, params.agent, params.agent_version)
     routine_id, now = new_id("rtn"), ctx.clock()
     triggers = await trigger_service.rows(ctx, principal, routine_id, params.triggers)
     session_id = None
     if params.session is SessionMode.SHARED:
         session_id = await _shared_session(
-            ctx, principal, agent_id, params.agent_version, params.name
+            ctx, principal, agent_id, params.agent_version, params.name, params.environment_id
         )
     values = {
         "id": routine_id,
@@ -142,6 +165,7 @@ async def create(
         "input": params.input,
         "session_mode": params.session,
         "session_id": session_id,
+        "environment_id": params.environment_id,
         "metadata": params.metadata,
         "catch_up": params.catch_up,
         "overlap": params.overlap,
@@ -221,9 +245,10 @@ async def list_routines(
 async def update(
     ctx: ServiceContext, actor: Actor, principal: Principal, ref: str, params: RoutineUpdateParams
 ) -> Routine:
-    """Change a routine; a changed agent gets a `shared` routine a new session."""
+    """Change a routine; a changed agent or environment gets a `shared` routine a new session."""
     record = await find(ctx, principal, ref)
-    _check_may_run(principal, SessionMode(record.session_mode))
+    mode = SessionMode(record.session_mode)
+    _check_may_run(principal, mode)
     given = params.model_dump(exclude_unset=True)
     values: dict[str, Any] = {"updated_at": ctx.clock()}
     if params.input is not None:
@@ -232,15 +257,24 @@ async def update(
     for name in ("description", "metadata", "catch_up", "overlap"):
         if given.get(name) is not None:
             values[name] = given[name]
+    if params.environment_id is not None:
+        await _check_environment(ctx, principal, params.environment_id, mode)
+    if "environment_id" in given:
+        values["environment_id"] = params.environment_id
     if "agent" in given or "agent_version" in given:
         agent = params.agent or record.agent_id
         version = given.get("agent_version", record.agent_version)
         values["agent_id"] = await _agent_id(ctx, principal, agent, version)
         values["agent_version"] = version
-        if record.session_mode == SessionMode.SHARED:
-            values["session_id"] = await _shared_session(
-                ctx, principal, values["agent_id"], version, record.name
-            )
+    if mode is SessionMode.SHARED and {"agent_id", "environment_id"} & values.keys():
+        values["session_id"] = await _shared_session(
+            ctx,
+            principal,
+            values.get("agent_id", record.agent_id),
+            values.get("agent_version", record.agent_version),
+            record.name,
+            values.get("environment_id", record.environment_id),
+        )
     triggers = None
     if params.triggers is not None:
         triggers = await trigger_service.rows(
@@ -264,17 +298,29 @@ async def update(
     return await get(ctx, principal, record.id)
 
 
-async def pause(ctx: ServiceContext, actor: Actor, principal: Principal, ref: str) -> Routine:
-    """Stop the routine's schedules and webhooks (it can still be run by hand)."""
+async def pause(
+    ctx: ServiceContext,
+    actor: Actor,
+    principal: Principal,
+    ref: str,
+    *,
+    code: str = "manual",
+    message: str = "paused by request",
+    replace_reason: bool = False,
+) -> Routine:
+    """Stop the routine's schedules and webhooks (it can still be run by hand).
+
+    A routine paused already keeps its reason, unless `replace_reason`.
+    """
     record = await find(ctx, principal, ref)
     now = ctx.clock()
 
     def tx(conn: Connection) -> int:
         queued = routine_events.pause(
-            conn, record.id, code="manual", message="paused by request", now=now
+            conn, record.id, code=code, message=message, now=now, replace_reason=replace_reason
         )
         if queued >= 0:
-            _audit(conn, actor, principal, "routine.paused", record.id, now, {})
+            _audit(conn, actor, principal, "routine.paused", record.id, now, {"code": code})
         return queued
 
     if await ctx.database.write(tx) > 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -24,11 +25,13 @@ from corral.services import agents as agent_service
 from corral.services import audit, auth, run_requests, session_end, session_views, spend_caps
 from corral.services import environments as environment_service
 from corral.services import runs as run_service
+from corral.services import vaults as vault_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
 from corral.services.session_views import find, get, view
 from corral.storage import runs as run_store
 from corral.storage import sessions as session_store
+from corral.storage import vaults as vault_store
 from corral.storage.database import Connection
 from corral.storage.runs import RunRecord
 from corral.tools.registry import validate_refs
@@ -50,6 +53,7 @@ __all__ = [
     "get",
     "list_sessions",
     "send",
+    "set_vaults",
     "update",
     "view",
 ]
@@ -72,11 +76,13 @@ async def create(
     params: SessionCreateParams,
     *,
     session_id: str | None = None,
+    vault_ids: Sequence[str] = (),
 ) -> Session:
     """Open an idle session; with `session_id`, opening it again answers with it.
 
     A stored environment's config (`environment_id`) replaces the agent's environment for every
-    run of the session; an archived agent or environment is refused.
+    run of the session; an archived agent or environment is refused. The credentials of the
+    vaults `vault_ids` are given to each of its messages (see `services.vaults`).
     """
     environment = None
     if params.environment_id is not None:
@@ -94,6 +100,8 @@ async def create(
         permissions=run_requests.permissions_of(params.permissions),
     )
     _check_priced(ctx, source.spec.model, params.max_spend_usd)
+    if vault_ids:
+        await vault_service.check_for_session(ctx, principal, vault_ids, source.spec)
     now = ctx.clock()
     if session_id is not None:
         existing = await ctx.database.read(session_store.get, principal.workspace_id, session_id)
@@ -101,7 +109,7 @@ async def create(
             return await view(ctx, existing)
     session_id = session_id or new_id("ses")
     await ctx.database.write(
-        session_store.insert,
+        _insert,
         {
             "id": session_id,
             "workspace_id": principal.workspace_id,
@@ -118,8 +126,15 @@ async def create(
                 ctx, principal, source.spec, params.api_keys
             ),
         },
+        vault_ids,
     )
     return await get(ctx, principal, session_id)
+
+
+def _insert(conn: Connection, values: dict[str, Any], vault_ids: Sequence[str]) -> None:
+    """Store a new session with the vaults it uses."""
+    session_store.insert(conn, values)
+    vault_store.set_session_vaults(conn, values["id"], vault_ids)
 
 
 async def list_sessions(
@@ -174,6 +189,7 @@ async def send(
     )
     spec = run_requests.with_permissions(spec, permissions)
     spec = await run_requests.pin_agents(ctx, principal.workspace_id, spec, principal)
+    spec = await vault_service.apply_to_session(ctx, principal.workspace_id, session_id, spec)
     request = {
         "session": session_id,
         "input": run_input if isinstance(run_input, str) else [m.model_dump() for m in run_input],
@@ -326,6 +342,15 @@ async def update(
     if not await ctx.database.write(tx):
         raise SessionEnded(f"session {session_id} has ended")
     return await get(ctx, principal, session_id)
+
+
+async def set_vaults(
+    ctx: ServiceContext, principal: Principal, session_id: str, vault_ids: Sequence[str]
+) -> None:
+    """Give the session these vaults, in this order, in place of its own, from its next message."""
+    row = await _find_open(ctx, principal, session_id)
+    await vault_service.check_for_session(ctx, principal, vault_ids, parse_run_spec(row["spec"]))
+    await ctx.database.write(vault_store.set_session_vaults, session_id, vault_ids)
 
 
 async def archive(ctx: ServiceContext, principal: Principal, session_id: str) -> Session:

@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import ipaddress
 import secrets as random
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
 from corral.context import ServiceContext
+from corral.domain import webhook_formats
 from corral.errors import Conflict, InvalidRequest, NotFound
 from corral.ids import new_id
 from corral.pubsub.base import WEBHOOKS_CHANNEL
@@ -52,6 +54,7 @@ def _wire(row: dict[str, Any]) -> Webhook:
         url=row["url"],
         description=row["description"],
         event_types=row["event_types"],
+        format=row["format"],
         enabled=row["disabled_at"] is None,
         disabled_reason=row["disabled_reason"],
         created_at=row["created_at"],
@@ -83,6 +86,23 @@ def _is_address(host: str) -> bool:
     return True
 
 
+def _check_format(name: str, event_types: Sequence[str]) -> None:
+    """Refuse a format this process lacks, or an event type the format cannot carry."""
+    try:
+        found = webhook_formats.find(name)
+    except webhook_formats.UnregisteredFormat:
+        raise InvalidRequest(
+            f"this server has no webhook format {name!r}", field="/format"
+        ) from None
+    index = webhook_formats.unsupported(found, event_types)
+    if index is not None:
+        raise InvalidRequest(
+            f"a {name!r} endpoint cannot carry {event_types[index]!r}: its format has no such "
+            f"event (it carries {', '.join(sorted(found.event_types))})",
+            field=f"/event_types/{index}",
+        )
+
+
 def _new_secret() -> str:
     return "whsec_" + base64.b64encode(random.token_bytes(24)).decode()
 
@@ -92,6 +112,7 @@ async def create(
 ) -> WebhookCreated:
     """Register an endpoint; its signing secret is in the answer (and at `…/secret`)."""
     await _check_url(ctx, params.url)
+    _check_format(params.format, params.event_types)
     webhook_id, signing = new_id("whk"), _new_secret()
     now = ctx.clock()
 
@@ -101,6 +122,7 @@ async def create(
             "workspace_id": principal.workspace_id,
             "url": params.url,
             "description": params.description,
+            "format": params.format,
             "secret": ctx.secrets.seal({"value": signing}),
             "created_at": now,
         }
@@ -112,7 +134,11 @@ async def create(
             workspace_id=principal.workspace_id,
             target_id=webhook_id,
             now=now,
-            details={"url": params.url, "event_types": list(params.event_types)},
+            details={
+                "url": params.url,
+                "event_types": list(params.event_types),
+                "format": params.format,
+            },
         )
         return webhook_store.get(conn, principal.workspace_id, webhook_id)
 
@@ -154,6 +180,9 @@ async def update(
 ) -> Webhook:
     """Change an endpoint; enabling one Corral disabled sends its failed deliveries no more."""
     values: dict[str, Any] = {}
+    if params.event_types is not None:
+        endpoint = await _found(ctx, principal, webhook_id)
+        _check_format(endpoint["format"], params.event_types)
     if params.url is not None:
         await _check_url(ctx, params.url)
         values["url"] = params.url

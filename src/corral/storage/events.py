@@ -330,3 +330,20 @@ def active_run_start(conn: sa.Connection, session_id: str) -> tuple[str | None, 
         sa.select(sa.func.min(run_events.c.session_seq)).where(run_events.c.run_id == run_id)
     ).scalar_one_or_none()
     return run_id, first
+
+
+def read_session_type(
+    conn: sa.Connection, session_id: str, event_type: str, *, after: int, limit: int
+) -> list[SessionEvent]:
+    """The session's events of one type with `session_seq > after`, in order."""
+    rows = conn.execute(
+        sa.select(run_events.c.session_seq, run_events.c.type, run_events.c.data)
+        .where(
+            run_events.c.session_id == session_id,
+            run_events.c.type == event_type,
+            run_events.c.session_seq > after,
+        )
+        .order_by(run_events.c.session_seq)
+        .limit(limit)
+    )
+    return [SessionEvent(seq, type_, data) for seq, type_, data in rows]

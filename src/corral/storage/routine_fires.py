@@ -7,6 +7,7 @@ routine's fires are handled by one scheduler at a time, which leases the routine
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from corral.types.runs import ACTIVE_STATUSES
 
 __all__ = [
     "DueSchedule",
+    "FireQuery",
     "FireRecord",
     "active_runs",
     "advance",
@@ -31,6 +33,7 @@ __all__ = [
     "history",
     "insert_fire",
     "lease",
+    "listed",
     "next_due",
     "open_fires",
     "prune_dedupe",
@@ -83,6 +86,23 @@ class DueSchedule:
     config: dict[str, Any]
     next_fire_at: datetime
     catch_up: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FireQuery:
+    """Which of a workspace's fires a list wants; a field left None does not narrow it."""
+
+    routine_id: str | None = None
+    statuses: tuple[str, ...] | None = None
+    trigger_types: tuple[str, ...] | None = None
+    created_after: datetime | None = None
+    """Strictly after this time."""
+    created_from: datetime | None = None
+    """At this time or after."""
+    created_before: datetime | None = None
+    """Strictly before this time."""
+    created_until: datetime | None = None
+    """At this time or before."""
 
 
 def _fire(row: Any) -> FireRecord:
@@ -238,6 +258,36 @@ def history(
     if status is not None:
         query = query.where(_F.c.status == status)
     return [_fire(row) for row in conn.execute(query.order_by(_F.c.id.desc()).limit(limit))]
+
+
+def listed(
+    conn: sa.Connection,
+    workspace_id: str,
+    query: FireQuery,
+    *,
+    limit: int,
+    before_id: str | None,
+) -> list[FireRecord]:
+    """The workspace's fires that `query` wants, newest first."""
+    wanted = [_F.c.workspace_id == workspace_id]
+    if query.routine_id is not None:
+        wanted.append(_F.c.routine_id == query.routine_id)
+    if query.statuses is not None:
+        wanted.append(_F.c.status.in_(query.statuses))
+    if query.trigger_types is not None:
+        wanted.append(_F.c.trigger_type.in_(query.trigger_types))
+    for bound, compare in (
+        (query.created_after, operator.gt),
+        (query.created_from, operator.ge),
+        (query.created_before, operator.lt),
+        (query.created_until, operator.le),
+    ):
+        if bound is not None:
+            wanted.append(compare(_F.c.created_at, bound))
+    if before_id is not None:
+        wanted.append(_F.c.id < before_id)
+    rows = conn.execute(sa.select(_F).where(*wanted).order_by(_F.c.id.desc()).limit(limit))
+    return [_fire(row) for row in rows]
 
 
 def claim_dedupe(

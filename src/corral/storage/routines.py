@@ -58,6 +58,7 @@ class RoutineRecord:
     input: str
     session_mode: str
     session_id: str | None
+    environment_id: str | None
     metadata: dict[str, str]
     catch_up: str
     overlap: str
@@ -169,12 +170,24 @@ def remove(conn: sa.Connection, workspace_id: str, routine_id: str) -> bool:
     return bool(deleted.rowcount)
 
 
-def pause(conn: sa.Connection, routine_id: str, *, code: str, message: str, now: datetime) -> bool:
-    """Pause an active routine with the reason; False if it was not active."""
+def pause(
+    conn: sa.Connection,
+    routine_id: str,
+    *,
+    code: str,
+    message: str,
+    now: datetime,
+    replace_reason: bool = False,
+) -> bool:
+    """Pause an active routine with the reason; False if it was not active.
+
+    With `replace_reason`, a paused routine takes the new reason too (and True is returned).
+    """
+    query = _R.update().where(_R.c.id == routine_id)
+    if not replace_reason:
+        query = query.where(_R.c.status == RoutineStatus.ACTIVE)
     changed = conn.execute(
-        _R.update()
-        .where(_R.c.id == routine_id, _R.c.status == RoutineStatus.ACTIVE)
-        .values(
+        query.values(
             status=RoutineStatus.PAUSED,
             paused_code=code,
             paused_message=message[:1000],

@@ -384,9 +384,15 @@ run_outputs = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
-# The vault, approvals, webhooks, routines and environments live in their own modules, on the
-# same metadata.
-from corral.storage import tables_environments, tables_routines, tables_webhooks  # noqa: E402, F401
+# The vault, approvals, webhooks, routines, environments and skills live in their own modules,
+# on the same metadata.
+from corral.storage import (  # noqa: E402, F401
+    tables_environments,
+    tables_routines,
+    tables_skills,
+    tables_vaults,
+    tables_webhooks,
+)
 from corral.storage.tables_governance import approvals, secret_versions, secrets  # noqa: E402
 
 __all__ = ["approvals", "secret_versions", "secrets"]

@@ -29,6 +29,8 @@ routines = sa.Table(
     sa.Column("input", sa.Text, nullable=False),
     sa.Column("session_mode", sa.String(16), nullable=False),
     sa.Column("session_id", sa.String(40), nullable=True),
+    # The environment the sessions it opens run in (a session mode only).
+    sa.Column("environment_id", sa.String(40), nullable=True),
     sa.Column("metadata", JSONDoc, nullable=False),
     sa.Column("catch_up", sa.String(8), nullable=False),
     sa.Column("overlap", sa.String(8), nullable=False),

@@ -24,6 +24,8 @@ webhooks = sa.Table(
     ),
     sa.Column("url", sa.String(2000), nullable=False),
     sa.Column("description", sa.String(1000), nullable=False, server_default=""),
+    # How its messages are written (`corral`, `anthropic`): a format of `domain.webhook_formats`.
+    sa.Column("format", sa.String(32), nullable=False, server_default="corral"),
     # The signing secret (`whsec_…`), sealed like the vault's values.
     sa.Column("secret", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),

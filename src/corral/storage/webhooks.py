@@ -17,12 +17,14 @@ import sqlalchemy as sa
 
 from corral.domain.webhooks import DeliveryStatus
 from corral.storage.tables import run_events as events
+from corral.storage.tables import runs
 from corral.storage.tables_webhooks import webhook_deliveries, webhook_subscriptions, webhooks
 
 __all__ = [
     "Due",
     "claim_due",
     "deliveries",
+    "drop",
     "get",
     "insert",
     "listed",
@@ -134,8 +136,13 @@ class Due:
     url: str
     secret: str
     """Sealed."""
+    format: str
+    """How the endpoint's messages are written (`domain.webhook_formats`)."""
+    workspace_id: str
     event: str | None
     """The event's JSON, or None if its run was deleted since."""
+    session_id: str | None = None
+    """The session of the event's run, if it has one."""
 
 
 def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int) -> list[Due]:
@@ -166,6 +173,7 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
             _D.c.run_id,
             _D.c.seq,
             _D.c.document,
+            _D.c.workspace_id,
         )
     ).all()
     if not claimed:
@@ -174,33 +182,45 @@ def claim_due(conn: sa.Connection, *, now: datetime, lease_s: float, limit: int)
     endpoints = {
         row.id: row
         for row in conn.execute(
-            sa.select(webhooks.c.id, webhooks.c.url, webhooks.c.secret).where(
+            sa.select(webhooks.c.id, webhooks.c.url, webhooks.c.secret, webhooks.c.format).where(
                 webhooks.c.id.in_(ids)
             )
         )
     }
     keys = [(row.run_id, row.seq) for row in claimed if row.run_id is not None]
     documents = {
-        (row.run_id, row.seq): row.data
+        (row.run_id, row.seq): (row.data, row.session_id)
         for row in conn.execute(
-            sa.select(events.c.run_id, events.c.seq, events.c.data).where(
-                sa.tuple_(events.c.run_id, events.c.seq).in_(keys)
-            )
+            sa.select(events.c.run_id, events.c.seq, events.c.data, runs.c.session_id)
+            .join(runs, runs.c.id == events.c.run_id)
+            .where(sa.tuple_(events.c.run_id, events.c.seq).in_(keys))
         )
     }
-    return [
-        Due(
-            webhook_id=row.webhook_id,
-            message_id=row.message_id,
-            event_type=row.event_type,
-            attempts=row.attempts,
-            url=endpoints[row.webhook_id].url,
-            secret=endpoints[row.webhook_id].secret,
-            event=row.document if row.run_id is None else documents.get((row.run_id, row.seq)),
+    dues = []
+    for row in claimed:
+        endpoint = endpoints.get(row.webhook_id)
+        if endpoint is None:
+            continue
+        event, session_id = (
+            (row.document, None)
+            if row.run_id is None
+            else documents.get((row.run_id, row.seq), (None, None))
         )
-        for row in claimed
-        if row.webhook_id in endpoints
-    ]
+        dues.append(
+            Due(
+                webhook_id=row.webhook_id,
+                message_id=row.message_id,
+                event_type=row.event_type,
+                attempts=row.attempts,
+                url=endpoint.url,
+                secret=endpoint.secret,
+                format=endpoint.format,
+                workspace_id=row.workspace_id,
+                event=event,
+                session_id=session_id,
+            )
+        )
+    return dues
 
 
 def record_attempt(
@@ -241,6 +261,13 @@ def record_attempt(
             )
         )
     conn.execute(_D.update().where(key).values(**values))
+
+
+def drop(conn: sa.Connection, due: Due) -> None:
+    """Forget a delivery its endpoint's format has no message for: nothing is ever sent."""
+    conn.execute(
+        _D.delete().where(_D.c.webhook_id == due.webhook_id, _D.c.message_id == due.message_id)
+    )
 
 
 def deliveries(

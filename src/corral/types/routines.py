@@ -115,6 +115,7 @@ InputTemplate = Annotated[str, Field(min_length=1, max_length=TEMPLATE_MAX_CHARS
 PayloadQuery = Annotated[str, Field(min_length=1, max_length=1000)]
 RoutineMetadata = Annotated[Metadata, AfterValidator(_check_metadata)]
 SecretName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")]
+EnvironmentId = Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class ScheduleTriggerParams(ParamsModel):
@@ -174,6 +175,8 @@ class RoutineCreateParams(ParamsModel):
     input: InputTemplate
     """The run's input: a template given `payload`, `headers`, `fire` and `routine`."""
     session: SessionMode = SessionMode.NONE
+    environment_id: EnvironmentId | None = None
+    """A stored environment the sessions it opens run in (a session mode only)."""
     metadata: RoutineMetadata = Field(default_factory=dict)
     triggers: Triggers = Field(default_factory=list)
     catch_up: CatchUp = CatchUp.SKIP
@@ -189,6 +192,8 @@ class RoutineUpdateParams(ParamsModel):
     agent: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     agent_version: VersionNumber | None = None
     input: InputTemplate | None = None
+    environment_id: EnvironmentId | None = None
+    """The environment of the sessions it opens from now on; null: the agent's own."""
     metadata: RoutineMetadata | None = None
     triggers: Triggers | None = None
     """The whole list: a trigger given with its `id` is kept, one left out is removed."""
@@ -254,6 +259,8 @@ class Routine(WireModel):
     session: SessionMode
     session_id: str | None
     """The session every fire talks to (`session: shared`)."""
+    environment_id: str | None
+    """The environment the sessions it opens run in (null: its agent's own)."""
     metadata: dict[str, str]
     triggers: list[Trigger]
     catch_up: CatchUp

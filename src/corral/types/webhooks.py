@@ -15,11 +15,14 @@ WebhookEventType = Literal[
     "run.cancelled",
     "run.timed_out",
     "approval.requested",
+    "client_tool.call",
     "budget.warning",
     "session.stopped",
     "routine.fired",
     "routine.paused",
 ]
+WebhookFormat = Literal["corral", "anthropic"]
+"""How an endpoint's messages are written: Corral's own, or the Claude Managed Agents API's."""
 EventTypes = Annotated[list[WebhookEventType], Field(min_length=1, max_length=16)]
 WebhookURL = Annotated[str, Field(max_length=2000, pattern=r"^https?://")]
 
@@ -33,6 +36,10 @@ class WebhookCreateParams(ParamsModel):
     event_types: EventTypes
     """The events it wants."""
     description: Annotated[str, Field(max_length=1000)] = ""
+    format: WebhookFormat = "corral"
+    """How its messages are written: `corral` (each event as the API shows it) or `anthropic`
+    (the Claude Managed Agents API's session events, for `client.beta.webhooks.unwrap()`).
+    Fixed once the endpoint exists."""
 
 
 class WebhookUpdateParams(ParamsModel):
@@ -51,6 +58,8 @@ class Webhook(WireModel):
     url: str
     description: str
     event_types: list[str]
+    format: str
+    """How its messages are written: `corral` or `anthropic`."""
     enabled: bool
     disabled_reason: str | None
     """Why Corral turned it off (every attempt of a delivery failed), if it did."""

@@ -89,6 +89,7 @@ class Routines(SyncResource):
         description: str = NOT_GIVEN,
         agent_version: int | None = NOT_GIVEN,
         session: SessionMode | str = NOT_GIVEN,
+        environment_id: str = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         triggers: Sequence[TriggerLike] = NOT_GIVEN,
         catch_up: CatchUp | str = NOT_GIVEN,
@@ -107,6 +108,7 @@ class Routines(SyncResource):
             description=description,
             agent_version=agent_version,
             session=session,
+            environment_id=environment_id,
             metadata=metadata,
             catch_up=catch_up,
             overlap=overlap,
@@ -131,6 +133,7 @@ class Routines(SyncResource):
         agent: str = NOT_GIVEN,
         agent_version: int | None = NOT_GIVEN,
         input: str = NOT_GIVEN,
+        environment_id: str | None = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         triggers: Sequence[TriggerLike] = NOT_GIVEN,
         catch_up: CatchUp | str = NOT_GIVEN,
@@ -138,6 +141,7 @@ class Routines(SyncResource):
     ) -> Routine:
         """Change what is given; `agent_version=None` runs the agent's latest version again.
 
+        `environment_id=None` opens its sessions in its agent's own environment again.
         `triggers` replaces the whole list: pass the routine's own triggers to keep them.
         """
         body = _routine_body(
@@ -146,6 +150,7 @@ class Routines(SyncResource):
             agent=agent,
             agent_version=agent_version,
             input=input,
+            environment_id=environment_id,
             metadata=metadata,
             catch_up=catch_up,
             overlap=overlap,
@@ -202,6 +207,7 @@ class AsyncRoutines(AsyncResource):
         description: str = NOT_GIVEN,
         agent_version: int | None = NOT_GIVEN,
         session: SessionMode | str = NOT_GIVEN,
+        environment_id: str = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         triggers: Sequence[TriggerLike] = NOT_GIVEN,
         catch_up: CatchUp | str = NOT_GIVEN,
@@ -220,6 +226,7 @@ class AsyncRoutines(AsyncResource):
             description=description,
             agent_version=agent_version,
             session=session,
+            environment_id=environment_id,
             metadata=metadata,
             catch_up=catch_up,
             overlap=overlap,
@@ -244,6 +251,7 @@ class AsyncRoutines(AsyncResource):
         agent: str = NOT_GIVEN,
         agent_version: int | None = NOT_GIVEN,
         input: str = NOT_GIVEN,
+        environment_id: str | None = NOT_GIVEN,
         metadata: dict[str, str] = NOT_GIVEN,
         triggers: Sequence[TriggerLike] = NOT_GIVEN,
         catch_up: CatchUp | str = NOT_GIVEN,
@@ -251,6 +259,7 @@ class AsyncRoutines(AsyncResource):
     ) -> Routine:
         """Change what is given; `agent_version=None` runs the agent's latest version again.
 
+        `environment_id=None` opens its sessions in its agent's own environment again.
         `triggers` replaces the whole list: pass the routine's own triggers to keep them.
         """
         body = _routine_body(
@@ -259,6 +268,7 @@ class AsyncRoutines(AsyncResource):
             agent=agent,
             agent_version=agent_version,
             input=input,
+            environment_id=environment_id,
             metadata=metadata,
             catch_up=catch_up,
             overlap=overlap,

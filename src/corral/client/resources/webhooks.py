@@ -16,15 +16,30 @@ from corral.client._http import NOT_GIVEN, clean_body
 from corral.client._pagination import AsyncPage, SyncPage
 from corral.client.resources._base import AsyncResource, SyncResource
 from corral.client.resources._common import segment
-from corral.types.webhooks import Delivery, Webhook, WebhookCreated, WebhookSecret
+from corral.types.webhooks import (
+    Delivery,
+    Webhook,
+    WebhookCreated,
+    WebhookFormat,
+    WebhookSecret,
+)
 
 
 def _path(webhook_id: str, *rest: str) -> str:
     return "/".join([f"/v1/webhooks/{segment(webhook_id)}", *map(segment, rest)])
 
 
-def _create_body(url: str, event_types: Sequence[str], description: str) -> dict[str, Any]:
-    return clean_body({"url": url, "event_types": list(event_types), "description": description})
+def _create_body(
+    url: str, event_types: Sequence[str], description: str, format: str
+) -> dict[str, Any]:
+    return clean_body(
+        {
+            "url": url,
+            "event_types": list(event_types),
+            "description": description,
+            "format": format,
+        }
+    )
 
 
 def _update_body(
@@ -45,10 +60,19 @@ class Webhooks(SyncResource):
     """`/v1/webhooks`."""
 
     def create(
-        self, *, url: str, event_types: Sequence[str], description: str = NOT_GIVEN
+        self,
+        *,
+        url: str,
+        event_types: Sequence[str],
+        description: str = NOT_GIVEN,
+        format: WebhookFormat = NOT_GIVEN,
     ) -> WebhookCreated:
-        """Register an endpoint for these event types; the answer holds its signing secret."""
-        body = _create_body(url, event_types, description)
+        """Register an endpoint for these event types; the answer holds its signing secret.
+
+        `format="anthropic"` writes its messages as the Claude Managed Agents API's session
+        events, for `anthropic`'s `client.beta.webhooks.unwrap()`; the default is Corral's own.
+        """
+        body = _create_body(url, event_types, description, format)
         response = self._client.request("POST", "/v1/webhooks", json=body, retry=False)
         return WebhookCreated.model_validate(response.json())
 
@@ -100,10 +124,19 @@ class AsyncWebhooks(AsyncResource):
     """`/v1/webhooks`."""
 
     async def create(
-        self, *, url: str, event_types: Sequence[str], description: str = NOT_GIVEN
+        self,
+        *,
+        url: str,
+        event_types: Sequence[str],
+        description: str = NOT_GIVEN,
+        format: WebhookFormat = NOT_GIVEN,
     ) -> WebhookCreated:
-        """Register an endpoint for these event types; the answer holds its signing secret."""
-        body = _create_body(url, event_types, description)
+        """Register an endpoint for these event types; the answer holds its signing secret.
+
+        `format="anthropic"` writes its messages as the Claude Managed Agents API's session
+        events, for `anthropic`'s `client.beta.webhooks.unwrap()`; the default is Corral's own.
+        """
+        body = _create_body(url, event_types, description, format)
         response = await self._client.request("POST", "/v1/webhooks", json=body, retry=False)
         return WebhookCreated.model_validate(response.json())
 

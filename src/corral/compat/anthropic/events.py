@@ -13,12 +13,15 @@ from typing import Any
 
 import orjson
 
-from corral.compat.anthropic.translate.events import (
-    PREVIEW_TYPES,
-    WAITING_TYPES,
-    EventTranslator,
+from corral.compat.anthropic.reading import (
+    READ_PAGE,
+    RECENT_INPUTS,
+    Reader,
+    StreamFilter,
+    translated,
 )
-from corral.compat.anthropic.translate.numbering import Translated, cursor_of
+from corral.compat.anthropic.translate.events import PREVIEW_TYPES
+from corral.compat.anthropic.translate.numbering import cursor_of, event_id
 from corral.compat.anthropic.wire.events import (
     DocumentContent,
     ImageContent,
@@ -42,10 +45,10 @@ from corral.storage.events import SessionEvent
 from corral.types.permissions import ApprovalDecisionParams
 from corral.types.tools import ToolResultParams
 
-READ_PAGE = 500
-"""Stored events read at once."""
-
 INTERRUPTED = "interrupted by the user (user.interrupt)"
+
+TERMINATED_INDEX = 98
+"""The number of the closing `session.status_terminated` among the last stored event's."""
 
 
 def _text(blocks: Sequence[Any], field: str) -> str:
@@ -106,14 +109,16 @@ async def send(
     field: str = "/events",
     actor: Actor | None = None,
 ) -> SentEvents:
-    """Act on each event in order: queue a turn, interrupt, decide, answer."""
-    await session_service.find(ctx, principal, session_id)
+    """Act on each event in order: queue a turn, interrupt, decide, answer.
+
+    Each event's own service call finds the session (404 for another workspace's).
+    """
     receipts = []
     for index, event in enumerate(events):
         at = f"{field}/{index}"
         if isinstance(event, UserMessage):
             text = _text(event.content, f"{at}/content")
-            await session_service.send(
+            run, _ = await session_service.send(
                 ctx,
                 principal,
                 session_id,
@@ -122,6 +127,7 @@ async def send(
                 metadata={},
                 idempotency_key=None,
             )
+            RECENT_INPUTS.remember(run.id, run.input)
             receipts.append(_receipt("user.message", content=[{"type": "text", "text": text}]))
         elif isinstance(event, UserInterrupt):
             await _interrupt(ctx, principal, session_id)
@@ -169,35 +175,6 @@ async def send(
     return SentEvents(data=receipts)
 
 
-class _Reader:
-    """Translates stored session events, fetching what the translation needs as it goes."""
-
-    def __init__(self, ctx: ServiceContext, principal: Principal, session: Any) -> None:
-        self.ctx = ctx
-        self.principal = principal
-        servers = {
-            ref["name"] for ref in session["spec"].get("tools") or [] if ref.get("type") == "mcp"
-        }
-        self.inputs: dict[str, Any] = {}
-        self.translator = EventTranslator(self.inputs, frozenset(servers))
-
-    async def feed(
-        self, batch: Sequence[SessionEvent], *, whole: bool
-    ) -> list[tuple[int, Translated]]:
-        """Each translated event with the cursor of the stored event whose reading made it."""
-        documents = [(e.session_seq, orjson.loads(e.data)) for e in batch]
-        for _, data in documents:
-            if data["type"] == "run.started" and data["run_id"] not in self.inputs:
-                record = await run_service.find(self.ctx, self.principal, data["run_id"])
-                self.inputs[data["run_id"]] = record.input
-        out: list[tuple[int, Translated]] = []
-        for cursor, data in documents:
-            out += [(cursor, t) for t in self.translator.feed(cursor, data)]
-        if whole and documents and documents[-1][1]["type"] in WAITING_TYPES:
-            out += [(documents[-1][0], t) for t in self.translator.flush()]
-        return out
-
-
 async def list_events(
     ctx: ServiceContext,
     principal: Principal,
@@ -213,7 +190,7 @@ async def list_events(
     if order == "desc":
         return await _list_desc(ctx, principal, session, limit=limit, page=page, types=types)
     after = _page_cursor(page)
-    reader = _Reader(ctx, principal, session)
+    reader = Reader(ctx, principal, session["spec"])
     position = await event_service.run_start(ctx, session_id, after) if after else 0
     found: list[dict[str, Any]] = []
     while True:
@@ -221,9 +198,9 @@ async def list_events(
             ctx, principal, session_id, after=position, limit=READ_PAGE
         )
         if not batch:
-            return found, None
+            return found + _ending(session, after, types), None
         whole = len(batch) < READ_PAGE
-        fed = await reader.feed(batch, whole=whole)
+        fed = await reader.feed(_pairs(batch), whole=whole)
         for index, (cursor, item) in enumerate(fed):
             if cursor > after and not item.preview and (not types or item.event["type"] in types):
                 found.append(item.event)
@@ -233,7 +210,26 @@ async def list_events(
                 return found, str(cursor) if more else None
         position = batch[-1].session_seq
         if whole:
-            return found, None
+            return found + _ending(session, after, types), None
+
+
+def terminated(session: Any) -> dict[str, Any] | None:
+    """The `session.status_terminated` that closes the log of an ended session."""
+    ended_at = session["ended_at"]
+    if ended_at is None:
+        return None
+    return {
+        "id": event_id(int(session["last_seq"]), TERMINATED_INDEX),
+        "type": "session.status_terminated",
+        "processed_at": ended_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _ending(session: Any, after: int, types: set[str]) -> list[dict[str, Any]]:
+    end = terminated(session)
+    if end is None or int(session["last_seq"]) < after:
+        return []
+    return [end] if not types or end["type"] in types else []
 
 
 async def _list_desc(
@@ -246,7 +242,7 @@ async def _list_desc(
     types: set[str],
 ) -> tuple[list[dict[str, Any]], str | None]:
     every: list[dict[str, Any]] = []
-    reader = _Reader(ctx, principal, session)
+    reader = Reader(ctx, principal, session["spec"])
     position = 0
     while True:
         batch = await event_service.session_page(
@@ -257,7 +253,7 @@ async def _list_desc(
         whole = len(batch) < READ_PAGE
         every += [
             t.event
-            for _, t in await reader.feed(batch, whole=whole)
+            for _, t in await reader.feed(_pairs(batch), whole=whole)
             if not t.preview and (not types or t.event["type"] in types)
         ]
         position = batch[-1].session_seq
@@ -302,51 +298,34 @@ async def follow(
     else:
         start, _ = await event_service.live_start(ctx, principal, session_id)
     batches = await event_service.follow_session(ctx, principal, session_id, after=start)
-    shown = _StreamFilter(previews, resume, last_event_id)
-    return _translated(_Reader(ctx, principal, session), batches, shown)
+    shown = StreamFilter(previews, resume, last_event_id)
+    pairs = _session_pairs(batches)
+    events = translated(Reader(ctx, principal, session["spec"]), pairs, shown)
+    return _then_terminated(ctx, principal, session_id, events)
 
 
-class _StreamFilter:
-    """Which translated events a stream sends: past the resume point, previews it asked for."""
-
-    def __init__(self, previews: set[str], resume: int | None, last_event_id: str | None) -> None:
-        self.previews = previews
-        self.preview_ids: set[str] = set()
-        self.resume = resume
-        self.last_event_id = last_event_id
-        self.passed = resume is None
-
-    def shows(self, cursor: int, item: Translated) -> bool:
-        """Whether to send the event made while reading the stored event at `cursor`."""
-        event = item.event
-        if not self.passed:
-            # Resuming: what was made up to the event the caller saw has been sent.
-            seen = event.get("id") == self.last_event_id
-            if seen or (self.resume is not None and cursor > self.resume):
-                self.passed = True
-            if not self.passed or seen:
-                return False
-        if not item.preview:
-            return True
-        if event["type"] == "event_start":
-            if event["event"]["type"] not in self.previews:
-                return False
-            self.preview_ids.add(event["event"]["id"])
-            return True
-        return event.get("event_id") in self.preview_ids
-
-
-async def _translated(
-    reader: _Reader,
-    batches: AsyncIterator[list[SessionEvent] | None],
-    shown: _StreamFilter,
+async def _then_terminated(
+    ctx: ServiceContext,
+    principal: Principal,
+    session_id: str,
+    events: AsyncIterator[list[dict[str, Any]] | None],
 ) -> AsyncIterator[list[dict[str, Any]] | None]:
+    """The stream's events, then `session.status_terminated` once the session has ended."""
+    async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async for batch in events:
+            yield batch
+    end = terminated(await session_service.find(ctx, principal, session_id))
+    if end is not None:
+        yield [end]
+
+
+def _pairs(batch: Sequence[SessionEvent]) -> list[tuple[int, str]]:
+    return [(e.session_seq, e.data) for e in batch]
+
+
+async def _session_pairs(
+    batches: AsyncIterator[list[SessionEvent] | None],
+) -> AsyncIterator[list[tuple[int, str]] | None]:
     async with contextlib.aclosing(batches):  # type: ignore[type-var]
         async for batch in batches:
-            if batch is None:
-                yield None
-                continue
-            fed = await reader.feed(batch, whole=len(batch) < READ_PAGE)
-            events = [item.event for cursor, item in fed if shown.shows(cursor, item)]
-            if events:
-                yield events
+            yield None if batch is None else _pairs(batch)

@@ -6,6 +6,7 @@ from typing import Any
 
 from corral.compat.anthropic import agents as agent_facade
 from corral.compat.anthropic import events as event_facade
+from corral.compat.anthropic import skills as skill_facade
 from corral.compat.anthropic.translate import agents as agent_translation
 from corral.compat.anthropic.wire.common import BudgetLimit, CursorPage
 from corral.compat.anthropic.wire.sessions import (
@@ -21,14 +22,29 @@ from corral.compat.anthropic.wire.sessions import (
 from corral.context import ServiceContext
 from corral.errors import InvalidRequest, NotFound
 from corral.services import agents as agent_service
+from corral.services import events as event_service
+from corral.services import runs as run_service
 from corral.services import session_purge, usage
 from corral.services import sessions as session_service
+from corral.services import vaults as vault_service
 from corral.services.audit import Actor
 from corral.services.context import Principal
 from corral.types.agents import AgentSpec
+from corral.types.runs import RunStatus
 from corral.types.sessions import Session, SessionCreateParams, SessionUpdateParams
 
 _STATUS = {"idle": "idle", "running": "running", "ended": "terminated"}
+
+
+def status_of(session_status: str, run_status: str | None, attempts: int) -> str:
+    """The API's status: `rescheduling` while the turn in flight waits to be taken up again.
+
+    `run_status` and `attempts` are the turn in flight's: a run a worker had claimed
+    (`attempts` > 0) that is queued again lost its worker and waits for another one.
+    """
+    if session_status == "running" and run_status == RunStatus.QUEUED and attempts > 0:
+        return "rescheduling"
+    return _STATUS[session_status]
 
 
 def _budget(cap_usd: float | None) -> dict[str, Any] | None:
@@ -49,7 +65,7 @@ async def _agent_view(ctx: ServiceContext, principal: Principal, row: Any) -> di
     if row["agent_id"] is not None:
         try:
             record = await agent_service.find(ctx, principal, row["agent_id"])
-            name = agent_facade.view(record).name
+            name = agent_facade.view(record, {}).name
         except NotFound:
             name = row["agent_id"]  # deleted since
     tools, servers = agent_translation.tools_view(spec)
@@ -63,7 +79,7 @@ async def _agent_view(ctx: ServiceContext, principal: Principal, row: Any) -> di
         "system": spec.get("instructions") or None,
         "tools": tools,
         "mcp_servers": servers,
-        "skills": [],
+        "skills": await skill_facade.shown(ctx, principal, spec.get("skills") or []),
         "execution_identity": {"type": "service_account"},
     }
 
@@ -72,14 +88,23 @@ async def view(ctx: ServiceContext, principal: Principal, session: Session) -> S
     """A Corral session as the API's session."""
     row = await session_service.find(ctx, principal, session.id)
     used = await usage.of_session(ctx, principal, session.id)
+    active = None
+    if session.status.value == "running":
+        _, run_id = await event_service.live_start(ctx, principal, session.id)
+        active = None if run_id is None else await run_service.find(ctx, principal, run_id)
     duration = (session.updated_at - session.created_at).total_seconds()
     return SessionObject(
         id=session.id,
-        status=_STATUS[session.status.value],
+        status=status_of(
+            session.status.value,
+            active.status if active else None,
+            active.attempts if active else 0,
+        ),
         agent=await _agent_view(ctx, principal, row),
         environment_id=session.environment_id or "",
         title=session.title,
         metadata=session.metadata,
+        vault_ids=await vault_service.of_session(ctx, session.id),
         stats=SessionStats(duration_seconds=max(duration, 0.0)),
         usage=SessionUsage(
             input_tokens=used.input_tokens,
@@ -121,6 +146,10 @@ async def _agent_source(
             "builtin_tools": parts.builtin_tools,
             "permissions": parts.permissions,
         }
+    if agent.skills is not None:
+        spec["skills"] = await skill_facade.spec_skills(
+            ctx, principal, agent.skills, prefix="/agent"
+        )
     # The copy runs as an inline agent of the session: its runs are the session's.
     spec.pop("spend_limits", None)
     return {"agent_spec": AgentSpec.model_validate(spec)}
@@ -128,8 +157,6 @@ async def _agent_source(
 
 async def create(ctx: ServiceContext, principal: Principal, body: SessionCreate) -> SessionObject:
     """Open the session, then send its initial events."""
-    if body.vault_ids:
-        raise InvalidRequest("vaults are not available on this server yet", field="/vault_ids")
     if body.resources:
         raise InvalidRequest(
             "session resources are not available on this server yet", field="/resources"
@@ -149,7 +176,7 @@ async def create(ctx: ServiceContext, principal: Principal, body: SessionCreate)
             "max_spend_usd": _cap(body.budget),
         }
     )
-    session = await session_service.create(ctx, principal, params)
+    session = await session_service.create(ctx, principal, params, vault_ids=body.vault_ids)
     if body.initial_events:
         await event_facade.send(
             ctx, principal, session.id, body.initial_events, field="/initial_events"
@@ -166,9 +193,7 @@ async def retrieve(ctx: ServiceContext, principal: Principal, session_id: str) -
 async def update(
     ctx: ServiceContext, principal: Principal, session_id: str, body: SessionUpdate, actor: Actor
 ) -> SessionObject:
-    """Change the title, metadata (a patch) or budget."""
-    if body.vault_ids:
-        raise InvalidRequest("vaults are not available on this server yet", field="/vault_ids")
+    """Change the title, metadata (a patch), budget or vaults (from the next turn on)."""
     if body.agent is not None:
         raise InvalidRequest("a session's agent cannot be changed on this server", field="/agent")
     current = await session_service.get(ctx, principal, session_id)
@@ -185,6 +210,8 @@ async def update(
         changes["metadata"] = metadata
     if "budget" in body.model_fields_set:
         changes["max_spend_usd"] = _cap(body.budget)
+    if body.vault_ids is not None:
+        await session_service.set_vaults(ctx, principal, session_id, body.vault_ids)
     if changes:
         params = SessionUpdateParams.model_validate(changes)
         current = await session_service.update(ctx, principal, session_id, params, actor=actor)

@@ -6,19 +6,15 @@ these routes, errors included, has the protocol's shapes; the work is Corral's o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
-from pydantic import ValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import StreamingResponse
 
 from corral.api import scopes, sse
 from corral.api.deps import Call, admit, authenticated, route_operation
-from corral.api.errors import error_headers, validation_error
+from corral.api.errors import error_headers
+from corral.api.facade_routes import FacadeRoute
 from corral.api.openapi import BODY_ERRORS, PUBLIC_ERRORS, Responses, errors
 from corral.api.responses import JSONBody, respond
 from corral.compat.mantyx import service, translate
@@ -63,31 +59,10 @@ def error_response(error: ServiceError, request: Request) -> JSONBody:
     return JSONBody(body, status_code=error.http_status, headers=error_headers(error))
 
 
-class ProtocolRoute(APIRoute):
+class ProtocolRoute(FacadeRoute):
     """A route whose failures, input validation included, answer in the protocol's shape."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's handler, wrapped to render errors as the protocol's body."""
-        handle = super().get_route_handler()
-
-        async def handler(request: Request) -> Response:
-            try:
-                return await handle(request)
-            except ServiceError as error:
-                return error_response(error, request)
-            except RequestValidationError as invalid:
-                return error_response(
-                    validation_error(list(invalid.errors()), invalid.body), request
-                )
-            except ValidationError as invalid:
-                errors = [dict(e) for e in invalid.errors()]
-                return error_response(validation_error(errors, None), request)
-            except StarletteHTTPException as refused:  # a body that is not JSON, say
-                response = error_response(InvalidRequest(str(refused.detail), field="/"), request)
-                response.status_code = refused.status_code
-                return response
-
-        return handler
+    render_error = staticmethod(error_response)
 
 
 def _errors(*kinds: type[ServiceError]) -> Responses:

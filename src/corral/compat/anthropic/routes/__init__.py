@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from corral.compat.anthropic.routes import agents, environments, events, sessions, unmapped
+from corral.compat.anthropic.routes import (
+    agents,
+    deployments,
+    environments,
+    events,
+    sessions,
+    skills,
+    threads,
+    unmapped,
+    vaults,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -13,5 +23,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     environments.router,
     sessions.router,
     events.router,
+    threads.router,
+    vaults.router,
+    deployments.router,
+    skills.router,
     unmapped.router,  # last: it answers every path the others do not
 )

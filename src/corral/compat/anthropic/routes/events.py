@@ -71,6 +71,11 @@ async def list_events(
     return respond({"data": data, "next_page": next_page})
 
 
+def sse_response(batches: AsyncIterator[list[dict[str, Any]] | None]) -> StreamingResponse:
+    """The SSE answer of a stream of the API's events (frame `id`: the event's)."""
+    return StreamingResponse(_frames(batches), media_type="text/event-stream", headers=HEADERS)
+
+
 async def _frames(batches: AsyncIterator[list[dict[str, Any]] | None]) -> AsyncIterator[bytes]:
     yield b": stream open\n\n"
     async for batch in batches:
@@ -112,4 +117,4 @@ async def stream_events(
         previews=set(event_deltas or []),
         last_event_id=last_event_id,
     )
-    return StreamingResponse(_frames(batches), media_type="text/event-stream", headers=HEADERS)
+    return sse_response(batches)

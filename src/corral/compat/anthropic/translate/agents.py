@@ -7,10 +7,12 @@ tools that map; `docs/anthropic.md` lists the rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from corral.compat.anthropic.translate import rosters, skills
 from corral.compat.anthropic.wire.agents import (
     AGENT_TOOL_NAMES,
     AgentCreate,
@@ -25,6 +27,7 @@ from corral.compat.anthropic.wire.agents import (
     PermissionPolicy,
 )
 from corral.errors import InvalidRequest
+from corral.types.skills import SkillVersion
 
 UNMAPPED_TOOLS = frozenset({"web_search"})
 """Builtin tools of the API Corral has no equivalent of: left out when enabled by default,
@@ -165,20 +168,11 @@ def spec_parts(tools: list[Any], mcp_servers: list[McpServer]) -> SpecParts:
 
 def refuse_unmapped(body: AgentCreate | Any) -> None:
     """Refuse the parts of an agent Corral does not map yet, naming them."""
-    if getattr(body, "multiagent", None):
-        raise InvalidRequest(
-            "multiagent rosters are not available through this API on this server",
-            field="/multiagent",
-        )
     identity = getattr(body, "execution_identity", None)
     if identity is not None and identity.type != "service_account":
         raise InvalidRequest(
             "runs act as the API key that starts them: only service_account is supported",
             field="/execution_identity",
-        )
-    if getattr(body, "skills", None):
-        raise InvalidRequest(
-            "skills are not available through this API on this server", field="/skills"
         )
 
 
@@ -270,8 +264,14 @@ def agent_view(
     created_at: datetime,
     updated_at: datetime,
     archived_at: datetime | None,
+    versions: dict[str, tuple[str, int]],
+    skill_versions: Mapping[str, SkillVersion] | None = None,
 ) -> AgentObject:
-    """A stored Corral agent, at one version, as the API's agent."""
+    """A stored Corral agent, at one version, as the API's agent.
+
+    `versions` gives the id and latest version of each agent of its roster; `skill_versions`
+    the skill version each of its skill archives is.
+    """
     tools, servers = tools_view(spec)
     return AgentObject(
         id=agent_id,
@@ -282,8 +282,9 @@ def agent_view(
         system=spec.get("instructions") or None,
         tools=tools,
         mcp_servers=servers,
-        skills=[],
+        skills=skills.skills_view(spec.get("skills") or [], skill_versions or {}),
         metadata=spec.get("metadata") or {},
+        multiagent=rosters.multiagent_view(spec.get("tools") or [], versions),
         created_at=created_at,
         updated_at=updated_at,
         archived_at=archived_at,

@@ -82,6 +82,10 @@ class _Run:
     waiting_at: tuple[int, str] = (0, "")
     """The cursor and time of the group's last call: the idle event is numbered from them."""
     idle: bool = False
+    tasks: dict[str, str] = field(default_factory=dict)
+    """Call id → the task an agent tool call hands its subagent."""
+    threads: dict[str, str] = field(default_factory=dict)
+    """Child run id → the name of the agent it runs."""
 
 
 class EventTranslator:
@@ -119,6 +123,8 @@ class EventTranslator:
             "client_tool.result": self._client_result,
             "context.compacted": self._compacted,
             "mcp.unavailable": self._mcp_unavailable,
+            "subagent.started": self._thread_started,
+            "subagent.completed": self._thread_ended,
             "run.completed": self._ended,
             "run.cancelled": self._ended,
             "run.failed": self._failed,
@@ -129,6 +135,39 @@ class EventTranslator:
         self._run = _Run()
         out.add("user.message", content=input_blocks(self._inputs.get(event["run_id"], "")))
         out.add("session.status_running")
+
+    def _thread_started(self, out: Out, event: dict[str, Any]) -> None:
+        thread, name = event["child_run_id"], event["name"]
+        self._run.threads[thread] = name
+        out.add("session.thread_created", session_thread_id=thread, agent_name=name)
+        task = self._run.tasks.get(event["call_id"], "")
+        out.add(
+            "agent.thread_message_sent",
+            to_session_thread_id=thread,
+            to_agent_name=name,
+            content=text_blocks(task),
+        )
+
+    def _thread_ended(self, out: Out, event: dict[str, Any]) -> None:
+        thread = event["child_run_id"]
+        name = self._run.threads.get(thread, "subagent")
+        error = event.get("error")
+        answer = event.get("output") if error is None else f"{error['code']}: {error['message']}"
+        out.add(
+            "agent.thread_message_received",
+            from_session_thread_id=thread,
+            from_agent_name=name,
+            content=text_blocks(answer or ""),
+        )
+        if event["status"] == "completed":
+            out.add(
+                "session.thread_status_idle",
+                session_thread_id=thread,
+                agent_name=name,
+                stop_reason={"type": "end_turn"},
+            )
+        else:
+            out.add("session.thread_status_terminated", session_thread_id=thread, agent_name=name)
 
     def _decided(self, out: Out, event: dict[str, Any]) -> None:
         out.add(
@@ -214,6 +253,10 @@ class EventTranslator:
 
     def _completed(self, out: Out, event: dict[str, Any]) -> None:
         text = event["text"]
+        for call in event.get("tool_calls") or []:
+            task = call.get("input", {}).get("task")
+            if isinstance(task, str):
+                self._run.tasks[call["call_id"]] = task
         turn = self._run.turn
         if turn.start_id is None:
             turn.start_id = out.add("span.model_request_start")

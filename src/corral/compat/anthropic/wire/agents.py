@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 
 from corral.compat.anthropic.wire.common import CursorPage, Metadata, MetadataPatch, Params, Wire
+from corral.compat.anthropic.wire.rosters import Multiagent
 
 AGENT_TOOL_NAMES = ("bash", "edit", "read", "write", "glob", "grep", "web_fetch", "web_search")
 """The tools of `agent_toolset_20260401`, in the API's order."""
@@ -135,7 +136,7 @@ class AgentCreate(Params):
     mcp_servers: Annotated[list[McpServer], Field(max_length=20)] = Field(default_factory=list)
     skills: Annotated[list[AgentSkillRef], Field(max_length=20)] = Field(default_factory=list)
     metadata: Metadata = Field(default_factory=dict)
-    multiagent: dict[str, Any] | None = None
+    multiagent: Multiagent | None = None
     execution_identity: ExecutionIdentity | None = None
 
 
@@ -150,7 +151,7 @@ class AgentUpdate(Params):
     mcp_servers: Annotated[list[McpServer], Field(max_length=20)] | None = None
     skills: Annotated[list[AgentSkillRef], Field(max_length=20)] | None = None
     metadata: MetadataPatch | None = None
-    multiagent: dict[str, Any] | None = None
+    multiagent: Multiagent | None = None
     execution_identity: ExecutionIdentity | None = None
     version: Annotated[int, Field(ge=1)] | None = None
 

@@ -6,7 +6,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from anthropic import AsyncAnthropic
 
 pytestmark = pytest.mark.timeout(60)
@@ -149,10 +148,31 @@ async def test_a_message_sent_before_the_stream_opens_is_still_seen(client):
     await client.beta.sessions.events.send(
         session_id,
         events=[
-            {"type": "user.message", "content": [{"type": "text", "text": "[[delay 300ms]] hi"}]}
+            {"type": "user.message", "content": [{"type": "text", "text": "[[delay 1500ms]] hi"}]}
         ],
     )
     streamed = await until_idle(await client.beta.sessions.events.stream(session_id))
 
     assert streamed[0].type == "user.message"
     assert streamed[-1].stop_reason.type == "end_turn"
+
+
+async def test_an_archived_session_ends_its_log_with_terminated(client):
+    session_id, _ = await make_session(client)
+    stream = await client.beta.sessions.events.stream(session_id)
+    await client.beta.sessions.events.send(
+        session_id,
+        events=[{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}],
+    )
+    await until_idle(stream)
+
+    archived = await client.beta.sessions.archive(session_id)
+    rest = [e async for e in stream]
+    listed = [e async for e in client.beta.sessions.events.list(session_id)]
+
+    assert archived.status == "terminated" and archived.archived_at is not None
+    assert [e.type for e in rest] == ["session.status_terminated"]
+    assert listed[-1].type == "session.status_terminated" and listed[-1].id == rest[0].id
+    sessions = [s.id async for s in client.beta.sessions.list()]
+    assert session_id not in sessions
+    assert session_id in [s.id async for s in client.beta.sessions.list(include_archived=True)]

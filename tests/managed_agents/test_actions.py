@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.anthropic.test_turns import make_session, until_idle
+from tests.managed_agents.test_turns import make_session, until_idle
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-
 from anthropic import Anthropic, AsyncAnthropic
+
 from tests.conftest import ADMIN_KEY, LiveServer
 
 

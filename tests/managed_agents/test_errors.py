@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import anthropic
 import pytest
 
-import anthropic
-from tests.anthropic.conftest import sdk_clients
-from tests.anthropic.test_turns import make_session
+from tests.managed_agents.conftest import sdk_clients
+from tests.managed_agents.test_turns import make_session
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -59,6 +59,15 @@ async def test_a_conflict_is_not_retried(client):
 
 async def test_unmapped_parts_answer_a_clear_not_found(client):
     with pytest.raises(anthropic.NotFoundError) as raised:
-        await client.beta.vaults.list()
+        await client.beta.memory_stores.list()
 
-    assert "vaults are not available" in raised.value.body["error"]["message"]
+    assert "memory_stores are not available" in raised.value.body["error"]["message"]
+
+
+async def test_a_served_path_with_another_method_answers_405_with_allow(client):
+    with pytest.raises(anthropic.APIStatusError) as raised:
+        await client.put("/v1/agents", cast_to=object, body={})
+
+    assert raised.value.status_code == 405
+    assert raised.value.response.headers["allow"] == "GET, POST"
+    assert raised.value.body["error"]["code"] == "method_not_allowed"
