@@ -1,9 +1,9 @@
 """The cost of the Managed Agents facade: the same session turn through `/anthropic` and `/v1`.
 
-Two sessions of the same agent take turns, one through each API, alternating so both meet the
-same server state. A turn is timed from the request that sends the message to the frame that
-ends it on an already open stream: `run.completed` on `/v1/sessions/{id}/stream`,
-`session.status_idle` on `/anthropic/v1/sessions/{id}/events/stream`.
+Two sessions of the same stored agent, in the same environment, take turns, one through each
+API, alternating so both meet the same server state. A turn is timed from the request that
+sends the message to the frame that ends it on an already open stream: `run.completed` on
+`/v1/sessions/{id}/stream`, `session.status_idle` on `/anthropic/v1/sessions/{id}/events/stream`.
 """
 
 from __future__ import annotations
@@ -21,18 +21,16 @@ MESSAGE = "hello"
 FACADE = "/anthropic/v1"
 
 
-async def _v1_session(session: aiohttp.ClientSession, target: Target) -> str:
-    body = orjson.dumps({"agent_spec": {"model": "test"}})
-    return str(orjson.loads(await post(session, target.url("/v1/sessions"), body))["id"])
-
-
-async def _facade_session(session: aiohttp.ClientSession, target: Target) -> str:
+async def _sessions(session: aiohttp.ClientSession, target: Target) -> tuple[str, str]:
+    """Two sessions of one stored agent in one environment: one opened in each API."""
     env_body = orjson.dumps({"name": "bench", "config": {"type": "cloud"}})
     env = orjson.loads(await post(session, target.url(f"{FACADE}/environments"), env_body))
     agent_body = orjson.dumps({"name": f"bench-{time.time_ns()}", "model": "test"})
     agent = orjson.loads(await post(session, target.url(f"{FACADE}/agents"), agent_body))
     body = orjson.dumps({"agent": agent["id"], "environment_id": env["id"]})
-    return str(orjson.loads(await post(session, target.url(f"{FACADE}/sessions"), body))["id"])
+    v1 = orjson.loads(await post(session, target.url("/v1/sessions"), body))
+    facade = orjson.loads(await post(session, target.url(f"{FACADE}/sessions"), body))
+    return str(v1["id"]), str(facade["id"])
 
 
 async def _v1_turn(
@@ -75,8 +73,7 @@ async def alternating_turns(target: Target, turns: int) -> Recorder:
     """`turns` turns through each API, alternating, one at a time."""
     recorder = Recorder()
     async with open_session(target, connections=4) as session:
-        v1_id = await _v1_session(session, target)
-        facade_id = await _facade_session(session, target)
+        v1_id, facade_id = await _sessions(session, target)
         after = 0
         for _ in range(turns):
             with recorder.catching():

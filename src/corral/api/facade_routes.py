@@ -17,9 +17,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from corral.api.errors import validation_error
-from corral.errors import InvalidRequest, ServiceError
+from corral.errors import (
+    Forbidden,
+    InsufficientScope,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    ServiceError,
+    Unauthorized,
+    Unavailable,
+    WorkspaceSuspended,
+)
 
-__all__ = ["FacadeRoute"]
+__all__ = ["REFUSALS", "FacadeRoute"]
+
+REFUSALS: tuple[type[ServiceError], ...] = (
+    InvalidRequest,
+    Unauthorized,
+    InsufficientScope,
+    WorkspaceSuspended,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
+"""What any facade route may answer before its work: refusals of the key and of the input.
+
+A body over the size limit, and an unexpected fault, are refused before a route runs: those
+answers have Corral's own error body."""
 
 
 class FacadeRoute(APIRoute):

@@ -14,7 +14,7 @@ from starlette.responses import StreamingResponse
 from corral.api import scopes, sse
 from corral.api.deps import Call, admit, authenticated, route_operation
 from corral.api.errors import error_headers
-from corral.api.facade_routes import FacadeRoute
+from corral.api.facade_routes import REFUSALS, FacadeRoute
 from corral.api.openapi import BODY_ERRORS, PUBLIC_ERRORS, Responses, errors
 from corral.api.responses import JSONBody, respond
 from corral.compat.mantyx import service, translate
@@ -33,19 +33,12 @@ from corral.compat.mantyx.types import (
 )
 from corral.domain.event_log import resume_after
 from corral.errors import (
-    Forbidden,
-    InsufficientScope,
-    InvalidRequest,
     NotFound,
-    RateLimited,
     RunTerminal,
     ServiceError,
     SessionEnded,
     SpendLimitReached,
-    Unauthorized,
-    Unavailable,
     UnknownToolCall,
-    WorkspaceSuspended,
 )
 from corral.types.common import INT32_MAX
 
@@ -70,20 +63,8 @@ def _errors(*kinds: type[ServiceError]) -> Responses:
     return errors(*kinds, model=MantyxErrorBody)
 
 
-# What every route answers before its work: refusals of the key, the workspace and the input.
-# A body over the size limit, and an unexpected fault, are refused before a route runs: those
-# answers have Corral's own error body.
 _ERRORS: Responses = {
-    **_errors(
-        InvalidRequest,
-        Unauthorized,
-        InsufficientScope,
-        WorkspaceSuspended,
-        Forbidden,
-        NotFound,
-        RateLimited,
-        Unavailable,
-    ),
+    **_errors(*REFUSALS),
     **errors(*PUBLIC_ERRORS),
 }
 

@@ -9,21 +9,13 @@ from fastapi import Depends, Request
 from corral.api import scopes
 from corral.api.deps import Call, admit, authenticated, route_operation
 from corral.api.errors import error_headers
-from corral.api.facade_routes import FacadeRoute
+from corral.api.facade_routes import REFUSALS, FacadeRoute
 from corral.api.openapi import PUBLIC_ERRORS, Responses, errors
 from corral.api.responses import JSONBody
 from corral.compat.anthropic.translate import errors as error_translation
 from corral.compat.anthropic.wire.common import AnthropicErrorBody
 from corral.errors import (
-    Forbidden,
-    InsufficientScope,
-    InvalidRequest,
-    NotFound,
-    RateLimited,
     ServiceError,
-    Unauthorized,
-    Unavailable,
-    WorkspaceSuspended,
 )
 
 PREFIX = "/anthropic/v1"
@@ -53,16 +45,7 @@ def api_errors(*kinds: type[ServiceError]) -> Responses:
 
 
 ERRORS: Responses = {
-    **api_errors(
-        InvalidRequest,
-        Unauthorized,
-        InsufficientScope,
-        WorkspaceSuspended,
-        Forbidden,
-        NotFound,
-        RateLimited,
-        Unavailable,
-    ),
+    **api_errors(*REFUSALS),
     **errors(*PUBLIC_ERRORS),
 }
 """What every route answers before its work: refusals of the key and of the input."""
