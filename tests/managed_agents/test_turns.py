@@ -176,3 +176,49 @@ async def test_an_archived_session_ends_its_log_with_terminated(client):
     sessions = [s.id async for s in client.beta.sessions.list()]
     assert session_id not in sessions
     assert session_id in [s.id async for s in client.beta.sessions.list(include_archived=True)]
+
+
+async def test_a_file_resource_is_in_the_workspace_at_its_mount_path(client, live_server):
+    async with live_server.client() as corral:
+        uploaded = await corral.post("/v1/files", files={"file": ("notes.txt", b"pelicans fly")})
+    file_id = uploaded.json()["id"]
+    env = await client.beta.environments.create(name="dev", config={"type": "cloud"})
+    agent = await client.beta.agents.create(
+        name="reader", model="test", tools=[{"type": "agent_toolset_20260401"}]
+    )
+    session = await client.beta.sessions.create(
+        agent=agent.id,
+        environment_id=env.id,
+        resources=[{"type": "file", "file_id": file_id, "mount_path": "/data/notes.txt"}],
+    )
+    assert [(r.file_id, r.mount_path) for r in session.resources] == [(file_id, "/data/notes.txt")]
+
+    stream = await client.beta.sessions.events.stream(session.id)
+    await client.beta.sessions.events.send(
+        session.id,
+        events=[
+            {
+                "type": "user.message",
+                "content": [{"type": "text", "text": '[[call read {"path": "data/notes.txt"}]]'}],
+            }
+        ],
+    )
+    seen = await until_idle(stream)
+
+    result = next(e for e in seen if e.type == "agent.tool_result")
+    assert not result.is_error and "pelicans fly" in result.content[0].text
+
+
+async def test_a_repository_resource_is_refused_naming_it(client):
+    import anthropic
+
+    env = await client.beta.environments.create(name="dev", config={"type": "cloud"})
+    agent = await client.beta.agents.create(name="repo", model="test")
+    with pytest.raises(anthropic.BadRequestError) as raised:
+        await client.beta.sessions.create(
+            agent=agent.id,
+            environment_id=env.id,
+            resources=[{"type": "github_repository", "url": "https://github.com/a/b"}],
+        )
+
+    assert "/resources/0/type" in raised.value.body["error"]["message"]

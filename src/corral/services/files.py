@@ -7,7 +7,9 @@ import base64
 import hashlib
 import mimetypes
 import re
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from corral.context import ServiceContext
 from corral.domain import quotas
@@ -29,8 +31,15 @@ from corral.storage.files import FileRecord, OutputRecord
 from corral.tools import artifacts
 from corral.tools.skills import SkillError, read_skill
 from corral.types.common import Page
-from corral.types.files import File, RunOutput, RunOutputList, check_workspace_path
-from corral.types.runs import TERMINAL_STATUSES, RunCreateParams
+from corral.types.files import (
+    File,
+    RunFileRef,
+    RunOutput,
+    RunOutputList,
+    SkillRef,
+    check_workspace_path,
+)
+from corral.types.runs import TERMINAL_STATUSES
 
 MAX_NAME_CHARS = 255
 GENERIC_MEDIA_TYPES = frozenset({"application/octet-stream", "application/x-www-form-urlencoded"})
@@ -173,7 +182,30 @@ async def delete(ctx: ServiceContext, principal: Principal, file_id: str) -> Non
 # -- run inputs ------------------------------------------------------------------------------
 
 
-def _check_paths(params: RunCreateParams) -> None:
+class RunInputs(Protocol):
+    """What a run places in its workspace first: `RunCreateParams`, or a session's files."""
+
+    @property
+    def files(self) -> Sequence[RunFileRef]:
+        """Input files."""
+
+    @property
+    def skills(self) -> Sequence[SkillRef]:
+        """Skill archives."""
+
+
+@dataclass(frozen=True)
+class SessionInputs:
+    """A session's input files, placed before each of its runs.
+
+    A session has no skills of its own: they come with its agent.
+    """
+
+    files: Sequence[RunFileRef]
+    skills: Sequence[SkillRef] = ()
+
+
+def _check_paths(params: RunInputs) -> None:
     """Two inputs at one path, or a file where another needs a folder, cannot both be placed."""
     taken: dict[str, int] = {}
     for index, ref in enumerate(params.files):
@@ -209,9 +241,7 @@ async def _check_skill(ctx: ServiceContext, principal: Principal, file_id: str, 
     return name
 
 
-async def check_run_files(
-    ctx: ServiceContext, principal: Principal, params: RunCreateParams
-) -> None:
+async def check_run_files(ctx: ServiceContext, principal: Principal, params: RunInputs) -> None:
     """Check a new run's input files and skills: uploads exist, paths fit, skills install."""
     _check_paths(params)
     wanted = [(f"/files/{i}/file_id", ref.file_id) for i, ref in enumerate(params.files)]
@@ -252,7 +282,7 @@ async def check_agent_skills(
         names[name] = index
 
 
-def run_inputs(params: RunCreateParams) -> tuple[tuple[InputFile, ...], tuple[SkillFile, ...]]:
+def run_inputs(params: RunInputs) -> tuple[tuple[InputFile, ...], tuple[SkillFile, ...]]:
     """The run's input files and skills as its spec keeps them.
 
     A file is an upload (`file_id`) or inline content (`content_base64`);

@@ -24,6 +24,7 @@ from corral.pubsub.base import QUEUE_CHANNEL
 from corral.services import agents as agent_service
 from corral.services import audit, auth, run_requests, session_end, session_views, spend_caps
 from corral.services import environments as environment_service
+from corral.services import files as file_service
 from corral.services import runs as run_service
 from corral.services import vaults as vault_service
 from corral.services.audit import Actor
@@ -100,6 +101,11 @@ async def create(
         permissions=run_requests.permissions_of(params.permissions),
     )
     _check_priced(ctx, source.spec.model, params.max_spend_usd)
+    if params.files:
+        inputs = file_service.SessionInputs(params.files)
+        await file_service.check_run_files(ctx, principal, inputs)
+        files, _ = file_service.run_inputs(inputs)
+        source = replace(source, spec=replace(source.spec, files=files))
     if vault_ids:
         await vault_service.check_for_session(ctx, principal, vault_ids, source.spec)
     now = ctx.clock()

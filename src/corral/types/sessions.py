@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from corral.types.agents import AgentSpec
 from corral.types.common import Metadata, ParamsModel, ProviderKeys, VersionNumber, WireModel
+from corral.types.files import RunFiles
 from corral.types.messages import Message
 from corral.types.permissions import Permissions
 from corral.types.runs import IdempotencyKey, RunInput
@@ -50,6 +51,8 @@ class SessionCreateParams(ParamsModel):
     """An environment whose config replaces the agent's environment for every run of the
     session (copied when the session opens: later changes to the environment do not reach it)."""
     title: SessionTitle | None = None
+    files: RunFiles = Field(default_factory=list)
+    """Files placed in the workspace before each run of the session (as a run's `files`)."""
     """A label for people."""
 
     @model_validator(mode="after")

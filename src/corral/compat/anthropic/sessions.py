@@ -12,6 +12,8 @@ from corral.compat.anthropic.wire.common import BudgetLimit, CursorPage
 from corral.compat.anthropic.wire.sessions import (
     AgentRef,
     AgentWithOverrides,
+    FileResource,
+    OtherResource,
     SessionCreate,
     SessionDeleted,
     SessionObject,
@@ -106,6 +108,7 @@ async def view(ctx: ServiceContext, principal: Principal, session: Session) -> S
         metadata=session.metadata,
         vault_ids=await vault_service.of_session(ctx, session.id),
         stats=SessionStats(duration_seconds=max(duration, 0.0)),
+        resources=_resources_view(row),
         usage=SessionUsage(
             input_tokens=used.input_tokens,
             output_tokens=used.output_tokens,
@@ -155,12 +158,38 @@ async def _agent_source(
     return {"agent_spec": AgentSpec.model_validate(spec)}
 
 
+def _files(resources: list[FileResource | OtherResource]) -> list[dict[str, str]]:
+    """The session's file resources as Corral's input files (a mount path, made relative)."""
+    files = []
+    for index, resource in enumerate(resources):
+        if isinstance(resource, OtherResource):
+            raise InvalidRequest(
+                f"{resource.type} resources are not available on this server",
+                field=f"/resources/{index}/type",
+            )
+        mount = resource.mount_path or f"/mnt/session/uploads/{resource.file_id}"
+        files.append({"path": mount.lstrip("/"), "file_id": resource.file_id})
+    return files
+
+
+def _resources_view(row: Any) -> list[dict[str, Any]]:
+    """The session's input files as the API's file resources."""
+    return [
+        {
+            "type": "file",
+            "id": f"sres_{index}",
+            "file_id": entry["file_id"],
+            "mount_path": "/" + entry["path"],
+            "created_at": row["created_at"],
+            "updated_at": row["created_at"],
+        }
+        for index, entry in enumerate(row["spec"].get("files") or [])
+        if entry.get("file_id")
+    ]
+
+
 async def create(ctx: ServiceContext, principal: Principal, body: SessionCreate) -> SessionObject:
     """Open the session, then send its initial events."""
-    if body.resources:
-        raise InvalidRequest(
-            "session resources are not available on this server yet", field="/resources"
-        )
     for index, event in enumerate(body.initial_events):
         if event.type != "user.message":
             raise InvalidRequest(
@@ -171,6 +200,7 @@ async def create(ctx: ServiceContext, principal: Principal, body: SessionCreate)
         {
             **source,
             "environment_id": body.environment_id,
+            "files": _files(body.resources),
             "title": body.title,
             "metadata": body.metadata,
             "max_spend_usd": _cap(body.budget),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from corral.compat.anthropic.wire.agents import AgentSkillRef, McpServer, ModelConfig, Tool
 from corral.compat.anthropic.wire.common import (
@@ -45,6 +45,24 @@ class AgentWithOverrides(Params):
 InitialEvent = Annotated[UserMessage | UnmappedEvent, Field(discriminator="type")]
 
 
+class FileResource(Params):
+    """An uploaded file (`/v1/files`), placed in the workspace before each turn."""
+
+    type: Literal["file"]
+    file_id: Annotated[str, Field(min_length=1, max_length=40)]
+    mount_path: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
+
+
+class OtherResource(Params):
+    """Repositories and memory stores: refused, naming the resource."""
+
+    model_config = ConfigDict(extra="allow")
+    type: Literal["github_repository", "memory_store"]
+
+
+Resource = Annotated[FileResource | OtherResource, Field(discriminator="type")]
+
+
 class SessionCreate(Params):
     """Body of `POST /v1/sessions`."""
 
@@ -57,7 +75,7 @@ class SessionCreate(Params):
         default_factory=list
     )
     vault_ids: Annotated[list[str], Field(max_length=20)] = Field(default_factory=list)
-    resources: Annotated[list[dict[str, Any]], Field(max_length=100)] = Field(default_factory=list)
+    resources: Annotated[list[Resource], Field(max_length=100)] = Field(default_factory=list)
 
 
 class SessionUpdate(Params):
