@@ -108,22 +108,30 @@ def validation_error(errors: list[dict[str, Any]], body: Any) -> InvalidRequest:
     )
 
 
-def allowed_methods(request: Request) -> str | None:
-    """The `Allow` of a 405: every method some documented route answers at the request's path.
+def route_methods(request: Request) -> tuple[set[str], set[str]]:
+    """The methods the app's documented routes, and its hidden ones, answer at the request's path.
 
     Starlette names only the methods of the first route matching the path, while a path's
     methods are often spread over several routes (`GET` and `DELETE /v1/runs/{run_id}`).
-    Routes left out of the OpenAPI document count only where no documented one matches.
     """
     path = request.scope["path"]
     documented: set[str] = set()
     hidden: set[str] = set()
     for route in app_routes(request.app):
-        route_methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
-        if route_methods and pattern is not None and pattern.match(path):
+        methods, pattern = getattr(route, "methods", None), getattr(route, "path_regex", None)
+        if methods and pattern is not None and pattern.match(path):
             # A catch-all that answers a protocol's 404 must not advertise its methods.
             into = documented if getattr(route, "include_in_schema", True) else hidden
-            into.update(route_methods)
+            into.update(methods)
+    return documented, hidden
+
+
+def allowed_methods(request: Request) -> str | None:
+    """The `Allow` of a 405: every method some documented route answers at the request's path.
+
+    Routes left out of the OpenAPI document count only where no documented one matches.
+    """
+    documented, hidden = route_methods(request)
     methods = documented or hidden
     return ", ".join(sorted(methods)) if methods else None
 

@@ -70,19 +70,12 @@ async def _agent_view(ctx: ServiceContext, principal: Principal, row: Any) -> di
             name = agent_facade.view(record, {}).name
         except NotFound:
             name = row["agent_id"]  # deleted since
-    tools, servers = agent_translation.tools_view(spec)
+    skills = await skill_facade.shown(ctx, principal, spec.get("skills") or [])
     return {
         "type": "agent",
         "id": row["agent_id"] or "",
         "version": row["agent_version"] or 1,
-        "name": name,
-        "description": spec.get("description") or None,
-        "model": {"id": spec["model"], "speed": "standard"},
-        "system": spec.get("instructions") or None,
-        "tools": tools,
-        "mcp_servers": servers,
-        "skills": await skill_facade.shown(ctx, principal, spec.get("skills") or []),
-        "execution_identity": {"type": "service_account"},
+        **agent_translation.running_agent_view(spec, name=name, skills=skills),
     }
 
 

@@ -39,18 +39,8 @@ def _status(record: RunRecord) -> str:
 
 
 def _agent(record: RunRecord, name: str) -> dict[str, Any]:
-    spec = record.spec
-    tools, servers = agent_translation.tools_view(spec)
-    shown: dict[str, Any] = {
-        "name": name,
-        "description": spec.get("description") or None,
-        "model": {"id": spec.get("model") or record.model, "speed": "standard"},
-        "system": spec.get("instructions") or None,
-        "tools": tools,
-        "mcp_servers": servers,
-        "skills": [],
-        "execution_identity": {"type": "service_account"},
-    }
+    spec = {"model": record.model, **record.spec}
+    shown = agent_translation.running_agent_view(spec, name=name, skills=[])
     if record.agent_id is None:
         return {"type": "inline", **shown}
     return {"type": "agent", "id": record.agent_id, "version": record.agent_version or 1, **shown}

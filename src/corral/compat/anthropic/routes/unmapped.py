@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from corral.api.errors import route_methods
 from corral.api.responses import JSONBody
-from corral.api.scopes import app_routes
 from corral.compat.anthropic.routes.protocol import ERRORS, ProtocolRoute, error_response
 from corral.errors import NotFound, ServiceError
 from corral.types.errors import ErrorCode
@@ -18,17 +18,6 @@ router = APIRouter(tags=["anthropic"], route_class=ProtocolRoute, responses=ERRO
 
 NOT_YET = ("memory_stores", "dreams", "user_profiles", "tunnels", "work", "resources")
 """Parts of the API this server does not serve (see `docs/anthropic.md`)."""
-
-
-def _documented_methods(request: Request) -> set[str]:
-    path = request.scope["path"]
-    methods: set[str] = set()
-    for route in app_routes(request.app):
-        pattern = getattr(route, "path_regex", None)
-        documented = getattr(route, "include_in_schema", False)
-        if documented and pattern is not None and pattern.match(path):
-            methods.update(getattr(route, "methods", None) or ())
-    return methods
 
 
 class MethodNotAllowed(ServiceError):
@@ -44,7 +33,7 @@ class MethodNotAllowed(ServiceError):
 )
 async def unmapped(path: str, request: Request) -> JSONBody:
     """A 405 for a served path's other methods; else a 404 naming what is missing."""
-    allowed = _documented_methods(request)
+    allowed, _ = route_methods(request)
     if allowed:
         error = MethodNotAllowed(
             f"{request.method} is not allowed on /anthropic/{path}",

@@ -289,3 +289,20 @@ def agent_view(
         updated_at=updated_at,
         archived_at=archived_at,
     )
+
+
+def running_agent_view(
+    spec: dict[str, Any], *, name: str, skills: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The fields of an agent as a session or thread runs it (its spec as stored there)."""
+    tools, servers = tools_view(spec)
+    return {
+        "name": name,
+        "description": spec.get("description") or None,
+        "model": {"id": spec["model"], "speed": "standard"},
+        "system": spec.get("instructions") or None,
+        "tools": tools,
+        "mcp_servers": servers,
+        "skills": skills,
+        "execution_identity": {"type": "service_account"},
+    }

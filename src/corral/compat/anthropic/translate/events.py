@@ -95,6 +95,7 @@ class EventTranslator:
         self._inputs = run_inputs
         self._servers = mcp_servers
         self._run = _Run()
+        self._handlers = self._handler_table()
 
     def feed(self, cursor: int, event: dict[str, Any]) -> list[Translated]:
         """The API's events for one stored event (`event` is its JSON document)."""
@@ -107,8 +108,7 @@ class EventTranslator:
             handle(out, event)
         return out.events
 
-    @property
-    def _handlers(self) -> dict[str, Callable[[Out, dict[str, Any]], None]]:
+    def _handler_table(self) -> dict[str, Callable[[Out, dict[str, Any]], None]]:
         return {
             "run.started": self._started,
             "thinking.delta": self._delta,
