@@ -16,10 +16,14 @@ pytestmark = pytest.mark.synthetic_events
 
 
 async def test_appended_events_get_consecutive_seqs_and_complete_documents(database, make_run):
-    run_id = await make_run(status="running", lease_owner="w1")
+    run_id = await make_run(status="running", lease_owner="w1", attempts=1)
 
     first = await database.write(
-        events.commit, run_id=run_id, events=[("a", {"x": 1}), ("b", {})], now=NOW, owner="w1"
+        events.commit,
+        run_id=run_id,
+        events=[("a", {"x": 1}), ("b", {})],
+        now=NOW,
+        owner=events.Lease("w1", 1),
     )
     second = await database.write(events.commit, run_id=run_id, events=[("c", {})], now=NOW)
     stored = await database.read(events.read, run_id, after=0, limit=10)
@@ -74,14 +78,37 @@ async def test_nothing_is_written_once_the_run_has_ended(database, make_run):
 
 
 async def test_a_worker_that_lost_its_lease_cannot_write(database, make_run):
-    run_id = await make_run(status="running", lease_owner="new-owner")
+    run_id = await make_run(status="running", lease_owner="new-owner", attempts=2)
 
     result = await database.write(
-        events.commit, run_id=run_id, events=[("x", {})], now=NOW, owner="old-owner"
+        events.commit, run_id=run_id, events=[("x", {})], now=NOW, owner=events.Lease("old", 1)
     )
 
     assert result is None
     assert await database.read(events.read, run_id, after=0, limit=10) == []
+
+
+@pytest.mark.parametrize("count", [0, 1], ids=["no events", "events"])
+async def test_an_older_claim_by_the_same_worker_cannot_write(database, make_run, count):
+    """A worker that stalled past its lease and claimed the run again runs it once, not twice."""
+    run_id = await make_run(status="running", lease_owner="w1", attempts=2)
+    new_events = [("x", {})] * count
+
+    stale = await database.write(
+        events.commit,
+        run_id=run_id,
+        events=new_events,
+        now=NOW,
+        owner=events.Lease("w1", 1),
+        values={"status": "waiting"},
+    )
+    current = await database.write(
+        events.commit, run_id=run_id, events=new_events, now=NOW, owner=events.Lease("w1", 2)
+    )
+
+    assert stale is None
+    assert current is not None and current.last_seq == count
+    assert len(await database.read(events.read, run_id, after=0, limit=10)) == count
 
 
 async def test_the_database_refuses_a_second_terminal_event(database: Database, make_run):

@@ -38,7 +38,7 @@ from corral.pubsub.base import QUEUE_CHANNEL, Broker
 from corral.pubsub.notices import publish_appended
 from corral.storage import progress
 from corral.storage.database import Database
-from corral.storage.events import Committed, NewEvent
+from corral.storage.events import Committed, Lease, NewEvent
 from corral.storage.recent import RecentEvents
 from corral.storage.runs import RunRecord
 from corral.types.events import TERMINAL_EVENT_TYPES
@@ -288,7 +288,7 @@ class EventWriter:
                 session_id=self._run.session_id,
                 events=written,
                 now=self._clock(),
-                owner=self._worker_id,
+                owner=Lease(self._worker_id, self._run.attempts),
                 values=values,
                 new_tool_calls=new_tool_calls,
                 session_messages=session_messages,

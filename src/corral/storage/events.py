@@ -47,6 +47,18 @@ class SessionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to write a run: one worker's one claim of it.
+
+    The attempt is part of it because a worker whose event loop stalled past a lease may claim
+    the same run again; its older execution, under the same worker id, must then write nothing.
+    """
+
+    worker_id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
 class Committed:
     """What `commit` wrote."""
 
@@ -70,7 +82,11 @@ _BUMP = (
     .values(last_seq=runs.c.last_seq + sa.bindparam("b_count", type_=sa.Integer))
     .returning(runs.c.last_seq, runs.c.session_id)
 )
-_BUMP_OWNED = _BUMP.where(runs.c.lease_owner == sa.bindparam("b_owner"))
+_OWNED = sa.and_(
+    runs.c.lease_owner == sa.bindparam("b_owner"),
+    runs.c.attempts == sa.bindparam("b_attempt", type_=sa.Integer),
+)
+_BUMP_OWNED = _BUMP.where(_OWNED)
 _BUMP_SESSION = (
     sessions.update()
     .where(sessions.c.id == sa.bindparam("b_session_id"))
@@ -103,7 +119,7 @@ def commit(
     run_id: str,
     events: Sequence[NewEvent],
     now: datetime,
-    owner: str | None = None,
+    owner: Lease | None = None,
     values: dict[str, Any] | None = None,
 ) -> Committed | None:
     """Append `events` and apply `values` (column → value) to the run, atomically.
@@ -128,7 +144,7 @@ def _append(
     run_id: str,
     events: Sequence[NewEvent],
     now: datetime,
-    owner: str | None,
+    owner: Lease | None,
     values: dict[str, Any] | None,
 ) -> Committed | None:
     """`commit` less the outbox."""
@@ -139,7 +155,7 @@ def _append(
         return _append_in_one_statement(conn, run_id, events, now, owner, values)
     params: dict[str, Any] = {"b_run_id": run_id, "b_count": len(events), **values}
     if owner is not None:
-        params["b_owner"] = owner
+        params |= {"b_owner": owner.worker_id, "b_attempt": owner.attempt}
     row = conn.execute(_BUMP if owner is None else _BUMP_OWNED, params).first()
     if row is None:
         return None
@@ -180,7 +196,7 @@ def _append_in_one_statement(
     run_id: str,
     events: Sequence[NewEvent],
     now: datetime,
-    owner: str | None,
+    owner: Lease | None,
     values: dict[str, Any],
 ) -> Committed | None:
     """`commit` on PostgreSQL: one statement, so a write needs no BEGIN and COMMIT around it.
@@ -202,7 +218,8 @@ def _append_in_one_statement(
     params: dict[str, Any] = {
         "b_run_id": run_id,
         "b_count": len(events),
-        "b_owner": owner,
+        "b_owner": owner.worker_id if owner else None,
+        "b_attempt": owner.attempt if owner else None,
         "b_now": now,
         "b_types": [event_type for event_type, _ in events],
         "b_rests": rests,
@@ -232,7 +249,7 @@ def _append_statement(columns: tuple[str, ...], owned: bool, outbox: bool) -> sa
     run_id = sa.bindparam("b_run_id", type_=sa.String)
     bump_run = runs.update().where(runs.c.id == run_id, _NOT_ENDED)
     if owned:
-        bump_run = bump_run.where(runs.c.lease_owner == sa.bindparam("b_owner"))
+        bump_run = bump_run.where(_OWNED)
     bump = (
         bump_run.values(
             last_seq=runs.c.last_seq + count,

@@ -21,7 +21,7 @@ from corral.storage import files as file_store
 from corral.storage import lineage
 from corral.storage import sessions as session_store
 from corral.storage import tool_calls as tool_call_store
-from corral.storage.events import Committed, NewEvent
+from corral.storage.events import Committed, Lease, NewEvent
 
 
 def is_one_statement(
@@ -51,7 +51,7 @@ def save(
     session_id: str | None,
     events: Sequence[NewEvent],
     now: datetime,
-    owner: str,
+    owner: Lease,
     values: dict[str, Any],
     new_tool_calls: Sequence[dict[str, Any]] = (),
     session_messages: Sequence[dict[str, Any]] = (),

@@ -36,6 +36,7 @@ from corral.sandbox.pool import Environments
 from corral.services import subagents
 from corral.storage import idempotency, progress, queue
 from corral.storage import runs as run_store
+from corral.storage.events import Lease
 from corral.storage.runs import RunRecord
 from corral.types.runs import RunStatus
 from corral.worker.deliveries import Deliverer
@@ -139,12 +140,10 @@ class Worker:
             self._wake.close()
         if self._tasks and grace_s > 0:
             await asyncio.wait(list(self._tasks.values()), timeout=grace_s)
-        remaining = list(self._tasks)
-        for task in list(self._tasks.values()):
+        remaining, tasks = list(self._tasks), list(self._tasks.values())
+        for task in tasks:
             task.cancel()
-        for task in list(self._tasks.values()):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         if remaining:
             with contextlib.suppress(ServiceError):
                 await self._ctx.database.write(
@@ -220,14 +219,25 @@ class Worker:
                 "attempt": run.attempts,
             },
         )
-        task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
+        earlier = self._tasks.get(run.id)
+        if earlier is not None:
+            # This worker's own earlier claim, whose lease lapsed while the event loop stalled.
+            # Its writes are refused now (they carry the older attempt); it stops, and this
+            # claim starts once it has, so a run never executes twice at once.
+            ctx = self._contexts.get(run.id)
+            if ctx is not None:
+                ctx.cancel_requested = True
+            earlier.cancel()
+        task = asyncio.create_task(self._execute(run, earlier), name=f"run-{run.id}")
         self._tasks[run.id] = task
         metrics.ACTIVE_RUNS.inc()
-        task.add_done_callback(lambda _: self._forget(run.id))
+        task.add_done_callback(lambda done: self._forget(run.id, done))
 
-    def _forget(self, run_id: str) -> None:
-        self._tasks.pop(run_id, None)
+    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
         metrics.ACTIVE_RUNS.dec()
+        if self._tasks.get(run_id) is not task:
+            return  # an earlier claim of a run claimed again since
+        del self._tasks[run_id]
         self._contexts.pop(run_id, None)
         # Claim again only if the loop left runs in the queue, for want of capacity or held
         # back by a concurrency cap this run may have freed: otherwise the queue was empty
@@ -237,7 +247,10 @@ class Worker:
 
     # -- executing -------------------------------------------------------------------------
 
-    async def _execute(self, run: RunRecord) -> None:
+    async def _execute(self, run: RunRecord, earlier: asyncio.Task[None] | None) -> None:
+        if earlier is not None:
+            await asyncio.wait([earlier])
+            self._contexts.pop(run.id, None)
         cancelled_early = False
 
         def on_control(message: str) -> None:
@@ -288,7 +301,7 @@ class Worker:
             session_id=run.session_id,
             events=[ending.event.entry()],
             now=now,
-            owner=self.id,
+            owner=Lease(self.id, run.attempts),
             values=ending.values,
             wake=run.parent_run_id,
         )
@@ -345,10 +358,7 @@ class Worker:
     # -- housekeeping ----------------------------------------------------------------------
 
     async def _housekeeping_loop(self) -> None:
-        """Forget expired idempotency keys and workspaces now and then.
-
-        Harmless when several workers do it at once.
-        """
+        """Forget expired idempotency keys and workspaces now and then (several at once may)."""
         while True:
             before = self._ctx.clock() - timedelta(seconds=self._ctx.settings.idempotency_ttl_s)
             try:
