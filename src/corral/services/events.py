@@ -192,12 +192,14 @@ async def live_start(
     """
 
     def read(conn: Connection) -> tuple[int, str | None]:
-        run_id, first = event_log.active_run_start(conn, session_id)
-        if first is not None:
-            return first - 1, run_id
+        # The end of the log first: on PostgreSQL each statement sees the newest commits, and a
+        # run that logs its first event between the two reads must not start after it.
         row = session_store.get(conn, principal.workspace_id, session_id)
         if row is None:
             raise NotFound(f"no session {session_id!r}")
+        run_id, first = event_log.active_run_start(conn, session_id)
+        if first is not None:
+            return first - 1, run_id
         return int(row["last_seq"]), run_id
 
     return await ctx.database.read(read)
