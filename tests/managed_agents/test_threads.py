@@ -38,11 +38,14 @@ async def test_a_coordinator_hands_a_task_to_a_thread_with_its_own_events(client
     types = [e.type for e in seen]
     created = seen[types.index("session.thread_created")]
     sent = seen[types.index("agent.thread_message_sent")]
+    running = seen[types.index("session.thread_status_running")]
     received = seen[types.index("agent.thread_message_received")]
     idle = seen[types.index("session.thread_status_idle")]
     thread_id = created.session_thread_id
     assert created.agent_name == "researcher"
     assert sent.to_session_thread_id == thread_id and sent.content[0].text == "owls"
+    assert running.session_thread_id == thread_id and running.agent_name == "researcher"
+    assert types.index("session.thread_status_running") < types.index("session.thread_status_idle")
     assert received.from_session_thread_id == thread_id and "owls" in received.content[0].text
     assert idle.session_thread_id == thread_id
     assert seen[-1].stop_reason.type == "end_turn"

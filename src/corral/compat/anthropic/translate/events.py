@@ -147,6 +147,7 @@ class EventTranslator:
             to_agent_name=name,
             content=text_blocks(task),
         )
+        out.add("session.thread_status_running", session_thread_id=thread, agent_name=name)
 
     def _thread_ended(self, out: Out, event: dict[str, Any]) -> None:
         thread = event["child_run_id"]
