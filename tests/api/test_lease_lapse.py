@@ -56,8 +56,6 @@ async def test_a_run_claimed_again_by_its_own_worker_is_written_by_the_new_claim
     assert attempts == 2
     assert ended["output"] == TEXT
     assert [e["text"] for e in log if e["type"] == "message.completed"] == [TEXT]
-    # What the first claim streamed before the lapse, then the whole reply of the second.
-    streamed = "".join(e["text"] for e in log if e["type"] == "message.delta")
-    assert streamed.endswith(TEXT), streamed
-    assert TEXT.startswith(streamed[: -len(TEXT)]), streamed
+    # What the first claim streamed before the lapse, then the rest from the second.
+    assert "".join(e["text"] for e in log if e["type"] == "message.delta") == TEXT
     assert still_running == []
