@@ -178,6 +178,26 @@ async def test_an_archived_session_ends_its_log_with_terminated(client):
     assert session_id in [s.id async for s in client.beta.sessions.list(include_archived=True)]
 
 
+async def test_a_session_deleted_under_a_stream_ends_it_with_session_deleted(client):
+    import anthropic
+
+    session_id, _ = await make_session(client)
+    stream = await client.beta.sessions.events.stream(session_id)
+    await client.beta.sessions.events.send(
+        session_id,
+        events=[{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}],
+    )
+    turn = await until_idle(stream)
+
+    await client.beta.sessions.delete(session_id)
+    rest = [e async for e in stream]
+
+    assert [e.type for e in rest] == ["session.deleted"]
+    assert rest[0].id not in {e.id for e in turn}
+    with pytest.raises(anthropic.NotFoundError):
+        await client.beta.sessions.retrieve(session_id)
+
+
 async def test_a_file_resource_is_in_the_workspace_at_its_mount_path(client, live_server):
     async with live_server.client() as corral:
         uploaded = await corral.post("/v1/files", files={"file": ("notes.txt", b"pelicans fly")})

@@ -34,6 +34,7 @@ from corral.compat.anthropic.wire.events import (
     UserToolConfirmation,
 )
 from corral.context import ServiceContext
+from corral.domain.event_log import format_time
 from corral.errors import InvalidRequest, NotFound
 from corral.services import approvals, tool_results
 from corral.services import events as event_service
@@ -49,6 +50,9 @@ INTERRUPTED = "interrupted by the user (user.interrupt)"
 
 TERMINATED_INDEX = 98
 """The number of the closing `session.status_terminated` among the last stored event's."""
+
+DELETED_INDEX = 97
+"""The number of the `session.deleted` that ends a stream among the last event's it sent."""
 
 
 def _text(blocks: Sequence[Any], field: str) -> str:
@@ -301,7 +305,7 @@ async def follow(
     shown = StreamFilter(previews, resume, last_event_id)
     pairs = _session_pairs(batches)
     events = translated(Reader(ctx, principal, session["spec"]), pairs, shown)
-    return _then_terminated(ctx, principal, session_id, events)
+    return _then_terminated(ctx, principal, session_id, events, start)
 
 
 async def _then_terminated(
@@ -309,12 +313,25 @@ async def _then_terminated(
     principal: Principal,
     session_id: str,
     events: AsyncIterator[list[dict[str, Any]] | None],
+    cursor: int,
 ) -> AsyncIterator[list[dict[str, Any]] | None]:
-    """The stream's events, then `session.status_terminated` once the session has ended."""
+    """The stream's events, then `session.status_terminated` once the session has ended.
+
+    A session deleted under the stream ends it with `session.deleted` instead.
+    """
     async with contextlib.aclosing(events):  # type: ignore[type-var]
         async for batch in events:
+            for event in batch or ():
+                cursor = cursor_of(event.get("id", "")) or cursor
             yield batch
-    end = terminated(await session_service.find(ctx, principal, session_id))
+    try:
+        session = await session_service.find(ctx, principal, session_id)
+    except NotFound:
+        processed_at = format_time(ctx.clock())
+        deleted = {"type": "session.deleted", "processed_at": processed_at}
+        yield [{"id": event_id(cursor, DELETED_INDEX), **deleted}]
+        return
+    end = terminated(session)
     if end is not None:
         yield [end]
 
