@@ -1,9 +1,13 @@
-"""The cost of the Managed Agents facade: the same session turn through `/anthropic` and `/v1`.
+"""The cost of the Managed Agents facade.
 
-Two sessions of the same stored agent, in the same environment, take turns, one through each
-API, alternating so both meet the same server state. A turn is timed from the request that
-sends the message to the frame that ends it on an already open stream: `run.completed` on
-`/v1/sessions/{id}/stream`, `session.status_idle` on `/anthropic/v1/sessions/{id}/events/stream`.
+`facade_overhead`: the same session turn through `/anthropic` and `/v1`. Two sessions of the
+same stored agent, in the same environment, take turns, one through each API, alternating so
+both meet the same server state. A turn is timed from the request that sends the message to the
+frame that ends it on an already open stream: `run.completed` on `/v1/sessions/{id}/stream`,
+`session.status_idle` on `/anthropic/v1/sessions/{id}/events/stream`.
+
+`newest_events`: a page of a long session's events, newest first (`order=desc&limit=1`, what a
+client asks to see where a session stands) against the first page oldest first.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ import time
 import aiohttp
 import orjson
 
-from benchmarks.loadgen import Recorder, RequestFailed, Target, open_session, post, sse_frames
+from benchmarks.loadgen import (
+    Recorder,
+    RequestFailed,
+    Target,
+    open_session,
+    post,
+    sse_frames,
+    wait_run,
+)
 from benchmarks.measurement import Bench, Measurement, latency_line, ms
 from benchmarks.report import percentiles
 
@@ -99,5 +111,48 @@ def facade_overhead(bench: Bench) -> Measurement:
         summary=summary,
         count=facade["count"],
         figures={"anthropic_ms": facade, "v1_ms": v1, "p50_overhead_pct": overhead},
+        jobs=[job],
+    )
+
+
+async def _page_ms(session: aiohttp.ClientSession, url: str) -> float:
+    started = time.perf_counter()
+    async with session.get(url) as response:
+        body = await response.read()
+        if response.status != 200 or not orjson.loads(body)["data"]:
+            raise RequestFailed(f"GET {url} → {response.status}: {body[:200]!r}")
+    return ms(time.perf_counter() - started)
+
+
+async def newest_and_oldest_pages(target: Target, turns: int, reads: int) -> Recorder:
+    """A session of `turns` turns, then `reads` reads of its newest and of its oldest event."""
+    recorder = Recorder()
+    async with open_session(target, connections=4) as session:
+        _, facade_id = await _sessions(session, target)
+        for _ in range(turns):
+            body = orjson.dumps({"input": MESSAGE})
+            sent = await post(session, target.url(f"/v1/sessions/{facade_id}/messages"), body)
+            await wait_run(session, target, orjson.loads(sent)["id"])
+        events = target.url(f"{FACADE}/sessions/{facade_id}/events?limit=1")
+        for _ in range(reads):
+            with recorder.catching():
+                recorder.sample("newest", await _page_ms(session, f"{events}&order=desc"))
+            with recorder.catching():
+                recorder.sample("oldest", await _page_ms(session, events))
+    return recorder
+
+
+def newest_events(bench: Bench) -> Measurement:
+    """The newest event of a long session against its oldest, through `/anthropic`."""
+    turns = bench.config.sse_runs
+    job = bench.pool.run(
+        newest_and_oldest_pages, target=bench.target, turns=turns, reads=bench.config.sse_runs
+    )
+    newest = percentiles(job.recorder.samples_ms.get("newest", []))
+    oldest = percentiles(job.recorder.samples_ms.get("oldest", []))
+    return Measurement(
+        summary=f"{turns} turns: newest {latency_line(newest)} vs oldest {latency_line(oldest)}",
+        count=newest["count"],
+        figures={"turns": turns, "newest_ms": newest, "oldest_ms": oldest},
         jobs=[job],
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from benchmarks.adapter_cost import ADAPTERS, adapter_cost
-from benchmarks.anthropic_api import facade_overhead
+from benchmarks.anthropic_api import facade_overhead, newest_events
 from benchmarks.approvals import approval_round_trip
 from benchmarks.config import Config
 from benchmarks.console import NAME as CONSOLE
@@ -90,6 +90,11 @@ SCENARIOS: dict[str, Scenario] = {
             name="anthropic_overhead",
             title="session turn, /anthropic vs /v1",
             measure=facade_overhead,
+        ),
+        Scenario(
+            name="anthropic_newest_events",
+            title="a long session's newest event, /anthropic",
+            measure=newest_events,
         ),
         Scenario(
             name="provider_latency",

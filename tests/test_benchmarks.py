@@ -491,6 +491,15 @@ def test_sse_blocks_are_parsed_into_frames(block, expected):
     assert parse_frame(block) == expected
 
 
+def test_a_long_session_s_newest_and_oldest_events_are_both_timed(results):
+    result = results["anthropic_newest_events"]
+
+    assert_clean(result)
+    assert result.figures["turns"] == TINY.sse_runs
+    assert_latencies(result.figures["newest_ms"], TINY.sse_runs)
+    assert_latencies(result.figures["oldest_ms"], TINY.sse_runs)
+
+
 def test_the_facade_overhead_times_the_same_turns_through_both_apis(results):
     result = results["anthropic_overhead"]
 

@@ -98,6 +98,12 @@ async def test_events_page_and_a_stream_resumes_after_the_last_event_seen(client
     second = await client.beta.sessions.events.list(session_id, limit=3, page=first.next_page)
     paged = [e async for e in client.beta.sessions.events.list(session_id, limit=2)]
     newest = await client.beta.sessions.events.list(session_id, order="desc", limit=1)
+    backwards = [
+        e async for e in client.beta.sessions.events.list(session_id, order="desc", limit=2)
+    ]
+    last_message = await client.beta.sessions.events.list(
+        session_id, order="desc", limit=1, types=["user.message"]
+    )
     messages = await client.beta.sessions.events.list(session_id, types=["user.message"])
 
     assert [e.id for e in paged] == [e.id for e in every]
@@ -105,6 +111,8 @@ async def test_events_page_and_a_stream_resumes_after_the_last_event_seen(client
         : len(first.data + second.data)
     ]
     assert newest.data[0].id == every[-1].id
+    assert [e.id for e in backwards] == [e.id for e in reversed(every)]
+    assert [m.content[0].text for m in last_message.data] == ["two"]
     assert [m.content[0].text for m in messages.data] == ["one", "two"]
     # Resume after the first turn's idle event: the stream replays the second turn.
     first_idle = next(e for e in every if e.type == "session.status_idle")
@@ -173,6 +181,12 @@ async def test_an_archived_session_ends_its_log_with_terminated(client):
     assert archived.status == "terminated" and archived.archived_at is not None
     assert [e.type for e in rest] == ["session.status_terminated"]
     assert listed[-1].type == "session.status_terminated" and listed[-1].id == rest[0].id
+    backwards = [
+        e async for e in client.beta.sessions.events.list(session_id, order="desc", limit=3)
+    ]
+    assert [e.id for e in backwards] == [e.id for e in reversed(listed)]
+    paged = [e async for e in client.beta.sessions.events.list(session_id, limit=len(listed) - 1)]
+    assert [e.id for e in paged] == [e.id for e in listed]
     sessions = [s.id async for s in client.beta.sessions.list()]
     assert session_id not in sessions
     assert session_id in [s.id async for s in client.beta.sessions.list(include_archived=True)]

@@ -151,6 +151,21 @@ async def test_session_runs_also_number_their_events_session_wide(database, make
     assert [(e.session_seq, e.type) for e in stored] == [(2, "b"), (3, "c")]
 
 
+async def test_a_cursor_leads_to_the_first_event_of_the_run_that_logged_it(
+    database, make_run, make_session
+):
+    """Where a reader translating a run's events starts; past the log's end, at its last run."""
+    await make_session("ses_1")
+    one = await make_run(status="running", session_id="ses_1", session_position=1)
+    two = await make_run(status="running", session_id="ses_1", session_position=2)
+    await database.write(events.commit, run_id=one, events=[("a", {}), ("b", {})], now=NOW)
+    await database.write(events.commit, run_id=two, events=[("c", {}), ("d", {})], now=NOW)
+
+    starts = [await database.read(events.run_start_cursor, "ses_1", cursor) for cursor in range(6)]
+
+    assert starts == [None, 1, 1, 3, 3, 3]
+
+
 async def test_idempotency_keys_are_forgotten_after_their_time(database, workspace):
     from datetime import timedelta
 

@@ -175,8 +175,9 @@ async def session_page_of_type(
 async def run_start(ctx: ServiceContext, session_id: str, cursor: int) -> int:
     """The cursor just before the first event of the run that logged the event at `cursor`.
 
-    A reader that must know what a run did before a point (a facade translating its log) starts
-    there. A cursor of no event gives itself.
+    Where no event is at `cursor`, the run of the newest one before it. A reader that must know
+    what a run did before a point (a facade translating its log) starts there. A cursor before
+    every event gives itself.
     """
     first = await ctx.database.read(event_log.run_start_cursor, session_id, cursor)
     return cursor if first is None else first - 1

@@ -323,10 +323,15 @@ def read_session(
 
 
 def run_start_cursor(conn: sa.Connection, session_id: str, session_seq: int) -> int | None:
-    """The session cursor of the first event of the run whose event is at `session_seq`."""
+    """The first session cursor of the run of the newest event at or before `session_seq`.
+
+    None when no event is that old.
+    """
     run_id = (
         sa.select(run_events.c.run_id)
-        .where(run_events.c.session_id == session_id, run_events.c.session_seq == session_seq)
+        .where(run_events.c.session_id == session_id, run_events.c.session_seq <= session_seq)
+        .order_by(run_events.c.session_seq.desc())
+        .limit(1)
         .scalar_subquery()
     )
     query = sa.select(sa.func.min(run_events.c.session_seq)).where(run_events.c.run_id == run_id)

@@ -1,4 +1,4 @@
-"""Session events: sending the caller's, listing the log, following it live.
+"""Session events: sending the caller's and following the log live (`listing` pages it).
 
 The log is Corral's session log translated (`translate.events`); each read starts at the first
 event of a run, so every event id the translation refers to is one it has made itself.
@@ -13,13 +13,8 @@ from typing import Any
 
 import orjson
 
-from corral.compat.anthropic.reading import (
-    READ_PAGE,
-    RECENT_INPUTS,
-    Reader,
-    StreamFilter,
-    translated,
-)
+from corral.compat.anthropic.listing import pairs, terminated
+from corral.compat.anthropic.reading import RECENT_INPUTS, Reader, StreamFilter, translated
 from corral.compat.anthropic.translate.events import PREVIEW_TYPES
 from corral.compat.anthropic.translate.numbering import cursor_of, event_id
 from corral.compat.anthropic.wire.events import (
@@ -47,9 +42,6 @@ from corral.types.permissions import ApprovalDecisionParams
 from corral.types.tools import ToolResultParams
 
 INTERRUPTED = "interrupted by the user (user.interrupt)"
-
-TERMINATED_INDEX = 98
-"""The number of the closing `session.status_terminated` among the last stored event's."""
 
 DELETED_INDEX = 97
 """The number of the `session.deleted` that ends a stream among the last event's it sent."""
@@ -179,104 +171,6 @@ async def send(
     return SentEvents(data=receipts)
 
 
-async def list_events(
-    ctx: ServiceContext,
-    principal: Principal,
-    session_id: str,
-    *,
-    limit: int,
-    page: str | None,
-    order: str,
-    types: set[str],
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of the session's events, oldest first (or newest first with `order=desc`)."""
-    session = await session_service.find(ctx, principal, session_id)
-    if order == "desc":
-        return await _list_desc(ctx, principal, session, limit=limit, page=page, types=types)
-    after = _page_cursor(page)
-    reader = Reader(ctx, principal, session["spec"])
-    position = await event_service.run_start(ctx, session_id, after) if after else 0
-    found: list[dict[str, Any]] = []
-    while True:
-        batch = await event_service.session_page(
-            ctx, principal, session_id, after=position, limit=READ_PAGE
-        )
-        if not batch:
-            return found + _ending(session, after, types), None
-        whole = len(batch) < READ_PAGE
-        fed = await reader.feed(_pairs(batch), whole=whole)
-        for index, (cursor, item) in enumerate(fed):
-            if cursor > after and not item.preview and (not types or item.event["type"] in types):
-                found.append(item.event)
-            last_of_cursor = index + 1 == len(fed) or fed[index + 1][0] != cursor
-            if len(found) >= limit and last_of_cursor and cursor > after:
-                more = index + 1 < len(fed) or not whole
-                return found, str(cursor) if more else None
-        position = batch[-1].session_seq
-        if whole:
-            return found + _ending(session, after, types), None
-
-
-def terminated(session: Any) -> dict[str, Any] | None:
-    """The `session.status_terminated` that closes the log of an ended session."""
-    ended_at = session["ended_at"]
-    if ended_at is None:
-        return None
-    return {
-        "id": event_id(int(session["last_seq"]), TERMINATED_INDEX),
-        "type": "session.status_terminated",
-        "processed_at": ended_at.isoformat().replace("+00:00", "Z"),
-    }
-
-
-def _ending(session: Any, after: int, types: set[str]) -> list[dict[str, Any]]:
-    end = terminated(session)
-    if end is None or int(session["last_seq"]) < after:
-        return []
-    return [end] if not types or end["type"] in types else []
-
-
-async def _list_desc(
-    ctx: ServiceContext,
-    principal: Principal,
-    session: Any,
-    *,
-    limit: int,
-    page: str | None,
-    types: set[str],
-) -> tuple[list[dict[str, Any]], str | None]:
-    every: list[dict[str, Any]] = []
-    reader = Reader(ctx, principal, session["spec"])
-    position = 0
-    while True:
-        batch = await event_service.session_page(
-            ctx, principal, session["id"], after=position, limit=READ_PAGE
-        )
-        if not batch:
-            break
-        whole = len(batch) < READ_PAGE
-        every += [
-            t.event
-            for _, t in await reader.feed(_pairs(batch), whole=whole)
-            if not t.preview and (not types or t.event["type"] in types)
-        ]
-        position = batch[-1].session_seq
-        if whole:
-            break
-    every.reverse()
-    start = _page_cursor(page)
-    chosen = every[start : start + limit]
-    return chosen, str(start + limit) if start + limit < len(every) else None
-
-
-def _page_cursor(page: str | None) -> int:
-    if page is None:
-        return 0
-    if not page.isdigit():
-        raise InvalidRequest(f"page {page!r} is not a cursor this server gave", field="page")
-    return int(page)
-
-
 async def follow(
     ctx: ServiceContext,
     principal: Principal,
@@ -336,13 +230,9 @@ async def _then_terminated(
         yield [end]
 
 
-def _pairs(batch: Sequence[SessionEvent]) -> list[tuple[int, str]]:
-    return [(e.session_seq, e.data) for e in batch]
-
-
 async def _session_pairs(
     batches: AsyncIterator[list[SessionEvent] | None],
 ) -> AsyncIterator[list[tuple[int, str]] | None]:
     async with contextlib.aclosing(batches):  # type: ignore[type-var]
         async for batch in batches:
-            yield None if batch is None else _pairs(batch)
+            yield None if batch is None else pairs(batch)

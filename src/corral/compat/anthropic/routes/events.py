@@ -14,6 +14,7 @@ from corral.api.responses import JSONBody, respond
 from corral.api.routes.keys import actor
 from corral.api.sse import HEADERS, KEEPALIVE
 from corral.compat.anthropic import events as service
+from corral.compat.anthropic import listing
 from corral.compat.anthropic.routes.protocol import (
     ERRORS,
     PREFIX,
@@ -59,7 +60,7 @@ async def list_events(
     types: Annotated[list[str] | None, Query(alias="types[]")] = None,
 ) -> JSONBody:
     """The session's events, oldest first; `next_page` goes back as `page`."""
-    data, next_page = await service.list_events(
+    data, next_page = await listing.list_events(
         call.ctx,
         call.principal,
         session_id,
