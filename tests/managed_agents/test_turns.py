@@ -23,6 +23,14 @@ async def make_session(client: AsyncAnthropic, **agent: Any) -> tuple[str, str]:
     return session.id, made.id
 
 
+async def send_text(client: AsyncAnthropic, session_id: str, text: str) -> None:
+    """Send the session one `user.message` of one text block."""
+    await client.beta.sessions.events.send(
+        session_id,
+        events=[{"type": "user.message", "content": [{"type": "text", "text": text}]}],
+    )
+
+
 async def until_idle(stream: Any) -> list[Any]:
     seen = []
     async for event in stream:
@@ -36,10 +44,7 @@ async def test_a_plain_turn_streams_and_lists_the_same_events(client):
     session_id, _ = await make_session(client)
 
     stream = await client.beta.sessions.events.stream(session_id)
-    await client.beta.sessions.events.send(
-        session_id,
-        events=[{"type": "user.message", "content": [{"type": "text", "text": "hello"}]}],
-    )
+    await send_text(client, session_id, "hello")
     streamed = await until_idle(stream)
     listed = [e async for e in client.beta.sessions.events.list(session_id)]
 
@@ -87,10 +92,7 @@ async def test_events_page_and_a_stream_resumes_after_the_last_event_seen(client
     session_id, _ = await make_session(client)
     for text in ("one", "two"):
         stream = await client.beta.sessions.events.stream(session_id)
-        await client.beta.sessions.events.send(
-            session_id,
-            events=[{"type": "user.message", "content": [{"type": "text", "text": text}]}],
-        )
+        await send_text(client, session_id, text)
         await until_idle(stream)
 
     every = [e async for e in client.beta.sessions.events.list(session_id)]
@@ -168,10 +170,7 @@ async def test_a_message_sent_before_the_stream_opens_is_still_seen(client):
 async def test_an_archived_session_ends_its_log_with_terminated(client):
     session_id, _ = await make_session(client)
     stream = await client.beta.sessions.events.stream(session_id)
-    await client.beta.sessions.events.send(
-        session_id,
-        events=[{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}],
-    )
+    await send_text(client, session_id, "hi")
     await until_idle(stream)
 
     archived = await client.beta.sessions.archive(session_id)
@@ -197,10 +196,7 @@ async def test_a_session_deleted_under_a_stream_ends_it_with_session_deleted(cli
 
     session_id, _ = await make_session(client)
     stream = await client.beta.sessions.events.stream(session_id)
-    await client.beta.sessions.events.send(
-        session_id,
-        events=[{"type": "user.message", "content": [{"type": "text", "text": "hi"}]}],
-    )
+    await send_text(client, session_id, "hi")
     turn = await until_idle(stream)
 
     await client.beta.sessions.delete(session_id)
