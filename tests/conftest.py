@@ -136,6 +136,29 @@ def make_settings(database_url: tuple[str, str | None], tmp_path: Path) -> Calla
 
 
 @pytest.fixture
+def priced_catalog(tmp_path: Path) -> Path:
+    """A model catalog whose `test` model costs $10 per million output tokens (input is free)."""
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "models:\n"
+        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
+        "     pricing: {input: 0.0, output: 10.0}}\n"
+    )
+    return catalog
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Any]:
+    """A webhook endpoint on 127.0.0.1 that records what it is sent (a `Receiver`)."""
+    from tests.webhook_receiver import Receiver  # it takes `free_port` from here
+
+    found = Receiver()
+    await found.start()
+    yield found
+    await found.stop()
+
+
+@pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
     """Default test settings."""
     return make_settings()

@@ -24,17 +24,11 @@ PRICED = {"model": "test"}
 
 
 @pytest.fixture
-def priced_settings(make_settings, tmp_path):
+def priced_settings(make_settings, priced_catalog):
     """Settings whose `test` model costs $10 per million output tokens (input is free)."""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(
-        "models:\n"
-        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
-        "     pricing: {input: 0.0, output: 10.0}}\n"
-    )
 
     def make(**overrides: Any):
-        return make_settings(model_catalog=catalog, operator_key=OPERATOR_KEY, **overrides)
+        return make_settings(model_catalog=priced_catalog, operator_key=OPERATOR_KEY, **overrides)
 
     return make
 

@@ -289,15 +289,9 @@ async def test_an_unknown_or_foreign_session_is_not_found(app, client):
 
 
 @pytest.fixture
-async def priced(make_settings: Callable[..., Any], tmp_path) -> AsyncIterator[Any]:
+async def priced(make_settings: Callable[..., Any], priced_catalog) -> AsyncIterator[Any]:
     """An app whose `test` model costs $10 per million output tokens (input is free)."""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(
-        "models:\n"
-        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
-        "     pricing: {input: 0.0, output: 10.0}}\n"
-    )
-    async with running_app(make_settings(model_catalog=catalog)) as app:
+    async with running_app(make_settings(model_catalog=priced_catalog)) as app:
         yield app
 
 

@@ -23,15 +23,12 @@ WEATHER = {
 
 
 @pytest.fixture
-async def priced(make_settings, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+async def priced(make_settings, priced_catalog) -> AsyncIterator[httpx.AsyncClient]:
     """A server whose `test` model costs $10 per million output tokens (input is free)."""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(
-        "models:\n"
-        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
-        "     pricing: {input: 0.0, output: 10.0}}\n"
-    )
-    async with running_app(make_settings(model_catalog=catalog)) as app, api_client(app) as c:
+    async with (
+        running_app(make_settings(model_catalog=priced_catalog)) as app,
+        api_client(app) as c,
+    ):
         yield c
 
 

@@ -23,15 +23,9 @@ LOOKUP = {
 
 
 @pytest.fixture
-async def priced(make_settings, tmp_path) -> AsyncIterator[AsyncAnthropic]:
+async def priced(make_settings, priced_catalog) -> AsyncIterator[AsyncAnthropic]:
     """An SDK client of a server whose test model costs $10 per million output tokens."""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(
-        "models:\n"
-        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
-        "     pricing: {input: 0.0, output: 10.0}}\n"
-    )
-    async with LiveServer(make_settings(model_catalog=catalog)) as server:
+    async with LiveServer(make_settings(model_catalog=priced_catalog)) as server:
         sync, client = sdk_clients(server)
         sync.close()
         async with client:

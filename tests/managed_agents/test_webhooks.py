@@ -25,7 +25,6 @@ from tests.helpers import assert_error, submit, wait
 from tests.managed_agents.conftest import sdk_clients
 from tests.managed_agents.test_actions import LOOKUP, say
 from tests.managed_agents.test_turns import make_session, until_idle
-from tests.webhook_receiver import Receiver
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -45,14 +44,6 @@ WEATHER = {
     "description": "Current weather of a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    found = Receiver()
-    await found.start()
-    yield found
-    await found.stop()
 
 
 @pytest.fixture
@@ -164,16 +155,10 @@ async def test_a_tampered_message_or_a_wrong_key_is_refused(server, corral, rece
 
 
 @pytest.fixture
-async def priced(make_settings, tmp_path) -> AsyncIterator[httpx.AsyncClient]:
+async def priced(make_settings, priced_catalog) -> AsyncIterator[httpx.AsyncClient]:
     """A server whose `test` model costs $10 per million output tokens, delivering to 127.0.0.1."""
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text(
-        "models:\n"
-        "  - {id: test, provider: corral, api: test, context_window: 1000000,\n"
-        "     pricing: {input: 0.0, output: 10.0}}\n"
-    )
     settings = make_settings(
-        model_catalog=catalog, network_private_hosts=["127.0.0.1"], poll_interval_s=0.1
+        model_catalog=priced_catalog, network_private_hosts=["127.0.0.1"], poll_interval_s=0.1
     )
     async with running_app(settings) as app, api_client(app) as client:
         yield client
