@@ -12,7 +12,7 @@ from corral.storage.database import async_url
 from tests.storage.conftest import NOW
 
 
-async def claim(database, worker="w1", now=NOW, limit=10, lease_s=10.0, caps=None):
+async def claim(database, worker="w1", now=NOW, limit=10, lease_s=10.0, caps=None, running=()):
     found = await database.write(
         queue.claim,
         worker_id=worker,
@@ -20,6 +20,7 @@ async def claim(database, worker="w1", now=NOW, limit=10, lease_s=10.0, caps=Non
         lease_s=lease_s,
         limit=limit,
         caps=caps or queue.Caps(),
+        running=running,
     )
     return found.runs
 
@@ -62,6 +63,23 @@ async def test_a_run_whose_lease_expired_is_taken_over_keeping_its_status(databa
         (run_id, "waiting", "w2", 2)
     ]
     assert taken[0].started_at == NOW
+
+
+async def test_a_worker_does_not_take_over_a_lapsed_lease_of_a_run_it_still_executes(
+    database, make_run
+):
+    mine, left = await make_run(), await make_run()
+    await claim(database, worker="w1", lease_s=5)
+    later = NOW + timedelta(seconds=6)
+
+    again = await claim(database, worker="w1", now=later, running=[mine])
+    held = await database.write(
+        queue.heartbeat, worker_id="w1", run_ids=[mine], now=later, lease_s=5
+    )
+
+    assert [(r.id, r.attempts) for r in again] == [(left, 2)]
+    assert held == {mine}
+    assert await claim(database, worker="w2", now=later) == []
 
 
 async def test_heartbeats_keep_a_lease_and_report_runs_lost_to_another_worker(database, make_run):

@@ -163,6 +163,9 @@ def _candidates(*, for_postgres: bool) -> sa.Select[Any]:
                 sa.and_(
                     _status_in(runs.c.status, _LEASED),
                     runs.c.lease_expires_at < sa.bindparam("b_now"),
+                    # A lapsed lease of a run the claiming worker still executes (its event
+                    # loop stalled) is renewed by its next heartbeat, not taken over.
+                    runs.c.id.not_in(sa.bindparam("b_running", expanding=True)),
                 ),
             ),
             # Apart from the condition above: PostgreSQL takes many times longer to plan an
@@ -300,8 +303,11 @@ def claim(
     lease_s: float,
     limit: int,
     caps: Caps = Caps(),
+    running: Collection[str] = (),
 ) -> Claim:
     """Lease up to `limit` runs to `worker_id`, oldest first, as far as the caps allow.
+
+    `running`: the runs the worker executes now, which it never claims again.
 
     One statement on PostgreSQL; on SQLite a second reads the backlog, in the same transaction
     as every SQLite write.
@@ -313,6 +319,7 @@ def claim(
         "b_limit": limit,
         "b_workspace_cap": caps.workspace,
         "b_agent_cap": caps.agent,
+        "b_running": list(running),
     }
     if conn.dialect.name == "postgresql":
         rows = conn.execute(_CLAIM_PG, values).all()

@@ -179,6 +179,7 @@ class Worker:
                         lease_s=self._ctx.settings.lease_s,
                         limit=batch,
                         caps=self._caps,
+                        running=list(self._tasks),
                     )
                 except Unavailable:
                     logger.warning(
@@ -219,25 +220,14 @@ class Worker:
                 "attempt": run.attempts,
             },
         )
-        earlier = self._tasks.get(run.id)
-        if earlier is not None:
-            # This worker's own earlier claim, whose lease lapsed while the event loop stalled.
-            # Its writes are refused now (they carry the older attempt); it stops, and this
-            # claim starts once it has, so a run never executes twice at once.
-            ctx = self._contexts.get(run.id)
-            if ctx is not None:
-                ctx.cancel_requested = True
-            earlier.cancel()
-        task = asyncio.create_task(self._execute(run, earlier), name=f"run-{run.id}")
+        task = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
         self._tasks[run.id] = task
         metrics.ACTIVE_RUNS.inc()
-        task.add_done_callback(lambda done: self._forget(run.id, done))
+        task.add_done_callback(lambda _: self._forget(run.id))
 
-    def _forget(self, run_id: str, task: asyncio.Task[None]) -> None:
+    def _forget(self, run_id: str) -> None:
+        self._tasks.pop(run_id, None)
         metrics.ACTIVE_RUNS.dec()
-        if self._tasks.get(run_id) is not task:
-            return  # an earlier claim of a run claimed again since
-        del self._tasks[run_id]
         self._contexts.pop(run_id, None)
         # Claim again only if the loop left runs in the queue, for want of capacity or held
         # back by a concurrency cap this run may have freed: otherwise the queue was empty
@@ -247,10 +237,7 @@ class Worker:
 
     # -- executing -------------------------------------------------------------------------
 
-    async def _execute(self, run: RunRecord, earlier: asyncio.Task[None] | None) -> None:
-        if earlier is not None:
-            await asyncio.wait([earlier])
-            self._contexts.pop(run.id, None)
+    async def _execute(self, run: RunRecord) -> None:
         cancelled_early = False
 
         def on_control(message: str) -> None:
