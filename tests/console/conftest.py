@@ -42,6 +42,15 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    """Leases long enough that a busy machine's stall does not stop a run's environment.
+
+    These tests watch runs in a browser, not takeovers (tests/e2e has those).
+    """
+    return make_settings(lease_s=10.0)
+
+
+@pytest.fixture
 async def server(settings: Settings) -> AsyncIterator[LiveServer]:
     async with LiveServer(settings) as started:
         yield started
